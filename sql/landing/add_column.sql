@@ -1,0 +1,1 @@
+ALTER TABLE {{ident .Table}} ADD COLUMN {{ident .Column.Name}} {{.Column.Type}}{{with .After}} AFTER {{ident .}}{{end}}

@@ -1,0 +1,12 @@
+{{/* The current-state view shows each live record once: FINAL collapses
+versions at query time, across parts, and the filter hides tombstones. */ -}}
+CREATE VIEW {{if .Replace}}{{if .Dialect.ModernSQL}}OR REPLACE {{end}}{{else}}IF NOT EXISTS {{end}}{{ident .View}} AS
+SELECT
+    _environment,
+{{- range .Columns}}
+    {{ident .Name}},
+{{- end}}
+    _version,
+    _synced_at
+FROM {{ident .Table}} FINAL
+WHERE _deleted = 0

@@ -1,0 +1,96 @@
+package warehouse
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Version is a ClickHouse release number such as 18.16.1 or 26.7.3.
+type Version struct {
+	Major, Minor, Patch int
+}
+
+// ParseVersion reads "18.16.1", "26.7.3.1" or "v26.7.3-stable"; parts
+// after the third and anything from the first character that is neither a
+// digit nor a dot are ignored.
+func ParseVersion(s string) (Version, error) {
+	s = strings.TrimPrefix(strings.TrimSpace(s), "v")
+	if i := strings.IndexFunc(s, func(r rune) bool { return r != '.' && (r < '0' || r > '9') }); i >= 0 {
+		s = s[:i]
+	}
+	parts := strings.Split(s, ".")
+	var v Version
+	dst := []*int{&v.Major, &v.Minor, &v.Patch}
+	for i, p := range parts {
+		if i == len(dst) {
+			break
+		}
+		n, err := strconv.Atoi(p)
+		if err != nil {
+			return Version{}, fmt.Errorf("clickhouse version %q: %w", s, err)
+		}
+		*dst[i] = n
+	}
+	if v.Major == 0 {
+		return Version{}, fmt.Errorf("clickhouse version %q: no major version", s)
+	}
+	return v, nil
+}
+
+// AtLeast reports whether v is major.minor or newer.
+func (v Version) AtLeast(major, minor int) bool {
+	return v.Major > major || v.Major == major && v.Minor >= minor
+}
+
+func (v Version) String() string { return fmt.Sprintf("%d.%d.%d", v.Major, v.Minor, v.Patch) }
+
+// Dialect describes the engine behind a Store: which driver, which
+// ClickHouse version, and from that the SQL forms Ampel may use. Where a
+// newer server allows a better form, the methods say so; everything else is
+// written for the oldest supported server (Debian's 18.16).
+type Dialect struct {
+	// Driver is the registered driver name.
+	Driver string
+	// Version is the engine's ClickHouse version.
+	Version Version
+}
+
+// IsDeleted reports whether ReplacingMergeTree takes an is_deleted column
+// (ClickHouse 23.2 and newer).
+func (d Dialect) IsDeleted() bool { return d.Version.AtLeast(23, 2) }
+
+// Bool is the column type for true/false values: Bool from 21.12 on,
+// UInt8 before.
+func (d Dialect) Bool() string {
+	if d.Version.AtLeast(21, 12) {
+		return "Bool"
+	}
+	return "UInt8"
+}
+
+// LowCardinality wraps t in LowCardinality where the server allows it
+// without experimental settings (19.9 and newer), and returns t unchanged
+// otherwise.
+func (d Dialect) LowCardinality(t string) string {
+	if d.Version.AtLeast(19, 9) {
+		return "LowCardinality(" + t + ")"
+	}
+	return t
+}
+
+// ModernSQL reports whether the engine has CTEs and window functions
+// (21.x and newer), which KPI definitions may require.
+func (d Dialect) ModernSQL() bool { return d.Version.AtLeast(21, 9) }
+
+// TemplateData is what SQL templates see as {{.Dialect}}: plain fields, so
+// a template can write {{if .Dialect.IsDeleted}}.
+func (d Dialect) TemplateData() map[string]any {
+	return map[string]any{
+		"Driver":    d.Driver,
+		"Version":   d.Version.String(),
+		"IsDeleted": d.IsDeleted(),
+		"Bool":      d.Bool(),
+		"ModernSQL": d.ModernSQL(),
+	}
+}

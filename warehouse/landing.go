@@ -1,0 +1,211 @@
+package warehouse
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io/fs"
+	"strings"
+	"text/template"
+
+	ampelsql "github.com/ampel/ampel/sql"
+)
+
+// Landing describes the landing table of one synced source table and its
+// current-state view.
+//
+// The landing table landing_<Name> keeps every version of every record:
+// the data columns, plus _environment (which source environment), _version
+// (newer wins), _deleted (1 for a tombstone) and _synced_at. It is a
+// ReplacingMergeTree ordered by (_environment, Key). The view <Name> shows
+// each live record once.
+type Landing struct {
+	// Name is the source table's logical name, e.g. "lead"; it names the view.
+	Name string
+	// Key is the primary key column, e.g. "leadid"; it must be in Columns.
+	Key string
+	// Columns are the data columns in order, the key among them.
+	Columns []Column
+}
+
+// MetaColumns are the columns every landing table has besides the data.
+var MetaColumns = []Column{
+	{Name: "_environment", Type: "String"},
+	{Name: "_version", Type: "UInt64"},
+	{Name: "_deleted", Type: "UInt8"},
+	{Name: "_synced_at", Type: "DateTime('UTC')"},
+}
+
+// Table is the landing table's name.
+func (l Landing) Table() string { return "landing_" + l.Name }
+
+// TypeChangeError says that a column exists in the warehouse with another
+// type than the source now declares. Ampel does not convert columns on its
+// own: the table stops syncing until an admin decides.
+type TypeChangeError struct {
+	Table, Column, Have, Want string
+}
+
+func (e *TypeChangeError) Error() string {
+	return fmt.Sprintf("column %s.%s is %s in the warehouse but the source now declares %s; "+
+		"rename or drop the column in the warehouse (ALTER TABLE %s …) to let the sync go on",
+		e.Table, e.Column, e.Have, e.Want, e.Table)
+}
+
+// EnsureLanding creates the landing table and its view when they are
+// missing, adds the columns the warehouse does not have yet, and rebuilds
+// the view when it added any. It returns the columns it added. A column
+// whose type differs is a *TypeChangeError and changes nothing.
+func EnsureLanding(ctx context.Context, s Store, l Landing) ([]Column, error) {
+	if err := l.validate(); err != nil {
+		return nil, err
+	}
+	have, err := TableColumns(ctx, s, l.Table())
+	if err != nil {
+		return nil, err
+	}
+	data := map[string]any{"Table": l.Table(), "View": l.Name, "Key": l.Key, "Columns": l.Columns, "Dialect": s.Dialect().TemplateData()}
+	if len(have) == 0 {
+		if err := execTemplate(ctx, s, "create_table.sql", data); err != nil {
+			return nil, err
+		}
+		data["Replace"] = false
+		return l.Columns, execTemplate(ctx, s, "create_view.sql", data)
+	}
+	haveType := make(map[string]string, len(have))
+	for _, c := range have {
+		haveType[c.Name] = c.Type
+	}
+	var added []Column
+	for _, c := range l.Columns {
+		t, ok := haveType[c.Name]
+		if !ok {
+			added = append(added, c)
+			continue
+		}
+		if normalizeType(t) != normalizeType(c.Type) {
+			return nil, &TypeChangeError{Table: l.Table(), Column: c.Name, Have: t, Want: c.Type}
+		}
+	}
+	after := "" // new columns go after the last data column, before Ampel's own
+	for _, c := range have {
+		if !strings.HasPrefix(c.Name, "_") {
+			after = c.Name
+		}
+	}
+	for _, c := range added {
+		if err := execTemplate(ctx, s, "add_column.sql", map[string]any{"Table": l.Table(), "Column": c, "After": after}); err != nil {
+			return nil, err
+		}
+		after = c.Name
+	}
+	if len(added) > 0 || !viewExists(ctx, s, l.Name) {
+		// keep columns the warehouse has but the source dropped: history stays readable
+		cols := make([]Column, 0, len(have)+len(added))
+		for _, c := range have {
+			if !strings.HasPrefix(c.Name, "_") {
+				cols = append(cols, c)
+			}
+		}
+		cols = append(cols, added...)
+		data["Columns"] = cols
+		data["Replace"] = true
+		if !s.Dialect().ModernSQL() { // no CREATE OR REPLACE VIEW before 20.x
+			if err := s.Exec(ctx, "DROP VIEW IF EXISTS "+QuoteIdentifier(l.Name)); err != nil {
+				return nil, err
+			}
+		}
+		if err := execTemplate(ctx, s, "create_view.sql", data); err != nil {
+			return nil, err
+		}
+	}
+	return added, nil
+}
+
+func (l Landing) validate() error {
+	if !ValidIdentifier(l.Name) {
+		return fmt.Errorf("landing table name %q: use letters, digits and underscores only", l.Name)
+	}
+	hasKey := false
+	for _, c := range l.Columns {
+		if strings.HasPrefix(c.Name, "_") {
+			return fmt.Errorf("landing table %s: column %q: names starting with _ are Ampel's own", l.Name, c.Name)
+		}
+		if _, err := ParseType(c.Type); err != nil {
+			return fmt.Errorf("landing table %s: column %s: %w", l.Name, c.Name, err)
+		}
+		hasKey = hasKey || c.Name == l.Key
+	}
+	if !hasKey {
+		return fmt.Errorf("landing table %s: key column %q is not among its columns", l.Name, l.Key)
+	}
+	return nil
+}
+
+// TableColumns lists the columns of a table in the store's database, in
+// order; none if the table does not exist.
+func TableColumns(ctx context.Context, s Store, table string) ([]Column, error) {
+	rows, err := s.Query(ctx, "SELECT name, type FROM system.columns WHERE database = currentDatabase() AND table = ? ORDER BY position", table)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var cols []Column
+	for rows.Next() {
+		var c Column
+		if err := rows.Scan(&c.Name, &c.Type); err != nil {
+			return nil, err
+		}
+		cols = append(cols, c)
+	}
+	return cols, rows.Err()
+}
+
+func viewExists(ctx context.Context, s Store, name string) bool {
+	rows, err := s.Query(ctx, "SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = ?", name)
+	if err != nil {
+		return false
+	}
+	defer rows.Close()
+	var n uint64
+	if rows.Next() {
+		_ = rows.Scan(&n)
+	}
+	return n > 0
+}
+
+// normalizeType removes spacing differences (Decimal(18, 4) vs Decimal(18,4))
+// and the engine's spelling of the same type.
+func normalizeType(t string) string {
+	t = strings.ReplaceAll(t, " ", "")
+	t = strings.ReplaceAll(t, `"`, "'")
+	return t
+}
+
+var templateFuncs = template.FuncMap{"ident": QuoteIdentifier}
+
+// Render executes the SQL template name from fsys with data. Templates
+// see the function ident, which quotes a name.
+func Render(fsys fs.FS, name string, data any) (string, error) {
+	src, err := fs.ReadFile(fsys, name)
+	if err != nil {
+		return "", err
+	}
+	tmpl, err := template.New(name).Funcs(templateFuncs).Option("missingkey=error").Parse(string(src))
+	if err != nil {
+		return "", fmt.Errorf("sql template %s: %w", name, err)
+	}
+	var b bytes.Buffer
+	if err := tmpl.Execute(&b, data); err != nil {
+		return "", fmt.Errorf("sql template %s: %w", name, err)
+	}
+	return strings.TrimSpace(b.String()), nil
+}
+
+func execTemplate(ctx context.Context, s Store, name string, data any) error {
+	q, err := Render(ampelsql.Landing, name, data)
+	if err != nil {
+		return err
+	}
+	return s.Exec(ctx, q)
+}
