@@ -191,7 +191,13 @@ func Render(fsys fs.FS, name string, data any) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	tmpl, err := template.New(name).Funcs(templateFuncs).Option("missingkey=error").Parse(string(src))
+	return RenderText(name, string(src), data)
+}
+
+// RenderText executes the SQL template src, called name in errors, with
+// data; see Render.
+func RenderText(name, src string, data any) (string, error) {
+	tmpl, err := template.New(name).Funcs(templateFuncs).Option("missingkey=error").Parse(src)
 	if err != nil {
 		return "", fmt.Errorf("sql template %s: %w", name, err)
 	}
