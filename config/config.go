@@ -1,0 +1,447 @@
+// Package config reads Ampel's one YAML configuration file.
+//
+// Loading is strict: an unknown key, a value of the wrong kind, or a value
+// that fails validation is an *Error naming the file, the line and the
+// dotted key (ampel.yaml:7: warehouse.driver: …). Any value may be written
+// as ${NAME} (or contain it) to take it from the environment; that is how
+// secrets stay out of the file. A ${NAME} that is not set is an error too.
+//
+// The file, with every key and its default:
+//
+//	warehouse:
+//	  driver: embedded          # embedded (in-process engine) or clickhouse (a server)
+//	  path: warehouse           # embedded: data directory, relative to this file
+//	  library: ""               # embedded: libchdb.so; default: the one make libchdb installs
+//	  dsn: ""                   # clickhouse: clickhouse://user:${CLICKHOUSE_PASSWORD}@host:9000/ampel?secure=true
+//	  ca_file: ""               # clickhouse: PEM bundle to trust for TLS
+//	  database: ampel
+//	  max_conns: 8
+//	  dial_timeout: 10s
+//	  query_timeout: 10m
+//	environments:               # one or more Dataverse environments
+//	  - name: prod              # kept apart in the warehouse by the _environment column
+//	    url: https://contoso.crm4.dynamics.com
+//	    tenant_id: …            # or authority: https://login.microsoftonline.us/<tenant> (sovereign clouds)
+//	    client_id: …
+//	    client_secret: ${AMPEL_CLIENT_SECRET}   # or certificate_file + key_file
+//	    ca_file: ""             # extra CA to trust (the simulator's)
+//	    max_concurrency: 4      # parallel requests to this environment
+//	sync:
+//	  tables: [lead, opportunity, …]  # default: the MISSION.md tables; entries may be {name, exclude_columns}
+//	  extra_tables: []          # added to the default list
+//	  page_size: 5000
+//	  max_wait: 5m              # total time a request may spend waiting on retries
+//	  overlap: 5m               # watermark overlap for tables without change tracking
+//	  parallel_tables: 2
+//	schedules:                  # ampel run: table groups on cron schedules
+//	  - name: hourly
+//	    cron: "0 * * * *"
+//	    tables: []              # empty: every table
+//	serve:
+//	  addr: 127.0.0.1:8080
+//	  api_keys: [${AMPEL_API_KEY}]
+//	log:
+//	  level: info               # debug, info, warn, error
+//	  format: text              # text or json
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/robfig/cron/v3"
+
+	"github.com/ampel/ampel/warehouse"
+)
+
+// Config is the whole configuration file.
+type Config struct {
+	Warehouse    Warehouse     `yaml:"warehouse"`
+	Environments []Environment `yaml:"environments"`
+	Sync         Sync          `yaml:"sync"`
+	Schedules    []Schedule    `yaml:"schedules"`
+	Serve        Serve         `yaml:"serve"`
+	Log          Log           `yaml:"log"`
+
+	// File is the path the configuration was read from; relative paths in
+	// it are resolved against its directory.
+	File string `yaml:"-"`
+	// lines maps dotted keys to the line they were written on, for
+	// validation errors.
+	lines map[string]int
+}
+
+// Warehouse says where the data goes.
+type Warehouse struct {
+	Driver       string   `yaml:"driver"`
+	Path         string   `yaml:"path"`
+	Library      string   `yaml:"library"`
+	DSN          string   `yaml:"dsn"`
+	CAFile       string   `yaml:"ca_file"`
+	Database     string   `yaml:"database"`
+	MaxConns     int      `yaml:"max_conns"`
+	DialTimeout  Duration `yaml:"dial_timeout"`
+	QueryTimeout Duration `yaml:"query_timeout"`
+}
+
+// Environment is one Dataverse environment and the app registration that
+// reads it.
+type Environment struct {
+	Name            string `yaml:"name"`
+	URL             string `yaml:"url"`
+	Authority       string `yaml:"authority"`
+	TenantID        string `yaml:"tenant_id"`
+	ClientID        string `yaml:"client_id"`
+	ClientSecret    string `yaml:"client_secret" secret:"true"`
+	CertificateFile string `yaml:"certificate_file"`
+	KeyFile         string `yaml:"key_file"`
+	CAFile          string `yaml:"ca_file"`
+	MaxConcurrency  int    `yaml:"max_concurrency"`
+}
+
+// Sync says what to read and how hard to push.
+type Sync struct {
+	Tables         []Table  `yaml:"tables"`
+	ExtraTables    []Table  `yaml:"extra_tables"`
+	PageSize       int      `yaml:"page_size"`
+	MaxWait        Duration `yaml:"max_wait"`
+	Overlap        Duration `yaml:"overlap"`
+	ParallelTables int      `yaml:"parallel_tables"`
+}
+
+// Table is one Dataverse table to sync, by logical name. In the file it is
+// either a plain name or {name, exclude_columns}.
+type Table struct {
+	Name           string   `yaml:"name"`
+	ExcludeColumns []string `yaml:"exclude_columns"`
+}
+
+// Schedule runs a group of tables on a cron schedule (ampel run).
+type Schedule struct {
+	Name   string   `yaml:"name"`
+	Cron   string   `yaml:"cron"`
+	Tables []string `yaml:"tables"`
+}
+
+// Serve configures the OData feed, cockpit and health endpoints.
+type Serve struct {
+	Addr    string   `yaml:"addr"`
+	APIKeys []string `yaml:"api_keys" secret:"true"`
+}
+
+// Log configures logging.
+type Log struct {
+	Level  string `yaml:"level"`
+	Format string `yaml:"format"`
+}
+
+// Duration is a time.Duration written as "90s", "5m", "1h30m".
+type Duration time.Duration
+
+// D returns the duration as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// DefaultTables are the Dataverse tables Ampel syncs unless told otherwise:
+// the sales process of MISSION.md.
+var DefaultTables = []string{
+	"lead", "opportunity", "quote", "salesorder", "invoice",
+	"activitypointer", "phonecall", "email", "task", "appointment",
+	"incident", "systemuser", "account", "contact",
+}
+
+// Error is a problem with the configuration, located in the file.
+type Error struct {
+	File string
+	Line int    // 0 when the key is missing altogether
+	Key  string // dotted, e.g. environments[0].client_id
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString(e.File)
+	if e.Line > 0 {
+		fmt.Fprintf(&b, ":%d", e.Line)
+	}
+	b.WriteString(": ")
+	if e.Key != "" {
+		b.WriteString(e.Key)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// Load reads, checks and completes the configuration in file. getenv looks
+// up ${NAME} references (os.LookupEnv in the binary).
+func Load(file string, getenv func(string) (string, bool)) (*Config, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return Parse(file, data, getenv)
+}
+
+// Parse is Load for a file already read.
+func Parse(file string, data []byte, getenv func(string) (string, bool)) (*Config, error) {
+	c := &Config{File: file, lines: map[string]int{}}
+	d := decoder{file: file, getenv: getenv, lines: c.lines}
+	if err := d.decodeDocument(bytes.TrimSpace(data), c); err != nil {
+		return nil, err
+	}
+	c.setDefaults()
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *Config) setDefaults() {
+	w := &c.Warehouse
+	if w.Driver == "" {
+		w.Driver = "embedded"
+	}
+	if w.Driver == "embedded" && w.Path == "" {
+		w.Path = "warehouse"
+	}
+	if w.Database == "" {
+		w.Database = warehouse.DefaultDatabase
+	}
+	if w.MaxConns == 0 {
+		w.MaxConns = 8
+	}
+	if w.DialTimeout == 0 {
+		w.DialTimeout = Duration(10 * time.Second)
+	}
+	if w.QueryTimeout == 0 {
+		w.QueryTimeout = Duration(10 * time.Minute)
+	}
+	w.Path = c.resolve(w.Path)
+	w.Library = c.resolve(w.Library)
+	w.CAFile = c.resolve(w.CAFile)
+	for i := range c.Environments {
+		e := &c.Environments[i]
+		if e.MaxConcurrency == 0 {
+			e.MaxConcurrency = 4
+		}
+		e.CertificateFile = c.resolve(e.CertificateFile)
+		e.KeyFile = c.resolve(e.KeyFile)
+		e.CAFile = c.resolve(e.CAFile)
+		e.URL = strings.TrimRight(e.URL, "/")
+	}
+	s := &c.Sync
+	if s.Tables == nil {
+		for _, name := range DefaultTables {
+			s.Tables = append(s.Tables, Table{Name: name})
+		}
+	}
+	s.Tables = append(s.Tables, s.ExtraTables...)
+	s.ExtraTables = nil
+	if s.PageSize == 0 {
+		s.PageSize = 5000
+	}
+	if s.MaxWait == 0 {
+		s.MaxWait = Duration(5 * time.Minute)
+	}
+	if s.Overlap == 0 {
+		s.Overlap = Duration(5 * time.Minute)
+	}
+	if s.ParallelTables == 0 {
+		s.ParallelTables = 2
+	}
+	if c.Serve.Addr == "" {
+		c.Serve.Addr = "127.0.0.1:8080"
+	}
+	if c.Log.Level == "" {
+		c.Log.Level = "info"
+	}
+	if c.Log.Format == "" {
+		c.Log.Format = "text"
+	}
+}
+
+// resolve makes a path relative to the config file's directory.
+func (c *Config) resolve(p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	if strings.HasPrefix(p, "~/") {
+		if home, err := os.UserHomeDir(); err == nil {
+			return filepath.Join(home, p[2:])
+		}
+	}
+	return filepath.Join(filepath.Dir(c.File), p)
+}
+
+// errorf makes an *Error at key's line.
+func (c *Config) errorf(key, format string, args ...any) error {
+	return &Error{File: c.File, Line: c.line(key), Key: key, Msg: fmt.Sprintf(format, args...)}
+}
+
+// line finds where key, or the nearest enclosing key, was written.
+func (c *Config) line(key string) int {
+	for k := key; k != ""; {
+		if l, ok := c.lines[k]; ok {
+			return l
+		}
+		i := strings.LastIndexAny(k, ".[")
+		if i < 0 {
+			break
+		}
+		k = k[:i]
+	}
+	return 0
+}
+
+func (c *Config) validate() error {
+	var errs []error
+	add := func(key, format string, args ...any) { errs = append(errs, c.errorf(key, format, args...)) }
+
+	w := c.Warehouse
+	switch w.Driver {
+	case "embedded":
+	case "clickhouse":
+		if w.DSN == "" {
+			add("warehouse.dsn", "required for the clickhouse driver, e.g. clickhouse://user:${CLICKHOUSE_PASSWORD}@host:9000/ampel?secure=true")
+		} else if u, err := url.Parse(w.DSN); err != nil || u.Scheme != "clickhouse" || u.Host == "" {
+			add("warehouse.dsn", "not a clickhouse://user:pass@host:port/database URL")
+		}
+	default:
+		add("warehouse.driver", "%q is not a driver: use embedded or clickhouse", w.Driver)
+	}
+	if !warehouse.ValidIdentifier(w.Database) {
+		add("warehouse.database", "%q is not a valid database name (letters, digits, underscore)", w.Database)
+	}
+	if w.MaxConns < 1 {
+		add("warehouse.max_conns", "must be at least 1")
+	}
+
+	names := map[string]bool{}
+	for i, e := range c.Environments {
+		key := fmt.Sprintf("environments[%d]", i)
+		switch {
+		case e.Name == "":
+			add(key+".name", "required: a short name such as prod")
+		case names[e.Name]:
+			add(key+".name", "%q is used by another environment", e.Name)
+		}
+		names[e.Name] = true
+		if u, err := url.Parse(e.URL); err != nil || u.Scheme != "https" || u.Host == "" {
+			add(key+".url", "%q is not an https URL such as https://contoso.crm4.dynamics.com", e.URL)
+		}
+		if e.Authority == "" && e.TenantID == "" {
+			add(key+".tenant_id", "required (or give authority)")
+		}
+		if e.Authority != "" {
+			if u, err := url.Parse(e.Authority); err != nil || u.Scheme != "https" || u.Host == "" {
+				add(key+".authority", "%q is not an https URL such as https://login.microsoftonline.com/<tenant>", e.Authority)
+			}
+		}
+		if e.ClientID == "" {
+			add(key+".client_id", "required: the application (client) ID of the app registration")
+		}
+		hasCert := e.CertificateFile != ""
+		switch {
+		case e.ClientSecret == "" && !hasCert:
+			add(key+".client_secret", "required (or give certificate_file)")
+		case e.ClientSecret != "" && hasCert:
+			add(key+".certificate_file", "give client_secret or certificate_file, not both")
+		}
+		if e.KeyFile != "" && !hasCert {
+			add(key+".key_file", "needs certificate_file")
+		}
+		if e.MaxConcurrency < 1 || e.MaxConcurrency > 52 {
+			add(key+".max_concurrency", "must be between 1 and 52 (Dataverse allows 52 concurrent requests per user)")
+		}
+	}
+
+	seen := map[string]bool{}
+	for i, t := range c.Sync.Tables {
+		key := fmt.Sprintf("sync.tables[%d]", i)
+		if !warehouse.ValidIdentifier(t.Name) {
+			add(key, "%q is not a table logical name", t.Name)
+		}
+		if seen[t.Name] {
+			add(key, "%q is listed twice", t.Name)
+		}
+		seen[t.Name] = true
+	}
+	if p := c.Sync.PageSize; p < 1 || p > 5000 {
+		add("sync.page_size", "must be between 1 and 5000 (Dataverse's largest page)")
+	}
+	if c.Sync.ParallelTables < 1 {
+		add("sync.parallel_tables", "must be at least 1")
+	}
+
+	groups := map[string]bool{}
+	for i, s := range c.Schedules {
+		key := fmt.Sprintf("schedules[%d]", i)
+		if s.Name == "" {
+			add(key+".name", "required")
+		} else if groups[s.Name] {
+			add(key+".name", "%q is used by another schedule", s.Name)
+		}
+		groups[s.Name] = true
+		if _, err := cron.ParseStandard(s.Cron); err != nil {
+			add(key+".cron", "%q is not a cron schedule (%v); e.g. \"0 * * * *\" or \"@every 15m\"", s.Cron, err)
+		}
+		for j, t := range s.Tables {
+			if !seen[t] {
+				add(fmt.Sprintf("%s.tables[%d]", key, j), "%q is not in sync.tables", t)
+			}
+		}
+	}
+
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		add("log.level", "%q is not a level: use debug, info, warn or error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		add("log.format", "%q is not a format: use text or json", c.Log.Format)
+	}
+	return errors.Join(errs...)
+}
+
+// TableNames lists the configured tables' logical names.
+func (c *Config) TableNames() []string {
+	names := make([]string, len(c.Sync.Tables))
+	for i, t := range c.Sync.Tables {
+		names[i] = t.Name
+	}
+	return names
+}
+
+// Environment finds an environment by name.
+func (c *Config) Environment(name string) (Environment, bool) {
+	for _, e := range c.Environments {
+		if e.Name == name {
+			return e, true
+		}
+	}
+	return Environment{}, false
+}
+
+// WarehouseConfig is the warehouse section as the warehouse package takes it.
+func (c *Config) WarehouseConfig() warehouse.Config {
+	w := c.Warehouse
+	return warehouse.Config{
+		Driver:       w.Driver,
+		DSN:          w.DSN,
+		CAFile:       w.CAFile,
+		Path:         w.Path,
+		Library:      w.Library,
+		Database:     w.Database,
+		MaxConns:     w.MaxConns,
+		DialTimeout:  w.DialTimeout.D(),
+		QueryTimeout: w.QueryTimeout.D(),
+	}
+}

@@ -1,0 +1,107 @@
+package config
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func env(vars map[string]string) func(string) (string, bool) {
+	return func(name string) (string, bool) {
+		v, ok := vars[name]
+		return v, ok
+	}
+}
+
+func TestLoadGood(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join("testdata", "good.yaml")
+	c, err := Load(file, env(map[string]string{"CH_PASSWORD": "p@ss", "AMPEL_CLIENT_SECRET": "s3cret"}))
+	require.NoError(t, err)
+
+	require.Equal(t, "clickhouse", c.Warehouse.Driver)
+	require.Equal(t, "clickhouse://ampel:p@ss@db.example.com:9440/ampel?secure=true", c.Warehouse.DSN)
+	require.Equal(t, filepath.Join("testdata", "certs", "ca.pem"), c.Warehouse.CAFile)
+	require.Equal(t, 2*time.Minute, c.Warehouse.QueryTimeout.D())
+	require.Equal(t, 10*time.Second, c.Warehouse.DialTimeout.D(), "default")
+	require.Equal(t, "ampel", c.Warehouse.Database, "default")
+
+	require.Len(t, c.Environments, 2)
+	require.Equal(t, "https://contoso.crm4.dynamics.com", c.Environments[0].URL, "trailing slash trimmed")
+	require.Equal(t, "s3cret", c.Environments[0].ClientSecret)
+	require.Equal(t, filepath.Join("testdata", "certs", "app.pem"), c.Environments[1].CertificateFile)
+	require.Equal(t, 4, c.Environments[1].MaxConcurrency, "default")
+
+	names := c.TableNames()
+	require.Equal(t, append(append([]string{}, DefaultTables...), "new_project", "new_milestone"), names)
+	require.Equal(t, []string{"new_notes"}, c.Sync.Tables[len(names)-1].ExcludeColumns)
+	require.Equal(t, 1000, c.Sync.PageSize)
+	require.Equal(t, "json", c.Log.Format)
+
+	wc := c.WarehouseConfig()
+	require.Equal(t, 4, wc.MaxConns)
+	require.Equal(t, c.Warehouse.DSN, wc.DSN)
+}
+
+func TestEmptyFileIsDefaults(t *testing.T) {
+	t.Parallel()
+	c, err := Parse("/etc/ampel/ampel.yaml", nil, env(nil))
+	require.NoError(t, err)
+	require.Equal(t, "embedded", c.Warehouse.Driver)
+	require.Equal(t, "/etc/ampel/warehouse", c.Warehouse.Path)
+	require.Equal(t, DefaultTables, c.TableNames())
+	require.Equal(t, "127.0.0.1:8080", c.Serve.Addr)
+}
+
+func TestLoadBad(t *testing.T) {
+	t.Parallel()
+	// Each bad file must fail with an error naming the file, the line and
+	// the key, and saying what is wrong.
+	cases := map[string]string{
+		"unknown_key":     "unknown_key.bad.yaml:3: warehouse.pth: unknown key; known keys here: driver, path,",
+		"bad_int":         `bad_int.bad.yaml:2: warehouse.max_conns: "lots" is not a whole number`,
+		"bad_driver":      `bad_driver.bad.yaml:2: warehouse.driver: "postgres" is not a driver: use embedded or clickhouse`,
+		"missing_env":     "missing_env.bad.yaml:6: environments[0].client_secret: environment variable AMPEL_TEST_UNSET_SECRET is not set",
+		"no_secret":       "no_secret.bad.yaml:2: environments[0].client_secret: required (or give certificate_file)",
+		"bad_cron":        `bad_cron.bad.yaml:3: schedules[0].cron: "every hour" is not a cron schedule`,
+		"bad_duration":    `bad_duration.bad.yaml:2: sync.max_wait: "forever" is not a duration`,
+		"http_url":        `http_url.bad.yaml:3: environments[0].url: "http://contoso.crm4.dynamics.com" is not an https URL`,
+		"not_yaml":        "not_yaml.bad.yaml: not valid YAML",
+		"unknown_table":   `unknown_table.bad.yaml:4: schedules[0].tables[1]: "leed" is not in sync.tables`,
+		"list_for_scalar": "list_for_scalar.bad.yaml:2: log.level: want a single value, not a list",
+	}
+	for name, want := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			file := filepath.Join("testdata", name+".bad.yaml")
+			_, err := Load(file, env(nil))
+			require.Error(t, err)
+			require.Contains(t, err.Error(), "testdata"+string(filepath.Separator)+want)
+			require.NotContains(t, err.Error(), "\n", "one line")
+		})
+	}
+}
+
+func TestSecretsStayOutOfErrors(t *testing.T) {
+	t.Parallel()
+	data := "environments:\n  - name: prod\n    url: https://x.crm.dynamics.com\n    tenant_id: t\n    client_id: c\n    client_secret: [hunter2]\n"
+	_, err := Parse("a.yaml", []byte(data), env(nil))
+	require.Error(t, err)
+	require.NotContains(t, err.Error(), "hunter2")
+	require.True(t, strings.HasPrefix(err.Error(), "a.yaml:6: environments[0].client_secret:"), err.Error())
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte("warehouse:\n  driver: embedded\n"))
+	f.Add([]byte("environments:\n  - name: a\n    url: https://a\n"))
+	f.Add([]byte("sync:\n  tables: [lead, {name: x, exclude_columns: [y]}]\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := Parse("f.yaml", data, env(map[string]string{"X": "1"}))
+		if err == nil && c.Warehouse.Driver == "" {
+			t.Fatal("defaults not applied")
+		}
+	})
+}
