@@ -1,0 +1,101 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/ampel/ampel/config"
+)
+
+// errHelp is returned when --help was asked for and printed.
+var errHelp = errors.New("help shown")
+
+// usageError is a bad command line.
+type usageError struct{ err error }
+
+func (u usageError) Error() string { return u.err.Error() }
+
+// configError is a bad or unreadable config file.
+type configError struct{ err error }
+
+func (c configError) Error() string { return c.err.Error() }
+
+// notAvailable marks a subcommand a later version fills in.
+type notAvailable struct{}
+
+func (notAvailable) Error() string { return "not yet available" }
+
+// flagSet makes a FlagSet whose --help prints to stdout and whose errors
+// become usageErrors.
+func (e *env) flagSet(name, usage string) *flag.FlagSet {
+	fs := flag.NewFlagSet("ampel "+name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {
+		fmt.Fprintf(e.stdout, "Usage: ampel %s\n\nFlags:\n", usage)
+		fs.SetOutput(e.stdout)
+		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
+	}
+	return fs
+}
+
+// parse parses args; --help prints usage and returns errHelp.
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return errHelp // Parse has printed the usage
+		}
+		return usageError{err}
+	}
+	return nil
+}
+
+// commonFlags are the flags every command with a config file takes.
+type commonFlags struct {
+	config    string
+	logLevel  string
+	logFormat string
+}
+
+func (c *commonFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.config, "config", "ampel.yaml", "the configuration `file`")
+	fs.StringVar(&c.logLevel, "log-level", "", "debug, info, warn or error (default: the config's log.level)")
+	fs.StringVar(&c.logFormat, "log-format", "", "text or json (default: the config's log.format)")
+}
+
+// load reads the config file named by --config.
+func (e *env) load(c *commonFlags) (*config.Config, error) {
+	cfg, err := config.Load(c.config, e.getenv)
+	if err != nil {
+		return nil, configError{err}
+	}
+	if c.logLevel != "" {
+		cfg.Log.Level = c.logLevel
+	}
+	if c.logFormat != "" {
+		cfg.Log.Format = c.logFormat
+	}
+	return cfg, nil
+}
+
+// logger builds the logger the config asks for, writing to stderr.
+func (e *env) logger(cfg config.Log) *slog.Logger {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.Level)); err != nil {
+		level = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Format == "json" {
+		return slog.New(slog.NewJSONHandler(e.stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(e.stderr, opts))
+}
+
+// oneLine keeps an error message on one line.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", "; ")), " ")
+}

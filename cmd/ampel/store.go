@@ -1,0 +1,37 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/ampel/ampel/config"
+	ampelsql "github.com/ampel/ampel/sql"
+	"github.com/ampel/ampel/warehouse"
+	"github.com/ampel/ampel/warehouse/migrate"
+)
+
+// openStore opens the configured warehouse.
+func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (warehouse.Store, error) {
+	wc := cfg.WarehouseConfig()
+	wc.Logger = log
+	s, err := warehouse.Open(ctx, wc)
+	if err != nil {
+		return nil, fmt.Errorf("open %s warehouse: %w", wc.Driver, err)
+	}
+	return s, nil
+}
+
+// openMigrated opens the warehouse and applies pending migrations, as
+// every command that writes does on start.
+func openMigrated(ctx context.Context, cfg *config.Config, log *slog.Logger) (warehouse.Store, error) {
+	s, err := openStore(ctx, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := migrate.Up(ctx, s, ampelsql.Schema, migrate.Options{Logger: log}); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	return s, nil
+}
