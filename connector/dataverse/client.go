@@ -1,0 +1,206 @@
+package dataverse
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+)
+
+// APIPath is the Web API root under the environment URL. Code written
+// against a version keeps working, so Ampel pins v9.2.
+const APIPath = "/api/data/v9.2/"
+
+// Config says which environment to talk to and how. Only cmd fills it;
+// this package reads no environment variables and no files but the ones
+// named here.
+type Config struct {
+	// URL is the environment URL, e.g. https://contoso.crm4.dynamics.com.
+	// A trailing /api/data/v9.x is ignored.
+	URL string
+	// Authority is the Entra ID authority; default
+	// https://login.microsoftonline.com/<TenantID>. Sovereign clouds and the
+	// simulator give their own (with or without the tenant segment).
+	Authority string
+	// TenantID is the directory (tenant) ID.
+	TenantID string
+	// ClientID is the app registration's application (client) ID.
+	ClientID string
+	// ClientSecret authenticates the app; or CertificateFile and KeyFile.
+	ClientSecret string
+	// CertificateFile is a PEM file with the certificate (and, if KeyFile
+	// is empty, the unencrypted private key too).
+	CertificateFile string
+	// KeyFile is a PEM file with the private key, if not in CertificateFile.
+	KeyFile string
+	// CAFile is a PEM bundle of extra CAs to trust (Dataverse and authority).
+	CAFile string
+	// MaxConcurrency caps requests in flight to this environment. Default 4.
+	MaxConcurrency int
+	// MaxWait bounds the total time one request may spend waiting between
+	// retries (Retry-After and backoff) before it fails. Default 5m.
+	MaxWait time.Duration
+	// RetryWaitMin and RetryWaitMax bound one backoff step when the server
+	// gives no Retry-After. Defaults 1s and 60s.
+	RetryWaitMin, RetryWaitMax time.Duration
+	// Timeout bounds one HTTP attempt, body included. Default 2m (what
+	// Microsoft's samples use).
+	Timeout time.Duration
+	// PageSize is the odata.maxpagesize preference. Default and maximum 5000.
+	PageSize int
+	// Logger receives debug and warning logs; nil discards them.
+	Logger *slog.Logger
+	// HTTPClient is the base client (transport, TLS) for Dataverse and the
+	// authority; nil uses a pooled client that trusts CAFile. Tests pass the
+	// simulator's client.
+	HTTPClient *http.Client
+	// TokenFunc, if set, replaces MSAL: it returns a bearer token for the
+	// environment. force asks for a fresh one (the last was refused).
+	TokenFunc func(ctx context.Context, force bool) (string, error)
+}
+
+// Client talks to one Dataverse environment. It is safe for concurrent use.
+type Client struct {
+	cfg     Config
+	origin  string // scheme://host[:port] of the environment
+	base    string // origin + APIPath
+	host    string
+	http    *http.Client // counting, limited transport
+	stats   *Counter
+	sem     chan struct{}
+	tokens  tokenSource
+	log     *slog.Logger
+	maxPage int
+}
+
+// New checks cfg, builds the HTTP client and the token source, and
+// returns a Client. It makes no request: call WhoAmI to check the setup.
+func New(ctx context.Context, cfg Config) (*Client, error) {
+	if cfg.URL == "" {
+		return nil, errors.New("dataverse: the environment URL is empty")
+	}
+	u, err := url.Parse(strings.TrimSpace(cfg.URL))
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return nil, fmt.Errorf("dataverse: environment URL %q: want https://<org>.crm.dynamics.com", cfg.URL)
+	}
+	if cfg.MaxConcurrency <= 0 {
+		cfg.MaxConcurrency = 4
+	}
+	if cfg.MaxWait <= 0 {
+		cfg.MaxWait = 5 * time.Minute
+	}
+	if cfg.RetryWaitMin <= 0 {
+		cfg.RetryWaitMin = time.Second
+	}
+	if cfg.RetryWaitMax <= 0 {
+		cfg.RetryWaitMax = time.Minute
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 2 * time.Minute
+	}
+	if cfg.PageSize <= 0 || cfg.PageSize > 5000 {
+		cfg.PageSize = 5000
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	c := &Client{
+		cfg:    cfg,
+		origin: u.Scheme + "://" + u.Host,
+		host:   u.Host,
+		stats:  &Counter{},
+		sem:    make(chan struct{}, cfg.MaxConcurrency),
+		log:    cfg.Logger,
+	}
+	c.base = c.origin + APIPath
+	baseClient, err := baseHTTPClient(cfg)
+	if err != nil {
+		return nil, err
+	}
+	rt := baseClient.Transport
+	if rt == nil {
+		rt = http.DefaultTransport
+	}
+	c.http = &http.Client{
+		Transport:     &transport{next: rt, c: c},
+		Timeout:       cfg.Timeout,
+		Jar:           baseClient.Jar,
+		CheckRedirect: sameHostRedirects(c.host),
+	}
+	if cfg.TokenFunc != nil {
+		c.tokens = funcTokens(cfg.TokenFunc)
+	} else {
+		ts, err := newMSALTokens(ctx, cfg, c.origin, baseClient)
+		if err != nil {
+			return nil, err
+		}
+		c.tokens = ts
+	}
+	return c, nil
+}
+
+// URL returns the environment's origin, e.g. https://contoso.crm.dynamics.com.
+func (c *Client) URL() string { return c.origin }
+
+// PageSize is the configured odata.maxpagesize.
+func (c *Client) PageSize() int { return c.cfg.PageSize }
+
+func baseHTTPClient(cfg Config) (*http.Client, error) {
+	if cfg.HTTPClient != nil && cfg.CAFile == "" {
+		return cfg.HTTPClient, nil
+	}
+	var tr *http.Transport
+	if cfg.HTTPClient != nil {
+		t, ok := cfg.HTTPClient.Transport.(*http.Transport)
+		if !ok {
+			return nil, errors.New("dataverse: CAFile needs an *http.Transport in HTTPClient")
+		}
+		tr = t.Clone()
+	} else {
+		tr = http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost = 32
+	}
+	if cfg.CAFile != "" {
+		pem, err := os.ReadFile(cfg.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("dataverse: CA file: %w", err)
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil || pool == nil {
+			pool = x509.NewCertPool()
+		}
+		if tr.TLSClientConfig != nil && tr.TLSClientConfig.RootCAs != nil {
+			pool = tr.TLSClientConfig.RootCAs.Clone()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("dataverse: CA file %s holds no PEM certificate", cfg.CAFile)
+		}
+		if tr.TLSClientConfig == nil {
+			tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+		}
+		tr.TLSClientConfig.RootCAs = pool
+	}
+	return &http.Client{Transport: tr}, nil
+}
+
+// sameHostRedirects refuses redirects to another host, so the bearer token
+// never leaves the environment.
+func sameHostRedirects(host string) func(*http.Request, []*http.Request) error {
+	return func(req *http.Request, via []*http.Request) error {
+		if len(via) >= 5 {
+			return errors.New("too many redirects")
+		}
+		if req.URL.Host != host {
+			return fmt.Errorf("refusing redirect to another host %s", req.URL.Host)
+		}
+		return nil
+	}
+}

@@ -1,0 +1,400 @@
+package dataverse
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"unsafe"
+)
+
+// Page decoding.
+//
+// A page is read whole into one buffer (pages are bounded by
+// odata.maxpagesize) and scanned once by a small JSON scanner made for the
+// flat shape of Dataverse rows. Strings without escapes, number literals
+// and property names are substrings of that buffer: a page of 5,000 rows
+// costs a handful of allocations instead of several per property, which is
+// what a generic decoder into map[string]any pays (see BenchmarkDecode for
+// both). The buffer is never written after the scan, so sharing it is
+// safe; a string taken from a page keeps the page's buffer alive.
+//
+// The scanner accepts what encoding/json accepts for these documents
+// (FuzzDecodePage checks it never panics and agrees with encoding/json on
+// validity of the envelope), and reports anything else as an error with
+// its byte offset.
+
+const (
+	annFormatted = "OData.Community.Display.V1.FormattedValue"
+	annLookup    = "Microsoft.Dynamics.CRM.lookuplogicalname"
+)
+
+type syntaxError struct {
+	off int
+	msg string
+}
+
+func (e *syntaxError) Error() string { return fmt.Sprintf("%s at byte %d", e.msg, e.off) }
+
+type scanner struct {
+	s string
+	i int
+}
+
+func (d *scanner) fail(format string, args ...any) {
+	panic(&syntaxError{off: d.i, msg: fmt.Sprintf(format, args...)})
+}
+
+func (d *scanner) ws() {
+	for d.i < len(d.s) {
+		switch d.s[d.i] {
+		case ' ', '\t', '\n', '\r':
+			d.i++
+		default:
+			return
+		}
+	}
+}
+
+func (d *scanner) peek() byte {
+	d.ws()
+	if d.i >= len(d.s) {
+		d.fail("unexpected end of JSON")
+	}
+	return d.s[d.i]
+}
+
+func (d *scanner) expect(c byte) {
+	if d.peek() != c {
+		d.fail("expected %q, found %q", c, d.s[d.i])
+	}
+	d.i++
+}
+
+// more consumes a ',' and reports true, or consumes end and reports false.
+func (d *scanner) more(end byte) bool {
+	switch d.peek() {
+	case ',':
+		d.i++
+		return true
+	case end:
+		d.i++
+		return false
+	}
+	d.fail("expected ',' or %q, found %q", end, d.s[d.i])
+	return false
+}
+
+// str reads a string; without escapes it is a substring of the input.
+func (d *scanner) str() string {
+	d.expect('"')
+	start := d.i
+	for d.i < len(d.s) {
+		c := d.s[d.i]
+		switch {
+		case c == '"':
+			d.i++
+			return d.s[start : d.i-1]
+		case c == '\\':
+			return d.escaped(start)
+		case c < 0x20:
+			d.fail("control character in string")
+		}
+		d.i++
+	}
+	d.fail("unterminated string")
+	return ""
+}
+
+func (d *scanner) escaped(start int) string {
+	for d.i < len(d.s) {
+		c := d.s[d.i]
+		if c == '\\' {
+			d.i += 2
+			continue
+		}
+		if c == '"' {
+			d.i++
+			var out string
+			if err := json.Unmarshal([]byte(d.s[start-1:d.i]), &out); err != nil {
+				d.i = start
+				d.fail("bad string escape")
+			}
+			return out
+		}
+		if c < 0x20 {
+			d.fail("control character in string")
+		}
+		d.i++
+	}
+	d.fail("unterminated string")
+	return ""
+}
+
+func (d *scanner) literal(word string) {
+	if !strings.HasPrefix(d.s[d.i:], word) {
+		d.fail("invalid literal")
+	}
+	d.i += len(word)
+}
+
+func (d *scanner) number() string {
+	start := d.i
+	if d.s[d.i] == '-' {
+		d.i++
+	}
+	digits := 0
+	for d.i < len(d.s) {
+		c := d.s[d.i]
+		if c >= '0' && c <= '9' {
+			digits++
+		} else if c != '.' && c != 'e' && c != 'E' && c != '+' && c != '-' {
+			break
+		}
+		d.i++
+	}
+	if digits == 0 {
+		d.i = start
+		d.fail("invalid number")
+	}
+	return d.s[start:d.i]
+}
+
+// value reads any JSON value.
+func (d *scanner) value() Value {
+	switch c := d.peek(); {
+	case c == '"':
+		return Value{Kind: KindString, Text: d.str()}
+	case c == '-' || c >= '0' && c <= '9':
+		return Value{Kind: KindNumber, Text: d.number()}
+	case c == 't':
+		d.literal("true")
+		return Value{Kind: KindBool, Text: "true"}
+	case c == 'f':
+		d.literal("false")
+		return Value{Kind: KindBool, Text: "false"}
+	case c == 'n':
+		d.literal("null")
+		return Value{Kind: KindNull}
+	case c == '{' || c == '[':
+		start := d.i
+		d.skip()
+		return Value{Kind: KindRaw, Text: d.s[start:d.i]}
+	default:
+		d.fail("unexpected character %q", c)
+	}
+	return Value{}
+}
+
+// skip passes over any JSON value, checking its syntax.
+func (d *scanner) skip() {
+	switch d.peek() {
+	case '{':
+		d.i++
+		if d.peek() == '}' {
+			d.i++
+			return
+		}
+		for {
+			d.str()
+			d.expect(':')
+			d.skip()
+			if !d.more('}') {
+				return
+			}
+		}
+	case '[':
+		d.i++
+		if d.peek() == ']' {
+			d.i++
+			return
+		}
+		for {
+			d.skip()
+			if !d.more(']') {
+				return
+			}
+		}
+	default:
+		d.value()
+	}
+}
+
+// pageDecoder holds the growing storage of one page.
+type pageDecoder struct {
+	scanner
+	p      *Page
+	fields []Field
+	sized  bool
+}
+
+// decodePage scans a whole response body into p.
+func decodePage(body []byte, p *Page) (err error) {
+	if len(body) == 0 {
+		return &syntaxError{msg: "empty body"}
+	}
+	d := &pageDecoder{scanner: scanner{s: unsafe.String(unsafe.SliceData(body), len(body))}, p: p}
+	defer func() {
+		if r := recover(); r != nil {
+			se, ok := r.(*syntaxError)
+			if !ok {
+				panic(r)
+			}
+			err = se
+		}
+	}()
+	d.expect('{')
+	sawValue := false
+	if d.peek() == '}' {
+		d.i++
+	} else {
+		for {
+			key := d.str()
+			d.expect(':')
+			switch key {
+			case "value":
+				sawValue = true
+				d.records()
+			case "@odata.nextLink":
+				p.NextLink = d.str()
+			case "@odata.deltaLink":
+				p.DeltaLink = d.str()
+			case "@odata.context":
+				p.Context = d.str()
+			default:
+				d.skip()
+			}
+			if !d.more('}') {
+				break
+			}
+		}
+	}
+	d.ws()
+	if d.i != len(d.s) {
+		d.fail("data after the JSON object")
+	}
+	if !sawValue {
+		return &syntaxError{off: 0, msg: `no "value" array`}
+	}
+	return nil
+}
+
+func (d *pageDecoder) records() {
+	d.expect('[')
+	if d.peek() == ']' {
+		d.i++
+		return
+	}
+	for {
+		start := d.i
+		d.record()
+		if !d.sized && len(d.p.Records) == 1 {
+			d.sized = true
+			// size the storage from the first row
+			perRow := max(d.i-start, 1)
+			rows := (len(d.s)-start)/perRow + 2
+			fields := make([]Field, len(d.fields), len(d.fields)*rows+len(d.fields))
+			copy(fields, d.fields)
+			d.fields = fields
+			d.p.Records[0].Fields = fields[:len(fields):len(fields)]
+			recs := make([]Record, 1, rows)
+			recs[0] = d.p.Records[0]
+			d.p.Records = recs
+		}
+		if !d.more(']') {
+			return
+		}
+	}
+}
+
+// field finds the field called name among the current record's
+// (from index start), looking at the last few first: annotations sit next
+// to their property. create says to append a new field when absent; plain
+// properties only look back a few places since Dataverse never repeats one.
+func (d *pageDecoder) field(start int, name string, full bool) *Field {
+	n := len(d.fields)
+	for j := n - 1; j >= start && j >= n-3; j-- {
+		if d.fields[j].Name == name {
+			return &d.fields[j]
+		}
+	}
+	if full {
+		for j := start; j < n-3; j++ {
+			if d.fields[j].Name == name {
+				return &d.fields[j]
+			}
+		}
+	}
+	d.fields = append(d.fields, Field{Name: name})
+	return &d.fields[len(d.fields)-1]
+}
+
+func (d *pageDecoder) record() {
+	d.expect('{')
+	start := len(d.fields)
+	var etag, odataID string
+	deleted := false
+	if d.peek() == '}' {
+		d.i++
+	} else {
+		for {
+			key := d.str()
+			d.expect(':')
+			switch at := strings.IndexByte(key, '@'); {
+			case at == 0:
+				switch key {
+				case "@odata.etag":
+					etag = d.value().Text
+				case "@odata.context":
+					deleted = strings.Contains(d.value().Text, "$deletedEntity") || deleted
+				case "@odata.id", "@id":
+					odataID = d.value().Text
+				case "@removed", "@odata.removed":
+					deleted = true
+					d.skip()
+				default:
+					d.skip()
+				}
+			case at > 0:
+				f := d.field(start, key[:at], true)
+				switch key[at+1:] {
+				case annFormatted:
+					f.Formatted = d.value().Text
+				case annLookup:
+					f.LookupLogicalName = d.value().Text
+				default:
+					d.skip()
+				}
+			default:
+				v := d.value()
+				f := d.field(start, key, false)
+				f.Value = v
+			}
+			if !d.more('}') {
+				break
+			}
+		}
+	}
+	if deleted {
+		del := Deleted{Reason: "deleted"}
+		for _, f := range d.fields[start:] {
+			switch f.Name {
+			case "id":
+				del.ID = f.Value.Text
+			case "reason":
+				del.Reason = f.Value.Text
+			}
+		}
+		if del.ID == "" && odataID != "" { // OData 4.01 form: "@id":"accounts(<guid>)"
+			if l, r := strings.LastIndexByte(odataID, '('), strings.LastIndexByte(odataID, ')'); l >= 0 && r > l {
+				del.ID = odataID[l+1 : r]
+			}
+		}
+		if del.ID == "" {
+			d.fail("deleted entity without id")
+		}
+		d.fields = d.fields[:start]
+		d.p.Deleted = append(d.p.Deleted, del)
+		return
+	}
+	d.p.Records = append(d.p.Records, Record{ETag: etag, Fields: d.fields[start:len(d.fields):len(d.fields)]})
+}

@@ -1,0 +1,74 @@
+// Package dataverse is Ampel's client for the Dataverse Web API (v9.2): it
+// authenticates, reads table metadata, and streams table pages, full or by
+// change tracking, for the sync engine in package connector.
+//
+// # Authentication
+//
+// Server-to-server with the MSAL Go confidential client: a client secret or
+// a certificate (PEM), scope <environment URL>/.default. The Client keeps
+// the current token and renews it when less than five minutes are left
+// (first from MSAL's cache, then from the authority), checked before every
+// request and before every retry, so a first load that runs for hours keeps
+// going. A 401 from Dataverse gets one retry with a token fetched anew.
+// Authorities that are not Microsoft's public or sovereign login hosts (the
+// simulator, private clouds) are used with instance discovery off. CAFile
+// adds a CA for both the authority and Dataverse.
+//
+// # Errors
+//
+// Failures are *APIError (a Dataverse answer) or *AuthError (Entra ID
+// refused a token); errors.Is tells the kind: ErrBadSecret,
+// ErrUnknownTenant, ErrUnknownClient (all also ErrAuth), ErrNoAppUser,
+// ErrPrivilege, ErrChangeTrackingDisabled, ErrDeltaTokenExpired,
+// ErrThrottled, ErrUnavailable, ErrNotFound, ErrMalformed, ErrRequest. The
+// message is one line and ends with what to fix. Errors and logs carry the
+// URL path, never the query string, the token or the secret.
+//
+// The HTTP status Dataverse gives an expired delta token is not documented.
+// This package treats 410 and any other 4xx (except 401, 403 and 429)
+// answered to a delta link as ErrDeltaTokenExpired: whatever the cause,
+// the remedy is a full reload.
+//
+// # HTTP
+//
+// Requests go through go-retryablehttp with the Dataverse policy: 429 waits
+// exactly Retry-After (seconds or an HTTP date); 502, 503, 504 and
+// transport failures (reset, EOF, timeout) back off exponentially from
+// RetryWaitMin to RetryWaitMax with jitter; a request gives up when its
+// next wait would take its total waiting past MaxWait, and the error says
+// the last status, the attempts and the time waited. A page whose body is
+// cut off while it is read is fetched again within the same budget. At most
+// MaxConcurrency requests are in flight per Client (one Client per
+// environment); waiting between retries holds no slot. Stats counts
+// requests, 429s, retries, bytes and time waited; WithCounter counts one
+// run or table on its own.
+//
+// Every request sends OData-MaxVersion/OData-Version 4.0, Accept
+// application/json and If-None-Match: null. Data reads add Prefer:
+// odata.maxpagesize=N, odata.include-annotations with FormattedValue and
+// lookuplogicalname (not "*", which would add a navigation-property
+// annotation to every lookup), and odata.track-changes when asked.
+// Metadata reads send Consistency: Strong, so a new column is seen at once.
+//
+// # Reading
+//
+// Read returns a Reader that yields pages. It follows @odata.nextLink
+// verbatim (refusing links to another host, which would carry the token
+// away) and prefetches exactly one page ahead: memory is two pages whatever
+// the table size. The last page of a change-tracking read carries the
+// @odata.deltaLink; a delta read yields changed rows as Records and
+// $deletedEntity entries (and the OData 4.01 @removed form) as Deleted.
+// See decode.go for the decoder and BenchmarkDecode for its throughput.
+// Tables without change tracking are read with WatermarkQuery.
+//
+// # Metadata
+//
+// EntityDefinition reads one table: EntityDefinitions(LogicalName='x'),
+// its Attributes, then the documented cast segments
+// (/Attributes/Microsoft.Dynamics.CRM.PicklistAttributeMetadata?$expand=OptionSet,
+// LookupAttributeMetadata Targets, DateTimeAttributeMetadata Format and
+// DateTimeBehavior, …), only for the attribute types the table has. A cast
+// request refused with 400/404/501 is logged and skipped, and properties
+// found in the base answer are used too, so a server that puts them there
+// works as well.
+package dataverse

@@ -1,0 +1,339 @@
+package dataverse
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"sort"
+)
+
+// Entity is the metadata of one table.
+type Entity struct {
+	LogicalName string
+	// EntitySetName is the resource path of the table in the Web API.
+	EntitySetName        string
+	PrimaryIDAttribute   string
+	PrimaryNameAttribute string
+	// ChangeTrackingEnabled says whether delta links are available.
+	ChangeTrackingEnabled bool
+	ObjectTypeCode        int
+	// Attributes are all the table's attributes, sorted by logical name.
+	Attributes []Attribute
+}
+
+// Attribute returns the attribute called logicalName, or nil.
+func (e *Entity) Attribute(logicalName string) *Attribute {
+	i := sort.Search(len(e.Attributes), func(i int) bool { return e.Attributes[i].LogicalName >= logicalName })
+	if i < len(e.Attributes) && e.Attributes[i].LogicalName == logicalName {
+		return &e.Attributes[i]
+	}
+	return nil
+}
+
+// Attribute is the metadata of one column.
+type Attribute struct {
+	LogicalName string
+	// Type is AttributeType: String, Memo, Integer, BigInt, Decimal,
+	// Double, Money, Boolean, DateTime, Lookup, Customer, Owner, Picklist,
+	// State, Status, Uniqueidentifier, EntityName, Virtual, …
+	Type string
+	// TypeName is AttributeTypeName.Value: StringType, MultiSelectPicklistType,
+	// ImageType, … It tells Virtual attributes apart.
+	TypeName string
+	// Format is the DateTime format (DateOnly, DateAndTime) or the string
+	// format, if metadata gave it.
+	Format string
+	// DateTimeBehavior is UserLocal, DateOnly or TimeZoneIndependent.
+	DateTimeBehavior string
+	IsValidForRead   bool
+	IsPrimaryID      bool
+	// AttributeOf names the attribute this one derives from (owneridname
+	// → ownerid); such attributes are not Web API properties.
+	AttributeOf string
+	// Targets are the tables a lookup may point to.
+	Targets []string
+	// Precision is the number of decimals of Money, Decimal and Double;
+	// -1 if unknown.
+	Precision int
+	// Options are the choices of Picklist, State, Status,
+	// MultiSelectPicklist and Boolean (0 = false, 1 = true) attributes.
+	Options []Option
+}
+
+// Option is one choice of an option set.
+type Option struct {
+	Value int
+	Label string
+	// State is the statecode a Status option belongs to, -1 otherwise.
+	State int
+}
+
+// IsLookup reports whether the attribute is a lookup (Lookup, Customer,
+// Owner): the Web API property is _<name>_value.
+func (a *Attribute) IsLookup() bool {
+	switch a.Type {
+	case "Lookup", "Customer", "Owner":
+		return true
+	}
+	return false
+}
+
+// IsMultiSelect reports whether the attribute is a multi-select choice.
+func (a *Attribute) IsMultiSelect() bool {
+	return a.TypeName == "MultiSelectPicklistType" || a.Type == "MultiSelectPicklist"
+}
+
+// IsDateOnly reports whether a DateTime attribute holds dates only.
+func (a *Attribute) IsDateOnly() bool {
+	return a.Type == "DateTime" && (a.Format == "DateOnly" || a.DateTimeBehavior == "DateOnly")
+}
+
+// Property is the attribute's Web API property name.
+func (a *Attribute) Property() string {
+	if a.IsLookup() {
+		return "_" + a.LogicalName + "_value"
+	}
+	return a.LogicalName
+}
+
+// Label returns the label of option value v, and whether there is one.
+func (a *Attribute) Label(v int) (string, bool) {
+	for _, o := range a.Options {
+		if o.Value == v {
+			return o.Label, true
+		}
+	}
+	return "", false
+}
+
+type rawLabel struct {
+	UserLocalizedLabel *struct {
+		Label string
+	}
+	LocalizedLabels []struct {
+		Label        string
+		LanguageCode int
+	}
+}
+
+func (l rawLabel) text() string {
+	if l.UserLocalizedLabel != nil && l.UserLocalizedLabel.Label != "" {
+		return l.UserLocalizedLabel.Label
+	}
+	for _, x := range l.LocalizedLabels {
+		if x.LanguageCode == 1033 {
+			return x.Label
+		}
+	}
+	if len(l.LocalizedLabels) > 0 {
+		return l.LocalizedLabels[0].Label
+	}
+	return ""
+}
+
+type rawOption struct {
+	Value int
+	Label rawLabel
+	State *int
+}
+
+type rawOptionSet struct {
+	Options     []rawOption
+	TrueOption  *rawOption
+	FalseOption *rawOption
+}
+
+func (s *rawOptionSet) options() []Option {
+	if s == nil {
+		return nil
+	}
+	var out []Option
+	add := func(o rawOption) {
+		st := -1
+		if o.State != nil {
+			st = *o.State
+		}
+		out = append(out, Option{Value: o.Value, Label: o.Label.text(), State: st})
+	}
+	for _, o := range s.Options {
+		add(o)
+	}
+	if s.FalseOption != nil {
+		add(*s.FalseOption)
+	}
+	if s.TrueOption != nil {
+		add(*s.TrueOption)
+	}
+	return out
+}
+
+type rawAttr struct {
+	LogicalName       string
+	AttributeType     string
+	AttributeTypeName *struct{ Value string }
+	IsValidForRead    *bool
+	IsPrimaryID       *bool `json:"IsPrimaryId"`
+	AttributeOf       *string
+	Targets           []string
+	Format            *string
+	DateTimeBehavior  *struct{ Value string }
+	Precision         *int
+	OptionSet         *rawOptionSet
+	GlobalOptionSet   *rawOptionSet
+}
+
+// merge copies what r knows into a.
+func (r *rawAttr) merge(a *Attribute) {
+	if r.AttributeType != "" {
+		a.Type = r.AttributeType
+	}
+	if r.AttributeTypeName != nil && r.AttributeTypeName.Value != "" {
+		a.TypeName = r.AttributeTypeName.Value
+	}
+	if r.IsValidForRead != nil {
+		a.IsValidForRead = *r.IsValidForRead
+	}
+	if r.IsPrimaryID != nil {
+		a.IsPrimaryID = *r.IsPrimaryID
+	}
+	if r.AttributeOf != nil {
+		a.AttributeOf = *r.AttributeOf
+	}
+	if r.Targets != nil {
+		a.Targets = r.Targets
+	}
+	if r.Format != nil {
+		a.Format = *r.Format
+	}
+	if r.DateTimeBehavior != nil && r.DateTimeBehavior.Value != "" {
+		a.DateTimeBehavior = r.DateTimeBehavior.Value
+	}
+	if r.Precision != nil {
+		a.Precision = *r.Precision
+	}
+	if opts := r.OptionSet.options(); opts != nil {
+		a.Options = opts
+	} else if opts := r.GlobalOptionSet.options(); opts != nil {
+		a.Options = opts
+	}
+}
+
+var logicalNameRE = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
+
+// detailCasts are the derived metadata types Ampel reads details from, the
+// attribute types each applies to, and what to ask for. These are the URL
+// forms Microsoft documents ("Query table definitions using the Web API").
+var detailCasts = []struct {
+	cast  string
+	types []string
+	query string
+}{
+	{"LookupAttributeMetadata", []string{"Lookup", "Customer", "Owner"}, "$select=LogicalName,Targets"},
+	{"PicklistAttributeMetadata", []string{"Picklist"}, "$select=LogicalName&$expand=OptionSet,GlobalOptionSet"},
+	{"StateAttributeMetadata", []string{"State"}, "$select=LogicalName&$expand=OptionSet"},
+	{"StatusAttributeMetadata", []string{"Status"}, "$select=LogicalName&$expand=OptionSet"},
+	{"MultiSelectPicklistAttributeMetadata", []string{"MultiSelectPicklistType"}, "$select=LogicalName&$expand=OptionSet,GlobalOptionSet"},
+	{"BooleanAttributeMetadata", []string{"Boolean"}, "$select=LogicalName&$expand=OptionSet"},
+	{"DateTimeAttributeMetadata", []string{"DateTime"}, "$select=LogicalName,Format,DateTimeBehavior"},
+	{"MoneyAttributeMetadata", []string{"Money"}, "$select=LogicalName,Precision"},
+	{"DecimalAttributeMetadata", []string{"Decimal"}, "$select=LogicalName,Precision"},
+	{"DoubleAttributeMetadata", []string{"Double"}, "$select=LogicalName,Precision"},
+}
+
+// strong asks for metadata fresh from the source rather than from the
+// ~30 s metadata cache, so a column added just now is seen.
+var strong = http.Header{"Consistency": {"Strong"}}
+
+// EntityDefinition reads one table's metadata: the table, its attributes,
+// and for each attribute type the details Ampel maps (lookup targets,
+// option sets, date-only behaviour, precision). It asks one table at a
+// time; expanding the attributes of all tables at once exhausts memory on
+// real organisations.
+//
+// A detail request the server refuses with 400, 404 or 501 is logged and
+// skipped: the attribute keeps what the base request said (servers may
+// include these properties there).
+func (c *Client) EntityDefinition(ctx context.Context, logicalName string) (*Entity, error) {
+	if !logicalNameRE.MatchString(logicalName) {
+		return nil, fmt.Errorf("dataverse: %q is not a table logical name", logicalName)
+	}
+	defURL := c.base + "EntityDefinitions(LogicalName='" + logicalName + "')"
+	var raw struct {
+		LogicalName           string
+		EntitySetName         string
+		PrimaryIDAttribute    string `json:"PrimaryIdAttribute"`
+		PrimaryNameAttribute  string
+		ChangeTrackingEnabled *bool
+		ObjectTypeCode        int
+	}
+	err := c.getJSON(ctx, defURL+"?$select=LogicalName,EntitySetName,PrimaryIdAttribute,PrimaryNameAttribute,ChangeTrackingEnabled,ObjectTypeCode", logicalName, &raw, strong)
+	if err != nil {
+		return nil, fmt.Errorf("metadata of %s: %w", logicalName, err)
+	}
+	if raw.EntitySetName == "" || raw.PrimaryIDAttribute == "" {
+		return nil, fmt.Errorf("metadata of %s: %w", logicalName, &APIError{Kind: ErrMalformed, Method: http.MethodGet,
+			Path: APIPath + "EntityDefinitions", Table: logicalName, Message: "EntitySetName or PrimaryIdAttribute missing"})
+	}
+	e := &Entity{
+		LogicalName: raw.LogicalName, EntitySetName: raw.EntitySetName, PrimaryIDAttribute: raw.PrimaryIDAttribute,
+		PrimaryNameAttribute: raw.PrimaryNameAttribute, ObjectTypeCode: raw.ObjectTypeCode,
+		ChangeTrackingEnabled: raw.ChangeTrackingEnabled != nil && *raw.ChangeTrackingEnabled,
+	}
+	if e.LogicalName == "" {
+		e.LogicalName = logicalName
+	}
+	var attrs struct{ Value []rawAttr }
+	err = c.getJSON(ctx, defURL+"/Attributes?$select=LogicalName,AttributeType,AttributeTypeName,IsValidForRead,IsPrimaryId,AttributeOf", logicalName, &attrs, strong)
+	if err != nil {
+		return nil, fmt.Errorf("attributes of %s: %w", logicalName, err)
+	}
+	index := make(map[string]int, len(attrs.Value))
+	present := map[string]bool{}
+	for _, r := range attrs.Value {
+		if r.LogicalName == "" {
+			continue
+		}
+		a := Attribute{LogicalName: r.LogicalName, IsValidForRead: true, Precision: -1}
+		r.merge(&a)
+		if a.LogicalName == e.PrimaryIDAttribute {
+			a.IsPrimaryID = true
+		}
+		present[a.Type] = true
+		present[a.TypeName] = true
+		index[a.LogicalName] = len(e.Attributes)
+		e.Attributes = append(e.Attributes, a)
+	}
+	if _, ok := index[e.PrimaryIDAttribute]; !ok {
+		return nil, fmt.Errorf("attributes of %s: %w", logicalName, &APIError{Kind: ErrMalformed, Method: http.MethodGet,
+			Path: APIPath + "EntityDefinitions/Attributes", Table: logicalName, Message: "primary key " + e.PrimaryIDAttribute + " not among the attributes"})
+	}
+	for _, dc := range detailCasts {
+		wanted := false
+		for _, t := range dc.types {
+			wanted = wanted || present[t]
+		}
+		if !wanted {
+			continue
+		}
+		var details struct{ Value []rawAttr }
+		err := c.getJSON(ctx, defURL+"/Attributes/Microsoft.Dynamics.CRM."+dc.cast+"?"+dc.query, logicalName, &details, strong)
+		var ae *APIError
+		if errors.As(err, &ae) && (ae.Status == 400 || ae.Status == 404 || ae.Status == 501) {
+			c.log.Warn("dataverse: attribute details unavailable", "table", logicalName, "cast", dc.cast, "err", err)
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("attributes of %s (%s): %w", logicalName, dc.cast, err)
+		}
+		for _, r := range details.Value {
+			if i, ok := index[r.LogicalName]; ok {
+				r.AttributeType = "" // a cast answer must not change the type
+				r.merge(&e.Attributes[i])
+			}
+		}
+	}
+	sort.Slice(e.Attributes, func(i, j int) bool { return e.Attributes[i].LogicalName < e.Attributes[j].LogicalName })
+	return e, nil
+}

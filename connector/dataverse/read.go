@@ -1,0 +1,270 @@
+package dataverse
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Query says what to read from one entity set.
+type Query struct {
+	// EntitySet is the entity set name from metadata (Entity.EntitySetName),
+	// e.g. "leads"; never a guessed plural.
+	EntitySet string
+	// Select lists the Web API properties to read (lookups as
+	// _<name>_value). Empty reads all, which Dataverse discourages.
+	Select []string
+	// Filter and OrderBy are $filter and $orderby; Dataverse refuses them
+	// with TrackChanges.
+	Filter, OrderBy string
+	// TrackChanges asks for change tracking: the last page carries a
+	// DeltaLink to read the changes since.
+	TrackChanges bool
+	// DeltaLink, if set, is a saved @odata.deltaLink to follow instead of
+	// building a URL; the pages hold what changed since, deletions
+	// included, and the last one a new DeltaLink.
+	DeltaLink string
+	// NextLink, if set, resumes an interrupted read at a saved
+	// @odata.nextLink (Page.NextLink). It is followed verbatim.
+	NextLink string
+	// PageSize overrides Config.PageSize (odata.maxpagesize).
+	PageSize int
+}
+
+// Page is one page of a read.
+type Page struct {
+	// Number counts pages from 1 within the read.
+	Number int
+	// Records are the new or changed rows.
+	Records []Record
+	// Deleted are the rows removed since the delta link (delta reads only).
+	Deleted []Deleted
+	// NextLink is @odata.nextLink: where the next page is; "" on the last.
+	NextLink string
+	// DeltaLink is @odata.deltaLink, on the last page of a change-tracking
+	// read: save it (it is opaque) to read the next changes.
+	DeltaLink string
+	// Context is @odata.context; it ends in /$delta on delta pages.
+	Context string
+	// Bytes is the size of the response body.
+	Bytes int
+	// Fetch is the time from sending the request to having the body.
+	Fetch time.Duration
+	// Decode is the time spent decoding the body.
+	Decode time.Duration
+}
+
+// Last reports whether no page follows.
+func (p *Page) Last() bool { return p.NextLink == "" }
+
+// Reader streams the pages of one read. While the caller works on a page,
+// the Reader already fetches and decodes the next one — one page ahead, no
+// more, so memory stays at two pages whatever the table size. A Reader is
+// for one goroutine; Close it when done.
+type Reader struct {
+	ch     chan pageResult
+	cancel context.CancelFunc
+	done   chan struct{}
+	err    error
+}
+
+type pageResult struct {
+	p   *Page
+	err error
+}
+
+// Read starts reading q. The first page is requested at once.
+func (c *Client) Read(ctx context.Context, q Query) *Reader {
+	ctx, cancel := context.WithCancel(ctx)
+	r := &Reader{ch: make(chan pageResult), cancel: cancel, done: make(chan struct{})}
+	go r.run(ctx, c, q)
+	return r
+}
+
+func (r *Reader) run(ctx context.Context, c *Client, q Query) {
+	defer close(r.done)
+	defer close(r.ch)
+	link, delta := q.NextLink, false
+	if link == "" && q.DeltaLink != "" {
+		link, delta = q.DeltaLink, true
+	}
+	if link == "" {
+		var err error
+		if link, err = c.queryURL(q); err != nil {
+			select {
+			case r.ch <- pageResult{err: err}:
+			case <-ctx.Done():
+			}
+			return
+		}
+	} else if strings.Contains(link, "deltatoken") {
+		delta = true
+	}
+	for n := 1; ; n++ {
+		p, err := c.fetchPage(ctx, q, link, delta, n)
+		select {
+		case r.ch <- pageResult{p, err}:
+		case <-ctx.Done():
+			return
+		}
+		if err != nil || p.NextLink == "" {
+			return
+		}
+		link = p.NextLink
+	}
+}
+
+// Next returns the next page, or io.EOF after the last one. After an
+// error, Next keeps returning it; the last page received says where to
+// resume (its NextLink).
+func (r *Reader) Next(ctx context.Context) (*Page, error) {
+	if r.err != nil {
+		return nil, r.err
+	}
+	select {
+	case res, ok := <-r.ch:
+		if !ok {
+			r.err = io.EOF
+			return nil, io.EOF
+		}
+		if res.err != nil {
+			r.err = res.err
+		}
+		return res.p, res.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Close stops the read and waits for the prefetch to end.
+func (r *Reader) Close() error {
+	r.cancel()
+	<-r.done
+	if r.err == nil {
+		r.err = errors.New("dataverse: reader closed")
+	}
+	return nil
+}
+
+// queryURL builds the first URL of a read.
+func (c *Client) queryURL(q Query) (string, error) {
+	if q.EntitySet == "" || strings.ContainsAny(q.EntitySet, "/?#()' ") {
+		return "", fmt.Errorf("dataverse: entity set name %q is not valid", q.EntitySet)
+	}
+	if q.TrackChanges && (q.Filter != "" || q.OrderBy != "") {
+		return "", fmt.Errorf("dataverse: %s: $filter and $orderby cannot be combined with change tracking", q.EntitySet)
+	}
+	var parts []string
+	if len(q.Select) > 0 {
+		parts = append(parts, "$select="+odataEscape(strings.Join(q.Select, ",")))
+	}
+	if q.Filter != "" {
+		parts = append(parts, "$filter="+odataEscape(q.Filter))
+	}
+	if q.OrderBy != "" {
+		parts = append(parts, "$orderby="+odataEscape(q.OrderBy))
+	}
+	u := c.base + q.EntitySet
+	if len(parts) > 0 {
+		u += "?" + strings.Join(parts, "&")
+	}
+	return u, nil
+}
+
+// odataEscape percent-encodes a query option value, spaces as %20 (OData
+// servers do not all read + as a space) and commas kept.
+func odataEscape(s string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(url.QueryEscape(s), "+", "%20"), "%2C", ",")
+}
+
+func (c *Client) prefer(q Query) string {
+	size := q.PageSize
+	if size <= 0 || size > 5000 {
+		size = c.cfg.PageSize
+	}
+	p := "odata.maxpagesize=" + strconv.Itoa(size) + `,odata.include-annotations="` + Annotations + `"`
+	if q.TrackChanges || q.DeltaLink != "" {
+		p += ",odata.track-changes"
+	}
+	return p
+}
+
+// maxBody caps one page's body; Dataverse itself refuses responses far
+// below this (0x80040216), so more means something is wrong.
+const maxBody = 1 << 30
+
+// fetchPage gets and decodes one page. A body cut off while reading
+// (reset, EOF) is fetched again, within the same MaxWait budget.
+func (c *Client) fetchPage(ctx context.Context, q Query, link string, delta bool, n int) (*Page, error) {
+	table := q.EntitySet
+	var waited time.Duration
+	for attempt := 1; ; attempt++ {
+		t0 := time.Now()
+		resp, err := c.do(ctx, call{method: http.MethodGet, url: link, table: table, prefer: c.prefer(q), delta: delta})
+		if err != nil {
+			return nil, fmt.Errorf("read %s page %d: %w", table, n, err)
+		}
+		path := resp.Request.URL.Path
+		body, err := readBody(resp)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			st := retryState{c: c, ctx: ctx}
+			wait := st.backoffFor(attempt)
+			if waited+wait > c.cfg.MaxWait {
+				return nil, fmt.Errorf("read %s page %d: %w", table, n, &APIError{Kind: ErrUnavailable, Method: http.MethodGet,
+					Path: path, Table: table, Status: resp.StatusCode, Message: "response body cut off", Attempts: attempt, Waited: waited, Err: stripURL(err)})
+			}
+			c.log.Debug("dataverse: page body cut off, fetching again", "table", table, "page", n, "err", stripURL(err), "wait", wait)
+			c.count(ctx, func(cnt *Counter) { cnt.retries.Add(1); cnt.waited.Add(int64(wait)) })
+			waited += wait
+			if err := sleep(ctx, wait); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		p := &Page{Number: n, Bytes: len(body), Fetch: time.Since(t0)}
+		t1 := time.Now()
+		if err := decodePage(body, p); err != nil {
+			return nil, fmt.Errorf("read %s page %d: %w", table, n, &APIError{Kind: ErrMalformed, Method: http.MethodGet,
+				Path: path, Table: table, Status: resp.StatusCode, Message: "invalid page JSON: " + err.Error()})
+		}
+		p.Decode = time.Since(t1)
+		return p, nil
+	}
+}
+
+func readBody(resp *http.Response) ([]byte, error) {
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	if resp.ContentLength > 0 && resp.ContentLength < maxBody {
+		b.Grow(int(resp.ContentLength) + bytes.MinRead)
+	}
+	n, err := b.ReadFrom(io.LimitReader(resp.Body, maxBody+1))
+	if err != nil {
+		return nil, err
+	}
+	if n > maxBody {
+		return nil, fmt.Errorf("page larger than %d bytes", maxBody)
+	}
+	return b.Bytes(), nil
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

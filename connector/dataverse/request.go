@@ -1,0 +1,272 @@
+package dataverse
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-retryablehttp"
+)
+
+// Annotations Ampel asks for on data reads: the display name of lookups
+// and the label of choices (FormattedValue) and the target table of
+// lookups (lookuplogicalname). Asking for "*" would add
+// associatednavigationproperty to every lookup and make pages bigger.
+const Annotations = `OData.Community.Display.V1.FormattedValue,Microsoft.Dynamics.CRM.lookuplogicalname`
+
+// call is one logical request.
+type call struct {
+	method string
+	url    string // absolute
+	table  string
+	prefer string
+	delta  bool // the URL is a delta link: a refusal means ErrDeltaTokenExpired
+	extra  http.Header
+}
+
+// retryState is the Dataverse retry policy for one call: retry 429 after
+// Retry-After (seconds or HTTP date), retry 502/503/504 and transport
+// errors (resets, EOF, timeouts) with exponential backoff and jitter, and
+// stop when the next wait would take the total past MaxWait.
+type retryState struct {
+	c        *Client
+	ctx      context.Context
+	attempts int
+	waited   time.Duration
+	next     time.Duration
+	status   int
+	err      error
+}
+
+func (s *retryState) check(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	if ctx.Err() != nil {
+		return false, ctx.Err()
+	}
+	s.attempts++
+	var wait time.Duration
+	if err != nil {
+		s.status, s.err = 0, err
+		if retry, _ := retryablehttp.DefaultRetryPolicy(ctx, nil, err); !retry {
+			return false, nil
+		}
+		wait = s.backoffFor(s.attempts)
+	} else {
+		s.status, s.err = resp.StatusCode, nil
+		switch resp.StatusCode {
+		case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		default:
+			return false, nil
+		}
+		if ra, ok := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
+			wait = ra
+		} else {
+			wait = s.backoffFor(s.attempts)
+		}
+	}
+	if s.waited+wait > s.c.cfg.MaxWait {
+		return false, nil
+	}
+	s.next = wait
+	return true, nil
+}
+
+func (s *retryState) backoff(_, _ time.Duration, _ int, _ *http.Response) time.Duration {
+	w := s.next
+	s.waited += w
+	s.c.count(s.ctx, func(c *Counter) { c.retries.Add(1); c.waited.Add(int64(w)) })
+	s.c.log.Debug("dataverse: retrying", "status", s.status, "attempt", s.attempts+1, "wait", w)
+	return w
+}
+
+// backoffFor is exponential backoff with equal jitter: half the step is
+// fixed, half random, so clients that failed together spread out.
+func (s *retryState) backoffFor(attempt int) time.Duration {
+	d := s.c.cfg.RetryWaitMin << min(attempt-1, 20)
+	if d <= 0 || d > s.c.cfg.RetryWaitMax {
+		d = s.c.cfg.RetryWaitMax
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+// parseRetryAfter reads delta-seconds or an HTTP date.
+func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	if secs, err := strconv.ParseFloat(v, 64); err == nil {
+		if secs < 0 {
+			secs = 0
+		}
+		return time.Duration(secs * float64(time.Second)), true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		d := t.Sub(now)
+		if d < 0 {
+			d = 0
+		}
+		return d, true
+	}
+	return 0, false
+}
+
+// do sends a call and returns a 2xx response whose body the caller must
+// close, or an error (*APIError, *AuthError or the context's).
+func (c *Client) do(ctx context.Context, cl call) (*http.Response, error) {
+	u, err := url.Parse(cl.url)
+	if err != nil {
+		return nil, fmt.Errorf("dataverse: bad URL for %s: %w", cl.table, err)
+	}
+	if u.Host != c.host {
+		// a next or delta link must stay in the environment: the bearer
+		// token goes with it
+		return nil, &APIError{Kind: ErrMalformed, Method: cl.method, Path: u.Path, Table: cl.table,
+			Message: "link points to another host " + u.Host + " than the environment " + c.host}
+	}
+	for force := false; ; force = true {
+		resp, err := c.doOnce(ctx, cl, u, force)
+		if err == nil {
+			return resp, nil
+		}
+		var ae *APIError
+		if !force && errors.As(err, &ae) && ae.Status == http.StatusUnauthorized && ae.Kind == ErrAuth {
+			// ExpiredAuthTicket and friends: get a fresh token once.
+			c.log.Debug("dataverse: token refused, renewing", "path", u.Path)
+			continue
+		}
+		return nil, err
+	}
+}
+
+func (c *Client) doOnce(ctx context.Context, cl call, u *url.URL, force bool) (*http.Response, error) {
+	tok, err := c.tokens.token(ctx, force)
+	if err != nil {
+		return nil, err
+	}
+	req, err := retryablehttp.NewRequestWithContext(ctx, cl.method, cl.url, nil)
+	if err != nil {
+		return nil, fmt.Errorf("dataverse: request for %s: %w", cl.table, err)
+	}
+	h := req.Header
+	h.Set("Authorization", "Bearer "+tok)
+	h.Set("Accept", "application/json")
+	h.Set("OData-MaxVersion", "4.0")
+	h.Set("OData-Version", "4.0")
+	h.Set("If-None-Match", "null")
+	if cl.prefer != "" {
+		h.Set("Prefer", cl.prefer)
+	}
+	for k, vs := range cl.extra {
+		h[k] = vs
+	}
+	st := &retryState{c: c, ctx: ctx}
+	rc := &retryablehttp.Client{
+		HTTPClient:   c.http,
+		RetryWaitMin: c.cfg.RetryWaitMin,
+		RetryWaitMax: c.cfg.RetryWaitMax,
+		RetryMax:     1 << 20, // bounded by MaxWait instead
+		CheckRetry:   st.check,
+		Backoff:      st.backoff,
+		ErrorHandler: retryablehttp.PassthroughErrorHandler,
+		PrepareRetry: func(r *http.Request) error {
+			// a long Retry-After may outlast the token
+			tok, err := c.tokens.token(r.Context(), false)
+			if err != nil {
+				return err
+			}
+			r.Header.Set("Authorization", "Bearer "+tok)
+			return nil
+		},
+	}
+	resp, err := rc.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		var ae *AuthError
+		if errors.As(err, &ae) {
+			return nil, err
+		}
+		return nil, &APIError{Kind: ErrUnavailable, Method: cl.method, Path: u.Path, Table: cl.table,
+			Attempts: st.attempts, Waited: st.waited, Err: stripURL(err)}
+	}
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		return resp, nil
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	code, msg := parseErrorBody(body)
+	if msg == "" {
+		msg = http.StatusText(resp.StatusCode)
+	}
+	return nil, &APIError{
+		Kind: classifyAPI(resp.StatusCode, code, msg, cl.delta), Method: cl.method, Path: u.Path, Table: cl.table,
+		Status: resp.StatusCode, Code: code, Message: msg, Attempts: st.attempts, Waited: st.waited,
+	}
+}
+
+// parseErrorBody reads {"error":{"code":"0x…","message":"…"}}; a body
+// that is not that shape is returned as the message, shortened.
+func parseErrorBody(body []byte) (code, msg string) {
+	var e struct {
+		Error struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	if json.Unmarshal(body, &e) == nil && (e.Error.Code != "" || e.Error.Message != "") {
+		return e.Error.Code, e.Error.Message
+	}
+	return "", oneLine(string(body), 200)
+}
+
+// stripURL removes the URL (query string and all) from a *url.Error, since
+// the path is reported separately and the query may hold data.
+func stripURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+// getJSON GETs u and decodes the JSON answer into v.
+func (c *Client) getJSON(ctx context.Context, u, table string, v any, extra http.Header) error {
+	resp, err := c.do(ctx, call{method: http.MethodGet, url: u, table: table, extra: extra})
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		return &APIError{Kind: ErrMalformed, Method: http.MethodGet, Path: resp.Request.URL.Path, Table: table,
+			Status: resp.StatusCode, Message: "cannot decode the JSON answer: " + err.Error()}
+	}
+	return nil
+}
+
+// WhoAmIResult identifies the caller in the environment.
+type WhoAmIResult struct {
+	UserID, BusinessUnitID, OrganizationID string
+}
+
+// WhoAmI calls the WhoAmI function: the cheapest check that the token is
+// accepted and the application user exists.
+func (c *Client) WhoAmI(ctx context.Context) (WhoAmIResult, error) {
+	var r struct {
+		UserID         string `json:"UserId"`
+		BusinessUnitID string `json:"BusinessUnitId"`
+		OrganizationID string `json:"OrganizationId"`
+	}
+	if err := c.getJSON(ctx, c.base+"WhoAmI", "", &r, nil); err != nil {
+		return WhoAmIResult{}, err
+	}
+	return WhoAmIResult(r), nil
+}

@@ -1,0 +1,136 @@
+package dataverse
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Stats counts the traffic of a Client or of one run.
+type Stats struct {
+	// Requests is every HTTP attempt sent, retries included.
+	Requests int64
+	// Throttled is how many answers were 429.
+	Throttled int64
+	// Retries is how many attempts were repeats of a failed one.
+	Retries int64
+	// Bytes is response body bytes read (after transport decompression).
+	Bytes int64
+	// Waited is the time spent waiting between retries.
+	Waited time.Duration
+}
+
+// Sub returns s − prev: the traffic between two snapshots.
+func (s Stats) Sub(prev Stats) Stats {
+	return Stats{
+		Requests:  s.Requests - prev.Requests,
+		Throttled: s.Throttled - prev.Throttled,
+		Retries:   s.Retries - prev.Retries,
+		Bytes:     s.Bytes - prev.Bytes,
+		Waited:    s.Waited - prev.Waited,
+	}
+}
+
+// Counter accumulates Stats; it is safe for concurrent use. Every Client
+// has one (Client.Stats); WithCounter attaches another to a context so that
+// a run or a table counts only its own requests.
+type Counter struct {
+	requests, throttled, retries, bytes, waited atomic.Int64
+}
+
+// Snapshot returns the counts so far.
+func (c *Counter) Snapshot() Stats {
+	return Stats{
+		Requests:  c.requests.Load(),
+		Throttled: c.throttled.Load(),
+		Retries:   c.retries.Load(),
+		Bytes:     c.bytes.Load(),
+		Waited:    time.Duration(c.waited.Load()),
+	}
+}
+
+type counterKey struct{}
+
+// WithCounter returns a context whose requests are also counted in cnt.
+// Contexts nest: every counter up the chain sees the request.
+func WithCounter(ctx context.Context, cnt *Counter) context.Context {
+	return context.WithValue(ctx, counterKey{}, append(counters(ctx)[:len(counters(ctx)):len(counters(ctx))], cnt))
+}
+
+func counters(ctx context.Context) []*Counter {
+	cs, _ := ctx.Value(counterKey{}).([]*Counter)
+	return cs
+}
+
+// Stats returns the client's counts since New.
+func (c *Client) Stats() Stats { return c.stats.Snapshot() }
+
+// count applies f to the client's counter and to those on ctx.
+func (c *Client) count(ctx context.Context, f func(*Counter)) {
+	f(c.stats)
+	for _, cnt := range counters(ctx) {
+		f(cnt)
+	}
+}
+
+// transport limits requests in flight per environment and counts them. A
+// slot is held from sending the request until the body is closed or read to
+// the end, so waiting between retries holds none.
+type transport struct {
+	next http.RoundTripper
+	c    *Client
+}
+
+func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	ctx := req.Context()
+	select {
+	case t.c.sem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	t.c.count(ctx, func(c *Counter) { c.requests.Add(1) })
+	resp, err := t.next.RoundTrip(req)
+	if err != nil {
+		<-t.c.sem
+		return nil, err
+	}
+	if resp.StatusCode == http.StatusTooManyRequests {
+		t.c.count(ctx, func(c *Counter) { c.throttled.Add(1) })
+	}
+	resp.Body = &countingBody{rc: resp.Body, c: t.c, ctx: ctx}
+	return resp, nil
+}
+
+type countingBody struct {
+	rc   io.ReadCloser
+	c    *Client
+	ctx  context.Context
+	once sync.Once
+	n    int64
+}
+
+func (b *countingBody) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	b.n += int64(n)
+	if err != nil {
+		b.release()
+	}
+	return n, err
+}
+
+func (b *countingBody) Close() error {
+	err := b.rc.Close()
+	b.release()
+	return err
+}
+
+func (b *countingBody) release() {
+	b.once.Do(func() {
+		n := b.n
+		b.c.count(b.ctx, func(c *Counter) { c.bytes.Add(n) })
+		<-b.c.sem
+	})
+}
