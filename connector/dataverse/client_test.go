@@ -298,4 +298,3 @@ func TestContextCancel(t *testing.T) {
 	_, err := c.WhoAmI(ctx)
 	require.True(t, errors.Is(err, context.DeadlineExceeded), "%v", err)
 }
-

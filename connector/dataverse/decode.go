@@ -1,9 +1,11 @@
 package dataverse
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
+	"unicode"
+	"unicode/utf16"
+	"unicode/utf8"
 	"unsafe"
 )
 
@@ -88,46 +90,101 @@ func (d *scanner) more(end byte) bool {
 func (d *scanner) str() string {
 	d.expect('"')
 	start := d.i
+	end := strings.IndexByte(d.s[start:], '"')
+	if end < 0 {
+		d.fail("unterminated string")
+	}
+	seg := d.s[start : start+end]
+	if strings.IndexByte(seg, '\\') >= 0 {
+		return d.escaped(start)
+	}
+	for i := 0; i < len(seg); i++ {
+		if seg[i] < 0x20 {
+			d.i = start + i
+			d.fail("control character in string")
+		}
+	}
+	d.i = start + end + 1
+	return seg
+}
+
+func (d *scanner) escaped(start int) string {
+	buf := make([]byte, 0, d.i-start+16)
+	buf = append(buf, d.s[start:d.i]...)
 	for d.i < len(d.s) {
 		c := d.s[d.i]
 		switch {
 		case c == '"':
 			d.i++
-			return d.s[start : d.i-1]
-		case c == '\\':
-			return d.escaped(start)
+			return string(buf)
 		case c < 0x20:
 			d.fail("control character in string")
+		case c != '\\':
+			buf = append(buf, c)
+			d.i++
+			continue
 		}
-		d.i++
+		if d.i+1 >= len(d.s) {
+			break
+		}
+		e := d.s[d.i+1]
+		d.i += 2
+		switch e {
+		case '"', '\\', '/':
+			buf = append(buf, e)
+		case 'b':
+			buf = append(buf, '\b')
+		case 'f':
+			buf = append(buf, '\f')
+		case 'n':
+			buf = append(buf, '\n')
+		case 'r':
+			buf = append(buf, '\r')
+		case 't':
+			buf = append(buf, '\t')
+		case 'u':
+			r := d.hex4()
+			if utf16.IsSurrogate(r) {
+				r2 := rune(-1)
+				if strings.HasPrefix(d.s[d.i:], "\\u") {
+					save := d.i
+					d.i += 2
+					if r2 = d.hex4(); utf16.DecodeRune(r, r2) == unicode.ReplacementChar {
+						d.i, r2 = save, -1
+					}
+				}
+				r = utf16.DecodeRune(r, r2)
+			}
+			buf = utf8.AppendRune(buf, r)
+		default:
+			d.i -= 2
+			d.fail("bad string escape")
+		}
 	}
 	d.fail("unterminated string")
 	return ""
 }
 
-func (d *scanner) escaped(start int) string {
-	for d.i < len(d.s) {
-		c := d.s[d.i]
-		if c == '\\' {
-			d.i += 2
-			continue
-		}
-		if c == '"' {
-			d.i++
-			var out string
-			if err := json.Unmarshal([]byte(d.s[start-1:d.i]), &out); err != nil {
-				d.i = start
-				d.fail("bad string escape")
-			}
-			return out
-		}
-		if c < 0x20 {
-			d.fail("control character in string")
-		}
-		d.i++
+func (d *scanner) hex4() rune {
+	if d.i+4 > len(d.s) {
+		d.fail("bad \\u escape")
 	}
-	d.fail("unterminated string")
-	return ""
+	var r rune
+	for _, c := range []byte(d.s[d.i : d.i+4]) {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c -= 'a' - 10
+		case c >= 'A' && c <= 'F':
+			c -= 'A' - 10
+		default:
+			d.fail("bad \\u escape")
+		}
+		r = r<<4 | rune(c)
+	}
+	d.i += 4
+	return r
 }
 
 func (d *scanner) literal(word string) {
