@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -78,7 +79,8 @@ type Client struct {
 	sem     chan struct{}
 	tokens  tokenSource
 	log     *slog.Logger
-	maxPage int
+	setsMu  sync.Mutex
+	sets    map[string]string // logical name → entity set
 }
 
 // New checks cfg, builds the HTTP client and the token source, and

@@ -231,6 +231,10 @@ func classifyAPI(status int, code, message string, delta bool) error {
 		return ErrPrivilege
 	case strings.Contains(lower, "change tracking") && (strings.Contains(lower, "not enabled") || strings.Contains(lower, "isn't enabled") || strings.Contains(lower, "is not enabled")):
 		return ErrChangeTrackingDisabled
+	case code == "0x80044352" || strings.Contains(lower, "version stamp"):
+		// ExpiredVersionStamp: "The version stamp associated with the
+		// client has expired. Please perform a full sync."
+		return ErrDeltaTokenExpired
 	case delta && (status == 410 || status >= 400 && status < 500 && status != 401 && status != 403 && status != 429):
 		// The status for an expired token is not documented (Business
 		// Central answers 410). Any other refusal of a delta link means

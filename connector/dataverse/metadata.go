@@ -284,6 +284,7 @@ func (c *Client) EntityDefinition(ctx context.Context, logicalName string) (*Ent
 	if e.LogicalName == "" {
 		e.LogicalName = logicalName
 	}
+	c.rememberSet(logicalName, e.EntitySetName)
 	var attrs struct{ Value []rawAttr }
 	err = c.getJSON(ctx, defURL+"/Attributes?$select=LogicalName,AttributeType,AttributeTypeName,IsValidForRead,IsPrimaryId,AttributeOf", logicalName, &attrs, strong)
 	if err != nil {

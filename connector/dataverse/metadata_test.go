@@ -63,3 +63,26 @@ func TestEntityDefinitionUnknownTable(t *testing.T) {
 	_, err = c.EntityDefinition(context.Background(), "lead')/x")
 	require.Error(t, err)
 }
+
+func TestRecordCount(t *testing.T) {
+	t.Parallel()
+	meta := dataversetest.MetadataHandler("testdata/metadata")
+	withFunc, _ := dataversetest.NewClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		require.Equal(t, "/api/data/v9.2/RetrieveTotalRecordCount(EntityNames=['lead'])", r.URL.Path)
+		_, _ = w.Write([]byte(`{"@odata.context":"x","EntityRecordCountCollection":{"Count":1,"IsReadOnly":false,"Keys":["lead"],"Values":[123456]}}`))
+	}), nil)
+	n, err := withFunc.RecordCount(context.Background(), "lead")
+	require.NoError(t, err)
+	require.EqualValues(t, 123456, n)
+
+	fallback, _ := dataversetest.NewClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/api/data/v9.2/leads/$count" {
+			_, _ = w.Write([]byte("\ufeff4321"))
+			return
+		}
+		meta.ServeHTTP(w, r)
+	}), nil)
+	n, err = fallback.RecordCount(context.Background(), "lead")
+	require.NoError(t, err)
+	require.EqualValues(t, 4321, n)
+}

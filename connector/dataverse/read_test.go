@@ -194,3 +194,26 @@ func TestWatermarkQuery(t *testing.T) {
 	require.NoError(t, decodePage([]byte(`{"value":[{"modifiedon":"2024-05-02T00:00:00Z"},{"modifiedon":"2024-05-03T00:00:01Z"},{"modifiedon":null}]}`), &p))
 	require.Equal(t, time.Date(2024, 5, 3, 0, 0, 1, 0, time.UTC), Watermark(&p, time.Time{}))
 }
+
+func TestReaderCloseMidStream(t *testing.T) {
+	t.Parallel()
+	var served atomic.Int64
+	f := newFakeEnv(t, pagedHandler(t, 1000, 10, &served))
+	c := f.client(t, func(cfg *Config) { cfg.PageSize = 10 })
+	r := c.Read(context.Background(), Query{EntitySet: "leads", Select: []string{"leadid", "subject"}})
+	_, err := r.Next(context.Background())
+	require.NoError(t, err)
+	require.NoError(t, r.Close()) // returns only when the prefetch goroutine ended
+	_, err = r.Next(context.Background())
+	require.Error(t, err)
+	require.Less(t, served.Load(), int64(5))
+}
+
+func TestExpiredVersionStampWithoutDeltaFlag(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, ErrDeltaTokenExpired, classifyAPI(400, "0x80044352", "The version stamp associated with the client has expired. Please perform a full sync.", false))
+	require.Equal(t, ErrChangeTrackingDisabled, classifyAPI(400, "0x80040203", "Entity: importdata isn't enabled for change tracking.", true))
+	require.Equal(t, ErrDeltaTokenExpired, classifyAPI(400, "0x80040203", "The delta token 'x' is not valid.", true))
+	require.Equal(t, ErrDeltaTokenExpired, classifyAPI(400, "0x80040203", "The delta token 'x' is not valid.", false))
+	require.Equal(t, ErrRequest, classifyAPI(400, "0x80040203", "Could not find a property named 'x'.", false))
+}

@@ -23,7 +23,7 @@ func (m *Mapping) Row(r *dataverse.Record, dst []any) ([]any, error) {
 		v, err := c.value(f)
 		if err != nil {
 			key := ""
-			if kf := r.Field(m.Key); kf != nil {
+			if kf := r.Field(m.key); kf != nil {
 				key = kf.Value.Text
 			}
 			return dst, fmt.Errorf("%s %s: column %s: %w", m.Table, key, c.name, err)
@@ -42,9 +42,9 @@ func (m *Mapping) Version(r *dataverse.Record) uint64 {
 
 // KeyOf returns the record's primary key.
 func (m *Mapping) KeyOf(r *dataverse.Record) (string, error) {
-	f := r.Field(m.Key)
+	f := r.Field(m.key)
 	if f == nil || f.Value.Kind != dataverse.KindString || f.Value.Text == "" {
-		return "", fmt.Errorf("%s: record without primary key %s", m.Table, m.Key)
+		return "", fmt.Errorf("%s: record without primary key %s", m.Table, m.key)
 	}
 	return f.Value.Text, nil
 }

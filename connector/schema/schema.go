@@ -128,17 +128,25 @@ type Mapping struct {
 	Table string
 	// EntitySet is the Web API entity set.
 	EntitySet string
-	// Key is the primary key column.
-	Key string
 	// ChangeTracking says whether the table can be read by delta links.
 	ChangeTracking bool
 	// HasModifiedOn says whether the table has modifiedon (watermark sync).
 	HasModifiedOn bool
 	// Skipped lists attributes not mapped and why.
 	Skipped []Skipped
+	key     string
 	cols    []column
 	sel     []string
 }
+
+// New maps e for a store of dialect d, leaving out the attributes in
+// exclude; see Map.
+func New(e *dataverse.Entity, d warehouse.Dialect, exclude []string) (*Mapping, error) {
+	return Map(e, Options{Dialect: d, Exclude: exclude})
+}
+
+// Key is the primary key column.
+func (m *Mapping) Key() string { return m.key }
 
 // Map builds the mapping of e's attributes.
 func Map(e *dataverse.Entity, opts Options) (*Mapping, error) {
@@ -148,7 +156,7 @@ func Map(e *dataverse.Entity, opts Options) (*Mapping, error) {
 	if !warehouse.ValidIdentifier(e.LogicalName) {
 		return nil, fmt.Errorf("schema: table name %q is not a valid identifier", e.LogicalName)
 	}
-	m := &Mapping{Table: e.LogicalName, EntitySet: e.EntitySetName, Key: e.PrimaryIDAttribute, ChangeTracking: e.ChangeTrackingEnabled}
+	m := &Mapping{Table: e.LogicalName, EntitySet: e.EntitySetName, key: e.PrimaryIDAttribute, ChangeTracking: e.ChangeTrackingEnabled}
 	boolType := opts.Dialect.Bool()
 	if opts.Dialect.Version.Major == 0 {
 		boolType = "Bool"
@@ -312,7 +320,7 @@ func (m *Mapping) ColumnNames() []string {
 
 // Landing describes the landing table for the mapped columns.
 func (m *Mapping) Landing() warehouse.Landing {
-	return warehouse.Landing{Name: m.Table, Key: m.Key, Columns: m.Columns()}
+	return warehouse.Landing{Name: m.Table, Key: m.key, Columns: m.Columns()}
 }
 
 // Select returns the Web API properties to $select, in column order.
