@@ -1,0 +1,372 @@
+package embedded
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ampel/ampel/warehouse"
+)
+
+// EngineVersion is the chDB release this driver is built and tested for.
+const EngineVersion = "26.7.3"
+
+// Defaults for the Config fields left zero.
+const (
+	DefaultDialTimeout  = 10 * time.Second
+	DefaultQueryTimeout = 10 * time.Minute
+)
+
+func init() { warehouse.Register("embedded", Open) }
+
+// DefaultLibrary is where deploy/install-libchdb.sh puts libchdb.so:
+// ${XDG_CACHE_HOME:-$HOME/.cache}/ampel/libchdb-26.7.3/libchdb.so.
+func DefaultLibrary() string {
+	cache := os.Getenv("XDG_CACHE_HOME")
+	if cache == "" {
+		home, _ := os.UserHomeDir()
+		cache = filepath.Join(home, ".cache")
+	}
+	return filepath.Join(cache, "ampel", "libchdb-"+EngineVersion, "libchdb.so")
+}
+
+// Store is a warehouse.Store on the in-process engine.
+type Store struct {
+	db       string
+	dialect  warehouse.Dialect
+	qTimeout time.Duration
+	args     []string // connect arguments, without readonly
+
+	sem    chan struct{} // one token per connection in use
+	mu     sync.Mutex
+	idle   []*conn // read-write connections, current database set
+	idleRO []*conn // readonly=1 connections
+	closed bool
+
+	killMu sync.Mutex
+	killer *conn // a connection for KILL QUERY, made on first need
+
+	seq atomic.Uint64 // statement markers for KILL QUERY
+}
+
+var _ warehouse.Store = (*Store)(nil)
+
+// Open opens the embedded warehouse; warehouse.Open calls it for driver
+// "embedded". cfg.Path is the data directory (created if missing),
+// cfg.Library the libchdb.so to load (DefaultLibrary when empty).
+func Open(ctx context.Context, cfg warehouse.Config) (warehouse.Store, error) {
+	if cfg.Path == "" {
+		return nil, errors.New("embedded warehouse: no data directory (Config.Path) given")
+	}
+	if cfg.Database == "" {
+		cfg.Database = warehouse.DefaultDatabase
+	}
+	if !warehouse.ValidIdentifier(cfg.Database) {
+		return nil, fmt.Errorf("embedded warehouse: database name %q: use letters, digits and underscores only", cfg.Database)
+	}
+	if cfg.MaxConns <= 0 {
+		cfg.MaxConns = 8
+	}
+	if cfg.DialTimeout <= 0 {
+		cfg.DialTimeout = DefaultDialTimeout
+	}
+	if cfg.QueryTimeout <= 0 {
+		cfg.QueryTimeout = DefaultQueryTimeout
+	}
+	lib := cfg.Library
+	if lib == "" {
+		lib = DefaultLibrary()
+	}
+	if err := load(lib); err != nil {
+		return nil, err
+	}
+	dir, err := filepath.Abs(cfg.Path)
+	if err != nil {
+		return nil, fmt.Errorf("embedded warehouse: %w", err)
+	}
+	if err := acquireEngine(ctx, dir, cfg.DialTimeout); err != nil {
+		return nil, err
+	}
+	s := &Store{
+		db:       cfg.Database,
+		qTimeout: cfg.QueryTimeout,
+		args:     []string{"clickhouse", "--path=" + dir},
+		sem:      make(chan struct{}, cfg.MaxConns),
+	}
+	c, err := s.dial(false)
+	if err != nil {
+		releaseEngine()
+		return nil, err
+	}
+	if err := s.run(ctx, c, "SELECT version()", "TabSeparated", func(b []byte) error {
+		v, err := warehouse.ParseVersion(string(b))
+		s.dialect = warehouse.Dialect{Driver: "embedded", Version: v}
+		return err
+	}); err != nil {
+		c.close()
+		releaseEngine()
+		return nil, err
+	}
+	s.idle = append(s.idle, c)
+	if cfg.Logger != nil {
+		cfg.Logger.Debug("embedded warehouse open", "path", dir, "database", s.db, "version", s.dialect.Version.String(), "library", lib)
+	}
+	return s, nil
+}
+
+// dial opens a connection whose current database is the store's, creating
+// the database if needed.
+func (s *Store) dial(readonly bool) (*conn, error) {
+	args := s.args
+	if readonly {
+		args = append(args[:len(args):len(args)], "--readonly=1")
+	}
+	c, _, err := connect(args)
+	if err != nil {
+		return nil, fmt.Errorf("embedded warehouse: connect to the engine on %s: %w", strings.TrimPrefix(s.args[1], "--path="), err)
+	}
+	if !readonly {
+		if err := s.simple(c, "CREATE DATABASE IF NOT EXISTS "+warehouse.QuoteIdentifier(s.db)); err != nil {
+			c.close()
+			return nil, err
+		}
+	}
+	if err := s.simple(c, "USE "+warehouse.QuoteIdentifier(s.db)); err != nil {
+		c.close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// simple runs a statement without output, context or markers.
+func (s *Store) simple(c *conn, q string) error {
+	r := c.query(q, "Null")
+	defer r.free()
+	if e := r.error(); e != "" {
+		return engineError(e, q, nil)
+	}
+	return nil
+}
+
+// acquire takes a connection from the pool, waiting for one while MaxConns
+// are in use.
+func (s *Store) acquire(ctx context.Context, readonly bool) (*conn, error) {
+	select {
+	case s.sem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		<-s.sem
+		return nil, warehouse.ErrClosed
+	}
+	idle := &s.idle
+	if readonly {
+		idle = &s.idleRO
+	}
+	if n := len(*idle); n > 0 {
+		c := (*idle)[n-1]
+		*idle = (*idle)[:n-1]
+		s.mu.Unlock()
+		return c, nil
+	}
+	s.mu.Unlock()
+	c, err := s.dial(readonly)
+	if err != nil {
+		<-s.sem
+		return nil, err
+	}
+	return c, nil
+}
+
+// release returns a connection to the pool; a broken one is closed.
+func (s *Store) release(c *conn, readonly, broken bool) {
+	s.mu.Lock()
+	if broken || s.closed {
+		s.mu.Unlock()
+		c.close()
+	} else {
+		if readonly {
+			s.idleRO = append(s.idleRO, c)
+		} else {
+			s.idle = append(s.idle, c)
+		}
+		s.mu.Unlock()
+	}
+	<-s.sem
+}
+
+// marker returns a comment that makes a statement findable in
+// system.processes, for KILL QUERY.
+func (s *Store) marker() string {
+	return fmt.Sprintf("/* ampel-embedded %p-%d */ ", s, s.seq.Add(1))
+}
+
+// watch kills the statement carrying mark when ctx ends before stop is
+// called. libchdb offers no cancel for a blocking call, so a second
+// connection runs KILL QUERY; it repeats until the statement is gone,
+// in case the kill came before the engine listed it.
+func (s *Store) watch(ctx context.Context, mark string) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		select {
+		case <-done:
+			return
+		case <-ctx.Done():
+		}
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			s.kill(mark)
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-finished
+	}
+}
+
+func (s *Store) kill(mark string) {
+	s.killMu.Lock()
+	defer s.killMu.Unlock()
+	if s.killer == nil {
+		c, _, err := connect(s.args)
+		if err != nil {
+			return
+		}
+		s.killer = c
+	}
+	id := strings.TrimSuffix(strings.TrimPrefix(mark, "/* "), " */ ")
+	q := "KILL QUERY WHERE position(query, " + quote(id) + ") > 0 AND NOT startsWith(query, 'KILL') ASYNC"
+	r := s.killer.query(q, "Null")
+	r.free()
+}
+
+func quote(s string) string {
+	lit, _ := warehouse.Literal(s)
+	return lit
+}
+
+// timeout gives ctx the store's QueryTimeout when it has no deadline.
+func (s *Store) timeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, s.qTimeout)
+}
+
+// run executes q on c to completion and hands its output to out.
+func (s *Store) run(ctx context.Context, c *conn, q, format string, out func([]byte) error) error {
+	ctx, cancel := s.timeout(ctx)
+	defer cancel()
+	mark := s.marker()
+	stop := s.watch(ctx, mark)
+	r := c.query(mark+q, format)
+	stop()
+	defer r.free()
+	if e := r.error(); e != "" {
+		return s.failure(ctx, e, q)
+	}
+	if out != nil {
+		return out(r.bytes())
+	}
+	return nil
+}
+
+// failure turns an engine error into the error callers see: the
+// context's error when the statement was killed for it.
+func (s *Store) failure(ctx context.Context, msg, q string) error {
+	err := engineError(msg, q, nil)
+	if ctx.Err() != nil && warehouse.ErrorCode(err) == codeQueryWasCancelled {
+		return &warehouse.Error{Code: codeQueryWasCancelled, Message: "statement cancelled: " + ctx.Err().Error(), Query: warehouse.ShortQuery(q), Err: context.Cause(ctx)}
+	}
+	return err
+}
+
+const codeQueryWasCancelled = 394
+
+// Exec runs one statement that returns no rows.
+func (s *Store) Exec(ctx context.Context, query string, args ...any) error {
+	q, err := warehouse.Bind(query, args...)
+	if err != nil {
+		return err
+	}
+	ro := warehouse.IsReadOnly(ctx)
+	c, err := s.acquire(ctx, ro)
+	if err != nil {
+		return err
+	}
+	err = s.run(ctx, c, q, "Null", nil)
+	s.release(c, ro, false)
+	return err
+}
+
+// Dialect reports the engine's version.
+func (s *Store) Dialect() warehouse.Dialect { return s.dialect }
+
+// Close closes the store's connections. The engine itself stays up for
+// the process (see the package comment).
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	conns := append(s.idle, s.idleRO...)
+	s.idle, s.idleRO = nil, nil
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.close()
+	}
+	s.killMu.Lock()
+	if s.killer != nil {
+		s.killer.close()
+		s.killer = nil
+	}
+	s.killMu.Unlock()
+	releaseEngine()
+	return nil
+}
+
+var codeRE = regexp.MustCompile(`^Code: (\d+)\. (?:DB::Exception: )?`)
+var versionRE = regexp.MustCompile(` \(version [0-9.]+[^)]*\)\.?`)
+
+// engineError parses libchdb's error text ("Code: 60. DB::Exception: …
+// (UNKNOWN_TABLE)") into a *warehouse.Error.
+func engineError(msg, q string, cause error) error {
+	msg = strings.Join(strings.Fields(msg), " ")
+	code := 0
+	for {
+		m := codeRE.FindStringSubmatch(msg)
+		if m == nil {
+			break
+		}
+		if code == 0 {
+			code, _ = strconv.Atoi(m[1])
+		}
+		msg = msg[len(m[0]):]
+	}
+	msg = versionRE.ReplaceAllString(msg, "")
+	if cause == nil && code == warehouse.CodeReadOnly {
+		cause = warehouse.ErrReadOnly
+	}
+	return &warehouse.Error{Code: code, Message: msg, Query: warehouse.ShortQuery(q), Err: cause}
+}
