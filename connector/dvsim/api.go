@@ -1,0 +1,540 @@
+package dvsim
+
+import (
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ampel/ampel/odata"
+)
+
+const (
+	// VERIFY: Dataverse's exact code/status for these is not confirmed from a primary source.
+	// The simulator answers 400 with 0x80040203 (InvalidArgument) for malformed delta tokens,
+	// unsupported options with change tracking and untracked tables, and 400 with
+	// 0x80044352 (ExpiredVersionStamp) for expired tokens.
+	codeInvalidArgument = "0x80040203"
+	codeExpiredVersion  = "0x80044352"
+	codeNotFound        = "0x80040217"
+	maxPage             = 5000
+)
+
+func (s *Server) writeErr(w http.ResponseWriter, err error) {
+	if e, ok := err.(*apiError); ok {
+		odata.WriteError(w, e.status, e.code, e.message)
+		return
+	}
+	odata.WriteError(w, 500, "0x80040216", err.Error())
+}
+
+func writeJSON(w http.ResponseWriter, status int, body []byte) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json; odata.metadata=minimal")
+	h.Set("OData-Version", "4.0")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// cookie is the simulator's paging state, carried inside Dataverse's pagingcookie.
+type cookie struct {
+	page  int
+	last  string // GUID of the last row of the previous page
+	snap  int64  // tracking snapshot version (0 when not tracking)
+	from  int64  // delta: the token version
+	phase string // delta: "rows" or "deletes"
+	key   int64  // delta rows: last version sent; deletes: next delete index
+}
+
+func (c cookie) encode(t *table, tracking bool) string {
+	inner := `<cookie page="` + strconv.Itoa(c.page) + `" snap="` + strconv.FormatInt(c.snap, 10) + `" from="` + strconv.FormatInt(c.from, 10) +
+		`" phase="` + c.phase + `" key="` + strconv.FormatInt(c.key, 10) + `"><` + t.pk + ` last="{` + strings.ToUpper(c.last) + `}" /></cookie>`
+	// Dataverse double-encodes the inner cookie.
+	enc := url.QueryEscape(url.QueryEscape(inner))
+	trk := "False"
+	if tracking {
+		trk = "True"
+	}
+	return `<cookie pagenumber="` + strconv.Itoa(c.page+1) + `" pagingcookie="` + enc + `" istracking="` + trk + `" />`
+}
+
+func attr(s, name string) string {
+	i := strings.Index(s, " "+name+`="`)
+	if i < 0 {
+		return ""
+	}
+	s = s[i+len(name)+3:]
+	j := strings.IndexByte(s, '"')
+	if j < 0 {
+		return ""
+	}
+	return s[:j]
+}
+
+func parseCookie(s string) (cookie, bool) {
+	enc := attr(s, "pagingcookie")
+	if enc == "" {
+		return cookie{}, false
+	}
+	inner, err := url.QueryUnescape(enc)
+	if err == nil {
+		inner, err = url.QueryUnescape(inner)
+	}
+	if err != nil {
+		return cookie{}, false
+	}
+	var c cookie
+	c.page, _ = strconv.Atoi(attr(inner, "page"))
+	c.snap, _ = strconv.ParseInt(attr(inner, "snap"), 10, 64)
+	c.from, _ = strconv.ParseInt(attr(inner, "from"), 10, 64)
+	c.phase = attr(inner, "phase")
+	c.key, _ = strconv.ParseInt(attr(inner, "key"), 10, 64)
+	c.last = strings.Trim(attr(inner, "last"), "{}")
+	return c, c.page > 0
+}
+
+// rawParam finds a query option in the raw query without re-encoding anything.
+func queryParams(raw string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, part := range strings.Split(raw, "&") {
+		if part == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(part, "=")
+		k, err := url.QueryUnescape(k)
+		if err != nil {
+			return nil, err
+		}
+		// '+' in a $filter is a literal plus only when encoded; treat raw '+' as space like forms do.
+		v, err = url.QueryUnescape(v)
+		if err != nil {
+			return nil, err
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
+func withoutParam(raw, name string) string {
+	var keep []string
+	for _, part := range strings.Split(raw, "&") {
+		k, _, _ := strings.Cut(part, "=")
+		if k2, err := url.QueryUnescape(k); part == "" || (err == nil && k2 == name) {
+			continue
+		}
+		keep = append(keep, part)
+	}
+	return strings.Join(keep, "&")
+}
+
+func (s *Server) selectCols(t *table, sel string) ([]*column, error) {
+	if sel == "" {
+		return t.cols, nil
+	}
+	var cols []*column
+	cols = append(cols, t.cols[0]) // the key is always returned
+	for _, name := range odata.ParseSelect(sel) {
+		c := t.byProp[name]
+		if c == nil {
+			return nil, noProperty(t, name)
+		}
+		if c.kind == kPK {
+			continue
+		}
+		cols = append(cols, c)
+		if c.kind == kMoney { // Dataverse adds the currency lookup when a money column is selected
+			if cur := t.byName["transactioncurrencyid"]; cur != nil && !slices.Contains(cols, cur) {
+				cols = append(cols, cur)
+			}
+		}
+	}
+	return cols, nil
+}
+
+func contextURL(base string, t *table, sel string) string {
+	u := base + "$metadata#" + t.set
+	if sel != "" {
+		u += "(" + strings.Join(odata.ParseSelect(sel), ",") + ")"
+	}
+	return u
+}
+
+// serveCollection answers GET <entityset> with paging, $filter/$orderby/$top/$count and
+// change tracking.
+func (s *Server) serveCollection(w http.ResponseWriter, r *http.Request, t *table) {
+	q, err := queryParams(r.URL.RawQuery)
+	if err != nil {
+		s.writeErr(w, badRequest(codeODataSyntax, "The query string could not be parsed: %v", err))
+		return
+	}
+	pref := odata.ParsePrefer(r.Header)
+	pageSize := maxPage
+	if pref.MaxPageSize > 0 && pref.MaxPageSize < maxPage {
+		pageSize = pref.MaxPageSize
+	}
+	var a ann
+	if pref.IncludeAnnotations != nil {
+		a.formatted = odata.AnnotationIncluded(pref.IncludeAnnotations, "OData.Community.Display.V1.FormattedValue")
+		a.lookupLN = odata.AnnotationIncluded(pref.IncludeAnnotations, "Microsoft.Dynamics.CRM.lookuplogicalname")
+		a.navProp = odata.AnnotationIncluded(pref.IncludeAnnotations, "Microsoft.Dynamics.CRM.associatednavigationproperty")
+	}
+	for k := range q {
+		switch k {
+		case "$select", "$filter", "$orderby", "$top", "$count", "$skiptoken", "$deltatoken":
+		case "$expand":
+			s.writeErr(w, badRequest(codeODataSyntax, "The simulator does not support $expand on %s.", t.set))
+			return
+		default:
+			if strings.HasPrefix(k, "$") {
+				s.writeErr(w, badRequest(codeODataSyntax, "The query parameter %s is not supported", k))
+				return
+			}
+		}
+	}
+	_, isDelta := q["$deltatoken"]
+	tracking := pref.TrackChanges || isDelta
+	var cur cookie
+	if st, ok := q["$skiptoken"]; ok {
+		if cur, ok = parseCookie(st); !ok {
+			s.writeErr(w, badRequest(codeInvalidArgument, "The $skiptoken is not a valid paging cookie."))
+			return
+		}
+	}
+	cols, err := s.selectCols(t, q["$select"])
+	if err != nil {
+		s.writeErr(w, err)
+		return
+	}
+	if tracking {
+		if !t.changeTracking {
+			s.writeErr(w, badRequest(codeInvalidArgument, "Entity: %s isn't enabled for change tracking.", t.logical))
+			return
+		}
+		for _, o := range []string{"$filter", "$orderby", "$expand", "$top"} {
+			if _, ok := q[o]; ok {
+				s.writeErr(w, badRequest(codeInvalidArgument, "The \"%s\" query parameter isn't supported when Change Tracking is enabled.", strings.TrimPrefix(o, "$")))
+				return
+			}
+		}
+	}
+	var filter pred
+	if f, ok := q["$filter"]; ok {
+		n, err := odata.ParseFilter(f)
+		if err != nil {
+			s.writeErr(w, badRequest(codeODataSyntax, "Syntax error in $filter: %v", err))
+			return
+		}
+		s.mu.RLock()
+		filter, err = compileFilter(t, n)
+		s.mu.RUnlock()
+		if err != nil {
+			s.writeErr(w, err)
+			return
+		}
+	}
+	var order []*column
+	var desc []bool
+	if ob, ok := q["$orderby"]; ok {
+		items, err := odata.ParseOrderBy(ob)
+		if err != nil {
+			s.writeErr(w, badRequest(codeODataSyntax, "Syntax error in $orderby: %v", err))
+			return
+		}
+		for _, it := range items {
+			c := t.byProp[it.Property]
+			if c == nil {
+				s.writeErr(w, noProperty(t, it.Property))
+				return
+			}
+			order, desc = append(order, c), append(desc, it.Desc)
+		}
+	}
+	top := -1
+	if v, ok := q["$top"]; ok {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			s.writeErr(w, badRequest(codeODataSyntax, "Invalid value for $top: %s", v))
+			return
+		}
+		// VERIFY: with $top Dataverse returns at most that many rows and no nextLink; the
+		// simulator ignores odata.maxpagesize then.
+		top, pageSize = n, min(n, maxPage)
+	}
+	count := q["$count"] == "true"
+
+	var from int64
+	if isDelta {
+		v, ok := parseDeltaToken(q["$deltatoken"])
+		if !ok {
+			s.writeErr(w, badRequest(codeInvalidArgument, "The delta token '%s' is not valid.", q["$deltatoken"]))
+			return
+		}
+		s.mu.RLock()
+		expired := v < s.expiredBelow || v > s.version
+		s.mu.RUnlock()
+		if expired {
+			s.writeErr(w, badRequest(codeExpiredVersion, "The version stamp associated with the client has expired. Please perform a full sync."))
+			return
+		}
+		from = v
+	}
+
+	s.mu.RLock()
+	body := make([]byte, 0, 64*1024)
+	ctx := contextURL(s.apiURL, t, q["$select"])
+	if isDelta {
+		ctx += "/$delta"
+	}
+	body = append(body, `{"@odata.context":`...)
+	body = appendStr(body, ctx)
+	if count {
+		n := 0
+		for p := 0; p < t.count(); p++ {
+			if row := t.rowAt(p); t.alive(row) && (filter == nil || filter(row)) {
+				n++
+			}
+		}
+		body = append(body, `,"@odata.count":`...)
+		body = strconv.AppendInt(body, int64(min(n, maxPage)), 10)
+		if n > maxPage {
+			body = append(body, `,"@Microsoft.Dynamics.CRM.totalrecordcount":-1,"@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded":true`...)
+		} else {
+			body = append(body, `,"@Microsoft.Dynamics.CRM.totalrecordcount":`...)
+			body = strconv.AppendInt(body, int64(n), 10)
+			body = append(body, `,"@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded":false`...)
+		}
+	}
+	body = append(body, `,"value":[`...)
+	var next *cookie
+	first := true
+	emit := func(row int32) {
+		if !first {
+			body = append(body, ',')
+		}
+		first = false
+		body = appendRow(body, t, row, cols, a)
+	}
+	switch {
+	case isDelta:
+		next = s.deltaPage(t, cur, from, pageSize, emit, func(id string) {
+			if !first {
+				body = append(body, ',')
+			}
+			first = false
+			body = append(body, `{"@odata.context":`...)
+			body = appendStr(body, s.apiURL+"$metadata#"+t.set+"/$deletedEntity")
+			body = append(body, `,"id":"`...)
+			body = append(body, id...)
+			body = append(body, `","reason":"deleted"}`...)
+		})
+	case order != nil:
+		next = s.orderedPage(t, cur, filter, order, desc, pageSize, emit)
+	default:
+		next = s.keyPage(t, cur, filter, pageSize, emit)
+	}
+	if tracking && next != nil && next.snap == 0 {
+		next.snap = cur.snap
+	}
+	snap := cur.snap
+	if snap == 0 {
+		snap = s.version
+	}
+	s.mu.RUnlock()
+	body = append(body, ']')
+	if top >= 0 {
+		next = nil
+	}
+	if next != nil {
+		if tracking {
+			next.snap = snap
+			next.from = from
+		}
+		link := s.apiURL + t.set + "?" + withoutParam(r.URL.RawQuery, "$skiptoken")
+		if !strings.HasSuffix(link, "?") {
+			link += "&"
+		}
+		link += "$skiptoken=" + url.QueryEscape(next.encode(t, tracking))
+		body = append(body, `,"@odata.nextLink":`...)
+		body = appendStr(body, link)
+	} else if tracking {
+		link := s.apiURL + t.set + "?"
+		if sel := q["$select"]; sel != "" {
+			link += "$select=" + url.QueryEscape(sel) + "&"
+		}
+		link += "$deltatoken=" + url.QueryEscape(deltaTokenText(snap, time.Now()))
+		body = append(body, `,"@odata.deltaLink":`...)
+		body = appendStr(body, link)
+	}
+	body = append(body, '}')
+	var applied []string
+	if pref.MaxPageSize > 0 && top < 0 {
+		applied = append(applied, "odata.maxpagesize="+strconv.Itoa(pageSize))
+	}
+	if pref.IncludeAnnotations != nil {
+		applied = append(applied, `odata.include-annotations="`+strings.Join(pref.IncludeAnnotations, ",")+`"`)
+	}
+	if pref.TrackChanges {
+		applied = append(applied, "odata.track-changes")
+	}
+	if applied != nil {
+		w.Header().Set("Preference-Applied", strings.Join(applied, ","))
+	}
+	s.stats.pages.Add(1)
+	writeJSON(w, 200, body)
+}
+
+func parseDeltaToken(tok string) (int64, bool) {
+	v, date, ok := strings.Cut(tok, "!")
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 {
+		return 0, false
+	}
+	if _, err := time.Parse("01/02/2006 15:04:05", date); err != nil {
+		return 0, false
+	}
+	return n, true
+}
+
+// keyPage walks rows in key (creation) order, the default when no $orderby is given.
+func (s *Server) keyPage(t *table, cur cookie, filter pred, size int, emit func(int32)) *cookie {
+	start := 0
+	if cur.last != "" {
+		if row := t.rowOf(cur.last); row >= 0 {
+			start = t.posOf(row) + 1
+		}
+	}
+	n, last := 0, int32(-1)
+	for p := start; p < t.count(); p++ {
+		row := t.rowAt(p)
+		if !t.alive(row) || (filter != nil && !filter(row)) {
+			continue
+		}
+		if n == size {
+			return &cookie{page: cur.page + 1, last: t.guid(last)}
+		}
+		emit(row)
+		n, last = n+1, row
+	}
+	return nil
+}
+
+// orderedPage sorts the matching rows (key as the last tiebreaker) and continues after the
+// cookie's last row.
+func (s *Server) orderedPage(t *table, cur cookie, filter pred, order []*column, desc []bool, size int, emit func(int32)) *cookie {
+	var rows []int32
+	for p := 0; p < t.count(); p++ {
+		if row := t.rowAt(p); t.alive(row) && (filter == nil || filter(row)) {
+			rows = append(rows, row)
+		}
+	}
+	cmp := func(a, b int32) int {
+		for i, c := range order {
+			if r := compareRows(t, c, a, b); r != 0 {
+				if desc[i] {
+					return -r
+				}
+				return r
+			}
+		}
+		return cmp64(int64(a), int64(b))
+	}
+	slices.SortFunc(rows, cmp)
+	start := 0
+	if cur.last != "" {
+		if lr := t.rowOf(cur.last); lr >= 0 {
+			i, _ := slices.BinarySearchFunc(rows, lr, cmp)
+			start = i
+			if i < len(rows) && rows[i] == lr {
+				start = i + 1
+			}
+		}
+	}
+	end := min(start+size, len(rows))
+	for _, row := range rows[start:end] {
+		emit(row)
+	}
+	if end < len(rows) {
+		return &cookie{page: cur.page + 1, last: t.guid(rows[end-1])}
+	}
+	return nil
+}
+
+// deltaPage returns rows changed after from (up to the snapshot), ordered by version, then
+// the deletes.
+func (s *Server) deltaPage(t *table, cur cookie, from int64, size int, emit func(int32), emitDel func(string)) *cookie {
+	snap := cur.snap
+	if snap == 0 {
+		snap = s.version
+	}
+	phase, key := cur.phase, cur.key
+	if phase == "" {
+		phase, key = "rows", from
+	}
+	n := 0
+	if phase == "rows" {
+		var rows []int32
+		ver := t.owner.version.i64
+		for p := 0; p < t.count(); p++ {
+			row := t.rowAt(p)
+			if v := ver[row]; v > key && v <= snap && t.alive(row) {
+				rows = append(rows, row)
+			}
+		}
+		slices.SortFunc(rows, func(a, b int32) int { return cmp64(ver[a], ver[b]) })
+		for _, row := range rows {
+			if n == size {
+				return &cookie{page: cur.page + 1, snap: snap, phase: "rows", key: ver[row] - 1, last: t.guid(row)}
+			}
+			emit(row)
+			n++
+		}
+		phase, key = "deletes", 0
+	}
+	dels := t.owner.deletes
+	for i := int(key); i < len(dels); i++ {
+		d := dels[i]
+		if d.ver <= from || d.ver > snap || !t.has(d.row) {
+			continue
+		}
+		if n == size {
+			return &cookie{page: cur.page + 1, snap: snap, phase: "deletes", key: int64(i), last: t.guid(d.row)}
+		}
+		emitDel(t.guid(d.row))
+		n++
+	}
+	return nil
+}
+
+// serveRecord answers GET <entityset>(<guid>).
+func (s *Server) serveRecord(w http.ResponseWriter, r *http.Request, t *table, id string) {
+	q, _ := queryParams(r.URL.RawQuery)
+	cols, err := s.selectCols(t, q["$select"])
+	if err != nil {
+		s.writeErr(w, err)
+		return
+	}
+	pref := odata.ParsePrefer(r.Header)
+	var a ann
+	if pref.IncludeAnnotations != nil {
+		a = ann{formatted: odata.AnnotationIncluded(pref.IncludeAnnotations, "OData.Community.Display.V1.FormattedValue"),
+			lookupLN: odata.AnnotationIncluded(pref.IncludeAnnotations, "Microsoft.Dynamics.CRM.lookuplogicalname"),
+			navProp:  odata.AnnotationIncluded(pref.IncludeAnnotations, "Microsoft.Dynamics.CRM.associatednavigationproperty")}
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	row := t.rowOf(id)
+	if row < 0 || !t.alive(row) {
+		s.writeErr(w, &apiError{status: 404, code: codeNotFound, message: t.logical + " With Id = " + strings.ToLower(strings.Trim(id, "{}")) + " Does Not Exist"})
+		return
+	}
+	rec := appendRow(nil, t, row, cols, a)
+	body := append([]byte(`{"@odata.context":`), appendStr(nil, contextURL(s.apiURL, t, q["$select"])+"/$entity")...)
+	body = append(body, ',')
+	body = append(body, rec[1:]...)
+	writeJSON(w, 200, body)
+}

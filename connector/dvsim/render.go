@@ -1,0 +1,310 @@
+package dvsim
+
+import (
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// ann says which annotations a request asked for.
+type ann struct {
+	formatted, lookupLN, navProp bool
+}
+
+func appendJSONString(dst []byte, s []byte) []byte {
+	dst = append(dst, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\':
+				dst = append(dst, '\\', c)
+			case c < 0x20:
+				switch c {
+				case '\n':
+					dst = append(dst, '\\', 'n')
+				case '\r':
+					dst = append(dst, '\\', 'r')
+				case '\t':
+					dst = append(dst, '\\', 't')
+				default:
+					dst = append(dst, '\\', 'u', '0', '0', hexdigits[c>>4], hexdigits[c&15])
+				}
+			default:
+				dst = append(dst, c)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, `\ufffd`...)
+		} else {
+			dst = append(dst, s[i:i+size]...)
+		}
+		i += size
+	}
+	return append(dst, '"')
+}
+
+func appendStr(dst []byte, s string) []byte { return appendJSONString(dst, []byte(s)) }
+
+// appendMoney writes hundredths as a decimal number (e.g. 1234.50 → 1234.5).
+func appendMoney(dst []byte, v int64) []byte {
+	if v < 0 {
+		dst = append(dst, '-')
+		v = -v
+	}
+	dst = strconv.AppendInt(dst, v/100, 10)
+	if f := v % 100; f != 0 {
+		dst = append(dst, '.', byte('0'+f/10))
+		if f%10 != 0 {
+			dst = append(dst, byte('0'+f%10))
+		}
+	}
+	return dst
+}
+
+func appendGrouped(dst []byte, v int64) []byte {
+	if v < 0 {
+		dst = append(dst, '-')
+		v = -v
+	}
+	s := strconv.FormatInt(v, 10)
+	for i := 0; i < len(s); i++ {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, s[i])
+	}
+	return dst
+}
+
+func appendMoneyFormatted(dst []byte, v int64) []byte {
+	dst = append(dst, '"')
+	if v < 0 {
+		dst = append(dst, '-')
+		v = -v
+	}
+	dst = append(dst, '$')
+	dst = appendGrouped(dst, v/100)
+	f := v % 100
+	dst = append(dst, '.', byte('0'+f/10), byte('0'+f%10), '"')
+	return dst
+}
+
+func appendTime(dst []byte, s uint32) []byte {
+	t := fromStamp(s)
+	dst = append(dst, '"')
+	dst = t.AppendFormat(dst, "2006-01-02T15:04:05Z")
+	return append(dst, '"')
+}
+
+func appendDate(dst []byte, s uint32) []byte {
+	t := fromStamp(s)
+	dst = append(dst, '"')
+	dst = t.AppendFormat(dst, "2006-01-02")
+	return append(dst, '"')
+}
+
+// formatted-value texts as an en-US user would see them (UTC as the user's zone).
+func appendTimeFormatted(dst []byte, s uint32, dateOnly bool) []byte {
+	t := fromStamp(s)
+	dst = append(dst, '"')
+	if dateOnly {
+		dst = t.AppendFormat(dst, "1/2/2006")
+	} else {
+		dst = t.AppendFormat(dst, "1/2/2006 3:04 PM")
+	}
+	return append(dst, '"')
+}
+
+const (
+	annFormatted = "@OData.Community.Display.V1.FormattedValue"
+	annLookupLN  = "@Microsoft.Dynamics.CRM.lookuplogicalname"
+	annNavProp   = "@Microsoft.Dynamics.CRM.associatednavigationproperty"
+)
+
+func appendKey(dst []byte, prop, suffix string) []byte {
+	dst = append(dst, '"')
+	dst = append(dst, prop...)
+	dst = append(dst, suffix...)
+	return append(dst, '"', ':')
+}
+
+// appendPrimaryName writes the primary name of a row as a JSON string (or null).
+func appendPrimaryName(dst []byte, t *table, row int32) []byte {
+	c := t.byName[t.primaryName]
+	if c == nil || c.isNull(t, row) {
+		return append(dst, "null"...)
+	}
+	if c.kind == kFullName {
+		return appendStr(dst, fullName(c, row))
+	}
+	b, _ := c.str(row)
+	return appendJSONString(dst, b)
+}
+
+func fullName(c *column, row int32) string {
+	f, _ := c.first.str(row)
+	l, _ := c.last.str(row)
+	switch {
+	case len(f) == 0:
+		return string(l)
+	case len(l) == 0:
+		return string(f)
+	}
+	return string(f) + " " + string(l)
+}
+
+// appendRow renders one record as the Web API does: @odata.etag first, then each selected
+// property with its annotations in front of it.
+func appendRow(dst []byte, t *table, row int32, cols []*column, a ann) []byte {
+	dst = append(dst, `{"@odata.etag":"W/\"`...)
+	dst = strconv.AppendInt(dst, t.owner.version.i64[row], 10)
+	dst = append(dst, `\""`...)
+	for _, c := range cols {
+		dst = append(dst, ',')
+		dst = appendCell(dst, t, row, c, a)
+	}
+	return append(dst, '}')
+}
+
+func appendCell(dst []byte, t *table, row int32, c *column, a ann) []byte {
+	switch c.kind {
+	case kPK:
+		dst = appendKey(dst, c.prop, "")
+		dst = append(dst, '"')
+		dst = t.appendGUID(dst, row)
+		return append(dst, '"')
+	case kString, kGUIDString:
+		dst = appendKey(dst, c.prop, "")
+		if b, ok := c.str(row); ok {
+			return appendJSONString(dst, b)
+		}
+	case kFullName:
+		dst = appendKey(dst, c.prop, "")
+		if !c.isNull(t, row) {
+			return appendStr(dst, fullName(c, row))
+		}
+	case kInt:
+		v := c.i32[row]
+		if v != nullI32 && a.formatted {
+			dst = appendKey(dst, c.prop, annFormatted)
+			dst = append(dst, '"')
+			dst = appendGrouped(dst, int64(v))
+			dst = append(dst, '"', ',')
+		}
+		dst = appendKey(dst, c.prop, "")
+		if v != nullI32 {
+			return strconv.AppendInt(dst, int64(v), 10)
+		}
+	case kChoice, kBool, kEntityName:
+		v := c.i32[row]
+		if v != nullI32 && a.formatted {
+			dst = appendKey(dst, c.prop, annFormatted)
+			if c.kind == kEntityName {
+				dst = appendStr(dst, c.nameLbl[v])
+			} else {
+				dst = appendStr(dst, c.label(v))
+			}
+			dst = append(dst, ',')
+		}
+		dst = appendKey(dst, c.prop, "")
+		if v != nullI32 {
+			switch c.kind {
+			case kBool:
+				return strconv.AppendBool(dst, v != 0)
+			case kEntityName:
+				return appendStr(dst, c.names[v])
+			}
+			return strconv.AppendInt(dst, int64(v), 10)
+		}
+	case kMoney, kMoneyBase, kDecimal:
+		src := c
+		if c.kind == kMoneyBase {
+			src = c.baseOf
+		}
+		v := src.i64[row]
+		if v != nullI64 && a.formatted && c.kind != kDecimal {
+			dst = appendKey(dst, c.prop, annFormatted)
+			dst = appendMoneyFormatted(dst, v)
+			dst = append(dst, ',')
+		}
+		dst = appendKey(dst, c.prop, "")
+		if v != nullI64 {
+			return appendMoney(dst, v)
+		}
+	case kBigInt:
+		dst = appendKey(dst, c.prop, "")
+		if v := c.i64[row]; v != nullI64 {
+			return strconv.AppendInt(dst, v, 10)
+		}
+	case kDateTime, kDateOnly:
+		v := c.u32[row]
+		if v != 0 && a.formatted {
+			dst = appendKey(dst, c.prop, annFormatted)
+			dst = appendTimeFormatted(dst, v, c.kind == kDateOnly)
+			dst = append(dst, ',')
+		}
+		dst = appendKey(dst, c.prop, "")
+		if v != 0 {
+			if c.kind == kDateOnly {
+				return appendDate(dst, v)
+			}
+			return appendTime(dst, v)
+		}
+	case kLookup:
+		target, idx := c.lookup(row)
+		if target != nil {
+			if a.formatted {
+				dst = appendKey(dst, c.prop, annFormatted)
+				dst = appendPrimaryName(dst, target, idx)
+				dst = append(dst, ',')
+			}
+			if a.navProp {
+				dst = appendKey(dst, c.prop, annNavProp)
+				nav := c.navProp
+				if len(c.targets) > 1 {
+					nav = c.navProp + "_" + target.logical
+				}
+				dst = appendStr(dst, nav)
+				dst = append(dst, ',')
+			}
+			if a.lookupLN {
+				dst = appendKey(dst, c.prop, annLookupLN)
+				dst = appendStr(dst, target.logical)
+				dst = append(dst, ',')
+			}
+			dst = appendKey(dst, c.prop, "")
+			dst = append(dst, '"')
+			dst = target.appendGUID(dst, idx)
+			return append(dst, '"')
+		}
+		dst = appendKey(dst, c.prop, "")
+	case kConstLookup:
+		if a.formatted {
+			dst = appendKey(dst, c.prop, annFormatted)
+			dst = appendStr(dst, c.constFmt)
+			dst = append(dst, ',')
+		}
+		if a.navProp {
+			dst = appendKey(dst, c.prop, annNavProp)
+			dst = appendStr(dst, c.name)
+			dst = append(dst, ',')
+		}
+		if a.lookupLN {
+			dst = appendKey(dst, c.prop, annLookupLN)
+			dst = appendStr(dst, c.constLN)
+			dst = append(dst, ',')
+		}
+		dst = appendKey(dst, c.prop, "")
+		return appendStr(dst, c.constID)
+	}
+	return append(dst, "null"...)
+}
+
+// deltaTokenText renders <version>!<MM/dd/yyyy HH:mm:ss> as Dataverse does.
+func deltaTokenText(version int64, at time.Time) string {
+	return strconv.FormatInt(version, 10) + "!" + at.UTC().Format("01/02/2006 15:04:05")
+}
