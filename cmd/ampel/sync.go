@@ -1,23 +1,163 @@
 package main
 
-import "context"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/ampel/ampel/config"
+	"github.com/ampel/ampel/connector"
+	"github.com/ampel/ampel/connector/dataverse"
+	"github.com/ampel/ampel/warehouse"
+)
 
 func runSync(ctx context.Context, e *env, args []string) error {
-	return pending(e, "sync", "sync --config FILE [--tables a,b] [--full]", args)
+	fs := e.flagSet("sync", "sync --config FILE [--tables a,b] [--full] [--environment NAME]")
+	var c commonFlags
+	c.register(fs)
+	tables := fs.String("tables", "", "comma-separated logical `names` of the tables to sync (default: sync.tables of the config)")
+	full := fs.Bool("full", false, "reload every table in full instead of reading changes")
+	envName := fs.String("environment", "", "sync only this environment (default: all)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := e.load(&c)
+	if err != nil {
+		return err
+	}
+	sel, err := selectTables(cfg, *tables)
+	if err != nil {
+		return usageError{err}
+	}
+	envs := cfg.Environments
+	if *envName != "" {
+		env, ok := cfg.Environment(*envName)
+		if !ok {
+			return usageError{fmt.Errorf("--environment %q is not in the config", *envName)}
+		}
+		envs = []config.Environment{env}
+	}
+	if len(envs) == 0 {
+		return configError{fmt.Errorf("%s: environments: none configured; add one (see README, Configuration)", cfg.File)}
+	}
+	log := e.logger(cfg.Log)
+	s, err := openMigrated(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	results, err := syncAll(ctx, e, cfg, s, envs, sel, *full, log)
+	if !e.isTerminal {
+		printResults(e.stdout, results)
+	}
+	return err
 }
 
-func runRun(ctx context.Context, e *env, args []string) error {
-	return pending(e, "run", "run --config FILE", args)
+// syncAll syncs tables of every environment in envs, one environment after
+// the other, and returns every table's result.
+func syncAll(ctx context.Context, e *env, cfg *config.Config, s warehouse.Store, envs []config.Environment, tables []connector.Table, full bool, log *slog.Logger) ([]connector.TableResult, error) {
+	var progress connector.Progress
+	if e.isTerminal {
+		progress = connector.TerminalProgress(e.stderr, 200*time.Millisecond)
+	} else {
+		progress = connector.LogProgress(log, 10*time.Second)
+	}
+	runID := uuid.NewString()
+	var all []connector.TableResult
+	var errs []error
+	for _, env := range envs {
+		client, err := dataverse.New(ctx, clientConfig(cfg, env, log))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("environment %s: %w", env.Name, err))
+			continue
+		}
+		results, err := connector.Sync(ctx, connector.Options{
+			Store:          s,
+			Client:         client,
+			Environment:    env.Name,
+			Tables:         tables,
+			Full:           full,
+			ParallelTables: cfg.Sync.ParallelTables,
+			Overlap:        cfg.Sync.Overlap.D(),
+			RunID:          runID,
+			Progress:       progress,
+			Logger:         log,
+		})
+		all = append(all, results...)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("environment %s: %w", env.Name, err))
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return all, errors.Join(errs...)
 }
 
-func runDoctor(ctx context.Context, e *env, args []string) error {
-	return pending(e, "doctor", "doctor --config FILE", args)
+// clientConfig is the Dataverse client's configuration for env.
+func clientConfig(cfg *config.Config, env config.Environment, log *slog.Logger) dataverse.Config {
+	return dataverse.Config{
+		URL:             env.URL,
+		Authority:       env.Authority,
+		TenantID:        env.TenantID,
+		ClientID:        env.ClientID,
+		ClientSecret:    env.ClientSecret,
+		CertificateFile: env.CertificateFile,
+		KeyFile:         env.KeyFile,
+		CAFile:          env.CAFile,
+		MaxConcurrency:  env.MaxConcurrency,
+		MaxWait:         cfg.Sync.MaxWait.D(),
+		PageSize:        cfg.Sync.PageSize,
+		Logger:          log.With("environment", env.Name),
+	}
 }
 
-func runSimulate(ctx context.Context, e *env, args []string) error {
-	return pending(e, "simulate", "simulate --addr HOST:PORT [--seed N] [--scale N] [--write-config FILE]", args)
+// selectTables picks the tables named in list (all configured ones when
+// empty).
+func selectTables(cfg *config.Config, list string) ([]connector.Table, error) {
+	byName := map[string]config.Table{}
+	for _, t := range cfg.Sync.Tables {
+		byName[t.Name] = t
+	}
+	var names []string
+	if list == "" {
+		names = cfg.TableNames()
+	} else {
+		for _, n := range strings.Split(list, ",") {
+			if n = strings.TrimSpace(n); n != "" {
+				names = append(names, n)
+			}
+		}
+	}
+	out := make([]connector.Table, 0, len(names))
+	for _, n := range names {
+		t, ok := byName[n]
+		if !ok {
+			return nil, fmt.Errorf("--tables: %q is not in sync.tables of the config", n)
+		}
+		out = append(out, connector.Table{Name: t.Name, ExcludeColumns: t.ExcludeColumns})
+	}
+	return out, nil
 }
 
-func runDemo(ctx context.Context, e *env, args []string) error {
-	return pending(e, "demo", "demo [--addr 127.0.0.1:8080] [--data DIR] [--scale N]", args)
+// printResults writes a table of what each table's sync did.
+func printResults(w io.Writer, results []connector.TableResult) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ENVIRONMENT\tTABLE\tMODE\tSTATUS\tUPSERTED\tDELETED\tPAGES\tREQUESTS\tTHROTTLED\tRETRIES\tTIME\tNOTE")
+	for _, r := range results {
+		note := r.Note
+		if r.Err != nil {
+			note = oneLine(r.Err.Error())
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", r.Environment, r.Table, r.Mode, r.Status,
+			r.Upserted, r.Deleted, r.Pages, r.Requests, r.Throttled, r.Retries, r.Finished.Sub(r.Started).Round(time.Millisecond), note)
+	}
+	tw.Flush()
 }

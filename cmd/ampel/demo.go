@@ -1,0 +1,75 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/ampel/ampel/config"
+	"github.com/ampel/ampel/connector/dvsim"
+)
+
+// runDemo runs the main job end to end on one machine: a simulated
+// Dataverse, a sync into an embedded warehouse in --data, and a summary of
+// what landed. (KPIs, audit and serving join as they are built.)
+func runDemo(ctx context.Context, e *env, args []string) error {
+	fs := e.flagSet("demo", "demo [--addr 127.0.0.1:8080] [--data DIR] [--scale N]")
+	fs.String("addr", "127.0.0.1:8080", "where to serve the results (once serving is built)")
+	data := fs.String("data", "ampel-demo", "`directory` for the config and the embedded warehouse")
+	scale := fs.Int("scale", 10000, "number of leads in the simulated Dataverse")
+	seed := fs.Int64("seed", 1, "seed of the simulated data")
+	library := fs.String("library", "", "libchdb.so `path` (default: where make libchdb installs it)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	start := time.Now()
+	sim, err := dvsim.Start(dvsim.Options{Seed: *seed, Scale: *scale})
+	if err != nil {
+		return err
+	}
+	defer sim.Close()
+	fmt.Fprintf(e.stdout, "simulated Dataverse at %s: %d leads, seed %d (%s)\n", sim.URL(), *scale, *seed, time.Since(start).Round(time.Millisecond))
+
+	file := filepath.Join(*data, "ampel.yaml")
+	if err := writeSimConfig(file, sim); err != nil {
+		return err
+	}
+	cfg, err := config.Load(file, e.getenv)
+	if err != nil {
+		return configError{err}
+	}
+	if *library != "" {
+		cfg.Warehouse.Library = *library
+	}
+	log := e.logger(cfg.Log)
+	s, err := openMigrated(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	fmt.Fprintf(e.stdout, "embedded warehouse in %s (ClickHouse %s)\n", cfg.Warehouse.Path, s.Dialect().Version)
+
+	tables, _ := selectTables(cfg, "")
+	syncStart := time.Now()
+	// each demo starts a new simulator: reload in full, which also removes
+	// rows of an earlier demo that this one's data does not have
+	results, err := syncAll(ctx, e, cfg, s, cfg.Environments, tables, true, log)
+	if !e.isTerminal {
+		printResults(e.stdout, results)
+	}
+	if err != nil {
+		return err
+	}
+	var rows, throttled, requests uint64
+	for _, r := range results {
+		rows += r.Upserted
+		throttled += uint64(r.Throttled)
+		requests += uint64(r.Requests)
+	}
+	took := time.Since(syncStart)
+	fmt.Fprintf(e.stdout, "synced %d tables, %d rows in %s (%.0f rows/s), %d requests, %d throttled\n",
+		len(results), rows, took.Round(time.Millisecond), float64(rows)/took.Seconds(), requests, throttled)
+	fmt.Fprintf(e.stdout, "query it: ampel sql --config %s \"SELECT count() FROM lead\"\n", file)
+	return nil
+}

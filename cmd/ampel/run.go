@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/robfig/cron/v3"
+
+	"github.com/ampel/ampel/config"
+	"github.com/ampel/ampel/connector"
+	"github.com/ampel/ampel/warehouse"
+)
+
+// runRun syncs table groups on their cron schedules until SIGTERM or
+// SIGINT. A group never overlaps itself: a run that comes due while the
+// last is going is skipped and logged. On a signal the running syncs finish
+// their current batch and stop; their state stays at the last complete
+// read, so the next start goes on from there.
+func runRun(ctx context.Context, e *env, args []string) error {
+	fs := e.flagSet("run", "run --config FILE")
+	var c commonFlags
+	c.register(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := e.load(&c)
+	if err != nil {
+		return err
+	}
+	if len(cfg.Environments) == 0 {
+		return configError{fmt.Errorf("%s: environments: none configured; add one (see README, Configuration)", cfg.File)}
+	}
+	log := e.logger(cfg.Log)
+	s, err := openMigrated(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+
+	schedules := cfg.Schedules
+	if len(schedules) == 0 {
+		schedules = []config.Schedule{{Name: "all", Cron: "@every 1h"}}
+		log.Info("no schedules configured: syncing every table every hour")
+	}
+	c2 := cron.New(cron.WithLogger(cronLogger{log}), cron.WithChain(cron.Recover(cronLogger{log})))
+	var running sync.WaitGroup
+	for _, sc := range schedules {
+		tables, err := selectTables(cfg, strings.Join(sc.Tables, ","))
+		if err != nil {
+			return configError{err}
+		}
+		job := &groupJob{ctx: ctx, e: e, cfg: cfg, store: s, log: log.With("group", sc.Name), name: sc.Name, tables: tables, wg: &running}
+		if _, err := c2.AddJob(sc.Cron, job); err != nil {
+			return configError{fmt.Errorf("schedule %s: %w", sc.Name, err)}
+		}
+		log.Info("scheduled", "group", sc.Name, "cron", sc.Cron, "tables", len(tables))
+	}
+	c2.Start()
+	<-ctx.Done()
+	log.Info("stopping: finishing the running syncs")
+	<-c2.Stop().Done()
+	running.Wait()
+	return nil
+}
+
+// groupJob is one schedule's sync.
+type groupJob struct {
+	ctx    context.Context
+	e      *env
+	cfg    *config.Config
+	store  warehouse.Store
+	log    *slog.Logger
+	name   string
+	tables []connector.Table
+	wg     *sync.WaitGroup
+
+	mu      sync.Mutex
+	running bool
+}
+
+func (j *groupJob) Run() {
+	j.mu.Lock()
+	if j.running {
+		j.mu.Unlock()
+		j.log.Warn("run missed: the previous run of this group is still going")
+		return
+	}
+	if j.ctx.Err() != nil {
+		j.mu.Unlock()
+		return
+	}
+	j.running = true
+	j.wg.Add(1)
+	j.mu.Unlock()
+	defer func() {
+		j.mu.Lock()
+		j.running = false
+		j.mu.Unlock()
+		j.wg.Done()
+	}()
+	start := time.Now()
+	j.log.Info("sync group started")
+	quiet := *j.e
+	quiet.isTerminal = false
+	results, err := syncAll(j.ctx, &quiet, j.cfg, j.store, j.cfg.Environments, j.tables, false, j.log)
+	var rows uint64
+	for _, r := range results {
+		rows += r.Upserted + r.Deleted
+	}
+	if err != nil {
+		j.log.Error("sync group failed", "rows", rows, "duration", time.Since(start).Round(time.Millisecond), "error", oneLine(err.Error()))
+		return
+	}
+	j.log.Info("sync group done", "rows", rows, "duration", time.Since(start).Round(time.Millisecond))
+}
+
+// cronLogger sends robfig/cron's logs to slog.
+type cronLogger struct{ log *slog.Logger }
+
+func (l cronLogger) Info(msg string, kv ...any) { l.log.Debug("cron: "+msg, kv...) }
+func (l cronLogger) Error(err error, msg string, kv ...any) {
+	l.log.Error("cron: "+msg, append(kv, "error", err)...)
+}

@@ -1,0 +1,171 @@
+package connector_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/ampel/ampel/config"
+	"github.com/ampel/ampel/connector"
+	"github.com/ampel/ampel/connector/dataverse"
+	"github.com/ampel/ampel/connector/dvsim"
+	"github.com/ampel/ampel/connector/schema"
+	ampelsql "github.com/ampel/ampel/sql"
+	"github.com/ampel/ampel/warehouse"
+	"github.com/ampel/ampel/warehouse/migrate"
+	"github.com/ampel/ampel/warehouse/warehousetest"
+)
+
+// BenchmarkSync measures, in one run and on the same data (scale 100k
+// leads, about 1M rows over all tables, embedded engine):
+//
+//   - decode: reading and decoding every page, nothing else;
+//   - insert: writing the same rows, already read, into landing tables;
+//   - sync:   the full sync end to end;
+//   - delta:  a delta sync after a 1 % mutate.
+//
+// It reports rows/s for each and the ratios the issue sets targets for:
+// sync/min(decode, insert) and delta/sync time.
+func BenchmarkSync(b *testing.B) {
+	scale := 100_000
+	if testing.Short() {
+		scale = 5_000
+	}
+	ctx := context.Background()
+	sim, err := dvsim.Start(dvsim.Options{Seed: 1, Scale: scale})
+	require.NoError(b, err)
+	defer sim.Close()
+	client := simClient(b, sim)
+	tables := tableList()
+
+	for i := 0; i < b.N; i++ {
+		// (a) decode only
+		start := time.Now()
+		var decoded int
+		var pages [][]*dataverse.Page
+		var entities []*dataverse.Entity
+		for _, t := range tables {
+			ent, err := client.EntityDefinition(ctx, t.Name)
+			require.NoError(b, err)
+			entities = append(entities, ent)
+			m, err := schema.New(ent, warehouse.Dialect{Driver: "embedded"}, nil)
+			require.NoError(b, err)
+			r := client.Read(ctx, dataverse.Query{EntitySet: ent.EntitySetName, Select: m.Select(), TrackChanges: true})
+			var kept []*dataverse.Page
+			for {
+				p, err := r.Next(ctx)
+				if errors.Is(err, io.EOF) {
+					break
+				}
+				require.NoError(b, err)
+				decoded += len(p.Records)
+				kept = append(kept, p)
+			}
+			r.Close()
+			pages = append(pages, kept)
+		}
+		decodeTime := time.Since(start)
+
+		// (b) insert only, the same rows
+		st := openStore(b)
+		start = time.Now()
+		var inserted int
+		for ti, ent := range entities {
+			m, err := schema.New(ent, st.Dialect(), nil)
+			require.NoError(b, err)
+			l := warehouse.Landing{Name: ent.LogicalName, Key: m.Key(), Columns: m.Columns()}
+			_, err = warehouse.EnsureLanding(ctx, st, l)
+			require.NoError(b, err)
+			cols := make([]string, 0, len(l.Columns)+4)
+			for _, c := range l.Columns {
+				cols = append(cols, c.Name)
+			}
+			cols = append(cols, "_environment", "_version", "_deleted", "_synced_at")
+			batch, err := st.PrepareInsert(ctx, l.Table(), cols)
+			require.NoError(b, err)
+			now := time.Now().UTC().Truncate(time.Second)
+			var row []any
+			for _, p := range pages[ti] {
+				for k := range p.Records {
+					row, err = m.Row(&p.Records[k], row[:0])
+					require.NoError(b, err)
+					v, _ := p.Records[k].Version()
+					row = append(row, "bench", v, uint8(0), now)
+					require.NoError(b, batch.Append(row...))
+					inserted++
+					if batch.Rows() >= 20000 {
+						require.NoError(b, batch.Send(ctx))
+						batch, err = st.PrepareInsert(ctx, l.Table(), cols)
+						require.NoError(b, err)
+					}
+				}
+			}
+			require.NoError(b, batch.Send(ctx))
+		}
+		insertTime := time.Since(start)
+		pages = nil
+
+		// full sync end to end, into a fresh database
+		st = openStore(b)
+		start = time.Now()
+		res, err := connector.Sync(ctx, connector.Options{Store: st, Client: client, Environment: "bench", Tables: tables, RunID: "full"})
+		require.NoError(b, err)
+		syncTime := time.Since(start)
+		var synced uint64
+		for _, r := range res {
+			synced += r.Upserted
+		}
+
+		// delta after a 1 % mutate
+		n := scale / 100
+		sim.Mutate(n/3, n/3, n/3)
+		start = time.Now()
+		_, err = connector.Sync(ctx, connector.Options{Store: st, Client: client, Environment: "bench", Tables: tables, RunID: "delta"})
+		require.NoError(b, err)
+		deltaTime := time.Since(start)
+
+		decodeRate := float64(decoded) / decodeTime.Seconds()
+		insertRate := float64(inserted) / insertTime.Seconds()
+		syncRate := float64(synced) / syncTime.Seconds()
+		b.ReportMetric(decodeRate, "decode_rows/s")
+		b.ReportMetric(insertRate, "insert_rows/s")
+		b.ReportMetric(syncRate, "sync_rows/s")
+		b.ReportMetric(syncRate/min(decodeRate, insertRate), "sync/slower_end")
+		b.ReportMetric(deltaTime.Seconds()/syncTime.Seconds(), "delta/full_time")
+		b.ReportMetric(float64(synced), "rows")
+	}
+}
+
+func tableList() []connector.Table {
+	var ts []connector.Table
+	for _, n := range config.DefaultTables {
+		ts = append(ts, connector.Table{Name: n})
+	}
+	return ts
+}
+
+func simClient(tb testing.TB, sim *dvsim.Server) *dataverse.Client {
+	tb.Helper()
+	c, err := dataverse.New(context.Background(), dataverse.Config{
+		URL:          sim.URL(),
+		Authority:    sim.Authority(),
+		TenantID:     sim.TenantID(),
+		ClientID:     sim.ClientID(),
+		ClientSecret: sim.ClientSecret(),
+		HTTPClient:   sim.Client(),
+	})
+	require.NoError(tb, err)
+	return c
+}
+
+func openStore(tb testing.TB) warehouse.Store {
+	tb.Helper()
+	st := warehousetest.Open(tb, warehousetest.Embedded(tb))
+	_, err := migrate.Up(context.Background(), st, ampelsql.Schema, migrate.Options{})
+	require.NoError(tb, err)
+	return st
+}

@@ -1,0 +1,278 @@
+// Package connector is Ampel's sync engine: it reads Dataverse tables
+// through connector/dataverse and keeps their landing tables and
+// current-state views in the warehouse equal to the source.
+//
+// Per table and run:
+//
+//  1. Metadata. The table's EntityDefinition gives its columns
+//     (connector/schema maps them to ClickHouse types). The landing table and
+//     view are created or widened (warehouse.EnsureLanding); a column added in
+//     Dataverse is added and recorded in schema_changes, a changed type stops
+//     this table with a message while the others go on.
+//  2. Mode. With no stored state, with --full, or when the columns changed
+//     (new columns need their values for every row), a full load: every page
+//     of the table with change tracking requested; the last page's delta link
+//     is stored. Afterwards only the delta link is used: changed rows and
+//     deleted ids, in proportion to the changes. A refused delta link
+//     (expired, invalid) turns into a full reload, noted in sync_runs. A
+//     table without change tracking is read by modifiedon with an overlap
+//     window instead; deletes cannot be seen for it, which sync_runs notes.
+//  3. Writing. Rows go to the landing table in large batches with
+//     _version = the row's versionnumber. A delete becomes a tombstone: the
+//     key with _deleted = 1 and a version above the newest one stored.
+//     A full load also records every key it saw in a scratch table and, at
+//     its end, tombstones the stored keys it did not see: deletes missed while
+//     a delta link was expired, or during an interrupted load, are caught.
+//  4. State. The new delta link (or watermark) is saved in sync_state only
+//     after every row it covers is in the warehouse. A crash at any point
+//     leaves the old state; the rerun reads the same changes again, and the
+//     ReplacingMergeTree keeps one row per key and version, so the views end
+//     up equal to the source (exactly-once effect, at-least-once delivery).
+package connector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/ampel/ampel/connector/dataverse"
+	"github.com/ampel/ampel/connector/schema"
+	"github.com/ampel/ampel/warehouse"
+)
+
+// Table is one table to sync and the columns to leave out.
+type Table struct {
+	Name           string
+	ExcludeColumns []string
+}
+
+// Options are one sync of one environment.
+type Options struct {
+	// Store is the warehouse, migrated.
+	Store warehouse.Store
+	// Client reads the environment.
+	Client *dataverse.Client
+	// Environment names the environment; rows carry it in _environment.
+	Environment string
+	// Tables to sync.
+	Tables []Table
+	// Full forces a full load of every table.
+	Full bool
+	// ParallelTables is how many tables sync at once. Default 2.
+	ParallelTables int
+	// Overlap is how far back a modifiedon watermark reads again, for rows
+	// committed late. Default 5m.
+	Overlap time.Duration
+	// BatchRows is the number of rows per INSERT. Default 20000.
+	BatchRows int
+	// RunID ties the sync_runs rows of one run together.
+	RunID string
+	// Progress hears about progress; nil reports nothing.
+	Progress Progress
+	// Logger gets the logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// Sync syncs every table of opts and records each in sync_runs. It returns
+// the results, and an error when a table failed; one table's failure does
+// not stop the others. A canceled ctx stops after the current batch.
+func Sync(ctx context.Context, opts Options) ([]TableResult, error) {
+	if opts.ParallelTables <= 0 {
+		opts.ParallelTables = 2
+	}
+	if opts.Overlap <= 0 {
+		opts.Overlap = 5 * time.Minute
+	}
+	if opts.BatchRows <= 0 {
+		opts.BatchRows = 20000
+	}
+	if opts.Progress == nil {
+		opts.Progress = nopProgress{}
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	results := make([]TableResult, len(opts.Tables))
+	sem := make(chan struct{}, opts.ParallelTables)
+	var wg sync.WaitGroup
+	for i, t := range opts.Tables {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				results[i] = TableResult{RunID: opts.RunID, Environment: opts.Environment, Table: t.Name,
+					Started: time.Now(), Finished: time.Now(), Status: StatusCanceled, Err: ctx.Err()}
+				return
+			}
+			defer func() { <-sem }()
+			results[i] = syncTable(ctx, &opts, t)
+			opts.Progress.TableDone(results[i])
+		}()
+	}
+	wg.Wait()
+	recErr := recordRuns(ctx, opts.Store, results)
+	var errs []error
+	for _, r := range results {
+		if r.Err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", r.Table, r.Err))
+		}
+	}
+	if recErr != nil {
+		errs = append(errs, recErr)
+	}
+	return results, errors.Join(errs...)
+}
+
+// tableSync is the work on one table in one run.
+type tableSync struct {
+	opts    *Options
+	log     *slog.Logger
+	entity  *dataverse.Entity
+	mapping *schema.Mapping
+	landing warehouse.Landing
+	cols    []string // insert column order: data, then meta
+	res     *TableResult
+	counter *dataverse.Counter
+}
+
+func syncTable(ctx context.Context, opts *Options, t Table) TableResult {
+	res := TableResult{RunID: opts.RunID, Environment: opts.Environment, Table: t.Name, Started: time.Now().UTC()}
+	ts := &tableSync{opts: opts, res: &res, counter: &dataverse.Counter{},
+		log: opts.Logger.With("environment", opts.Environment, "table", t.Name)}
+	ctx = dataverse.WithCounter(ctx, ts.counter)
+	err := ts.run(ctx, t)
+	st := ts.counter.Snapshot()
+	res.Requests, res.Throttled, res.Retries, res.Bytes = uint32(st.Requests), uint32(st.Throttled), uint32(st.Retries), uint64(st.Bytes)
+	res.Finished = time.Now().UTC()
+	switch {
+	case err == nil:
+		res.Status = StatusOK
+	case ctx.Err() != nil:
+		res.Status, res.Err = StatusCanceled, err
+	default:
+		res.Status, res.Err = StatusFailed, err
+	}
+	return res
+}
+
+func (ts *tableSync) run(ctx context.Context, t Table) error {
+	opts := ts.opts
+	ent, err := opts.Client.EntityDefinition(ctx, t.Name)
+	if err != nil {
+		return err
+	}
+	ts.entity = ent
+	m, err := schema.New(ent, opts.Store.Dialect(), t.ExcludeColumns)
+	if err != nil {
+		return err
+	}
+	ts.mapping = m
+	if err := ts.ensureLanding(ctx); err != nil {
+		return err
+	}
+
+	st, haveState, err := loadState(ctx, opts.Store, opts.Environment, t.Name)
+	if err != nil {
+		return err
+	}
+	sel := m.Select()
+	sameCols := haveState && slices.Equal(st.Columns, sel)
+
+	if !ent.ChangeTrackingEnabled {
+		ts.res.Note = "change tracking is off for this table: deletes cannot be seen; enable Track changes in Dataverse"
+		if opts.Full || !haveState || st.Mode != ModeWatermark || !sameCols {
+			return ts.watermark(ctx, time.Time{}, sel)
+		}
+		return ts.watermark(ctx, st.Watermark, sel)
+	}
+	switch {
+	case opts.Full:
+		return ts.full(ctx, ModeFull, sel)
+	case !haveState:
+		return ts.full(ctx, ModeFull, sel)
+	case st.Mode != ModeDelta || st.DeltaLink == "":
+		ts.res.Note = "change tracking turned on: full load to start delta syncs"
+		return ts.full(ctx, ModeReload, sel)
+	case !sameCols:
+		ts.res.Note = "columns changed: full reload to fill them"
+		return ts.full(ctx, ModeReload, sel)
+	}
+	err = ts.delta(ctx, st.DeltaLink, sel)
+	if errors.Is(err, dataverse.ErrDeltaTokenExpired) {
+		ts.log.Warn("delta link refused; reloading the table", "error", err)
+		ts.res.Note = "delta link refused (expired or invalid): full reload"
+		ts.res.Upserted, ts.res.Deleted, ts.res.Pages = 0, 0, 0
+		return ts.full(ctx, ModeReload, sel)
+	}
+	return err
+}
+
+// ensureLanding creates or widens the landing table and records added
+// columns in schema_changes.
+func (ts *tableSync) ensureLanding(ctx context.Context) error {
+	s := ts.opts.Store
+	ts.landing = warehouse.Landing{Name: ts.entity.LogicalName, Key: ts.mapping.Key(), Columns: ts.mapping.Columns()}
+	existing, err := warehouse.TableColumns(ctx, s, ts.landing.Table())
+	if err != nil {
+		return err
+	}
+	added, err := warehouse.EnsureLanding(ctx, s, ts.landing)
+	if err != nil {
+		var tc *warehouse.TypeChangeError
+		if errors.As(err, &tc) {
+			ts.recordSchemaChange(ctx, []schemaChange{{column: tc.Column, change: "type_changed", oldType: tc.Have, newType: tc.Want}})
+		}
+		return err
+	}
+	if len(existing) > 0 && len(added) > 0 {
+		changes := make([]schemaChange, len(added))
+		for i, c := range added {
+			changes[i] = schemaChange{column: c.Name, change: "added", newType: c.Type}
+			ts.log.Info("column added", "column", c.Name, "type", c.Type)
+		}
+		ts.recordSchemaChange(ctx, changes)
+	}
+	// the insert columns follow the warehouse's table, which may keep
+	// columns the source no longer has (they get their defaults)
+	ts.cols = ts.cols[:0]
+	for _, c := range ts.landing.Columns {
+		ts.cols = append(ts.cols, c.Name)
+	}
+	ts.cols = append(ts.cols, "_environment", "_version", "_deleted", "_synced_at")
+	return nil
+}
+
+type schemaChange struct{ column, change, oldType, newType string }
+
+func (ts *tableSync) recordSchemaChange(ctx context.Context, changes []schemaChange) {
+	s := ts.opts.Store
+	b, err := s.PrepareInsert(ctx, "schema_changes", []string{"changed_at", "environment", "table_name", "column_name", "change", "old_type", "new_type"})
+	if err == nil {
+		now := time.Now().UTC()
+		for _, c := range changes {
+			if err = b.Append(now, ts.opts.Environment, ts.entity.LogicalName, c.column, c.change, c.oldType, c.newType); err != nil {
+				break
+			}
+		}
+		if err == nil {
+			err = b.Send(ctx)
+		} else {
+			b.Abort()
+		}
+	}
+	if err != nil {
+		ts.log.Error("record schema change", "error", err)
+	}
+}
+
+type nopProgress struct{}
+
+func (nopProgress) TableStarted(string, string, string, int64) {}
+func (nopProgress) Rows(string, string, int)                   {}
+func (nopProgress) TableDone(TableResult)                      {}
