@@ -200,45 +200,54 @@ func (c *Client) prefer(q Query) string {
 // below this (0x80040216), so more means something is wrong.
 const maxBody = 1 << 30
 
-// fetchPage gets and decodes one page. A body cut off while reading
-// (reset, EOF) is fetched again, within the same MaxWait budget.
+// fetchPage gets and decodes one page.
 func (c *Client) fetchPage(ctx context.Context, q Query, link string, delta bool, n int) (*Page, error) {
 	table := q.EntitySet
+	t0 := time.Now()
+	body, path, status, err := c.getBody(ctx, call{method: http.MethodGet, url: link, table: table, prefer: c.prefer(q), delta: delta})
+	if err != nil {
+		return nil, fmt.Errorf("read %s page %d: %w", table, n, err)
+	}
+	p := &Page{Number: n, Bytes: len(body), Fetch: time.Since(t0)}
+	t1 := time.Now()
+	if err := decodePage(body, p); err != nil {
+		return nil, fmt.Errorf("read %s page %d: %w", table, n, &APIError{Kind: ErrMalformed, Method: http.MethodGet,
+			Path: path, Table: table, Status: status, Message: "invalid page JSON: " + err.Error()})
+	}
+	p.Decode = time.Since(t1)
+	return p, nil
+}
+
+// getBody sends cl and reads the whole answer. A body cut off while it is
+// read (reset, EOF, HTTP/2 stream error) is fetched again, with backoff,
+// within the MaxWait budget.
+func (c *Client) getBody(ctx context.Context, cl call) (body []byte, path string, status int, err error) {
 	var waited time.Duration
 	for attempt := 1; ; attempt++ {
-		t0 := time.Now()
-		resp, err := c.do(ctx, call{method: http.MethodGet, url: link, table: table, prefer: c.prefer(q), delta: delta})
+		resp, err := c.do(ctx, cl)
 		if err != nil {
-			return nil, fmt.Errorf("read %s page %d: %w", table, n, err)
+			return nil, "", 0, err
 		}
-		path := resp.Request.URL.Path
+		path, status = resp.Request.URL.Path, resp.StatusCode
 		body, err := readBody(resp)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			st := retryState{c: c, ctx: ctx}
-			wait := st.backoffFor(attempt)
-			if waited+wait > c.cfg.MaxWait {
-				return nil, fmt.Errorf("read %s page %d: %w", table, n, &APIError{Kind: ErrUnavailable, Method: http.MethodGet,
-					Path: path, Table: table, Status: resp.StatusCode, Message: "response body cut off", Attempts: attempt, Waited: waited, Err: stripURL(err)})
-			}
-			c.log.Debug("dataverse: page body cut off, fetching again", "table", table, "page", n, "err", stripURL(err), "wait", wait)
-			c.count(ctx, func(cnt *Counter) { cnt.retries.Add(1); cnt.waited.Add(int64(wait)) })
-			waited += wait
-			if err := sleep(ctx, wait); err != nil {
-				return nil, err
-			}
-			continue
+		if err == nil {
+			return body, path, status, nil
 		}
-		p := &Page{Number: n, Bytes: len(body), Fetch: time.Since(t0)}
-		t1 := time.Now()
-		if err := decodePage(body, p); err != nil {
-			return nil, fmt.Errorf("read %s page %d: %w", table, n, &APIError{Kind: ErrMalformed, Method: http.MethodGet,
-				Path: path, Table: table, Status: resp.StatusCode, Message: "invalid page JSON: " + err.Error()})
+		if ctx.Err() != nil {
+			return nil, path, status, ctx.Err()
 		}
-		p.Decode = time.Since(t1)
-		return p, nil
+		st := retryState{c: c, ctx: ctx}
+		wait := st.backoffFor(attempt)
+		if waited+wait > c.cfg.MaxWait {
+			return nil, path, status, &APIError{Kind: ErrUnavailable, Method: cl.method, Path: path, Table: cl.table, Status: status,
+				Message: "response body cut off", Attempts: attempt, Waited: waited, Err: stripURL(err)}
+		}
+		c.log.Debug("dataverse: response body cut off, fetching again", "table", cl.table, "path", path, "err", stripURL(err), "wait", wait)
+		c.count(ctx, func(cnt *Counter) { cnt.retries.Add(1); cnt.waited.Add(int64(wait)) })
+		waited += wait
+		if err := sleep(ctx, wait); err != nil {
+			return nil, path, status, err
+		}
 	}
 }
 

@@ -240,14 +240,13 @@ func stripURL(err error) error {
 
 // getJSON GETs u and decodes the JSON answer into v.
 func (c *Client) getJSON(ctx context.Context, u, table string, v any, extra http.Header) error {
-	resp, err := c.do(ctx, call{method: http.MethodGet, url: u, table: table, extra: extra})
+	body, path, status, err := c.getBody(ctx, call{method: http.MethodGet, url: u, table: table, extra: extra})
 	if err != nil {
 		return err
 	}
-	defer resp.Body.Close()
-	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
-		return &APIError{Kind: ErrMalformed, Method: http.MethodGet, Path: resp.Request.URL.Path, Table: table,
-			Status: resp.StatusCode, Message: "cannot decode the JSON answer: " + err.Error()}
+	if err := json.Unmarshal(body, v); err != nil {
+		return &APIError{Kind: ErrMalformed, Method: http.MethodGet, Path: path, Table: table,
+			Status: status, Message: "cannot decode the JSON answer: " + err.Error()}
 	}
 	return nil
 }

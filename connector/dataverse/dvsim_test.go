@@ -1,0 +1,263 @@
+package dataverse_test
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"io"
+	"math/big"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/ampel/ampel/connector/dataverse"
+	"github.com/ampel/ampel/connector/dvsim"
+	"github.com/ampel/ampel/connector/schema"
+	"github.com/ampel/ampel/warehouse"
+	"github.com/stretchr/testify/require"
+)
+
+func startSim(t testing.TB, opts dvsim.Options) *dvsim.Server {
+	t.Helper()
+	if opts.Seed == 0 {
+		opts.Seed = 42
+	}
+	s, err := dvsim.Start(opts)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+func simConfig(s *dvsim.Server) dataverse.Config {
+	return dataverse.Config{
+		URL: s.URL(), Authority: s.Authority(), TenantID: s.TenantID(), ClientID: s.ClientID(), ClientSecret: s.ClientSecret(),
+		HTTPClient: s.Client(), RetryWaitMin: 10 * time.Millisecond, RetryWaitMax: 200 * time.Millisecond, MaxWait: 30 * time.Second,
+	}
+}
+
+func simClient(t testing.TB, s *dvsim.Server, mod func(*dataverse.Config)) *dataverse.Client {
+	t.Helper()
+	cfg := simConfig(s)
+	if mod != nil {
+		mod(&cfg)
+	}
+	c, err := dataverse.New(context.Background(), cfg)
+	require.NoError(t, err)
+	return c
+}
+
+// readAll reads every page of q and returns records (as rows of m) and deletions.
+func readAll(t testing.TB, c *dataverse.Client, q dataverse.Query, m *schema.Mapping) (rows map[string][]any, deleted []dataverse.Deleted, last *dataverse.Page) {
+	t.Helper()
+	ctx := context.Background()
+	r := c.Read(ctx, q)
+	defer r.Close()
+	rows = map[string][]any{}
+	types := make([]*warehouse.Type, 0)
+	for _, col := range m.Columns() {
+		typ, err := warehouse.ParseType(col.Type)
+		require.NoError(t, err)
+		types = append(types, typ)
+	}
+	for {
+		p, err := r.Next(ctx)
+		if err == io.EOF {
+			return rows, deleted, last
+		}
+		require.NoError(t, err)
+		last = p
+		for i := range p.Records {
+			row, err := m.Row(&p.Records[i], nil)
+			require.NoError(t, err)
+			for j, v := range row {
+				_, err := warehouse.Coerce(types[j], v)
+				require.NoError(t, err, "%s.%s = %#v", m.Table, m.Columns()[j].Name, v)
+			}
+			k, err := m.KeyOf(&p.Records[i])
+			require.NoError(t, err)
+			rows[k] = row
+		}
+		deleted = append(deleted, p.Deleted...)
+	}
+}
+
+var simTables = []string{"lead", "opportunity", "quote", "salesorder", "invoice", "activitypointer", "phonecall", "incident", "systemuser", "account", "contact"}
+
+func TestSimAllTablesFullAndDelta(t *testing.T) {
+	t.Parallel()
+	s := startSim(t, dvsim.Options{Scale: 300})
+	c := simClient(t, s, func(cfg *dataverse.Config) { cfg.PageSize = 97 })
+	ctx := context.Background()
+	who, err := c.WhoAmI(ctx)
+	require.NoError(t, err)
+	require.NotEmpty(t, who.UserID)
+
+	links := map[string]string{}
+	maps := map[string]*schema.Mapping{}
+	for _, name := range simTables {
+		e, err := c.EntityDefinition(ctx, name)
+		require.NoError(t, err, name)
+		m, err := schema.Map(e, schema.Options{})
+		require.NoError(t, err, name)
+		maps[name] = m
+		rows, _, last := readAll(t, c, dataverse.Query{EntitySet: e.EntitySetName, Select: m.Select(), TrackChanges: true}, m)
+		require.Len(t, rows, len(s.Records(name)), name)
+		require.NotEmpty(t, last.DeltaLink, name)
+		links[name] = last.DeltaLink
+		// lookup names and choice labels arrive
+		if name == "lead" {
+			cols := m.ColumnNames()
+			idx := func(n string) int {
+				for i, c := range cols {
+					if c == n {
+						return i
+					}
+				}
+				t.Fatalf("no column %s", n)
+				return -1
+			}
+			for _, row := range rows {
+				require.NotNil(t, row[idx("statecodename")])
+				require.NotNil(t, row[idx("owneridname")])
+				require.Contains(t, []any{"systemuser", "team"}, row[idx("owneridtype")])
+				break
+			}
+		}
+	}
+	n, err := c.RecordCount(ctx, "lead")
+	require.NoError(t, err)
+	require.EqualValues(t, len(s.Records("lead")), n)
+
+	mut := s.Mutate(5, 10, 3)
+	for _, name := range []string{"lead", "opportunity", "contact", "activitypointer"} {
+		rows, deleted, last := readAll(t, c, dataverse.Query{EntitySet: maps[name].EntitySet, DeltaLink: links[name]}, maps[name])
+		for _, id := range mut.Created[name] {
+			require.Contains(t, rows, id, name)
+		}
+		for _, id := range mut.Updated[name] {
+			require.Contains(t, rows, id, name)
+		}
+		var delIDs []string
+		for _, d := range deleted {
+			delIDs = append(delIDs, d.ID)
+		}
+		require.ElementsMatch(t, mut.Deleted[name], delIDs, name)
+		require.NotEqual(t, links[name], last.DeltaLink)
+	}
+	t.Logf("client stats: %+v", c.Stats())
+}
+
+func TestSimThrottlingAndFaults(t *testing.T) {
+	t.Parallel()
+	s := startSim(t, dvsim.Options{Scale: 2000})
+	s.SetThrottle(dvsim.Throttle{Requests: 8, Window: time.Second, RetryAfter: 200 * time.Millisecond})
+	s.SetFaults(dvsim.Faults{ErrorRate: 0.1, DropRate: 0.05})
+	c := simClient(t, s, func(cfg *dataverse.Config) { cfg.PageSize = 200 })
+	ctx := context.Background()
+	e, err := c.EntityDefinition(ctx, "lead")
+	require.NoError(t, err)
+	m, err := schema.Map(e, schema.Options{})
+	require.NoError(t, err)
+	rows, _, _ := readAll(t, c, dataverse.Query{EntitySet: e.EntitySetName, Select: m.Select()}, m)
+	require.Len(t, rows, len(s.Records("lead")))
+	st := c.Stats()
+	t.Logf("client %+v, sim %+v", st, s.Stats())
+	require.Positive(t, st.Retries)
+	require.Positive(t, st.Throttled)
+}
+
+func TestSimExpiredDeltaAndNoTracking(t *testing.T) {
+	t.Parallel()
+	s := startSim(t, dvsim.Options{Scale: 100, Faults: dvsim.Faults{NoChangeTracking: []string{"incident"}}})
+	c := simClient(t, s, nil)
+	ctx := context.Background()
+	e, err := c.EntityDefinition(ctx, "lead")
+	require.NoError(t, err)
+	m, err := schema.Map(e, schema.Options{})
+	require.NoError(t, err)
+	_, _, last := readAll(t, c, dataverse.Query{EntitySet: "leads", Select: m.Select(), TrackChanges: true}, m)
+	s.ExpireDeltaTokens()
+	r := c.Read(ctx, dataverse.Query{EntitySet: "leads", DeltaLink: last.DeltaLink})
+	_, err = r.Next(ctx)
+	r.Close()
+	require.ErrorIs(t, err, dataverse.ErrDeltaTokenExpired)
+	t.Log(err)
+
+	inc, err := c.EntityDefinition(ctx, "incident")
+	require.NoError(t, err)
+	require.False(t, inc.ChangeTrackingEnabled)
+	r = c.Read(ctx, dataverse.Query{EntitySet: inc.EntitySetName, Select: []string{"incidentid"}, TrackChanges: true})
+	_, err = r.Next(ctx)
+	r.Close()
+	require.ErrorIs(t, err, dataverse.ErrChangeTrackingDisabled)
+	t.Log(err)
+
+	// the watermark fallback reads it all, ordered by modifiedon
+	mi, err := schema.Map(inc, schema.Options{})
+	require.NoError(t, err)
+	rows, _, _ := readAll(t, c, dataverse.WatermarkQuery(inc.EntitySetName, inc.PrimaryIDAttribute, mi.Select(), time.Time{}), mi)
+	require.Len(t, rows, len(s.Records("incident")))
+}
+
+func TestSimAuthErrors(t *testing.T) {
+	t.Parallel()
+	s := startSim(t, dvsim.Options{Scale: 100})
+	for name, tc := range map[string]struct {
+		mod  func(*dataverse.Config)
+		kind error
+	}{
+		"wrong secret":   {func(c *dataverse.Config) { c.ClientSecret = "nope-nope" }, dataverse.ErrBadSecret},
+		"unknown client": {func(c *dataverse.Config) { c.ClientID = "99999999-9999-9999-9999-999999999999" }, dataverse.ErrUnknownClient},
+	} {
+		c := simClient(t, s, tc.mod)
+		_, err := c.WhoAmI(context.Background())
+		require.ErrorIs(t, err, tc.kind, name)
+		require.NotContains(t, err.Error(), "nope-nope")
+		t.Log(err)
+	}
+}
+
+func TestSimCertificateAuth(t *testing.T) {
+	t.Parallel()
+	s := startSim(t, dvsim.Options{Scale: 100})
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "ampel"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	require.NoError(t, err)
+	cert, err := x509.ParseCertificate(der)
+	require.NoError(t, err)
+	s.AddCertificate(s.ClientID(), cert)
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	require.NoError(t, os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600))
+	kb, err := x509.MarshalPKCS8PrivateKey(key)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kb}), 0o600))
+	caFile := filepath.Join(dir, "ca.pem")
+	require.NoError(t, os.WriteFile(caFile, s.CACertPEM(), 0o600))
+
+	c := simClient(t, s, func(cfg *dataverse.Config) {
+		cfg.ClientSecret, cfg.CertificateFile, cfg.KeyFile = "", certFile, keyFile
+		cfg.HTTPClient, cfg.CAFile = nil, caFile // trust the simulator through CAFile
+	})
+	_, err = c.WhoAmI(context.Background())
+	require.NoError(t, err)
+}
+
+func TestSimShortLivedTokensRenew(t *testing.T) {
+	t.Parallel()
+	// tokens that live less than the 5-minute margin are renewed before
+	// every request: a long load never starts a request with a stale token
+	s := startSim(t, dvsim.Options{Scale: 100, TokenLifetime: 4 * time.Minute})
+	c := simClient(t, s, nil)
+	for range 3 {
+		_, err := c.WhoAmI(context.Background())
+		require.NoError(t, err)
+	}
+	require.EqualValues(t, 3, s.Stats().TokensIssued)
+}
