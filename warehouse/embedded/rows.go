@@ -66,7 +66,7 @@ func (s *Store) Query(ctx context.Context, query string, args ...any) (warehouse
 // statement cannot be described (SHOW, EXISTS, …).
 func (s *Store) describe(ctx context.Context, c *conn, q string) ([]warehouse.Column, error) {
 	var cols []warehouse.Column
-	err := s.run(ctx, c, "DESCRIBE TABLE ("+q+")", "RowBinaryWithNamesAndTypes", func(b []byte) error {
+	_, err := s.run(ctx, c, "DESCRIBE TABLE ("+q+")", "RowBinaryWithNamesAndTypes", func(b []byte) error {
 		d := &rows{rd: reader{b: b}}
 		if len(b) == 0 {
 			return nil
@@ -100,7 +100,7 @@ type rows struct {
 	query     string
 	ctx       context.Context // the statement's context, with its timeout
 	cancel    context.CancelFunc
-	stopWatch func()
+	stopWatch func() bool
 	stream    result
 	whole     result // the one result of a statement that does not stream
 	chunk     result // current chunk, in C memory
@@ -252,8 +252,12 @@ func (r *rows) finish(cancel bool) {
 		r.stream.free()
 		r.stream = result{}
 	}
-	r.stopWatch()
+	killed := r.stopWatch()
 	r.cancel()
-	r.s.release(r.c, r.ro, false)
+	// A connection whose statement was killed, failed or left unfinished
+	// is closed rather than reused: a fresh one costs well under a
+	// millisecond, and a half-read stream must not leak into the next
+	// statement.
+	r.s.release(r.c, r.ro, killed || cancel || r.err != nil)
 	r.closed = true
 }

@@ -106,7 +106,7 @@ func Open(ctx context.Context, cfg warehouse.Config) (warehouse.Store, error) {
 		releaseEngine()
 		return nil, err
 	}
-	if err := s.run(ctx, c, "SELECT version()", "TabSeparated", func(b []byte) error {
+	if _, err := s.run(ctx, c, "SELECT version()", "TabSeparated", func(b []byte) error {
 		v, err := warehouse.ParseVersion(string(b))
 		s.dialect = warehouse.Dialect{Driver: "embedded", Version: v}
 		return err
@@ -159,6 +159,9 @@ func (s *Store) simple(c *conn, q string) error {
 // acquire takes a connection from the pool, waiting for one while MaxConns
 // are in use.
 func (s *Store) acquire(ctx context.Context, readonly bool) (*conn, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	select {
 	case s.sem <- struct{}{}:
 	case <-ctx.Done():
@@ -216,9 +219,11 @@ func (s *Store) marker() string {
 // called. libchdb offers no cancel for a blocking call, so a second
 // connection runs KILL QUERY; it repeats until the statement is gone,
 // in case the kill came before the engine listed it.
-func (s *Store) watch(ctx context.Context, mark string) (stop func()) {
+// stop reports whether a kill was sent: the connection is then not reused.
+func (s *Store) watch(ctx context.Context, mark string) (stop func() (killed bool)) {
 	done := make(chan struct{})
 	finished := make(chan struct{})
+	var killed bool
 	go func() {
 		defer close(finished)
 		select {
@@ -226,6 +231,7 @@ func (s *Store) watch(ctx context.Context, mark string) (stop func()) {
 			return
 		case <-ctx.Done():
 		}
+		killed = true
 		tick := time.NewTicker(20 * time.Millisecond)
 		defer tick.Stop()
 		for {
@@ -237,9 +243,10 @@ func (s *Store) watch(ctx context.Context, mark string) (stop func()) {
 			}
 		}
 	}()
-	return func() {
+	return func() bool {
 		close(done)
 		<-finished
+		return killed
 	}
 }
 
@@ -272,22 +279,26 @@ func (s *Store) timeout(ctx context.Context) (context.Context, context.CancelFun
 	return context.WithTimeout(ctx, s.qTimeout)
 }
 
-// run executes q on c to completion and hands its output to out.
-func (s *Store) run(ctx context.Context, c *conn, q, format string, out func([]byte) error) error {
+// run executes q on c to completion and hands its output to out. broken
+// says the statement was killed, so c should not be reused.
+func (s *Store) run(ctx context.Context, c *conn, q, format string, out func([]byte) error) (broken bool, err error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
 	ctx, cancel := s.timeout(ctx)
 	defer cancel()
 	mark := s.marker()
 	stop := s.watch(ctx, mark)
 	r := c.query(mark+q, format)
-	stop()
+	broken = stop()
 	defer r.free()
 	if e := r.error(); e != "" {
-		return s.failure(ctx, e, q)
+		return broken, s.failure(ctx, e, q)
 	}
 	if out != nil {
-		return out(r.bytes())
+		return broken, out(r.bytes())
 	}
-	return nil
+	return broken, nil
 }
 
 // failure turns an engine error into the error callers see: the
@@ -313,8 +324,8 @@ func (s *Store) Exec(ctx context.Context, query string, args ...any) error {
 	if err != nil {
 		return err
 	}
-	err = s.run(ctx, c, q, "Null", nil)
-	s.release(c, ro, false)
+	broken, err := s.run(ctx, c, q, "Null", nil)
+	s.release(c, ro, broken)
 	return err
 }
 

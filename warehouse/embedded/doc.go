@@ -1,0 +1,82 @@
+// Package embedded is the warehouse driver that runs the ClickHouse engine
+// inside the Ampel process, through libchdb (chDB 26.7.3). It registers as
+// driver "embedded":
+//
+//	st, err := warehouse.Open(ctx, warehouse.Config{Driver: "embedded", Path: "/var/lib/ampel/warehouse"})
+//
+// Config.Path is the data directory (created if missing); it survives
+// restarts. Config.Library is libchdb.so; when empty it is DefaultLibrary,
+// where deploy/install-libchdb.sh (make libchdb) installs it. The driver
+// reads no environment variables.
+//
+// # Loading
+//
+// libchdb is opened at run time with dlopen and its functions are called
+// through function pointers from small C trampolines (lib.go), so go build
+// and go vet work on machines without the library, and the binary does not
+// need it unless the embedded driver is used. A missing library is one
+// error line naming the set-up command. The library is loaded once per
+// process and never closed.
+//
+// # Signals
+//
+// ClickHouse installs its own signal handlers, which break the Go runtime.
+// Before any engine code runs, the driver saves every signal disposition;
+// after loading it calls chdb_set_signal_handlers_enabled(0) (when the
+// library has it), and after loading and after each connect it puts back
+// any disposition that changed. The engine's threads therefore run under Go's
+// handlers, as cgo threads do.
+//
+// # One engine per process
+//
+// libchdb runs one engine per process, bound to one data directory for the
+// life of the process: a connect to another directory fails, and one after
+// every connection to the first was closed was seen to hang. So the first
+// Open binds the process to its Path; more stores on the same Path (any
+// Database) share the engine, and Open on another Path is an error. Close
+// closes the store's connections but leaves the engine up (26.7.3 cannot be
+// shut down cleanly with MergeTree tables, so chdb_shutdown is never
+// called); the process exit reaps it.
+//
+// Another process on the same directory is kept out by an flock on
+// Path/ampel.lock, which holds the owner's pid. Open waits up to
+// DialTimeout (10 s by default) for the lock, then fails naming the
+// directory and that pid. The lock is held until the process exits, since
+// the engine may still be merging parts in the directory after Close.
+//
+// # Concurrency
+//
+// A libchdb connection runs one statement at a time, but several
+// connections to the engine run statements in parallel (measured: two
+// 1-second sleeps on two connections take 1 s). Each Store keeps a pool of
+// up to MaxConns connections; a statement holds one from start to end (for
+// Query, until Rows.Close; for a batch, during Send). Each connection's
+// current database is Config.Database (created on Open), so unqualified
+// names work. Connections for ReadOnly contexts are a separate pool opened
+// with the engine's readonly=1 setting: the engine itself refuses every
+// write, DDL and SET, which the driver reports as an error wrapping
+// warehouse.ErrReadOnly. (readonly=1 also refuses a SETTINGS clause.)
+//
+// # Formats
+//
+// Reads stream with chdb_stream_query_n in RowBinaryWithNamesAndTypes and
+// are decoded straight from the engine's buffers into the warehouse value
+// types; every chunk repeats the header and holds whole rows. Statements
+// that libchdb cannot stream (SHOW, EXISTS, DESCRIBE, …) run whole. An
+// empty result takes its columns from DESCRIBE.
+//
+// Batches encode each appended row into RowBinary at once, after
+// warehouse.Coerce, in 8 MiB buffers; Send streams the buffers into one
+// "INSERT INTO db.t (cols…)" with chdb_stream_insert_n. The batch holds
+// bytes, not Go values, and nothing is copied into a query string.
+//
+// # Cancellation and timeouts
+//
+// libchdb cannot interrupt a call that is running. Every statement carries
+// a marker comment; when its context ends (or QueryTimeout passes, 10
+// minutes by default, when the context has no deadline) the driver runs
+// KILL QUERY … ASYNC on a spare connection, repeating until the statement
+// returns, and reports an error that wraps the context's error. A stream
+// is also cancelled between chunks with chdb_stream_cancel_query, and a
+// batch between buffers with chdb_stream_cancel_insert.
+package embedded
