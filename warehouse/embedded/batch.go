@@ -2,8 +2,13 @@ package embedded
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
+	"math"
 	"strings"
+	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/ampel/ampel/warehouse"
 )
@@ -89,6 +94,10 @@ func (b *batch) Append(values ...any) error {
 	}
 	start := len(b.cur)
 	for i, v := range values {
+		if out, ok := fastEncode(b.types[i], b.cur, v); ok {
+			b.cur = out
+			continue
+		}
 		cv, err := warehouse.Coerce(b.types[i], v)
 		if err == nil {
 			b.cur, err = b.encs[i](b.cur, cv)
@@ -167,4 +176,65 @@ func (b *batch) Abort() error {
 	b.done = true
 	b.full, b.cur = nil, nil
 	return nil
+}
+
+// fastEncode appends v when it already is the canonical Go value of a
+// simple type, skipping warehouse.Coerce (and its boxing); it reports
+// false for anything else, which then takes the general path. It accepts
+// exactly what Coerce accepts for these values, with the same result.
+func fastEncode(t *warehouse.Type, b []byte, v any) ([]byte, bool) {
+	switch t.Kind {
+	case warehouse.KindLowCardinality:
+		return fastEncode(t.Elem, b, v)
+	case warehouse.KindNullable:
+		if v == nil {
+			return append(b, 1), true
+		}
+		if out, ok := fastEncode(t.Elem, append(b, 0), v); ok {
+			return out, true
+		}
+		return b, false
+	case warehouse.KindString:
+		if s, ok := v.(string); ok {
+			return append(binary.AppendUvarint(b, uint64(len(s))), s...), true
+		}
+	case warehouse.KindInt64:
+		switch x := v.(type) {
+		case int64:
+			return binary.LittleEndian.AppendUint64(b, uint64(x)), true
+		case int:
+			return binary.LittleEndian.AppendUint64(b, uint64(x)), true
+		}
+	case warehouse.KindInt32:
+		if x, ok := v.(int); ok && x >= math.MinInt32 && x <= math.MaxInt32 {
+			return binary.LittleEndian.AppendUint32(b, uint32(int32(x))), true
+		}
+	case warehouse.KindUInt64:
+		if x, ok := v.(uint64); ok {
+			return binary.LittleEndian.AppendUint64(b, x), true
+		}
+	case warehouse.KindFloat64:
+		if x, ok := v.(float64); ok {
+			return binary.LittleEndian.AppendUint64(b, math.Float64bits(x)), true
+		}
+	case warehouse.KindBool:
+		if x, ok := v.(bool); ok {
+			if x {
+				return append(b, 1), true
+			}
+			return append(b, 0), true
+		}
+	case warehouse.KindUUID:
+		if u, ok := v.(uuid.UUID); ok {
+			b = binary.LittleEndian.AppendUint64(b, binary.BigEndian.Uint64(u[:8]))
+			return binary.LittleEndian.AppendUint64(b, binary.BigEndian.Uint64(u[8:])), true
+		}
+	case warehouse.KindDateTime:
+		if tm, ok := v.(time.Time); ok {
+			if sec := tm.Unix(); sec >= 0 && sec <= math.MaxUint32 {
+				return binary.LittleEndian.AppendUint32(b, uint32(sec)), true
+			}
+		}
+	}
+	return b, false
 }
