@@ -86,26 +86,39 @@ func (d *scanner) more(end byte) bool {
 	return false
 }
 
+// special marks the bytes that end the fast path of str: the closing
+// quote, a backslash, and control characters (invalid in JSON strings).
+var special = func() (t [256]bool) {
+	for c := 0; c < 0x20; c++ {
+		t[c] = true
+	}
+	t['"'], t['\\'] = true, true
+	return t
+}()
+
 // str reads a string; without escapes it is a substring of the input.
 func (d *scanner) str() string {
 	d.expect('"')
 	start := d.i
-	end := strings.IndexByte(d.s[start:], '"')
-	if end < 0 {
+	s := d.s
+	i := start
+	for i < len(s) && !special[s[i]] {
+		i++
+	}
+	if i >= len(s) {
 		d.fail("unterminated string")
 	}
-	seg := d.s[start : start+end]
-	if strings.IndexByte(seg, '\\') >= 0 {
+	switch c := s[i]; {
+	case c == '"':
+		d.i = i + 1
+		return s[start:i]
+	case c == '\\':
+		d.i = i
 		return d.escaped(start)
 	}
-	for i := 0; i < len(seg); i++ {
-		if seg[i] < 0x20 {
-			d.i = start + i
-			d.fail("control character in string")
-		}
-	}
-	d.i = start + end + 1
-	return seg
+	d.i = i
+	d.fail("control character in string")
+	return ""
 }
 
 func (d *scanner) escaped(start int) string {
@@ -348,7 +361,7 @@ func (d *pageDecoder) records() {
 			d.sized = true
 			// size the storage from the first row
 			perRow := max(d.i-start, 1)
-			rows := (len(d.s)-start)/perRow + 2
+			rows := (len(d.s)-start)/perRow*5/4 + 2
 			fields := make([]Field, len(d.fields), len(d.fields)*rows+len(d.fields))
 			copy(fields, d.fields)
 			d.fields = fields
@@ -454,4 +467,14 @@ func (d *pageDecoder) record() {
 		return
 	}
 	d.p.Records = append(d.p.Records, Record{ETag: etag, Fields: d.fields[start:len(d.fields):len(d.fields)]})
+}
+
+// DecodePage decodes a whole page body as Read does; for benchmarks and
+// tools that hold raw pages. The page keeps body: do not modify it.
+func DecodePage(body []byte) (*Page, error) {
+	p := &Page{Number: 1, Bytes: len(body)}
+	if err := decodePage(body, p); err != nil {
+		return nil, err
+	}
+	return p, nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -226,4 +227,23 @@ func FuzzDecodePage(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestParseTime(t *testing.T) {
+	t.Parallel()
+	for _, s := range []string{"2024-03-15", "2024-02-29", "2024-03-15T10:20:30Z", "1999-12-31T23:59:59Z", "2024-03-15T10:20:30.123Z", "2024-03-15T10:20:30+02:00"} {
+		got, err := ParseTime(s)
+		require.NoError(t, err, s)
+		layout := time.RFC3339Nano
+		if len(s) == 10 {
+			layout = time.DateOnly
+		}
+		want, _ := time.Parse(layout, s)
+		require.True(t, want.Equal(got), s)
+		require.Equal(t, time.UTC, got.Location(), s)
+	}
+	for _, s := range []string{"2023-02-29", "2024-13-01", "2024-03-15T24:00:00Z", "2024-03-1xT10:20:30Z", "yesterday", "2024-00-10"} {
+		_, err := ParseTime(s)
+		require.Error(t, err, s)
+	}
 }

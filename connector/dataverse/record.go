@@ -47,12 +47,60 @@ func (v Value) Bool() bool { return v.Kind == KindBool && v.Text == "true" }
 // Edm.Date ("2024-03-15", midnight UTC).
 func (v Value) Time() (time.Time, error) { return ParseTime(v.Text) }
 
-// ParseTime parses the date and date-time forms Dataverse sends.
+// ParseTime parses the date and date-time forms Dataverse sends. The
+// usual forms, 2024-03-15 and 2024-03-15T10:20:30Z, take a fast path.
 func ParseTime(s string) (time.Time, error) {
-	if len(s) == 10 {
+	switch {
+	case len(s) == 10 && s[4] == '-' && s[7] == '-':
+		if y, m, d, ok := ymd(s); ok {
+			return time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC), nil
+		}
 		return time.Parse(time.DateOnly, s)
+	case len(s) == 20 && s[10] == 'T' && s[13] == ':' && s[16] == ':' && s[19] == 'Z':
+		y, m, d, ok := ymd(s)
+		hh, ok1 := num2(s[11:13])
+		mm, ok2 := num2(s[14:16])
+		ss, ok3 := num2(s[17:19])
+		if ok && ok1 && ok2 && ok3 && hh < 24 && mm < 60 && ss < 60 {
+			return time.Date(y, time.Month(m), d, hh, mm, ss, 0, time.UTC), nil
+		}
 	}
-	return time.Parse(time.RFC3339Nano, s)
+	t, err := time.Parse(time.RFC3339Nano, s)
+	return t.UTC(), err
+}
+
+// ymd reads YYYY-MM-DD at the start of s and checks the day exists.
+func ymd(s string) (y, m, d int, ok bool) {
+	y1, ok1 := num2(s[0:2])
+	y2, ok2 := num2(s[2:4])
+	m, ok3 := num2(s[5:7])
+	d, ok4 := num2(s[8:10])
+	y = y1*100 + y2
+	if !(ok1 && ok2 && ok3 && ok4) || m < 1 || m > 12 || d < 1 || d > daysIn(y, m) {
+		return 0, 0, 0, false
+	}
+	return y, m, d, true
+}
+
+func daysIn(y, m int) int {
+	switch m {
+	case 2:
+		if y%4 == 0 && (y%100 != 0 || y%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
+}
+
+func num2(s string) (int, bool) {
+	a, b := s[0]-'0', s[1]-'0'
+	if a > 9 || b > 9 {
+		return 0, false
+	}
+	return int(a)*10 + int(b), true
 }
 
 // Field is one property of a record with its annotations.
