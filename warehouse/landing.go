@@ -111,7 +111,7 @@ func EnsureLanding(ctx context.Context, s Store, l Landing) ([]Column, error) {
 		data["Columns"] = cols
 		data["Replace"] = true
 		if !s.Dialect().ModernSQL() { // no CREATE OR REPLACE VIEW before 20.x
-			if err := s.Exec(ctx, "DROP VIEW IF EXISTS "+QuoteIdentifier(l.Name)); err != nil {
+			if err := s.Exec(ctx, "DROP TABLE IF EXISTS "+QuoteIdentifier(l.Name)); err != nil { // 18.16 has no DROP VIEW
 				return nil, err
 			}
 		}
@@ -145,7 +145,11 @@ func (l Landing) validate() error {
 // TableColumns lists the columns of a table in the store's database, in
 // order; none if the table does not exist.
 func TableColumns(ctx context.Context, s Store, table string) ([]Column, error) {
-	rows, err := s.Query(ctx, "SELECT name, type FROM system.columns WHERE database = currentDatabase() AND table = ? ORDER BY position", table)
+	q := "SELECT name, type FROM system.columns WHERE database = currentDatabase() AND table = ?"
+	if s.Dialect().ModernSQL() { // no position column before 19.x; rows come in table order there
+		q += " ORDER BY position"
+	}
+	rows, err := s.Query(ctx, q, table)
 	if err != nil {
 		return nil, err
 	}

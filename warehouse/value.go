@@ -324,6 +324,8 @@ func assign(dest, src any) error {
 	case *any:
 		*d = src
 		return nil
+	case *uuid.UUID, *decimal.Decimal:
+		// Scanners too, but not of their own type: converted below
 	case Scanner:
 		return d.Scan(src)
 	}

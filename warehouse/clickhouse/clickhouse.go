@@ -1,0 +1,351 @@
+// Package clickhouse is the warehouse driver for a ClickHouse server or
+// cluster. Import it for its side effect; it registers the driver
+// "clickhouse":
+//
+//	import _ "github.com/ampel/ampel/warehouse/clickhouse"
+//
+//	st, err := warehouse.Open(ctx, warehouse.Config{
+//		Driver: "clickhouse",
+//		DSN:    "clickhouse://ampel:secret@ch.example.com:9440/ampel?secure=true",
+//	})
+//
+// It speaks the native TCP protocol through github.com/ClickHouse/clickhouse-go/v2.
+//
+// # Old servers
+//
+// Ampel's tests run against Debian's clickhouse-server 18.16.1 (native
+// protocol revision 54412). clickhouse-go v2 negotiates the protocol down to
+// that revision and works for everything the landing layer needs: DDL,
+// ReplacingMergeTree, views, ALTER … ADD COLUMN, batch inserts and reads of
+// every type Ampel uses, FINAL. It logs one warning on the first connection
+// ("unsupported clickhouse version"), which is harmless. What needs care:
+//
+//   - clickhouse-go's HTTP protocol does not work with 18.16 (it sends the
+//     setting client_protocol_version, which 18.16 rejects), so this driver
+//     is native only; a DSN with http:// or https:// is refused.
+//   - Query arguments are never handed to clickhouse-go: statements are
+//     bound with warehouse.Bind first, so no server-side parameters (absent
+//     on 18.16) are used, and both warehouse drivers accept the same SQL.
+//   - LowCardinality is experimental before 19.9; on such servers the driver
+//     sets allow_experimental_low_cardinality_type=1 on every Exec that is
+//     not read-only, so a column type LowCardinality(String) can be created.
+//   - There is no Bool before 21.12; Dialect().Bool() says UInt8, and
+//     warehouse.Coerce turns Go bools into 0/1 for UInt8 columns.
+//
+// # Configuration
+//
+// Everything comes from warehouse.Config: the DSN (user, password, host,
+// port, and clickhouse-go's DSN options such as secure, skip_verify,
+// dial_timeout, compress), CAFile (a PEM bundle to trust; setting it turns
+// TLS on), Database (created when missing; it wins over the DSN's path,
+// which is only the database the first connection uses), MaxConns (pool
+// size), DialTimeout and QueryTimeout (applied when the caller's context has
+// no deadline; default 30 minutes) and Logger.
+//
+// # Behaviour
+//
+// Server errors are *warehouse.Error with the server's code and message and
+// the statement. A context marked with warehouse.ReadOnly runs the statement
+// with the server setting readonly=1; what the server then refuses is an
+// error that wraps warehouse.ErrReadOnly. Batches are prepared with
+// clickhouse-go's PrepareBatch and release their connection until Send, so a
+// slow producer holds no server connection.
+package clickhouse
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	ch "github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/ampel/ampel/warehouse"
+)
+
+// DriverName is the name the driver registers under.
+const DriverName = "clickhouse"
+
+// DefaultQueryTimeout bounds a statement whose context has no deadline when
+// Config.QueryTimeout is zero.
+const DefaultQueryTimeout = 30 * time.Minute
+
+// DefaultDialTimeout bounds connecting when neither Config.DialTimeout nor
+// the DSN's dial_timeout says otherwise.
+const DefaultDialTimeout = 10 * time.Second
+
+func init() {
+	warehouse.Register(DriverName, Open)
+}
+
+// Store is a pool of connections to one database on a ClickHouse server.
+type Store struct {
+	conn         driver.Conn
+	db           string
+	dialect      warehouse.Dialect
+	queryTimeout time.Duration
+	closed       atomic.Bool
+}
+
+var _ warehouse.Store = (*Store)(nil)
+
+// Open connects to the server cfg.DSN names, creates cfg.Database when it
+// is missing and returns a Store working in it. Callers normally use
+// warehouse.Open, which fills the defaults.
+func Open(ctx context.Context, cfg warehouse.Config) (warehouse.Store, error) {
+	if cfg.Database == "" {
+		cfg.Database = warehouse.DefaultDatabase
+	}
+	if !warehouse.ValidIdentifier(cfg.Database) {
+		return nil, fmt.Errorf("clickhouse: database name %q: use letters, digits and underscores only", cfg.Database)
+	}
+	opts, err := options(cfg)
+	if err != nil {
+		return nil, err
+	}
+	qt := cfg.QueryTimeout
+	if qt <= 0 {
+		qt = DefaultQueryTimeout
+	}
+
+	// First connect to the database the DSN names (or the server's
+	// default) to create ours when it is missing.
+	boot := *opts
+	boot.MaxOpenConns, boot.MaxIdleConns = 1, 1
+	bootConn, err := ch.Open(&boot)
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse: %w", err)
+	}
+	s := &Store{conn: bootConn, db: cfg.Database, queryTimeout: qt}
+	version, err := s.version(ctx)
+	if err == nil {
+		err = s.createDatabase(ctx)
+	}
+	_ = bootConn.Close()
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse: open %s: %w", hostList(opts), err)
+	}
+	s.dialect = warehouse.Dialect{Driver: DriverName, Version: version}
+
+	opts.Auth.Database = cfg.Database
+	conn, err := ch.Open(opts)
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse: %w", err)
+	}
+	s.conn = conn
+	return s, nil
+}
+
+func hostList(o *ch.Options) string { return strings.Join(o.Addr, ",") }
+
+// options turns the config into clickhouse-go options.
+func options(cfg warehouse.Config) (*ch.Options, error) {
+	if cfg.DSN == "" {
+		return nil, errors.New("clickhouse: no DSN (clickhouse://user:pass@host:9000/ampel)")
+	}
+	if !strings.HasPrefix(cfg.DSN, "clickhouse://") && !strings.HasPrefix(cfg.DSN, "tcp://") {
+		return nil, fmt.Errorf("clickhouse: DSN must start with clickhouse:// (the native protocol); got %q", redact(cfg.DSN))
+	}
+	opts, err := ch.ParseDSN(cfg.DSN)
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse: DSN %s: %w", redact(cfg.DSN), err)
+	}
+	if opts.Protocol != ch.Native {
+		return nil, errors.New("clickhouse: only the native protocol is supported")
+	}
+	if cfg.CAFile != "" {
+		pem, err := os.ReadFile(cfg.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("clickhouse: CA file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("clickhouse: CA file %s holds no PEM certificate", cfg.CAFile)
+		}
+		if opts.TLS == nil {
+			opts.TLS = &tls.Config{}
+		}
+		opts.TLS.RootCAs = pool
+	}
+	if opts.TLS != nil && opts.TLS.MinVersion == 0 {
+		opts.TLS.MinVersion = tls.VersionTLS12
+	}
+	switch {
+	case cfg.DialTimeout > 0:
+		opts.DialTimeout = cfg.DialTimeout
+	case !strings.Contains(cfg.DSN, "dial_timeout="):
+		opts.DialTimeout = DefaultDialTimeout
+	}
+	maxConns := cfg.MaxConns
+	if maxConns <= 0 {
+		maxConns = 8
+	}
+	opts.MaxOpenConns, opts.MaxIdleConns = maxConns, maxConns
+	opts.Logger = cfg.Logger
+	if opts.ClientInfo.Products == nil {
+		opts.ClientInfo.Products = []struct{ Name, Version string }{{Name: "ampel", Version: "1"}}
+	}
+	return opts, nil
+}
+
+// redact hides the password in a DSN for error messages.
+func redact(dsn string) string {
+	at := strings.LastIndex(dsn, "@")
+	scheme := strings.Index(dsn, "://")
+	if at < 0 || scheme < 0 || at < scheme {
+		return dsn
+	}
+	userinfo := dsn[scheme+3 : at]
+	if user, _, ok := strings.Cut(userinfo, ":"); ok {
+		return dsn[:scheme+3] + user + ":***" + dsn[at:]
+	}
+	return dsn
+}
+
+func (s *Store) version(ctx context.Context) (warehouse.Version, error) {
+	rows, err := s.Query(ctx, "SELECT version()")
+	if err != nil {
+		return warehouse.Version{}, err
+	}
+	defer rows.Close()
+	var v string
+	if rows.Next() {
+		if err := rows.Scan(&v); err != nil {
+			return warehouse.Version{}, err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return warehouse.Version{}, err
+	}
+	return warehouse.ParseVersion(v)
+}
+
+func (s *Store) createDatabase(ctx context.Context) error {
+	rows, err := s.Query(ctx, "SELECT count() FROM system.databases WHERE name = ?", s.db)
+	if err != nil {
+		return err
+	}
+	var n uint64
+	if rows.Next() {
+		err = rows.Scan(&n)
+	}
+	rows.Close()
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		return nil
+	}
+	return s.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+warehouse.QuoteIdentifier(s.db))
+}
+
+// Dialect reports the server's version.
+func (s *Store) Dialect() warehouse.Dialect { return s.dialect }
+
+// Close closes every connection of the pool.
+func (s *Store) Close() error {
+	if s.closed.Swap(true) {
+		return warehouse.ErrClosed
+	}
+	return s.conn.Close()
+}
+
+// queryContext applies the query timeout and the read-only setting. The
+// returned cancel must be called when the statement is done.
+func (s *Store) queryContext(ctx context.Context, exec bool) (context.Context, context.CancelFunc) {
+	cancel := context.CancelFunc(func() {})
+	if _, ok := ctx.Deadline(); !ok {
+		ctx, cancel = context.WithTimeout(ctx, s.queryTimeout)
+	}
+	switch {
+	case warehouse.IsReadOnly(ctx):
+		ctx = ch.Context(ctx, ch.WithSettings(ch.Settings{"readonly": 1}))
+	case exec && !s.dialect.Version.AtLeast(19, 9) && s.dialect.Version.Major != 0:
+		ctx = ch.Context(ctx, ch.WithSettings(ch.Settings{"allow_experimental_low_cardinality_type": 1}))
+	}
+	return ctx, cancel
+}
+
+// Exec runs one statement that returns no rows.
+func (s *Store) Exec(ctx context.Context, query string, args ...any) error {
+	if s.closed.Load() {
+		return warehouse.ErrClosed
+	}
+	q, err := s.statement(query, args)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := s.queryContext(ctx, true)
+	defer cancel()
+	if err := s.conn.Exec(ctx, q); err != nil {
+		return wrapErr(ctx, err, q)
+	}
+	return nil
+}
+
+// Query runs one statement and streams its rows.
+func (s *Store) Query(ctx context.Context, query string, args ...any) (warehouse.Rows, error) {
+	if s.closed.Load() {
+		return nil, warehouse.ErrClosed
+	}
+	q, err := s.statement(query, args)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := s.queryContext(ctx, false)
+	r, err := s.conn.Query(ctx, q)
+	if err != nil {
+		cancel()
+		return nil, wrapErr(ctx, err, q)
+	}
+	return newRows(ctx, r, cancel, q), nil
+}
+
+// statement binds args into query and, on servers before 21.9, rewrites
+// INSERT … VALUES (see rewriteInsert).
+func (s *Store) statement(query string, args []any) (string, error) {
+	q, err := warehouse.Bind(query, args...)
+	if err != nil {
+		return "", err
+	}
+	if s.dialect.Version.Major != 0 && !s.dialect.ModernSQL() {
+		return rewriteInsert(q)
+	}
+	return q, nil
+}
+
+// wrapErr turns a server exception into *warehouse.Error and keeps context
+// errors recognisable.
+func wrapErr(ctx context.Context, err error, query string) error {
+	var exc *ch.Exception
+	if errors.As(err, &exc) {
+		e := &warehouse.Error{
+			Code:    int(exc.Code),
+			Message: oneLine(exc.Message),
+			Query:   warehouse.ShortQuery(query),
+			Err:     err,
+		}
+		if e.Code == warehouse.CodeReadOnly {
+			e.Err = fmt.Errorf("%w: %w", warehouse.ErrReadOnly, err)
+		}
+		return e
+	}
+	if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(err, ctxErr) {
+		return fmt.Errorf("clickhouse: %w (%v), in: %s", ctxErr, err, warehouse.ShortQuery(query))
+	}
+	return fmt.Errorf("clickhouse: %w, in: %s", err, warehouse.ShortQuery(query))
+}
+
+func oneLine(s string) string {
+	s = strings.TrimSpace(s)
+	if strings.ContainsAny(s, "\r\n") {
+		s = strings.Join(strings.Fields(s), " ")
+	}
+	return s
+}
