@@ -1,6 +1,6 @@
 {{/* The current-state view shows each live record once: FINAL collapses
 versions at query time, across parts, and the filter hides tombstones. */ -}}
-CREATE VIEW {{if .Replace}}{{if .Dialect.ModernSQL}}OR REPLACE {{end}}{{else}}IF NOT EXISTS {{end}}{{ident .View}} AS
+CREATE {{if and .Replace .Dialect.ModernSQL}}OR REPLACE {{end}}VIEW {{if not .Replace}}IF NOT EXISTS {{end}}{{ident .View}} AS
 SELECT
     _environment,
 {{- range .Columns}}

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# install-test-deps.sh installs what Ampel's tests need besides Go and
+# libchdb: Debian's clickhouse-server (18.16), which the tests start on
+# loopback themselves (deploy/with-test-clickhouse.sh, warehouse/warehousetest).
+#
+# It runs apt-get non-interactively, with sudo only when not root, and does
+# not start or enable the system service. When /usr/sbin/clickhouse-server
+# is already there it does nothing. It prints the server's path on stdout.
+#
+# Usage: deploy/install-test-deps.sh
+set -euo pipefail
+
+BIN=/usr/sbin/clickhouse-server
+
+die() { echo "install-test-deps: $*" >&2; exit 1; }
+
+if [ -x "$BIN" ]; then
+	echo "$BIN"
+	exit 0
+fi
+
+command -v apt-get >/dev/null 2>&1 ||
+	die "$BIN is missing and apt-get is not available: install clickhouse-server (Debian package) by hand"
+
+as_root=()
+if [ "$(id -u)" -ne 0 ]; then
+	command -v sudo >/dev/null 2>&1 || die "not root and no sudo: run as root: apt-get install clickhouse-server"
+	as_root=(sudo -n)
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+# Keep the package's init scripts from starting the service: tests start
+# their own servers on free ports.
+policy=/usr/sbin/policy-rc.d
+made_policy=0
+if [ ! -e "$policy" ]; then
+	"${as_root[@]}" sh -c "printf '#!/bin/sh\nexit 101\n' > $policy && chmod 0755 $policy"
+	made_policy=1
+fi
+cleanup() { if [ "$made_policy" = 1 ]; then "${as_root[@]}" rm -f "$policy"; fi; }
+trap cleanup EXIT
+
+"${as_root[@]}" apt-get update -q >&2 || die "apt-get update failed"
+"${as_root[@]}" apt-get install -y -q --no-install-recommends \
+	-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
+	clickhouse-server >&2 || die "apt-get install clickhouse-server failed"
+
+[ -x "$BIN" ] || die "clickhouse-server installed but $BIN is missing"
+echo "$BIN"
