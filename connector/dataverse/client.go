@@ -13,6 +13,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -79,8 +80,12 @@ type Client struct {
 	sem    chan struct{}
 	tokens tokenSource
 	log    *slog.Logger
-	setsMu sync.Mutex
-	sets   map[string]string // logical name → entity set
+	// pauseUntil (unix ns) holds back new requests after a 429: once
+	// Dataverse said when to come back, the other requests of this
+	// environment wait too instead of extending the penalty.
+	pauseUntil atomic.Int64
+	setsMu     sync.Mutex
+	sets       map[string]string // logical name → entity set
 }
 
 // New checks cfg, builds the HTTP client and the token source, and

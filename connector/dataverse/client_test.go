@@ -298,3 +298,29 @@ func TestContextCancel(t *testing.T) {
 	_, err := c.WhoAmI(ctx)
 	require.True(t, errors.Is(err, context.DeadlineExceeded), "%v", err)
 }
+
+func TestThrottlePausesOtherRequests(t *testing.T) {
+	t.Parallel()
+	var n atomic.Int64
+	var mu sync.Mutex
+	var times []time.Time
+	f := newFakeEnv(t, func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		times = append(times, time.Now())
+		mu.Unlock()
+		if n.Add(1) == 1 {
+			w.Header().Set("Retry-After", "0.3")
+			writeErr(w, 429, "0x80072326", "Number of concurrent requests exceeded the limit of 52.")
+			return
+		}
+		whoAmIHandler(w, r)
+	})
+	c := f.client(t, nil)
+	_, err := c.WhoAmI(context.Background())
+	require.NoError(t, err)
+	start := time.Now()
+	c.pause(300 * time.Millisecond) // as if another request had just been throttled
+	_, err = c.WhoAmI(context.Background())
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, time.Since(start), 250*time.Millisecond, "a new request waits out the pause")
+}

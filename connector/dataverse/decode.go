@@ -207,26 +207,45 @@ func (d *scanner) literal(word string) {
 	d.i += len(word)
 }
 
+// number reads a JSON number: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
 func (d *scanner) number() string {
-	start := d.i
-	if d.s[d.i] == '-' {
-		d.i++
-	}
-	digits := 0
-	for d.i < len(d.s) {
-		c := d.s[d.i]
-		if c >= '0' && c <= '9' {
-			digits++
-		} else if c != '.' && c != 'e' && c != 'E' && c != '+' && c != '-' {
-			break
+	s, start := d.s, d.i
+	i := start
+	digits := func() int {
+		n := 0
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+			n++
 		}
-		d.i++
+		return n
 	}
-	if digits == 0 {
-		d.i = start
+	if i < len(s) && s[i] == '-' {
+		i++
+	}
+	if i < len(s) && s[i] == '0' {
+		i++
+	} else if digits() == 0 {
 		d.fail("invalid number")
 	}
-	return d.s[start:d.i]
+	if i < len(s) && s[i] == '.' {
+		i++
+		if digits() == 0 {
+			d.i = i
+			d.fail("invalid number")
+		}
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		if digits() == 0 {
+			d.i = i
+			d.fail("invalid number")
+		}
+	}
+	d.i = i
+	return s[start:i]
 }
 
 // value reads any JSON value.

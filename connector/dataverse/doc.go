@@ -36,7 +36,9 @@
 // transport failures (reset, EOF, timeout) back off exponentially from
 // RetryWaitMin to RetryWaitMax with jitter; a request gives up when its
 // next wait would take its total waiting past MaxWait, and the error says
-// the last status, the attempts and the time waited. A page whose body is
+// the last status, the attempts and the time waited. After a 429 every
+// other new request to the environment also waits until the Retry-After
+// time, since hammering a throttled user extends the penalty. A page whose body is
 // cut off while it is read is fetched again within the same budget. At most
 // MaxConcurrency requests are in flight per Client (one Client per
 // environment); waiting between retries holds no slot. Stats counts

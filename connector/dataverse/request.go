@@ -147,6 +147,9 @@ func (c *Client) do(ctx context.Context, cl call) (*http.Response, error) {
 }
 
 func (c *Client) doOnce(ctx context.Context, cl call, u *url.URL, force bool) (*http.Response, error) {
+	if err := c.waitPause(ctx); err != nil {
+		return nil, err
+	}
 	tok, err := c.tokens.token(ctx, force)
 	if err != nil {
 		return nil, err
@@ -177,6 +180,9 @@ func (c *Client) doOnce(ctx context.Context, cl call, u *url.URL, force bool) (*
 		Backoff:      st.backoff,
 		ErrorHandler: retryablehttp.PassthroughErrorHandler,
 		PrepareRetry: func(r *http.Request) error {
+			if err := c.waitPause(r.Context()); err != nil {
+				return err
+			}
 			// a long Retry-After may outlast the token
 			tok, err := c.tokens.token(r.Context(), false)
 			if err != nil {

@@ -99,6 +99,9 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	if resp.StatusCode == http.StatusTooManyRequests {
 		t.c.count(ctx, func(c *Counter) { c.throttled.Add(1) })
+		if ra, ok := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
+			t.c.pause(ra)
+		}
 	}
 	resp.Body = &countingBody{rc: resp.Body, c: t.c, ctx: ctx}
 	return resp, nil
@@ -133,4 +136,25 @@ func (b *countingBody) release() {
 		b.c.count(b.ctx, func(c *Counter) { c.bytes.Add(n) })
 		<-b.c.sem
 	})
+}
+
+// pause holds back new requests for d (or longer if already paused).
+func (c *Client) pause(d time.Duration) {
+	until := time.Now().Add(d).UnixNano()
+	for {
+		cur := c.pauseUntil.Load()
+		if cur >= until || c.pauseUntil.CompareAndSwap(cur, until) {
+			return
+		}
+	}
+}
+
+// waitPause waits out a pause set by a 429 of any request.
+func (c *Client) waitPause(ctx context.Context) error {
+	d := time.Until(time.Unix(0, c.pauseUntil.Load()))
+	if d <= 0 {
+		return nil
+	}
+	c.log.Debug("dataverse: waiting out a throttling pause", "wait", d)
+	return sleep(ctx, d)
 }
