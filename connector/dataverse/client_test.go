@@ -324,3 +324,22 @@ func TestThrottlePausesOtherRequests(t *testing.T) {
 	require.NoError(t, err)
 	require.GreaterOrEqual(t, time.Since(start), 250*time.Millisecond, "a new request waits out the pause")
 }
+
+func TestUntrustedCertificate(t *testing.T) {
+	t.Parallel()
+	f := newFakeEnv(t, whoAmIHandler)
+	// API: a client that does not trust the test server
+	c := f.client(t, func(cfg *Config) {
+		cfg.HTTPClient = &http.Client{}
+		cfg.TokenFunc = func(context.Context, bool) (string, error) { return "tok-1", nil }
+	})
+	_, err := c.WhoAmI(context.Background())
+	require.ErrorIs(t, err, ErrTLS)
+	require.Contains(t, err.Error(), "CA file")
+	// authority
+	c = f.client(t, func(cfg *Config) { cfg.HTTPClient = &http.Client{} })
+	_, err = c.WhoAmI(context.Background())
+	require.ErrorIs(t, err, ErrTLS)
+	require.ErrorIs(t, err, ErrAuth)
+	t.Log(err)
+}

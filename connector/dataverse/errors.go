@@ -1,6 +1,8 @@
 package dataverse
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"regexp"
@@ -46,6 +48,8 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrMalformed: the response was not the JSON Dataverse documents.
 	ErrMalformed = errors.New("malformed response")
+	// ErrTLS: the server's certificate is not trusted (set CAFile).
+	ErrTLS = errors.New("TLS certificate not trusted")
 	// ErrRequest: any other refused request (4xx/5xx).
 	ErrRequest = errors.New("request failed")
 )
@@ -131,6 +135,8 @@ func (e *APIError) hint() string {
 		return "the token was refused; check that the environment URL is the one the app user was created in"
 	case ErrNotFound:
 		return "check the table name and the environment URL"
+	case ErrTLS:
+		return "the server's certificate is not trusted: set the CA file to the CA that signed it"
 	}
 	return ""
 }
@@ -156,6 +162,8 @@ func (e *AuthError) Error() string {
 		hint = "the tenant ID is wrong: use the Directory (tenant) ID of the Entra ID tenant that owns the environment"
 	case ErrUnknownClient:
 		hint = "the client ID is wrong or the app is not registered in this tenant"
+	case ErrTLS:
+		hint = "the authority's certificate is not trusted: set the CA file to the CA that signed it"
 	default:
 		hint = "check the tenant ID, client ID and credential"
 	}
@@ -167,6 +175,15 @@ func (e *AuthError) Error() string {
 		msg += ": " + e.Description
 	}
 	return msg + " — " + hint
+}
+
+// isTLSError reports a certificate verification failure.
+func isTLSError(err error) bool {
+	var cv *tls.CertificateVerificationError
+	var ua x509.UnknownAuthorityError
+	var hn x509.HostnameError
+	var ci x509.CertificateInvalidError
+	return errors.As(err, &cv) || errors.As(err, &ua) || errors.As(err, &hn) || errors.As(err, &ci)
 }
 
 // Is makes an AuthError match its kind and ErrAuth.
@@ -198,6 +215,8 @@ func classifyAuth(err error, authority, clientID string) error {
 	}
 	lower := strings.ToLower(text)
 	switch {
+	case isTLSError(err) || strings.Contains(lower, "x509:") || strings.Contains(lower, "certificate signed by unknown authority"):
+		e.Kind = ErrTLS
 	case strings.Contains(lower, "invalid_client"):
 		e.Kind = ErrBadSecret
 	case strings.Contains(lower, "tenant") && strings.Contains(lower, "not found"):

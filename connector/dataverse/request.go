@@ -201,7 +201,11 @@ func (c *Client) doOnce(ctx context.Context, cl call, u *url.URL, force bool) (*
 		if errors.As(err, &ae) {
 			return nil, err
 		}
-		return nil, &APIError{Kind: ErrUnavailable, Method: cl.method, Path: u.Path, Table: cl.table,
+		kind := ErrUnavailable
+		if isTLSError(err) {
+			kind = ErrTLS
+		}
+		return nil, &APIError{Kind: kind, Method: cl.method, Path: u.Path, Table: cl.table,
 			Attempts: st.attempts, Waited: st.waited, Err: stripURL(err)}
 	}
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
