@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -106,6 +107,11 @@ func (r *Reader) run(ctx context.Context, c *Client, q Query) {
 		}
 	} else if strings.Contains(link, "deltatoken") {
 		delta = true
+	}
+	if q.EntitySet == "" { // name the table in errors: the link's last path segment
+		if u, err := url.Parse(link); err == nil {
+			q.EntitySet = path.Base(u.Path)
+		}
 	}
 	for n := 1; ; n++ {
 		p, err := c.fetchPage(ctx, q, link, delta, n)

@@ -112,11 +112,12 @@ func TestReadExpiredDelta(t *testing.T) {
 	var served atomic.Int64
 	f := newFakeEnv(t, pagedHandler(t, 5, 5000, &served))
 	c := f.client(t, nil)
-	r := c.Read(context.Background(), Query{EntitySet: "leads", DeltaLink: f.srv.URL + "/api/data/v9.2/leads?$select=leadid&$deltatoken=expired"})
+	r := c.Read(context.Background(), Query{DeltaLink: f.srv.URL + "/api/data/v9.2/leads?$select=leadid&$deltatoken=expired"})
 	defer r.Close()
 	_, err := r.Next(context.Background())
 	require.ErrorIs(t, err, ErrDeltaTokenExpired)
 	require.Contains(t, err.Error(), "reload leads in full")
+	require.Contains(t, err.Error(), "read leads page 1", "the table is named from the link")
 	require.NotContains(t, err.Error(), "deltatoken=expired")
 }
 
