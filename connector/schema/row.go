@@ -6,14 +6,16 @@ import (
 	"strings"
 
 	"github.com/ampel/ampel/connector/dataverse"
+	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
 )
 
 // Row appends the values of r in column order to dst[:0] and returns it.
-// The values are the Go types warehouse.Coerce accepts for the column
-// types (strings for UUIDs and text, int64, uint64, float64,
-// decimal.Decimal, time.Time, bool, []int64 and []string for arrays, nil
-// for NULL). Strings share the page's buffer.
+// The values are the canonical Go values of the column types, which the
+// warehouse drivers take without conversion where they can: uuid.UUID,
+// string, int (Int32), int64, uint64, float64, decimal.Decimal, time.Time,
+// bool, []int64 and []string for arrays, nil for NULL. Strings share the
+// page's buffer.
 func (m *Mapping) Row(r *dataverse.Record, dst []any) ([]any, error) {
 	dst = dst[:0]
 	pos := 0 // records list properties in $select order: look there first
@@ -112,11 +114,18 @@ func (c *column) value(f *dataverse.Field) (any, error) {
 	case vString:
 		return v.Text, nil
 	case vUUID:
-		if v.Kind != dataverse.KindString {
-			return nil, fmt.Errorf("%s is not a GUID string", v.Text)
+		u, err := uuid.Parse(v.Text)
+		if err != nil || v.Kind != dataverse.KindString {
+			return nil, fmt.Errorf("%s is not a GUID", v.Text)
 		}
-		return v.Text, nil
-	case vInt, vChoice:
+		return u, nil
+	case vInt32, vChoice:
+		n, err := strconv.ParseInt(v.Text, 10, 32)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a 32-bit integer", v.Text)
+		}
+		return int(n), nil
+	case vInt:
 		n, err := strconv.ParseInt(v.Text, 10, 64)
 		if err != nil {
 			return nil, fmt.Errorf("%q is not an integer", v.Text)

@@ -89,6 +89,7 @@ type valueKind uint8
 const (
 	vString valueKind = iota
 	vUUID
+	vInt32
 	vInt
 	vUint
 	vFloat
@@ -264,7 +265,7 @@ func mapAttribute(a *dataverse.Attribute, isKey bool, boolType string) (column, 
 	case a.Type == "Uniqueidentifier":
 		set(vUUID, "UUID")
 	case a.Type == "Integer":
-		set(vInt, "Int32")
+		set(vInt32, "Int32")
 	case a.Type == "BigInt" && a.LogicalName == "versionnumber":
 		c.kind, c.typ, c.nullable = vUint, "UInt64", false
 	case a.Type == "BigInt":

@@ -10,6 +10,7 @@ import (
 	"github.com/ampel/ampel/connector/dataverse/dataversetest"
 	"github.com/ampel/ampel/connector/schema"
 	"github.com/ampel/ampel/warehouse"
+	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
 	"github.com/stretchr/testify/require"
 )
@@ -119,9 +120,9 @@ func TestRow(t *testing.T) {
 		_, err = warehouse.Coerce(typ, row[i])
 		require.NoError(t, err, "column %s value %#v", c.Name, row[i])
 	}
-	require.Equal(t, "7b0f2f9a-0c1d-ef11-9f89-000d3a5c4e11", got["leadid"])
+	require.Equal(t, uuid.MustParse("7b0f2f9a-0c1d-ef11-9f89-000d3a5c4e11"), got["leadid"])
 	require.Equal(t, time.Date(2024, 3, 15, 10, 20, 30, 0, time.UTC), got["createdon"])
-	require.Equal(t, "1a2b3c4d-0000-4000-8000-000000000001", got["customerid"])
+	require.Equal(t, uuid.MustParse("1a2b3c4d-0000-4000-8000-000000000001"), got["customerid"])
 	require.Equal(t, "Fabrikam", got["customeridname"])
 	require.Equal(t, "contact", got["customeridtype"])
 	require.Nil(t, got["description"])
@@ -129,12 +130,12 @@ func TestRow(t *testing.T) {
 	require.True(t, decimal.RequireFromString("1234.5678").Equal(got["estimatedamount"].(decimal.Decimal)))
 	require.True(t, decimal.RequireFromString("1234.5679").Equal(got["estimatedamount_base"].(decimal.Decimal)), "rounded to 4 places")
 	require.Equal(t, time.Date(2024, 6, 30, 0, 0, 0, 0, time.UTC), got["estimatedclosedate"])
-	require.Equal(t, int64(11), got["leadsourcecode"])
+	require.Equal(t, 11, got["leadsourcecode"])
 	require.Equal(t, "Partner (new)", got["leadsourcecodename"], "a value missing from metadata takes FormattedValue")
 	require.Equal(t, []int64{100000000, 100000002}, got["new_interests"])
 	require.Equal(t, []string{"CRM", "BI"}, got["new_interestsname"])
 	require.Equal(t, 0.75, got["new_score"])
-	require.Equal(t, int64(120), got["numberofemployees"])
+	require.Equal(t, 120, got["numberofemployees"])
 	require.Equal(t, "Sales Team", got["owneridname"])
 	require.Equal(t, "team", got["owneridtype"])
 	require.Nil(t, got["parentaccountid"])
