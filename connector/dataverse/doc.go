@@ -69,7 +69,8 @@
 // its Attributes, then the documented cast segments
 // (/Attributes/Microsoft.Dynamics.CRM.PicklistAttributeMetadata?$expand=OptionSet,
 // LookupAttributeMetadata Targets, DateTimeAttributeMetadata Format and
-// DateTimeBehavior, …), only for the attribute types the table has. A cast
+// DateTimeBehavior, …), only for the attribute types the table has, all at
+// once (within MaxConcurrency). A cast
 // request refused with 400/404/501 is logged and skipped, and properties
 // found in the base answer are used too, so a server that puts them there
 // works as well.

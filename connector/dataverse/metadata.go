@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"regexp"
 	"sort"
+	"sync"
 )
 
 // Entity is the metadata of one table.
@@ -310,7 +311,15 @@ func (c *Client) EntityDefinition(ctx context.Context, logicalName string) (*Ent
 		return nil, fmt.Errorf("attributes of %s: %w", logicalName, &APIError{Kind: ErrMalformed, Method: http.MethodGet,
 			Path: APIPath + "EntityDefinitions/Attributes", Table: logicalName, Message: "primary key " + e.PrimaryIDAttribute + " not among the attributes"})
 	}
-	for _, dc := range detailCasts {
+	// The detail requests go out together (the client's concurrency limit
+	// still applies): discovery costs one round trip more, not ten.
+	type answer struct {
+		values []rawAttr
+		err    error
+	}
+	answers := make([]answer, len(detailCasts))
+	var wg sync.WaitGroup
+	for i, dc := range detailCasts {
 		wanted := false
 		for _, t := range dc.types {
 			wanted = wanted || present[t]
@@ -318,8 +327,15 @@ func (c *Client) EntityDefinition(ctx context.Context, logicalName string) (*Ent
 		if !wanted {
 			continue
 		}
-		var details struct{ Value []rawAttr }
-		err := c.getJSON(ctx, defURL+"/Attributes/Microsoft.Dynamics.CRM."+dc.cast+"?"+dc.query, logicalName, &details, strong)
+		wg.Go(func() {
+			var details struct{ Value []rawAttr }
+			err := c.getJSON(ctx, defURL+"/Attributes/Microsoft.Dynamics.CRM."+dc.cast+"?"+dc.query, logicalName, &details, strong)
+			answers[i] = answer{details.Value, err}
+		})
+	}
+	wg.Wait()
+	for i, dc := range detailCasts {
+		err := answers[i].err
 		var ae *APIError
 		if errors.As(err, &ae) && (ae.Status == 400 || ae.Status == 404 || ae.Status == 501) {
 			c.log.Warn("dataverse: attribute details unavailable", "table", logicalName, "cast", dc.cast, "err", err)
@@ -328,10 +344,10 @@ func (c *Client) EntityDefinition(ctx context.Context, logicalName string) (*Ent
 		if err != nil {
 			return nil, fmt.Errorf("attributes of %s (%s): %w", logicalName, dc.cast, err)
 		}
-		for _, r := range details.Value {
-			if i, ok := index[r.LogicalName]; ok {
+		for _, r := range answers[i].values {
+			if j, ok := index[r.LogicalName]; ok {
 				r.AttributeType = "" // a cast answer must not change the type
-				r.merge(&e.Attributes[i])
+				r.merge(&e.Attributes[j])
 			}
 		}
 	}

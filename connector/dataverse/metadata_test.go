@@ -3,6 +3,7 @@ package dataverse_test
 import (
 	"context"
 	"net/http"
+	"sync"
 	"testing"
 
 	"github.com/ampel/ampel/connector/dataverse"
@@ -13,10 +14,13 @@ import (
 func TestEntityDefinition(t *testing.T) {
 	t.Parallel()
 	var paths []string
+	var mu sync.Mutex
 	h := dataversetest.MetadataHandler("testdata/metadata")
 	c, _ := dataversetest.NewClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		require.Equal(t, "Strong", r.Header.Get("Consistency"))
+		mu.Lock()
 		paths = append(paths, r.URL.RequestURI())
+		mu.Unlock()
 		h.ServeHTTP(w, r)
 	}), nil)
 	e, err := c.EntityDefinition(context.Background(), "lead")
