@@ -261,3 +261,29 @@ func TestSimShortLivedTokensRenew(t *testing.T) {
 	}
 	require.EqualValues(t, 3, s.Stats().TokensIssued)
 }
+
+func TestSimAddedColumnAppears(t *testing.T) {
+	t.Parallel()
+	s := startSim(t, dvsim.Options{Scale: 100})
+	c := simClient(t, s, nil)
+	ctx := context.Background()
+	e, err := c.EntityDefinition(ctx, "opportunity")
+	require.NoError(t, err)
+	before, err := schema.Map(e, schema.Options{})
+	require.NoError(t, err)
+	require.NoError(t, s.AddColumn("opportunity", "new_region", "Picklist"))
+	require.NoError(t, s.AddColumn("opportunity", "new_margin", "Money"))
+	e, err = c.EntityDefinition(ctx, "opportunity")
+	require.NoError(t, err)
+	after, err := schema.Map(e, schema.Options{})
+	require.NoError(t, err)
+	_, added, err := schema.Reconcile("landing_opportunity", before.Columns(), after.Columns())
+	require.NoError(t, err)
+	var names []string
+	for _, a := range added {
+		names = append(names, a.Name+" "+a.Type)
+	}
+	require.ElementsMatch(t, []string{"new_region Nullable(Int32)", "new_regionname Nullable(String)", "new_margin Nullable(Decimal(19, 4))"}, names)
+	rows, _, _ := readAll(t, c, dataverse.Query{EntitySet: e.EntitySetName, Select: after.Select()}, after)
+	require.Len(t, rows, len(s.Records("opportunity")))
+}
