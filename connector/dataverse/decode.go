@@ -395,26 +395,26 @@ func (d *pageDecoder) records() {
 	}
 }
 
-// field finds the field called name among the current record's
-// (from index start), looking at the last few first: annotations sit next
-// to their property. create says to append a new field when absent; plain
-// properties only look back a few places since Dataverse never repeats one.
-func (d *pageDecoder) field(start int, name string, full bool) *Field {
+// field finds the field called name among the current record's (from
+// index start), looking at the last few first: annotations sit next to
+// their property. full says to look at all of them when not found there.
+// A field not found is appended; created says so.
+func (d *pageDecoder) field(start int, name string, full bool) (f *Field, created bool) {
 	n := len(d.fields)
 	for j := n - 1; j >= start && j >= n-3; j-- {
 		if d.fields[j].Name == name {
-			return &d.fields[j]
+			return &d.fields[j], false
 		}
 	}
 	if full {
 		for j := start; j < n-3; j++ {
 			if d.fields[j].Name == name {
-				return &d.fields[j]
+				return &d.fields[j], false
 			}
 		}
 	}
 	d.fields = append(d.fields, Field{Name: name})
-	return &d.fields[len(d.fields)-1]
+	return &d.fields[len(d.fields)-1], true
 }
 
 func (d *pageDecoder) record() {
@@ -422,6 +422,7 @@ func (d *pageDecoder) record() {
 	start := len(d.fields)
 	var etag, odataID string
 	deleted := false
+	pending := 0 // fields created by an annotation, still without their value
 	if d.peek() == '}' {
 		d.i++
 	} else {
@@ -444,7 +445,10 @@ func (d *pageDecoder) record() {
 					d.skip()
 				}
 			case at > 0:
-				f := d.field(start, key[:at], true)
+				f, created := d.field(start, key[:at], true)
+				if created {
+					pending++
+				}
 				switch key[at+1:] {
 				case annFormatted:
 					f.Formatted = d.value().Text
@@ -455,7 +459,12 @@ func (d *pageDecoder) record() {
 				}
 			default:
 				v := d.value()
-				f := d.field(start, key, false)
+				// Dataverse never repeats a property, so a plain property
+				// only needs looking up where an annotation came first.
+				f, created := d.field(start, key, pending > 0)
+				if !created && f.Value.Kind == KindMissing {
+					pending--
+				}
 				f.Value = v
 			}
 			if !d.more('}') {

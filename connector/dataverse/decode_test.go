@@ -247,3 +247,14 @@ func TestParseTime(t *testing.T) {
 		require.Error(t, err, s)
 	}
 }
+
+func TestDecodeAnnotationsFarFromProperty(t *testing.T) {
+	t.Parallel()
+	var p Page
+	body := `{"value":[{"x@OData.Community.Display.V1.FormattedValue":"X!","a":1,"b":2,"c":3,"d":4,"x":5,"y":6,"x@Microsoft.Dynamics.CRM.lookuplogicalname":"t"}]}`
+	require.NoError(t, decodePage([]byte(body), &p))
+	r := p.Records[0]
+	require.Len(t, r.Fields, 6)
+	x := r.Field("x")
+	require.Equal(t, Field{Name: "x", Value: Value{Kind: KindNumber, Text: "5"}, Formatted: "X!", LookupLogicalName: "t"}, *x)
+}
