@@ -287,3 +287,17 @@ func TestSimAddedColumnAppears(t *testing.T) {
 	rows, _, _ := readAll(t, c, dataverse.Query{EntitySet: e.EntitySetName, Select: after.Select()}, after)
 	require.Len(t, rows, len(s.Records("opportunity")))
 }
+
+func TestSimCheckTable(t *testing.T) {
+	t.Parallel()
+	s := startSim(t, dvsim.Options{Scale: 100, Faults: dvsim.Faults{NoChangeTracking: []string{"incident"}}})
+	c := simClient(t, s, nil)
+	for _, name := range simTables {
+		e, err := c.CheckTable(context.Background(), name)
+		require.NoError(t, err, name)
+		require.Equal(t, name != "incident", e.ChangeTrackingEnabled, name)
+	}
+	_, err := c.CheckTable(context.Background(), "nosuchtable")
+	require.ErrorIs(t, err, dataverse.ErrNotFound)
+	t.Log(err)
+}
