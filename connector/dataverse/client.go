@@ -13,7 +13,6 @@ import (
 	"os"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -45,7 +44,10 @@ type Config struct {
 	KeyFile string
 	// CAFile is a PEM bundle of extra CAs to trust (Dataverse and authority).
 	CAFile string
-	// MaxConcurrency caps requests in flight to this environment. Default 4.
+	// MaxConcurrency caps requests in flight to this environment. Default
+	// 4. Clients of the same environment and client ID in one process share
+	// the cap (the first one's value) and the pause after a 429: Dataverse
+	// throttles per application user.
 	MaxConcurrency int
 	// MaxWait bounds the total time one request may spend waiting between
 	// retries (Retry-After and backoff) before it fails. Default 5m.
@@ -77,15 +79,11 @@ type Client struct {
 	host   string
 	http   *http.Client // counting, limited transport
 	stats  *Counter
-	sem    chan struct{}
+	env    *envLimits // shared by the Clients of one environment and app
 	tokens tokenSource
 	log    *slog.Logger
-	// pauseUntil (unix ns) holds back new requests after a 429: once
-	// Dataverse said when to come back, the other requests of this
-	// environment wait too instead of extending the penalty.
-	pauseUntil atomic.Int64
-	setsMu     sync.Mutex
-	sets       map[string]string // logical name → entity set
+	setsMu sync.Mutex
+	sets   map[string]string // logical name → entity set
 }
 
 // New checks cfg, builds the HTTP client and the token source, and
@@ -124,10 +122,10 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		origin: u.Scheme + "://" + u.Host,
 		host:   u.Host,
 		stats:  &Counter{},
-		sem:    make(chan struct{}, cfg.MaxConcurrency),
 		log:    cfg.Logger,
 	}
 	c.base = c.origin + APIPath
+	c.env = limitsFor(c.origin+" "+cfg.ClientID, cfg.MaxConcurrency)
 	baseClient, err := baseHTTPClient(cfg)
 	if err != nil {
 		return nil, err

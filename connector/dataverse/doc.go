@@ -40,8 +40,9 @@
 // other new request to the environment also waits until the Retry-After
 // time, since hammering a throttled user extends the penalty. A page whose body is
 // cut off while it is read is fetched again within the same budget. At most
-// MaxConcurrency requests are in flight per Client (one Client per
-// environment); waiting between retries holds no slot. Stats counts
+// MaxConcurrency requests are in flight per environment and application
+// user, across all Clients of the process; waiting between retries holds
+// no slot. Stats counts
 // requests, 429s, retries, bytes and time waited; WithCounter counts one
 // run or table on its own.
 //

@@ -87,14 +87,14 @@ type transport struct {
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
 	select {
-	case t.c.sem <- struct{}{}:
+	case t.c.env.sem <- struct{}{}:
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
 	t.c.count(ctx, func(c *Counter) { c.requests.Add(1) })
 	resp, err := t.next.RoundTrip(req)
 	if err != nil {
-		<-t.c.sem
+		<-t.c.env.sem
 		return nil, err
 	}
 	if resp.StatusCode == http.StatusTooManyRequests {
@@ -134,7 +134,7 @@ func (b *countingBody) release() {
 	b.once.Do(func() {
 		n := b.n
 		b.c.count(b.ctx, func(c *Counter) { c.bytes.Add(n) })
-		<-b.c.sem
+		<-b.c.env.sem
 	})
 }
 
@@ -142,8 +142,8 @@ func (b *countingBody) release() {
 func (c *Client) pause(d time.Duration) {
 	until := time.Now().Add(d).UnixNano()
 	for {
-		cur := c.pauseUntil.Load()
-		if cur >= until || c.pauseUntil.CompareAndSwap(cur, until) {
+		cur := c.env.pauseUntil.Load()
+		if cur >= until || c.env.pauseUntil.CompareAndSwap(cur, until) {
 			return
 		}
 	}
@@ -151,10 +151,39 @@ func (c *Client) pause(d time.Duration) {
 
 // waitPause waits out a pause set by a 429 of any request.
 func (c *Client) waitPause(ctx context.Context) error {
-	d := time.Until(time.Unix(0, c.pauseUntil.Load()))
+	d := time.Until(time.Unix(0, c.env.pauseUntil.Load()))
 	if d <= 0 {
 		return nil
 	}
 	c.log.Debug("dataverse: waiting out a throttling pause", "wait", d)
 	return sleep(ctx, d)
+}
+
+// envLimits are the limits of one environment and application user:
+// Dataverse's service protection limits count per user, so every Client
+// of the same environment and client ID in this process shares them.
+type envLimits struct {
+	sem chan struct{}
+	// pauseUntil (unix ns) holds back new requests after a 429: once
+	// Dataverse said when to come back, the other requests wait too
+	// instead of extending the penalty.
+	pauseUntil atomic.Int64
+}
+
+var (
+	limitsMu sync.Mutex
+	limits   = map[string]*envLimits{}
+)
+
+// limitsFor returns the shared limits of key; the first Client's
+// MaxConcurrency sets the size.
+func limitsFor(key string, n int) *envLimits {
+	limitsMu.Lock()
+	defer limitsMu.Unlock()
+	l, ok := limits[key]
+	if !ok {
+		l = &envLimits{sem: make(chan struct{}, n)}
+		limits[key] = l
+	}
+	return l
 }
