@@ -38,13 +38,12 @@
 // next wait would take its total waiting past MaxWait, and the error says
 // the last status, the attempts and the time waited. After a 429 every
 // other new request to the environment also waits until the Retry-After
-// time, since hammering a throttled user extends the penalty. A page whose body is
-// cut off while it is read is fetched again within the same budget. At most
+// time, since hammering a throttled user extends the penalty. A body cut
+// off while it is read is fetched again within the same budget. At most
 // MaxConcurrency requests are in flight per environment and application
 // user, across all Clients of the process; waiting between retries holds
-// no slot. Stats counts
-// requests, 429s, retries, bytes and time waited; WithCounter counts one
-// run or table on its own.
+// no slot. Stats counts requests, 429s, retries, bytes and time waited;
+// WithCounter counts one run or table on its own.
 //
 // Every request sends OData-MaxVersion/OData-Version 4.0, Accept
 // application/json and If-None-Match: null. Data reads add Prefer:
