@@ -343,3 +343,16 @@ func TestUntrustedCertificate(t *testing.T) {
 	require.ErrorIs(t, err, ErrAuth)
 	t.Log(err)
 }
+
+func TestMSALForcedRenewalAfter401(t *testing.T) {
+	t.Parallel()
+	f := newFakeEnv(t, whoAmIHandler)
+	f.validTok = func(tok string) bool { return tok != "tok-1" } // the first token was revoked
+	c := f.client(t, nil)
+	_, err := c.WhoAmI(context.Background())
+	require.NoError(t, err)
+	require.EqualValues(t, 2, f.tokenCalls.Load())
+	_, err = c.WhoAmI(context.Background())
+	require.NoError(t, err)
+	require.EqualValues(t, 2, f.tokenCalls.Load(), "the renewed token is kept")
+}
