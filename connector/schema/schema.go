@@ -131,7 +131,7 @@ type Mapping struct {
 	EntitySet string
 	// ChangeTracking says whether the table can be read by delta links.
 	ChangeTracking bool
-	// HasModifiedOn says whether the table has modifiedon (watermark sync).
+	// HasModifiedOn says whether modifiedon is mapped (watermark sync).
 	HasModifiedOn bool
 	// Skipped lists attributes not mapped and why.
 	Skipped []Skipped
@@ -180,9 +180,6 @@ func Map(e *dataverse.Entity, opts Options) (*Mapping, error) {
 	taken := map[string]bool{}
 	for i := range e.Attributes {
 		a := &e.Attributes[i]
-		if a.LogicalName == "modifiedon" {
-			m.HasModifiedOn = true
-		}
 		if len(only) > 0 && !only[a.LogicalName] || slices.Contains(opts.Exclude, a.LogicalName) && a != pk {
 			continue
 		}
@@ -205,6 +202,7 @@ func Map(e *dataverse.Entity, opts Options) (*Mapping, error) {
 		taken[main.name] = true
 	}
 	for i, c := range real {
+		m.HasModifiedOn = m.HasModifiedOn || c.name == "modifiedon"
 		m.cols = append(m.cols, c)
 		m.sel = append(m.sel, c.prop)
 		for _, d := range derived[i] {
