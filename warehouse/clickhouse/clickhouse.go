@@ -58,6 +58,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -187,7 +188,12 @@ func options(cfg warehouse.Config) (*ch.Options, error) {
 		maxConns = 8
 	}
 	opts.MaxOpenConns, opts.MaxIdleConns = maxConns, maxConns
-	opts.Logger = cfg.Logger
+	if cfg.Logger != nil {
+		// clickhouse-go logs every server exception (which Ampel returns as
+		// an error anyway) and an "unsupported version" warning for old
+		// servers: useful when debugging, noise otherwise
+		opts.Logger = slog.New(debugOnly{cfg.Logger.Handler()})
+	}
 	if opts.ClientInfo.Products == nil {
 		opts.ClientInfo.Products = []struct{ Name, Version string }{{Name: "ampel", Version: "1"}}
 	}
@@ -349,3 +355,18 @@ func oneLine(s string) string {
 	}
 	return s
 }
+
+// debugOnly passes a driver's log records on at debug level.
+type debugOnly struct{ h slog.Handler }
+
+func (d debugOnly) Enabled(ctx context.Context, _ slog.Level) bool {
+	return d.h.Enabled(ctx, slog.LevelDebug)
+}
+
+func (d debugOnly) Handle(ctx context.Context, r slog.Record) error {
+	r.Level = slog.LevelDebug
+	return d.h.Handle(ctx, r)
+}
+
+func (d debugOnly) WithAttrs(attrs []slog.Attr) slog.Handler { return debugOnly{d.h.WithAttrs(attrs)} }
+func (d debugOnly) WithGroup(name string) slog.Handler       { return debugOnly{d.h.WithGroup(name)} }
