@@ -198,7 +198,7 @@ func progressLine(t *tableProgress, now time.Time) string {
 		return line
 	}
 	line := fmt.Sprintf("%-28s %-9s %9d rows  %7.0f rows/s", name, t.mode, t.rows, t.rate(now))
-	if t.total > 0 {
+	if t.total > 0 && t.rows <= t.total { // the count is a snapshot: rows may outrun it
 		line += fmt.Sprintf("  %3.0f%%", 100*float64(t.rows)/float64(t.total))
 	}
 	if eta, ok := t.eta(now); ok {

@@ -98,7 +98,7 @@ func Open(ctx context.Context, cfg warehouse.Config) (warehouse.Store, error) {
 	s := &Store{
 		db:       cfg.Database,
 		qTimeout: cfg.QueryTimeout,
-		args:     []string{"clickhouse", "--path=" + dir},
+		args:     []string{"clickhouse", "--path=" + dir, "--log-level=none"}, // the engine logs to a terminal otherwise; errors reach us as results
 		sem:      make(chan struct{}, cfg.MaxConns),
 	}
 	c, err := s.dial(false)
