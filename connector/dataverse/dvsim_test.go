@@ -154,7 +154,7 @@ func TestSimAllTablesFullAndDelta(t *testing.T) {
 func TestSimThrottlingAndFaults(t *testing.T) {
 	t.Parallel()
 	s := startSim(t, dvsim.Options{Scale: 2000})
-	s.SetThrottle(dvsim.Throttle{Requests: 8, Window: time.Second, RetryAfter: 200 * time.Millisecond})
+	s.SetThrottle(dvsim.Throttle{Requests: 10, Window: 2 * time.Second, RetryAfter: 200 * time.Millisecond})
 	s.SetFaults(dvsim.Faults{ErrorRate: 0.1, DropRate: 0.05})
 	c := simClient(t, s, func(cfg *dataverse.Config) { cfg.PageSize = 200 })
 	ctx := context.Background()
