@@ -254,7 +254,8 @@ func TestConcurrencyLimit(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	require.EqualValues(t, 3, peak.Load())
+	require.LessOrEqual(t, peak.Load(), int64(3))
+	require.Greater(t, peak.Load(), int64(1))
 }
 
 func TestParseRetryAfter(t *testing.T) {
