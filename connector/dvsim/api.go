@@ -266,13 +266,13 @@ func (s *Server) serveCollection(w http.ResponseWriter, r *http.Request, t *tabl
 
 	var from int64
 	if isDelta {
-		v, ok := parseDeltaToken(q["$deltatoken"])
+		v, at, ok := parseDeltaToken(q["$deltatoken"])
 		if !ok {
 			s.writeErr(w, badRequest(codeInvalidArgument, "The delta token '%s' is not valid.", q["$deltatoken"]))
 			return
 		}
 		s.mu.RLock()
-		expired := v < s.expiredBelow || v > s.version
+		expired := s.deltaExpired(t, v, at)
 		s.mu.RUnlock()
 		if expired {
 			s.writeErr(w, badRequest(codeExpiredVersion, "The version stamp associated with the client has expired. Please perform a full sync."))
@@ -330,7 +330,7 @@ func (s *Server) serveCollection(w http.ResponseWriter, r *http.Request, t *tabl
 			body = append(body, `","reason":"deleted"}`...)
 		})
 	case order != nil:
-		next = s.orderedPage(t, cur, filter, order, desc, pageSize, emit)
+		next = s.orderedPage(t, cur, q["$filter"]+"\x00"+q["$orderby"], filter, order, desc, pageSize, emit)
 	default:
 		next = s.keyPage(t, cur, filter, pageSize, emit)
 	}
@@ -363,7 +363,7 @@ func (s *Server) serveCollection(w http.ResponseWriter, r *http.Request, t *tabl
 		if sel := q["$select"]; sel != "" {
 			link += "$select=" + url.QueryEscape(sel) + "&"
 		}
-		link += "$deltatoken=" + url.QueryEscape(deltaTokenText(snap, time.Now()))
+		link += "$deltatoken=" + url.QueryEscape(deltaTokenText(snap, s.clock()))
 		body = append(body, `,"@odata.deltaLink":`...)
 		body = appendStr(body, link)
 	}
@@ -385,19 +385,20 @@ func (s *Server) serveCollection(w http.ResponseWriter, r *http.Request, t *tabl
 	writeJSON(w, 200, body)
 }
 
-func parseDeltaToken(tok string) (int64, bool) {
+func parseDeltaToken(tok string) (int64, time.Time, bool) {
 	v, date, ok := strings.Cut(tok, "!")
 	if !ok {
-		return 0, false
+		return 0, time.Time{}, false
 	}
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil || n < 0 {
-		return 0, false
+		return 0, time.Time{}, false
 	}
-	if _, err := time.Parse("01/02/2006 15:04:05", date); err != nil {
-		return 0, false
+	at, err := time.Parse("01/02/2006 15:04:05", date)
+	if err != nil {
+		return 0, time.Time{}, false
 	}
-	return n, true
+	return n, at, true
 }
 
 // keyPage walks rows in key (creation) order, the default when no $orderby is given.
@@ -419,47 +420,6 @@ func (s *Server) keyPage(t *table, cur cookie, filter pred, size int, emit func(
 		}
 		emit(row)
 		n, last = n+1, row
-	}
-	return nil
-}
-
-// orderedPage sorts the matching rows (key as the last tiebreaker) and continues after the
-// cookie's last row.
-func (s *Server) orderedPage(t *table, cur cookie, filter pred, order []*column, desc []bool, size int, emit func(int32)) *cookie {
-	var rows []int32
-	for p := 0; p < t.count(); p++ {
-		if row := t.rowAt(p); t.alive(row) && (filter == nil || filter(row)) {
-			rows = append(rows, row)
-		}
-	}
-	cmp := func(a, b int32) int {
-		for i, c := range order {
-			if r := compareRows(t, c, a, b); r != 0 {
-				if desc[i] {
-					return -r
-				}
-				return r
-			}
-		}
-		return cmp64(int64(a), int64(b))
-	}
-	slices.SortFunc(rows, cmp)
-	start := 0
-	if cur.last != "" {
-		if lr := t.rowOf(cur.last); lr >= 0 {
-			i, _ := slices.BinarySearchFunc(rows, lr, cmp)
-			start = i
-			if i < len(rows) && rows[i] == lr {
-				start = i + 1
-			}
-		}
-	}
-	end := min(start+size, len(rows))
-	for _, row := range rows[start:end] {
-		emit(row)
-	}
-	if end < len(rows) {
-		return &cookie{page: cur.page + 1, last: t.guid(rows[end-1])}
 	}
 	return nil
 }

@@ -24,6 +24,17 @@
 // ($deltatoken=<version>!<MM/dd/yyyy HH:mm:ss>); deltas give changed rows by version, then
 // $deletedEntity entries. Choices made where Dataverse is unverified are marked VERIFY.
 //
+// Ordered paging: the sorted rows of an $orderby query are kept (a few queries, keyed by
+// table, $filter, $orderby and data version), so a walk sorts once; a change between pages
+// sorts again, as Dataverse re-evaluates the query (rows may then move between pages).
+//
+// Delta tokens expire (400, 0x80044352) when older than Options.ChangeRetention (default 7
+// days, Dataverse's ExpireChangeTrackingInDays) by Options.Clock, measured from the token's
+// timestamp; after ExpireDeltaTokens; and, for one table, when they predate the last time
+// its change tracking was turned on. Change tracking is off for Faults.NoChangeTracking at
+// Start; later only SetChangeTracking or SetFaults with a non-nil NoChangeTracking (which
+// then sets every table: listed off, others on) change it.
+//
 // Truth (GET /_sim/truth, Server.Truth) is computed over live rows:
 //
 //	now, go_live
@@ -41,10 +52,24 @@
 //	tickets_per_week_after_go_live[i]            cases created in week i after go-live (no merged)
 //	active_users_by_month.<YYYY-MM>              users who created or modified a record
 //	users {licensed, active_last_28_days, never_active}
-//	conversions {lead/opp/quote counts, lead_conversion_rate, win_rate, quote_to_order_rate,
+//	conversions {leads_open, leads_qualified, leads_disqualified, lead_conversion_rate,
+//	             opportunities_open, opportunities_won, opportunities_lost, win_rate,
+//	             quotes_non_revised, quotes_with_order, quote_to_order_rate,
 //	             sales_cycle_median_days}
 //	overdue_activities.<type>                    open activities due before now
 //
-// POST /_sim/mutate?creates=&updates=&deletes= (Server.Mutate) and GET
-// /_sim/records/<logicalname> (Server.Records) complete the test surface.
+// Every key of the truth JSON is snake_case.
+//
+// POST /_sim/mutate?creates=&updates=&deletes= (Server.Mutate) applies a deterministic batch
+// spread over every table — leads, contacts, accounts, opportunities, quotes, orders,
+// invoices, activities (each of a concrete type), cases; system users are only updated —
+// with new versionnumbers and modifiedon = the clock, and answers what changed per logical
+// name (activities also under activitypointer). Deletes follow Dataverse's relationship
+// behaviour (VERIFY): parental children are deleted with their parent (activities regarding
+// the record; a customer's contacts, opportunities, quotes, orders, invoices and cases; an
+// opportunity's quotes), other lookups to it are cleared, which updates the referencing row.
+// No live row is left pointing at a deleted one. The truth stays current: it is computed over
+// live rows, some created leads and accounts are planted duplicates, and a planted invalid
+// value that an update replaces leaves the truth. GET /_sim/records/<logicalname>
+// (Server.Records) returns live rows with numbers as json.Number (exact).
 package dvsim

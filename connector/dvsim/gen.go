@@ -299,21 +299,7 @@ func (s *Server) genLead(g *gen, p *planted, i int, start, now time.Time, dupEve
 	// duplicates of this lead (only from clean originals so every group is unambiguous).
 	if clean && i%dupEvery == dupEvery-1 && l.byName["companyname"].ref[row] != nullRef {
 		kind := dupKinds[(i/dupEvery)%len(dupKinds)]
-		f2, l2, c2, e2, ph2 := first, last, company, email, phone
-		switch kind {
-		case "case":
-			f2, l2, c2, e2 = strings.ToUpper(first), strings.ToLower(last), strings.ToUpper(company), strings.ToUpper(email)
-		case "whitespace":
-			f2, l2, c2, e2 = " "+first, last+"  ", strings.Replace(company, " ", "  ", 1)+" ", " "+email
-		case "phone":
-			digits := strings.ReplaceAll(strings.TrimPrefix(phone, "+49 "), " ", "")
-			ph2 = "0" + digits[:2] + "/" + digits[2:]
-		case "typo":
-			l2 = typo(last)
-			c2 = typo(base) + " " + legal
-		case "suffix":
-			c2 = base
-		}
+		f2, l2, c2, e2, ph2 := variant(kind, first, last, base, legal, email, phone)
 		d := l.newRow()
 		dc := g.between(created, now.Add(-time.Hour))
 		s.stamp(l, d, dc, dc, g.user(), 0, 1)
@@ -329,6 +315,27 @@ func (s *Server) genLead(g *gen, p *planted, i int, start, now time.Time, dupEve
 }
 
 var dupKinds = []string{"exact", "case", "whitespace", "phone", "typo", "suffix"}
+
+// variant returns the planted near-duplicate of a lead of the given kind.
+func variant(kind, first, last, base, legal, email, phone string) (f2, l2, c2, e2, ph2 string) {
+	company := base + " " + legal
+	f2, l2, c2, e2, ph2 = first, last, company, email, phone
+	switch kind {
+	case "case":
+		f2, l2, c2, e2 = strings.ToUpper(first), strings.ToLower(last), strings.ToUpper(company), strings.ToUpper(email)
+	case "whitespace":
+		f2, l2, c2, e2 = " "+first, last+"  ", strings.Replace(company, " ", "  ", 1)+" ", " "+email
+	case "phone":
+		digits := strings.ReplaceAll(strings.TrimPrefix(phone, "+49 "), " ", "")
+		ph2 = "0" + digits[:2] + "/" + digits[2:]
+	case "typo":
+		l2 = typo(last)
+		c2 = typo(base) + " " + legal
+	case "suffix":
+		c2 = base
+	}
+	return
+}
 
 // typo doubles the first inner consonant (a pattern generated names never contain).
 func typo(s string) string {

@@ -302,11 +302,12 @@ func compareRows(t *table, c *column, a, b int32) int {
 	case kDateTime, kDateOnly:
 		return cmp64(int64(c.u32[a]), int64(c.u32[b]))
 	case kPK:
-		return strings.Compare(t.guid(a), t.guid(b))
+		return comparePK(t, a, b)
 	case kLookup:
 		ta, ia := c.lookup(a)
 		tb, ib := c.lookup(b)
-		return bytes.Compare(ta.appendGUID(nil, ia), tb.appendGUID(nil, ib))
+		var x, y [36]byte
+		return bytes.Compare(ta.appendGUID(x[:0], ia), tb.appendGUID(y[:0], ib))
 	}
 	return 0
 }

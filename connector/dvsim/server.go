@@ -15,6 +15,7 @@ import (
 	mrand "math/rand/v2"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -38,6 +39,13 @@ type Options struct {
 	Throttle Throttle
 	Faults   Faults
 	Logger   *slog.Logger
+	// ChangeRetention is how long delta tokens stay valid, measured from the timestamp in
+	// the token to Clock (Dataverse's Organization.ExpireChangeTrackingInDays). Default 7
+	// days.
+	ChangeRetention time.Duration
+	// Clock is the simulator's clock: the timestamps of delta tokens and of Mutate's
+	// changes, and the age of delta tokens. Default time.Now.
+	Clock func() time.Time
 }
 
 // Throttle mirrors Dataverse's service protection limits per user. Zero fields are off.
@@ -50,10 +58,14 @@ type Throttle struct {
 
 // Faults inject failures into Web API requests (not into the authority or /_sim).
 type Faults struct {
-	ErrorRate        float64       // share of API requests answered 502 or 503
-	Latency          time.Duration // added per response
-	DropRate         float64       // share of connections closed mid-response
-	NoChangeTracking []string      // logical names with ChangeTrackingEnabled=false
+	ErrorRate float64       // share of API requests answered 502 or 503
+	Latency   time.Duration // added per response
+	DropRate  float64       // share of connections closed mid-response
+	// NoChangeTracking lists logical names with ChangeTrackingEnabled=false. At Start it
+	// applies as given. In SetFaults a nil list leaves change tracking as it is; a non-nil
+	// list (empty included) sets it exactly: the tables listed off, all others on. See
+	// SetChangeTracking for one table at a time.
+	NoChangeTracking []string
 }
 
 // Stats counts what the simulator served.
@@ -109,6 +121,8 @@ type Server struct {
 	stats                                  stats
 	testHold                               chan struct{} // tests: API requests wait on it
 	appRow                                 int32
+	createSeq                              int64 // records created by Mutate (unique names, phones)
+	orderCache                             orderCache
 }
 
 func idFromSeed(seed int64, salt uint64) string {
@@ -140,6 +154,12 @@ func Start(opts Options) (*Server, error) {
 	}
 	if opts.ClientSecret == "" {
 		opts.ClientSecret = "sim~" + strings.ReplaceAll(idFromSeed(opts.Seed, 3), "-", "")
+	}
+	if opts.ChangeRetention <= 0 {
+		opts.ChangeRetention = 7 * 24 * time.Hour
+	}
+	if opts.Clock == nil {
+		opts.Clock = time.Now
 	}
 	if opts.Now.IsZero() {
 		opts.Now = time.Now().UTC().Truncate(24 * time.Hour)
@@ -227,21 +247,53 @@ func (s *Server) Close() error {
 	return nil
 }
 
-// SetFaults switches fault injection at run time (NoChangeTracking included).
+// SetFaults switches fault injection at run time. Change tracking changes only when
+// f.NoChangeTracking is non-nil: then exactly the listed tables are off and all others on
+// (Faults{NoChangeTracking: []string{}} turns it back on everywhere). SetFaults(Faults{
+// ErrorRate: 0.1}) leaves tables that were started without change tracking without it.
 func (s *Server) SetFaults(f Faults) {
 	s.limMu.Lock()
 	s.faults = f
 	s.limMu.Unlock()
+	if f.NoChangeTracking == nil {
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, t := range s.tables {
-		t.changeTracking = true
+		s.setTracking(t, !slices.Contains(f.NoChangeTracking, t.logical))
 	}
-	for _, name := range f.NoChangeTracking {
-		if t := s.byLogical[name]; t != nil {
-			t.changeTracking = false
-		}
+}
+
+// SetChangeTracking turns change tracking of one table (by logical name) on or off. As on
+// Dataverse, turning it on again starts tracking anew: delta tokens issued before are
+// answered as expired for that table.
+func (s *Server) SetChangeTracking(logical string, enabled bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.byLogical[logical]
+	if t == nil {
+		return fmt.Errorf("%w: %s", errUnknownTable, logical)
 	}
+	s.setTracking(t, enabled)
+	return nil
+}
+
+func (s *Server) setTracking(t *table, on bool) {
+	if on && !t.changeTracking {
+		s.version++
+		t.trackedSince = s.version
+	}
+	t.changeTracking = on
+}
+
+func (s *Server) clock() time.Time { return s.opts.Clock() }
+
+// deltaExpired reports whether a delta token (its version and timestamp) can no longer be
+// answered for t: older than ExpireDeltaTokens, than the table's change tracking, than
+// ChangeRetention by the clock, or from the future.
+func (s *Server) deltaExpired(t *table, v int64, at time.Time) bool {
+	return v < s.expiredBelow || v < t.trackedSince || v > s.version || s.clock().Sub(at) > s.opts.ChangeRetention
 }
 
 // SetThrottle switches service protection limits at run time.
@@ -258,7 +310,8 @@ func (s *Server) Stats() Stats {
 		TokensIssued: s.stats.tokens.Load(), Pages: s.stats.pages.Load()}
 }
 
-// ExpireDeltaTokens makes every delta token issued so far expired.
+// ExpireDeltaTokens makes every delta token issued so far expired (whatever its age; tokens
+// also expire after Options.ChangeRetention).
 func (s *Server) ExpireDeltaTokens() {
 	s.mu.Lock()
 	defer s.mu.Unlock()

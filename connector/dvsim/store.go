@@ -194,6 +194,7 @@ type table struct {
 	primaryName    string
 	display        string
 	changeTracking bool
+	trackedSince   int64 // delta tokens below this version predate the last time tracking was turned on
 	salt           uint64
 	owner          *table // storage owner (self unless a view)
 	viewType       int32  // activitytypecode index for views, -1 otherwise

@@ -1,6 +1,7 @@
 package dvsim
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	mrand "math/rand/v2"
@@ -18,6 +19,13 @@ type dupGroup struct {
 type planted struct {
 	dups    map[string][]dupGroup
 	invalid map[string]map[string][]int32
+}
+
+// removeInvalid forgets a planted invalid value that Mutate replaced by a valid one.
+func (p *planted) removeInvalid(table, field string, row int32) {
+	if rows := p.invalid[table][field]; rows != nil {
+		p.invalid[table][field] = slices.DeleteFunc(rows, func(r int32) bool { return r == row })
+	}
 }
 
 func (p *planted) addInvalid(table, field string, row int32) {
@@ -72,13 +80,18 @@ type UsersTruth struct {
 
 // ConversionTruth holds the sales-funnel counts.
 type ConversionTruth struct {
-	LeadsOpen, LeadsQualified, LeadsDisqualified int
-	LeadConversionRate                           float64 `json:"lead_conversion_rate"`
-	OppsOpen, OppsWon, OppsLost                  int
-	WinRate                                      float64 `json:"win_rate"`
-	QuotesNonRevised, QuotesWithOrder            int
-	QuoteToOrderRate                             float64 `json:"quote_to_order_rate"`
-	SalesCycleMedianDays                         float64 `json:"sales_cycle_median_days"`
+	LeadsOpen            int     `json:"leads_open"`
+	LeadsQualified       int     `json:"leads_qualified"`
+	LeadsDisqualified    int     `json:"leads_disqualified"`
+	LeadConversionRate   float64 `json:"lead_conversion_rate"` // qualified / (qualified + disqualified)
+	OppsOpen             int     `json:"opportunities_open"`
+	OppsWon              int     `json:"opportunities_won"`
+	OppsLost             int     `json:"opportunities_lost"`
+	WinRate              float64 `json:"win_rate"` // won / (won + lost)
+	QuotesNonRevised     int     `json:"quotes_non_revised"`
+	QuotesWithOrder      int     `json:"quotes_with_order"`
+	QuoteToOrderRate     float64 `json:"quote_to_order_rate"`     // with order / non-revised
+	SalesCycleMedianDays float64 `json:"sales_cycle_median_days"` // won: actualclosedate - createdon
 }
 
 var criticalFields = map[string][]string{
@@ -297,152 +310,11 @@ func (s *Server) Truth() Truth {
 	return tr
 }
 
-// MutateResult lists the ids changed by Mutate, per logical name.
-type MutateResult struct {
-	Created map[string][]string `json:"created"`
-	Updated map[string][]string `json:"updated"`
-	Deleted map[string][]string `json:"deleted"`
-}
-
-// Mutate applies a deterministic batch (given the seed and the number of earlier batches):
-// creates are new leads (with a phone call each on every second one), updates touch leads,
-// opportunities, contacts and activities, deletes remove open leads (and their activities)
-// or activities.
-func (s *Server) Mutate(creates, updates, deletes int) MutateResult {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.mutations++
-	rng := mrand.New(mrand.NewPCG(uint64(s.opts.Seed), uint64(1000+s.mutations)))
-	g := &gen{s: s, rng: rng, cum: s.userWeights()}
-	res := MutateResult{Created: map[string][]string{}, Updated: map[string][]string{}, Deleted: map[string][]string{}}
-	now := time.Now().UTC().Truncate(time.Second)
-	add := func(m map[string][]string, t *table, row int32) {
-		m[t.logical] = append(m[t.logical], t.guid(row))
-		if t.owner != t {
-			m[t.owner.logical] = append(m[t.owner.logical], t.guid(row))
-		}
-	}
-	for i := 0; i < creates; i++ {
-		l := s.leads
-		row := l.newRow()
-		first, last := firstNames[rng.IntN(len(firstNames))], lastNames[rng.IntN(len(lastNames))]
-		idx := 10_000_000 + int(s.mutations)*100_000 + i
-		base, legal := companyName(idx)
-		s.stamp(l, row, now, now, g.user(), 0, 1)
-		set(l, row, "firstname", first)
-		set(l, row, "lastname", last)
-		set(l, row, "companyname", base+" "+legal)
-		set(l, row, "emailaddress1", emailFor(first, last, idx, domainFor(base)))
-		set(l, row, "telephone1", phoneFor(idx))
-		set(l, row, "subject", "Neue Anfrage "+products[rng.IntN(len(products))])
-		setI(l, row, "leadsourcecode", 8)
-		add(res.Created, l, row)
-	}
-	pickLive := func(t *table, ok func(int32) bool) int32 {
-		for try := 0; try < 200; try++ {
-			row := t.rowAt(rng.IntN(t.count()))
-			if t.alive(row) && (ok == nil || ok(row)) {
-				return row
-			}
-		}
-		return -1
-	}
-	for i := 0; i < updates; i++ {
-		var t *table
-		switch x := rng.IntN(10); {
-		case x < 5:
-			t = s.leads
-		case x < 7:
-			t = s.opps
-		case x < 9:
-			t = s.contacts
-		default:
-			t = s.acts.views[rng.IntN(len(s.acts.views))]
-		}
-		row := pickLive(t, nil)
-		if row < 0 {
-			continue
-		}
-		switch t.owner {
-		case s.leads:
-			set(t, row, "subject", "Aktualisiert "+products[rng.IntN(len(products))])
-			if t.byName["statecode"].i32[row] == 0 {
-				setI(t, row, "statuscode", 2)
-			}
-		case s.opps:
-			setI(t, row, "closeprobability", int32(10*rng.IntN(10)))
-		case s.contacts:
-			set(t, row, "jobtitle", jobTitles[rng.IntN(len(jobTitles))])
-		default:
-			setI(t, row, "prioritycode", int32(rng.IntN(3)))
-		}
-		s.touch(t, row, now, g.user())
-		add(res.Updated, t, row)
-	}
-	for i := 0; i < deletes; i++ {
-		if rng.IntN(2) == 0 {
-			row := pickLive(s.leads, func(r int32) bool { return s.leads.byName["statecode"].i32[r] == 0 })
-			if row < 0 {
-				continue
-			}
-			s.remove(s.leads, row)
-			add(res.Deleted, s.leads, row)
-			reg := s.acts.byName["regardingobjectid"]
-			for r := int32(0); r < s.acts.n; r++ {
-				if t, idx := reg.lookup(r); t == s.leads && idx == row && s.acts.alive(r) {
-					s.remove(s.acts, r)
-					add(res.Deleted, s.acts.views[s.acts.typeCol.i32[r]], r)
-				}
-			}
-			continue
-		}
-		v := s.acts.views[rng.IntN(len(s.acts.views))]
-		row := pickLive(v, nil)
-		if row < 0 {
-			continue
-		}
-		s.remove(s.acts, row)
-		add(res.Deleted, v, row)
-	}
-	for _, m := range []map[string][]string{res.Created, res.Updated, res.Deleted} {
-		for k, ids := range m {
-			slices.Sort(ids)
-			m[k] = slices.Compact(ids)
-		}
-	}
-	return res
-}
-
-func (s *Server) userWeights() []float64 {
-	var cum []float64
-	prev := 0.0
-	for i := int32(0); i < s.users.n; i++ {
-		w := 0.0
-		if i != s.appRow && s.users.byName["isdisabled"].i32[i] == 0 {
-			w = 1 / float64(i+1)
-		}
-		prev += w
-		cum = append(cum, prev)
-	}
-	return cum
-}
-
-func (s *Server) touch(t *table, row int32, now time.Time, by int32) {
-	s.version++
-	o := t.owner
-	o.version.i64[row] = s.version
-	o.byName["modifiedon"].u32[row] = toStamp(now)
-	o.byName["modifiedby"].i32[row] = by
-}
-
-func (s *Server) remove(t *table, row int32) {
-	s.version++
-	t.owner.deleted[row] = true
-	t.owner.deletes = append(t.owner.deletes, delRec{row: row, ver: s.version})
-}
-
 // Records returns the live rows of a table (by logical name) as the Web API returns them
-// without annotations, decoded by encoding/json (numbers as float64). Nil for an unknown table.
+// without annotations (and without @odata.etag), decoded by encoding/json with UseNumber:
+// numbers are json.Number holding the exact text the API sends (integers such as
+// versionnumber as digits, money and decimals with at most two fraction digits), so
+// Int64() and String() compare exactly. Nil for an unknown table.
 func (s *Server) Records(logical string) []map[string]any {
 	s.mu.RLock()
 	t := s.byLogical[logical]
@@ -466,7 +338,9 @@ func (s *Server) Records(logical string) []map[string]any {
 	s.mu.RUnlock()
 	buf = append(buf, ']')
 	out := []map[string]any{}
-	_ = json.Unmarshal(buf, &out)
+	dec := json.NewDecoder(bytes.NewReader(buf))
+	dec.UseNumber()
+	_ = dec.Decode(&out)
 	for _, m := range out {
 		delete(m, "@odata.etag")
 	}
