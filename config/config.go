@@ -32,7 +32,7 @@
 //	  page_size: 5000
 //	  max_wait: 5m              # total time a request may spend waiting on retries
 //	  overlap: 5m               # watermark overlap for tables without change tracking
-//	  parallel_tables: 2
+//	  parallel_tables: 4        # tables synced at once
 //	schedules:                  # ampel run: table groups on cron schedules
 //	  - name: hourly
 //	    cron: "0 * * * *"
@@ -253,7 +253,7 @@ func (c *Config) setDefaults() {
 		s.Overlap = Duration(5 * time.Minute)
 	}
 	if s.ParallelTables == 0 {
-		s.ParallelTables = 2
+		s.ParallelTables = 4
 	}
 	if c.Serve.Addr == "" {
 		c.Serve.Addr = "127.0.0.1:8080"

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"io"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -43,69 +45,45 @@ func BenchmarkSync(b *testing.B) {
 	tables := tableList()
 
 	for i := 0; i < b.N; i++ {
-		// (a) decode only
-		start := time.Now()
-		var decoded int
-		var pages [][]*dataverse.Page
-		var entities []*dataverse.Entity
-		for _, t := range tables {
+		// the baselines read and write tables with the same parallelism as
+		// the sync, so that the three figures compare the same shape of work
+		par := connector.DefaultParallelTables
+		entities := make([]*dataverse.Entity, len(tables))
+		for k, t := range tables {
 			ent, err := client.EntityDefinition(ctx, t.Name)
 			require.NoError(b, err)
-			entities = append(entities, ent)
-			m, err := schema.New(ent, warehouse.Dialect{Driver: "embedded"}, nil)
+			entities[k] = ent
+		}
+		read := func(k int, keep func(*dataverse.Page)) int {
+			m, err := schema.New(entities[k], warehouse.Dialect{Driver: "embedded"}, nil)
 			require.NoError(b, err)
-			r := client.Read(ctx, dataverse.Query{EntitySet: ent.EntitySetName, Select: m.Select(), TrackChanges: true})
-			var kept []*dataverse.Page
+			r := client.Read(ctx, dataverse.Query{EntitySet: entities[k].EntitySetName, Select: m.Select(), TrackChanges: true})
+			defer r.Close()
+			n := 0
 			for {
 				p, err := r.Next(ctx)
 				if errors.Is(err, io.EOF) {
-					break
+					return n
 				}
 				require.NoError(b, err)
-				decoded += len(p.Records)
-				kept = append(kept, p)
+				n += len(p.Records)
+				keep(p)
 			}
-			r.Close()
-			pages = append(pages, kept)
 		}
+
+		// (a) decode only: fetch and decode every page, keep nothing
+		start := time.Now()
+		var decoded atomic.Int64
+		forTables(len(tables), par, func(k int) { decoded.Add(int64(read(k, func(*dataverse.Page) {}))) })
 		decodeTime := time.Since(start)
 
-		// (b) insert only, the same rows
+		// (b) insert only: the same rows, read beforehand (not timed)
+		pages := make([][]*dataverse.Page, len(tables))
+		forTables(len(tables), par, func(k int) { read(k, func(p *dataverse.Page) { pages[k] = append(pages[k], p) }) })
 		st := openStore(b)
 		start = time.Now()
-		var inserted int
-		for ti, ent := range entities {
-			m, err := schema.New(ent, st.Dialect(), nil)
-			require.NoError(b, err)
-			l := warehouse.Landing{Name: ent.LogicalName, Key: m.Key(), Columns: m.Columns()}
-			_, err = warehouse.EnsureLanding(ctx, st, l)
-			require.NoError(b, err)
-			cols := make([]string, 0, len(l.Columns)+4)
-			for _, c := range l.Columns {
-				cols = append(cols, c.Name)
-			}
-			cols = append(cols, "_environment", "_version", "_deleted", "_synced_at")
-			batch, err := st.PrepareInsert(ctx, l.Table(), cols)
-			require.NoError(b, err)
-			now := time.Now().UTC().Truncate(time.Second)
-			var row []any
-			for _, p := range pages[ti] {
-				for k := range p.Records {
-					row, err = m.Row(&p.Records[k], row[:0])
-					require.NoError(b, err)
-					v, _ := p.Records[k].Version()
-					row = append(row, "bench", v, uint8(0), now)
-					require.NoError(b, batch.Append(row...))
-					inserted++
-					if batch.Rows() >= 20000 {
-						require.NoError(b, batch.Send(ctx))
-						batch, err = st.PrepareInsert(ctx, l.Table(), cols)
-						require.NoError(b, err)
-					}
-				}
-			}
-			require.NoError(b, batch.Send(ctx))
-		}
+		var inserted atomic.Int64
+		forTables(len(tables), par, func(k int) { inserted.Add(int64(insertPages(b, st, entities[k], pages[k]))) })
 		insertTime := time.Since(start)
 		pages = nil
 
@@ -128,8 +106,8 @@ func BenchmarkSync(b *testing.B) {
 		require.NoError(b, err)
 		deltaTime := time.Since(start)
 
-		decodeRate := float64(decoded) / decodeTime.Seconds()
-		insertRate := float64(inserted) / insertTime.Seconds()
+		decodeRate := float64(decoded.Load()) / decodeTime.Seconds()
+		insertRate := float64(inserted.Load()) / insertTime.Seconds()
 		syncRate := float64(synced) / syncTime.Seconds()
 		b.ReportMetric(decodeRate, "decode_rows/s")
 		b.ReportMetric(insertRate, "insert_rows/s")
@@ -138,6 +116,56 @@ func BenchmarkSync(b *testing.B) {
 		b.ReportMetric(deltaTime.Seconds()/syncTime.Seconds(), "delta/full_time")
 		b.ReportMetric(float64(synced), "rows")
 	}
+}
+
+// forTables runs fn for table indexes 0..n-1, par at a time.
+func forTables(n, par int, fn func(k int)) {
+	sem := make(chan struct{}, par)
+	var wg sync.WaitGroup
+	for k := 0; k < n; k++ {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			fn(k)
+		}()
+	}
+	wg.Wait()
+}
+
+// insertPages writes the rows of pages to the table's landing table the way
+// the sync does (same mapping, batch size and metadata columns) and returns
+// how many it wrote.
+func insertPages(b *testing.B, st warehouse.Store, ent *dataverse.Entity, pages []*dataverse.Page) int {
+	ctx := context.Background()
+	m, err := schema.New(ent, st.Dialect(), nil)
+	require.NoError(b, err)
+	l := warehouse.Landing{Name: ent.LogicalName, Key: m.Key(), Columns: m.Columns()}
+	_, err = warehouse.EnsureLanding(ctx, st, l)
+	require.NoError(b, err)
+	cols := append(m.ColumnNames(), "_environment", "_version", "_deleted", "_synced_at")
+	batch, err := st.PrepareInsert(ctx, l.Table(), cols)
+	require.NoError(b, err)
+	now := time.Now().UTC().Truncate(time.Second)
+	var row []any
+	n := 0
+	for _, p := range pages {
+		for k := range p.Records {
+			row, err = m.Row(&p.Records[k], row[:0])
+			require.NoError(b, err)
+			v, _ := p.Records[k].Version()
+			row = append(row, "bench", v, uint8(0), now)
+			require.NoError(b, batch.Append(row...))
+			n++
+			if batch.Rows() >= connector.DefaultBatchRows {
+				require.NoError(b, batch.Send(ctx))
+				batch, err = st.PrepareInsert(ctx, l.Table(), cols)
+				require.NoError(b, err)
+			}
+		}
+	}
+	require.NoError(b, batch.Send(ctx))
+	return n
 }
 
 func tableList() []connector.Table {

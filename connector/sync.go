@@ -35,7 +35,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -50,6 +52,16 @@ type Table struct {
 	ExcludeColumns []string
 }
 
+// Defaults of Options.
+const (
+	// DefaultParallelTables: a delta's cost is mostly round trips (metadata,
+	// the delta request, state), which overlap well; requests per
+	// environment stay capped by the client's MaxConcurrency.
+	DefaultParallelTables = 4
+	// DefaultBatchRows rows go into one INSERT.
+	DefaultBatchRows = 20000
+)
+
 // Options are one sync of one environment.
 type Options struct {
 	// Store is the warehouse, migrated.
@@ -62,12 +74,13 @@ type Options struct {
 	Tables []Table
 	// Full forces a full load of every table.
 	Full bool
-	// ParallelTables is how many tables sync at once. Default 2.
+	// ParallelTables is how many tables sync at once. Default
+	// DefaultParallelTables.
 	ParallelTables int
 	// Overlap is how far back a modifiedon watermark reads again, for rows
 	// committed late. Default 5m.
 	Overlap time.Duration
-	// BatchRows is the number of rows per INSERT. Default 20000.
+	// BatchRows is the number of rows per INSERT. Default DefaultBatchRows.
 	BatchRows int
 	// RunID ties the sync_runs rows of one run together.
 	RunID string
@@ -82,13 +95,13 @@ type Options struct {
 // not stop the others. A canceled ctx stops after the current batch.
 func Sync(ctx context.Context, opts Options) ([]TableResult, error) {
 	if opts.ParallelTables <= 0 {
-		opts.ParallelTables = 2
+		opts.ParallelTables = DefaultParallelTables
 	}
 	if opts.Overlap <= 0 {
 		opts.Overlap = 5 * time.Minute
 	}
 	if opts.BatchRows <= 0 {
-		opts.BatchRows = 20000
+		opts.BatchRows = DefaultBatchRows
 	}
 	if opts.Progress == nil {
 		opts.Progress = nopProgress{}
@@ -202,6 +215,9 @@ func (ts *tableSync) run(ctx context.Context, t Table) error {
 	case !sameCols:
 		ts.res.Note = "columns changed: full reload to fill them"
 		return ts.full(ctx, ModeReload, sel)
+	case !sameHost(st.DeltaLink, opts.Client.URL()):
+		ts.res.Note = "the environment URL changed since the last sync: full reload"
+		return ts.full(ctx, ModeReload, sel)
 	}
 	err = ts.delta(ctx, st.DeltaLink, sel)
 	if errors.Is(err, dataverse.ErrDeltaTokenExpired) {
@@ -269,6 +285,14 @@ func (ts *tableSync) recordSchemaChange(ctx context.Context, changes []schemaCha
 	if err != nil {
 		ts.log.Error("record schema change", "error", err)
 	}
+}
+
+// sameHost reports whether a stored link points to the environment at
+// origin (scheme://host[:port]).
+func sameHost(link, origin string) bool {
+	l, err1 := url.Parse(link)
+	o, err2 := url.Parse(origin)
+	return err1 == nil && err2 == nil && strings.EqualFold(l.Host, o.Host)
 }
 
 type nopProgress struct{}
