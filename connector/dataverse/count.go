@@ -13,7 +13,8 @@ import (
 // RecordCount estimates the number of rows of a table, for progress
 // reporting. It asks RetrieveTotalRecordCount (a snapshot Dataverse
 // refreshes about daily, not capped) and falls back to <entityset>/$count
-// (exact but capped at 5,000 by Dataverse) where that function is missing.
+// (exact but capped at 5,000 by Dataverse) where that function is missing;
+// at the cap it returns an error rather than a wrong estimate.
 // The entity set is taken from an earlier EntityDefinition call, or read.
 func (c *Client) RecordCount(ctx context.Context, logicalName string) (int64, error) {
 	if !logicalNameRE.MatchString(logicalName) {
@@ -53,6 +54,10 @@ func (c *Client) RecordCount(ctx context.Context, logicalName string) (int64, er
 	n, err := strconv.ParseInt(strings.TrimPrefix(strings.TrimSpace(string(body)), "\ufeff"), 10, 64)
 	if err != nil {
 		return 0, fmt.Errorf("count %s: %w", logicalName, &APIError{Kind: ErrMalformed, Method: http.MethodGet, Path: resp.Request.URL.Path, Table: set, Message: "not a number"})
+	}
+	if n >= 5000 {
+		// the cap, not the count: better no estimate than a wrong one
+		return 0, fmt.Errorf("count %s: $count stops at 5000 and RetrieveTotalRecordCount is not available", logicalName)
 	}
 	return n, nil
 }
