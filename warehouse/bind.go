@@ -34,7 +34,7 @@ func Bind(query string, args ...any) (string, error) {
 		c := query[i]
 		switch {
 		case c == '\'' || c == '"' || c == '`':
-			end := skipQuoted(query, i)
+			end := SkipQuoted(query, i)
 			b.WriteString(query[i:end])
 			i = end - 1
 		case c == '-' && i+1 < len(query) && query[i+1] == '-':
@@ -74,7 +74,7 @@ func Bind(query string, args ...any) (string, error) {
 }
 
 // skipQuoted returns the index just after the quoted run starting at i.
-func skipQuoted(s string, i int) int {
+func SkipQuoted(s string, i int) int {
 	q := s[i]
 	for j := i + 1; j < len(s); j++ {
 		switch s[j] {

@@ -18,7 +18,7 @@ func SplitStatements(script string) []string {
 	for i := 0; i < len(script); i++ {
 		switch c := script[i]; {
 		case c == '\'' || c == '"' || c == '`':
-			i = skipQuoted(script, i) - 1
+			i = SkipQuoted(script, i) - 1
 		case c == '-' && i+1 < len(script) && script[i+1] == '-':
 			if end := strings.IndexByte(script[i:], '\n'); end >= 0 {
 				i += end

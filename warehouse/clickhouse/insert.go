@@ -1,6 +1,8 @@
 package clickhouse
 
 import (
+	"github.com/ampel/ampel/warehouse"
+
 	"errors"
 	"strings"
 )
@@ -29,7 +31,7 @@ func rewriteInsert(q string) (string, error) {
 		c := q[j]
 		switch {
 		case c == '\'' || c == '"' || c == '`':
-			j = skipQuote(q, j)
+			j = warehouse.SkipQuoted(q, j)
 			continue
 		case c == '-' && strings.HasPrefix(q[j:], "--"), c == '/' && strings.HasPrefix(q[j:], "/*"):
 			j = skipSpace(q, j)
@@ -69,7 +71,7 @@ func valueTuples(s string) ([]string, bool) {
 		for j < len(s) {
 			c := s[j]
 			if c == '\'' || c == '"' || c == '`' {
-				j = skipQuote(s, j)
+				j = warehouse.SkipQuoted(s, j)
 				continue
 			}
 			if c == '(' {
@@ -103,24 +105,6 @@ func valueTuples(s string) ([]string, bool) {
 		}
 	}
 	return rows, len(rows) > 0
-}
-
-// skipQuote returns the index after the quoted run starting at i.
-func skipQuote(s string, i int) int {
-	q := s[i]
-	for j := i + 1; j < len(s); j++ {
-		switch s[j] {
-		case '\\':
-			j++
-		case q:
-			if j+1 < len(s) && s[j+1] == q {
-				j++
-				continue
-			}
-			return j + 1
-		}
-	}
-	return len(s)
 }
 
 // skipSpace skips whitespace and comments from i.
