@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	mrand "math/rand/v2"
+	"runtime"
 	"strings"
 	"time"
 )
@@ -46,10 +47,9 @@ func phoneFor(i int) string {
 	return fmt.Sprintf("+49 30 %08d", d%100000000)
 }
 
-func asciiFold(s string) string {
-	r := strings.NewReplacer("ä", "ae", "ö", "oe", "ü", "ue", "ß", "ss", "Ä", "Ae", "Ö", "Oe", "Ü", "Ue")
-	return strings.ToLower(r.Replace(s))
-}
+var foldReplacer = strings.NewReplacer("ä", "ae", "ö", "oe", "ü", "ue", "ß", "ss", "Ä", "Ae", "Ö", "Oe", "Ü", "Ue")
+
+func asciiFold(s string) string { return strings.ToLower(foldReplacer.Replace(s)) }
 
 func emailFor(first, last string, i int, domain string) string {
 	return fmt.Sprintf("%s.%s.%s@%s", asciiFold(first), asciiFold(last), strings.ToLower(fmt.Sprint(i)), domain)
@@ -183,16 +183,31 @@ func (s *Server) generate() {
 	s.appRow = app
 
 	dupEvery := 30 // about 3% of leads get a duplicate
+	sample := -1
+	if n >= 32_000 {
+		sample = n / 16
+	}
 	for i := 0; i < n; i++ {
+		if i == sample {
+			s.reserveProjected(float64(n) / float64(i))
+		}
+		if sample > 0 && i%sample == sample-1 {
+			// the reserved columns make the heap goal twice their size: collect the
+			// generator's garbage before it gets there (peak RSS, not speed).
+			runtime.GC()
+		}
 		s.genLead(g, p, i, start, now, dupEvery)
 	}
 	// accounts and contacts that did not come from leads (migrated data), with duplicates.
 	extra := max(10, n/20)
+	s.accounts.reserve(int(s.accounts.n) + extra + extra/10 + 16)
+	s.contacts.reserve(int(s.contacts.n) + extra/5 + 16)
 	for j := 0; j < extra; j++ {
 		s.genAccount(g, p, n+j, start, now, true)
 	}
 	// cases: hypercare tickets after go-live rising then falling off.
 	nc := max(50, n/50)
+	s.cases.reserve(nc)
 	liveAcc := s.accounts.count()
 	for i := 0; i < nc; i++ {
 		var created time.Time
@@ -232,6 +247,17 @@ func (s *Server) generate() {
 		setI(s.cases, row, "caseorigincode", []int32{1, 2, 3}[g.rng.IntN(3)])
 		setI(s.cases, row, "casetypecode", int32(1+g.rng.IntN(3)))
 		setI(s.cases, row, "resolvebyslastatus", []int32{1, 3, 3, 3, 4}[g.rng.IntN(5)])
+	}
+}
+
+// reserveProjected sizes every table for f times its rows so far (plus a margin): the
+// tables grow in proportion to the leads generated.
+func (s *Server) reserveProjected(f float64) {
+	for _, t := range s.tables {
+		if t == s.users {
+			continue
+		}
+		t.reserve(int(float64(t.count())*f*1.04) + 1024)
 	}
 }
 

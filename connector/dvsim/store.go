@@ -3,6 +3,7 @@ package dvsim
 import (
 	"bytes"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -78,7 +79,17 @@ type column struct {
 	tgt []uint8
 	buf []byte
 	ref []uint64
+	// intern maps short texts already in buf to their ref, so repeated values (names,
+	// cities, subjects) are stored once; dropped for good once a column shows many distinct
+	// values.
+	intern   map[string]uint64
+	noIntern bool
 }
+
+const (
+	internMaxLen  = 48
+	internMaxKeys = 512
+)
 
 func (c *column) grow() {
 	switch c.kind {
@@ -103,9 +114,67 @@ func (c *column) setStr(row int32, s string) {
 		c.ref[row] = nullRef
 		return
 	}
+	in := !c.noIntern && len(s) <= internMaxLen
+	if in {
+		if r, ok := c.intern[s]; ok {
+			c.ref[row] = r
+			return
+		}
+	}
 	off := uint64(len(c.buf))
 	c.buf = append(c.buf, s...)
-	c.ref[row] = off<<20 | uint64(len(s))
+	r := off<<20 | uint64(len(s))
+	c.ref[row] = r
+	if in {
+		switch {
+		case c.intern == nil:
+			c.intern = map[string]uint64{}
+		case len(c.intern) >= internMaxKeys:
+			c.intern, c.noIntern = nil, true
+			return
+		}
+		c.intern[strings.Clone(s)] = r
+	}
+}
+
+// reserve makes room for add more rows, string bytes estimated from the rows so far (have).
+func (c *column) reserve(add, have int) {
+	switch c.kind {
+	case kString, kGUIDString:
+		c.ref = slices.Grow(c.ref, add)
+		if have > 0 && len(c.buf) > 0 {
+			c.buf = slices.Grow(c.buf, int(int64(len(c.buf))*int64(add)/int64(have)))
+		}
+	case kInt, kChoice, kBool, kEntityName:
+		c.i32 = slices.Grow(c.i32, add)
+	case kLookup:
+		c.i32 = slices.Grow(c.i32, add)
+		if len(c.targets) > 1 {
+			c.tgt = slices.Grow(c.tgt, add)
+		}
+	case kMoney, kBigInt, kDecimal:
+		c.i64 = slices.Grow(c.i64, add)
+	case kDateTime, kDateOnly:
+		c.u32 = slices.Grow(c.u32, add)
+	}
+}
+
+// reserve sizes the storage of t for rows rows in all (a view: its row list), so that
+// generation fills columns instead of growing them by doubling (each doubling copies and
+// leaves the old array as garbage, which drove peak RSS).
+func (t *table) reserve(rows int) {
+	if t.owner != t {
+		t.rows = slices.Grow(t.rows, rows-len(t.rows))
+		return
+	}
+	have := int(t.n)
+	if rows <= have {
+		return
+	}
+	for _, c := range t.storage() {
+		c.reserve(rows-have, have)
+	}
+	t.deleted = slices.Grow(t.deleted, rows-have)
 }
 
 func (c *column) setNull(row int32) {
