@@ -282,7 +282,8 @@ func (s *Server) serveCollection(w http.ResponseWriter, r *http.Request, t *tabl
 	}
 
 	s.mu.RLock()
-	body := make([]byte, 0, 64*1024)
+	body := getBody()
+	defer func() { putBody(body) }()
 	ctx := contextURL(s.apiURL, t, q["$select"])
 	if isDelta {
 		ctx += "/$delta"

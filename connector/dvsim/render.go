@@ -2,9 +2,29 @@ package dvsim
 
 import (
 	"strconv"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
+
+// Page bodies are built in pooled buffers: a 5000-row page is megabytes, and growing a new
+// buffer for every page by doubling spent more time in copying than in rendering.
+var bodyPool sync.Pool
+
+const maxPooledBody = 64 << 20
+
+func getBody() []byte {
+	if b, ok := bodyPool.Get().(*[]byte); ok {
+		return (*b)[:0]
+	}
+	return make([]byte, 0, 64<<10)
+}
+
+func putBody(b []byte) {
+	if cap(b) <= maxPooledBody {
+		bodyPool.Put(&b)
+	}
+}
 
 // ann says which annotations a request asked for.
 type ann struct {
