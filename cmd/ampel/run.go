@@ -64,6 +64,7 @@ func runRun(ctx context.Context, e *env, args []string) error {
 	log.Info("stopping: finishing the running syncs")
 	<-c2.Stop().Done()
 	running.Wait()
+	log.Info("stopped")
 	return nil
 }
 
@@ -111,7 +112,13 @@ func (j *groupJob) Run() {
 	for _, r := range results {
 		rows += r.Upserted + r.Deleted
 	}
-	if err != nil {
+	switch {
+	case err != nil && j.ctx.Err() != nil:
+		// SIGTERM: the rows read so far landed; the state stays at the last
+		// complete read, so the next start goes on from there.
+		j.log.Info("sync group stopped", "rows", rows, "duration", time.Since(start).Round(time.Millisecond))
+		return
+	case err != nil:
 		j.log.Error("sync group failed", "rows", rows, "duration", time.Since(start).Round(time.Millisecond), "error", oneLine(err.Error()))
 		return
 	}
