@@ -29,7 +29,13 @@ func runDoctor(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	log := e.logger(cfg.Log)
-	d := &doctor{w: e.stdout}
+	d := &doctor{w: e.stdout, width: len("environments")}
+	for _, env := range cfg.Environments {
+		d.width = max(d.width, len(env.Name+tokenCheck))
+		for _, t := range cfg.Sync.Tables {
+			d.width = max(d.width, len(env.Name+"/"+t.Name))
+		}
+	}
 
 	// the warehouse
 	func() {
@@ -52,39 +58,62 @@ func runDoctor(ctx context.Context, e *env, args []string) error {
 		}
 	}()
 
+	if len(cfg.Environments) == 0 {
+		d.warn("environments", "none configured: sync and run need one (see README, Configuration)")
+	}
 	for _, env := range cfg.Environments {
 		d.environment(ctx, cfg, env, e)
 	}
-	if d.failed > 0 {
-		return fmt.Errorf("%d of %d checks failed", d.failed, d.checks)
+	switch {
+	case d.failed == 1:
+		return fmt.Errorf("1 of %d checks failed: %s: %s", d.checks, d.first, d.firstErr)
+	case d.failed > 1:
+		return fmt.Errorf("%d of %d checks failed, the first: %s: %s", d.failed, d.checks, d.first, d.firstErr)
+	case d.warned > 0:
+		fmt.Fprintf(e.stdout, "all %d checks passed, %d with a warning\n", d.checks, d.warned)
+	default:
+		fmt.Fprintf(e.stdout, "all %d checks passed\n", d.checks)
 	}
-	fmt.Fprintf(e.stdout, "all %d checks passed\n", d.checks)
 	return nil
 }
 
+// tokenCheck names the check of an environment's token and application
+// user, after the environment's name.
+const tokenCheck = ": token and app user"
+
+// doctor prints one line per check: status, check name (in a column as
+// wide as the longest name), detail. The stderr line of a failed run names
+// the first failure, so a script's log says what to fix.
 type doctor struct {
-	w              io.Writer
-	checks, failed int
+	w                      io.Writer
+	width                  int
+	checks, failed, warned int
+	first, firstErr        string
 }
 
-func (d *doctor) ok(what, detail string) {
+func (d *doctor) line(status, what, detail string) {
 	d.checks++
-	fmt.Fprintf(d.w, "ok    %-32s %s\n", what, detail)
+	fmt.Fprintf(d.w, "%-4s  %-*s  %s\n", status, d.width, what, detail)
 }
+
+func (d *doctor) ok(what, detail string) { d.line("ok", what, detail) }
 
 func (d *doctor) warn(what, detail string) {
-	d.checks++
-	fmt.Fprintf(d.w, "warn  %-32s %s\n", what, detail)
+	d.warned++
+	d.line("warn", what, detail)
 }
 
 func (d *doctor) fail(what string, err error) {
-	d.checks++
+	msg := oneLine(refusal(err).Error())
+	if d.failed == 0 {
+		d.first, d.firstErr = what, msg
+	}
 	d.failed++
-	fmt.Fprintf(d.w, "FAIL  %-32s %s\n", what, oneLine(err.Error()))
+	d.line("FAIL", what, msg)
 }
 
 func (d *doctor) environment(ctx context.Context, cfg *config.Config, env config.Environment, e *env) {
-	name := "environment " + env.Name
+	name := env.Name + tokenCheck
 	client, err := dataverse.New(ctx, clientConfig(cfg, env, e.logger(cfg.Log)))
 	if err != nil {
 		d.fail(name, err)
@@ -92,21 +121,16 @@ func (d *doctor) environment(ctx context.Context, cfg *config.Config, env config
 	}
 	who, err := client.WhoAmI(ctx)
 	if err != nil {
-		d.fail(name+": token and app user", err)
+		// every table would fail the same way
+		d.fail(name, err)
 		return
 	}
-	d.ok(name+": token and app user", fmt.Sprintf("%s reached as user %s", env.URL, who.UserID))
+	d.ok(name, fmt.Sprintf("%s reached as user %s", env.URL, who.UserID))
 	for _, t := range cfg.Sync.Tables {
 		what := env.Name + "/" + t.Name
-		ent, err := client.EntityDefinition(ctx, t.Name)
-		if err != nil {
-			d.fail(what, err)
-			continue
-		}
-		// one row proves the read privilege
-		r := client.Read(ctx, dataverse.Query{EntitySet: ent.EntitySetName, Select: []string{ent.PrimaryIDAttribute}, PageSize: 1})
-		_, err = r.Next(ctx)
-		r.Close()
+		// the metadata, then one row read as a sync reads it (with change
+		// tracking when the table has it, which needs organization-level Read)
+		ent, err := client.CheckTable(ctx, t.Name)
 		if err != nil && !errors.Is(err, io.EOF) {
 			d.fail(what, err)
 			continue
@@ -117,4 +141,18 @@ func (d *doctor) environment(ctx context.Context, cfg *config.Config, env config
 		}
 		d.ok(what, "readable, change tracking on")
 	}
+}
+
+// refusal is the Dataverse or Entra ID answer inside err, if there is one:
+// it says what to fix, and the check's name already says where.
+func refusal(err error) error {
+	var api *dataverse.APIError
+	var auth *dataverse.AuthError
+	switch {
+	case errors.As(err, &auth):
+		return auth
+	case errors.As(err, &api):
+		return api
+	}
+	return err
 }

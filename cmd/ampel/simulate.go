@@ -21,7 +21,7 @@ func runSimulate(ctx context.Context, e *env, args []string) error {
 	scale := fs.Int("scale", 1000, "number of leads; the other tables follow in proportion")
 	writeConfig := fs.String("write-config", "", "write an Ampel config `file` for this simulator (embedded warehouse beside it)")
 	throttle := fs.String("throttle", "", "service protection limits, e.g. requests=600,window=5m,concurrent=52,retry-after=1s")
-	faults := fs.String("faults", "", "faults, e.g. errors=0.05,latency=50ms,drop=0.01,no-change-tracking=incident+task")
+	faults := fs.String("faults", "", "faults, e.g. errors=0.05,latency=50ms,drop=0.01,no-change-tracking=incident+task,no-app-user=true,no-read=lead+account")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -102,7 +102,8 @@ func parseThrottle(s string) (dvsim.Throttle, error) {
 	return t, err
 }
 
-// parseFaults parses errors=P,latency=D,drop=P,no-change-tracking=a+b.
+// parseFaults parses errors=P,latency=D,drop=P,no-change-tracking=a+b,
+// no-app-user=true,no-read=a+b.
 func parseFaults(s string) (dvsim.Faults, error) {
 	var f dvsim.Faults
 	err := parseOptions("--faults", s, func(k, v string) error {
@@ -116,8 +117,12 @@ func parseFaults(s string) (dvsim.Faults, error) {
 			f.DropRate, err = strconv.ParseFloat(v, 64)
 		case "no-change-tracking":
 			f.NoChangeTracking = strings.Split(v, "+")
+		case "no-app-user":
+			f.NoAppUser, err = strconv.ParseBool(v)
+		case "no-read":
+			f.NoReadPrivilege = strings.Split(v, "+")
 		default:
-			return errors.New("unknown setting; use errors, latency, drop, no-change-tracking")
+			return errors.New("unknown setting; use errors, latency, drop, no-change-tracking, no-app-user, no-read")
 		}
 		return err
 	})

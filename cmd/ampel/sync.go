@@ -78,6 +78,16 @@ func syncAll(ctx context.Context, e *env, cfg *config.Config, s warehouse.Store,
 			errs = append(errs, fmt.Errorf("environment %s: %w", env.Name, err))
 			continue
 		}
+		// One request proves the token and the application user, so a
+		// refusal (wrong secret, unknown tenant, no application user) is
+		// said once for the environment, not once per table.
+		if _, err := client.WhoAmI(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("environment %s: %w", env.Name, err))
+			if ctx.Err() != nil {
+				break
+			}
+			continue
+		}
 		results, err := connector.Sync(ctx, connector.Options{
 			Store:          s,
 			Client:         client,

@@ -13,7 +13,12 @@
 // certificate registered with AddCertificate; RS256+x5t or PS256+x5t#S256),
 // /discovery/v2.0/keys, and /common/discovery/instance. MSAL Go must be created with
 // confidential.WithInstanceDiscovery(false) and WithHTTPClient(s.Client()). Tokens are RS256
-// JWTs with aud = URL(); the API answers 401 with WWW-Authenticate otherwise.
+// JWTs with aud = URL(); the API answers 401 with WWW-Authenticate otherwise. Refusals as
+// Entra ID and Dataverse give them: a wrong secret is 401 invalid_client AADSTS7000215, an
+// unknown client 400 AADSTS700016, any other tenant segment than TenantID() 400
+// invalid_tenant AADSTS90002 (discovery and token endpoints); Faults.NoAppUser answers
+// every API call 403 0x80072560 ("not a member of the organization"), and
+// Faults.NoReadPrivilege reads of the listed tables 403 0x80040220 (missing prvRead…).
 //
 // Web API: entity sets leads, opportunities, quotes, salesorders, invoices, activitypointers,
 // phonecalls, emails, tasks, appointments, incidents, systemusers, accounts, contacts;

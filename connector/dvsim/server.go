@@ -66,6 +66,15 @@ type Faults struct {
 	// list (empty included) sets it exactly: the tables listed off, all others on. See
 	// SetChangeTracking for one table at a time.
 	NoChangeTracking []string
+	// NoAppUser: tokens are issued, but the environment has no application user for the
+	// client, so every Web API call answers 403 with 0x80072560 ("The user is not a member
+	// of the organization."), as Dataverse does.
+	NoAppUser bool
+	// NoReadPrivilege lists logical names the application user's role cannot read: reads of
+	// their entity sets (collection, record, $count) answer 403 with 0x80040220
+	// ("Principal user ... is missing prvRead<Name> privilege ..."). Their metadata stays
+	// readable, as with a role that lacks Read on a table.
+	NoReadPrivilege []string
 }
 
 // Stats counts what the simulator served.
@@ -351,6 +360,10 @@ func (s *Server) routes() http.Handler {
 			s.jwks(w)
 		case p == s.tenantID+"/oauth2/v2.0/token":
 			s.token(w, r)
+		case isTenantPath(p):
+			// another tenant: Entra ID answers its discovery and token endpoints alike
+			tenant, _, _ := strings.Cut(p, "/")
+			tokenError(w, http.StatusBadRequest, "invalid_tenant", "AADSTS90002: Tenant '"+tenant+"' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud. Check with your subscription administrator, this may happen if there are no active subscriptions for the tenant.")
 		default:
 			http.NotFound(w, r)
 		}
@@ -364,6 +377,13 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 	oid, msg := s.checkToken(r)
 	if msg != "" {
 		s.unauthorized(w, msg)
+		return
+	}
+	s.limMu.Lock()
+	noAppUser := s.faults.NoAppUser
+	s.limMu.Unlock()
+	if noAppUser {
+		odata.WriteError(w, http.StatusForbidden, "0x80072560", "The user is not a member of the organization.")
 		return
 	}
 	release, ok := s.admit(w, oid)
@@ -517,6 +537,12 @@ func (s *Server) apiRoute(w http.ResponseWriter, r *http.Request) {
 		odata.WriteError(w, 404, "0x80060888", "Resource not found for the segment '"+set+"'.")
 		return
 	}
+	if s.readDenied(t) {
+		// VERIFY: the privilege ids and the context text of Dataverse's message.
+		odata.WriteError(w, http.StatusForbidden, "0x80040220", fmt.Sprintf("Principal user (Id=%s, type=8, roleCount=1, privilegeCount=0, accessMode=4), is missing prvRead%s privilege (Id=%s) on OTC=%d for entity '%s'. context: Method=RetrieveMultiple",
+			s.appUserID, strings.ToUpper(t.logical[:1])+t.logical[1:], idFromSeed(s.opts.Seed, 100+uint64(t.idx)), 1+t.idx, t.logical))
+		return
+	}
 	switch {
 	case id != "" && rest == "":
 		s.serveRecord(w, r, t, id)
@@ -534,3 +560,21 @@ func (s *Server) apiRoute(w http.ResponseWriter, r *http.Request) {
 }
 
 var errUnknownTable = errors.New("dvsim: unknown table")
+
+// readDenied reports whether Faults.NoReadPrivilege lists t.
+func (s *Server) readDenied(t *table) bool {
+	s.limMu.Lock()
+	defer s.limMu.Unlock()
+	return slices.Contains(s.faults.NoReadPrivilege, t.logical)
+}
+
+// isTenantPath reports whether p is an authority endpoint under some tenant segment:
+// <tenant>/v2.0/.well-known/openid-configuration, <tenant>/oauth2/v2.0/token and the like.
+func isTenantPath(p string) bool {
+	tenant, rest, ok := strings.Cut(p, "/")
+	if !ok || tenant == "" || tenant == "api" || tenant == "_sim" || tenant == "common" {
+		return false
+	}
+	return strings.HasPrefix(rest, "v2.0/.well-known/") || strings.HasPrefix(rest, ".well-known/") ||
+		strings.HasPrefix(rest, "oauth2/") || strings.HasPrefix(rest, "discovery/")
+}

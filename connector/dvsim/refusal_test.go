@@ -1,0 +1,53 @@
+package dvsim
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestRefusals: an unknown tenant at the authority, a missing application
+// user and a missing read privilege are answered the way Entra ID and
+// Dataverse answer them.
+func TestRefusals(t *testing.T) {
+	s := start(t, Options{Seed: 3, Scale: 100})
+	tok := s.testToken(t, s.URL(), time.Now().Add(time.Hour))
+	errCode := func(r resp) string {
+		e, _ := r.body["error"].(map[string]any)
+		code, _ := e["code"].(string)
+		return code
+	}
+
+	r := get(t, s, "", s.URL()+"/00000000-0000-4000-8000-000000000bad/v2.0/.well-known/openid-configuration", "")
+	if r.status != 400 || r.body["error"] != "invalid_tenant" || !strings.HasPrefix(r.body["error_description"].(string), "AADSTS90002: Tenant '00000000-0000-4000-8000-000000000bad' not found.") {
+		t.Fatalf("unknown tenant: %d %s", r.status, r.raw)
+	}
+	if r := get(t, s, "", s.Authority()+"/v2.0/.well-known/openid-configuration", ""); r.status != 200 {
+		t.Fatalf("own tenant: %d %s", r.status, r.raw)
+	}
+
+	s.SetFaults(Faults{NoReadPrivilege: []string{"lead"}})
+	r = get(t, s, tok, s.URL()+"/api/data/v9.2/leads?$top=1", "")
+	if r.status != 403 || errCode(r) != "0x80040220" || !strings.Contains(r.raw, "is missing prvReadLead privilege") {
+		t.Fatalf("no read privilege: %d %s", r.status, r.raw)
+	}
+	if r := get(t, s, tok, s.URL()+"/api/data/v9.2/EntityDefinitions(LogicalName='lead')", ""); r.status != 200 {
+		t.Fatalf("metadata stays readable: %d %s", r.status, r.raw)
+	}
+	if r := get(t, s, tok, s.URL()+"/api/data/v9.2/accounts?$top=1", ""); r.status != 200 {
+		t.Fatalf("other tables stay readable: %d %s", r.status, r.raw)
+	}
+
+	s.SetFaults(Faults{NoAppUser: true})
+	for _, p := range []string{"WhoAmI", "accounts?$top=1", "EntityDefinitions(LogicalName='lead')"} {
+		r := get(t, s, tok, s.URL()+"/api/data/v9.2/"+p, "")
+		if r.status != 403 || errCode(r) != "0x80072560" || !strings.Contains(r.raw, "not a member of the organization") {
+			t.Fatalf("no app user, %s: %d %s", p, r.status, r.raw)
+		}
+	}
+
+	s.SetFaults(Faults{})
+	if r := get(t, s, tok, s.URL()+"/api/data/v9.2/leads?$top=1", ""); r.status != 200 {
+		t.Fatalf("faults off: %d %s", r.status, r.raw)
+	}
+}
