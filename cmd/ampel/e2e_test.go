@@ -48,9 +48,10 @@ func TestMain(m *testing.M) {
 
 // e2e is one simulator and one warehouse, driven through the binary.
 type e2e struct {
-	t      *testing.T
-	sim    *dvsim.Server
-	config string
+	t        *testing.T
+	sim      *dvsim.Server
+	config   string
+	seenRuns map[string]bool // run ids lastRuns has returned
 }
 
 // newE2E starts a simulator and writes a config for it with the named
@@ -90,6 +91,9 @@ func newE2E(t *testing.T, driver string, opts dvsim.Options) *e2e {
 // non-zero exit.
 func (x *e2e) ampel(args ...string) string {
 	x.t.Helper()
+	if args[0] == "sync" {
+		x.markRuns()
+	}
 	out, errOut, err := x.run(context.Background(), args...)
 	require.NoError(x.t, err, "ampel %s\nstderr: %s\nstdout: %s", strings.Join(args, " "), errOut, out)
 	return out
@@ -202,14 +206,45 @@ func str(v any) string {
 	return fmt.Sprint(v)
 }
 
-// lastRuns returns the sync_runs rows of the latest run.
+// markRuns notes the runs in sync_runs so far, before a sync.
+func (x *e2e) markRuns() {
+	x.t.Helper()
+	if x.seenRuns == nil {
+		x.seenRuns = map[string]bool{}
+	}
+	if _, err := os.Stat(x.config); err != nil {
+		return
+	}
+	out, _, err := x.run(context.Background(), "sql", "--format", "tsv", "SELECT DISTINCT run_id FROM sync_runs")
+	if err != nil {
+		return // no warehouse or no sync_runs yet
+	}
+	for _, id := range strings.Split(strings.TrimSpace(out), "\n")[1:] {
+		x.seenRuns[id] = true
+	}
+}
+
+// lastRuns returns the sync_runs rows of the run made by the last sync
+// (finished_at has whole seconds: it cannot order fast runs).
 func (x *e2e) lastRuns() map[string]map[string]any {
 	x.t.Helper()
-	rows := x.query("SELECT table_name, mode, status, rows_upserted, rows_deleted, throttled, retries, note, error FROM sync_runs WHERE run_id = (SELECT argMax(run_id, finished_at) FROM sync_runs)")
-	out := map[string]map[string]any{}
-	for _, r := range rows {
-		out[fmt.Sprint(r["table_name"])] = r
+	rows := x.query("SELECT run_id, table_name, mode, status, rows_upserted, rows_deleted, throttled, retries, note, error FROM sync_runs")
+	if x.seenRuns == nil {
+		x.seenRuns = map[string]bool{}
 	}
+	out := map[string]map[string]any{}
+	newRun := ""
+	for _, r := range rows {
+		id := str(r["run_id"])
+		if x.seenRuns[id] {
+			continue
+		}
+		require.True(x.t, newRun == "" || newRun == id, "more than one new run: %s and %s", newRun, id)
+		newRun = id
+		out[str(r["table_name"])] = r
+	}
+	require.NotEmpty(x.t, newRun, "no new run in sync_runs")
+	x.seenRuns[newRun] = true
 	return out
 }
 

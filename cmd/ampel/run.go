@@ -15,8 +15,8 @@ import (
 	"github.com/ampel/ampel/warehouse"
 )
 
-// runRun syncs table groups on their cron schedules until SIGTERM or
-// SIGINT. A group never overlaps itself: a run that comes due while the
+// runRun syncs every table group once at start and then on its cron
+// schedule, until SIGTERM or SIGINT. A group never overlaps itself: a run that comes due while the
 // last is going is skipped and logged. On a signal the running syncs finish
 // their current batch and stop; their state stays at the last complete
 // read, so the next start goes on from there.
@@ -47,7 +47,7 @@ func runRun(ctx context.Context, e *env, args []string) error {
 		log.Info("no schedules configured: syncing every table every hour")
 	}
 	c2 := cron.New(cron.WithLogger(cronLogger{log}), cron.WithChain(cron.Recover(cronLogger{log})))
-	var running sync.WaitGroup
+	var running, first sync.WaitGroup
 	for _, sc := range schedules {
 		tables, err := selectTables(cfg, strings.Join(sc.Tables, ","))
 		if err != nil {
@@ -58,11 +58,16 @@ func runRun(ctx context.Context, e *env, args []string) error {
 			return configError{fmt.Errorf("schedule %s: %w", sc.Name, err)}
 		}
 		log.Info("scheduled", "group", sc.Name, "cron", sc.Cron, "tables", len(tables))
+		// every group runs once at start: after a restart or a pause the
+		// warehouse catches up now, not at the next scheduled time
+		first.Add(1)
+		go func() { defer first.Done(); job.Run() }()
 	}
 	c2.Start()
 	<-ctx.Done()
 	log.Info("stopping: finishing the running syncs")
 	<-c2.Stop().Done()
+	first.Wait()
 	running.Wait()
 	log.Info("stopped")
 	return nil

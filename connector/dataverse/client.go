@@ -125,7 +125,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		log:    cfg.Logger,
 	}
 	c.base = c.origin + APIPath
-	c.env = limitsFor(c.origin+" "+cfg.ClientID, cfg.MaxConcurrency)
+	c.env = limitsFor(fmt.Sprintf("%s %s %d", c.origin, cfg.ClientID, cfg.MaxConcurrency), cfg.MaxConcurrency)
 	baseClient, err := baseHTTPClient(cfg)
 	if err != nil {
 		return nil, err

@@ -175,8 +175,10 @@ var (
 	limits   = map[string]*envLimits{}
 )
 
-// limitsFor returns the shared limits of key; the first Client's
-// MaxConcurrency sets the size.
+// limitsFor returns the shared limits of key. The key holds the
+// concurrency n too, so a Client never inherits another size from an
+// earlier Client of the same origin (a reused loopback port in tests, or a
+// config changed in a long-running process).
 func limitsFor(key string, n int) *envLimits {
 	limitsMu.Lock()
 	defer limitsMu.Unlock()

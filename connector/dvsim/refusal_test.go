@@ -1,6 +1,7 @@
 package dvsim
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -49,5 +50,24 @@ func TestRefusals(t *testing.T) {
 	s.SetFaults(Faults{})
 	if r := get(t, s, tok, s.URL()+"/api/data/v9.2/leads?$top=1", ""); r.status != 200 {
 		t.Fatalf("faults off: %d %s", r.status, r.raw)
+	}
+}
+
+func TestRetrieveTotalRecordCount(t *testing.T) {
+	t.Parallel()
+	s := start(t, Options{Seed: 2, Scale: 150})
+	tok := s.testToken(t, s.URL(), time.Now().Add(time.Hour))
+	r := get(t, s, tok, s.URL()+"/api/data/v9.2/RetrieveTotalRecordCount(EntityNames=['lead','contact'])", "")
+	if r.status != 200 {
+		t.Fatalf("status %d: %s", r.status, r.raw)
+	}
+	coll := r.body["EntityRecordCountCollection"].(map[string]any)
+	values := coll["Values"].([]any)
+	truth := s.Truth()
+	if fmt.Sprint(coll["Keys"]) != "[lead contact]" || int(values[0].(float64)) != truth.Tables["lead"].Count || int(values[1].(float64)) != truth.Tables["contact"].Count {
+		t.Fatalf("got %s, truth lead %d contact %d", r.raw, truth.Tables["lead"].Count, truth.Tables["contact"].Count)
+	}
+	if r := get(t, s, tok, s.URL()+"/api/data/v9.2/RetrieveTotalRecordCount(EntityNames=['nosuch'])", ""); r.status != 404 {
+		t.Fatalf("unknown table: status %d", r.status)
 	}
 }

@@ -523,6 +523,9 @@ func (s *Server) apiRoute(w http.ResponseWriter, r *http.Request) {
 			"BusinessUnitId": s.businessUnitID, "UserId": s.appUserID, "OrganizationId": s.orgID})
 		writeJSON(w, 200, body)
 		return
+	case strings.HasPrefix(p, "RetrieveTotalRecordCount("):
+		s.serveRecordCount(w, strings.TrimPrefix(p, "RetrieveTotalRecordCount"))
+		return
 	case strings.HasPrefix(p, "EntityDefinitions"):
 		s.serveMetadata(w, r, strings.TrimPrefix(p, "EntityDefinitions"))
 		return
@@ -560,6 +563,36 @@ func (s *Server) apiRoute(w http.ResponseWriter, r *http.Request) {
 }
 
 var errUnknownTable = errors.New("dvsim: unknown table")
+
+// serveRecordCount answers RetrieveTotalRecordCount(EntityNames=['a','b'])
+// with the live row counts (Dataverse's are a snapshot refreshed about
+// daily; the simulator's are current).
+func (s *Server) serveRecordCount(w http.ResponseWriter, args string) {
+	inner := strings.TrimSuffix(strings.TrimPrefix(args, "("), ")")
+	list, ok := strings.CutPrefix(inner, "EntityNames=")
+	if !ok || !strings.HasPrefix(list, "[") || !strings.HasSuffix(list, "]") {
+		odata.WriteError(w, 400, "0x80060888", "RetrieveTotalRecordCount expects EntityNames=['name',...].")
+		return
+	}
+	keys, values := []string{}, []int{}
+	s.mu.RLock()
+	for _, n := range strings.Split(strings.Trim(list, "[]"), ",") {
+		n = strings.Trim(strings.TrimSpace(n), "'")
+		t := s.byLogical[n]
+		if t == nil {
+			s.mu.RUnlock()
+			odata.WriteError(w, 404, "0x80040217", "The entity with a name = '"+n+"' was not found in the MetadataCache.")
+			return
+		}
+		keys, values = append(keys, n), append(values, t.liveCount())
+	}
+	s.mu.RUnlock()
+	body, _ := json.Marshal(map[string]any{
+		"@odata.context":              s.apiURL + "$metadata#Microsoft.Dynamics.CRM.RetrieveTotalRecordCountResponse",
+		"EntityRecordCountCollection": map[string]any{"Count": len(keys), "IsReadOnly": false, "Keys": keys, "Values": values},
+	})
+	writeJSON(w, 200, body)
+}
 
 // readDenied reports whether Faults.NoReadPrivilege lists t.
 func (s *Server) readDenied(t *table) bool {
