@@ -301,6 +301,9 @@ func (ts *tableSync) tombstone(ctx context.Context, deleted []dataverse.Deleted)
 
 // reconcile tombstones the live rows a full load did not see.
 func (ts *tableSync) reconcile(ctx context.Context, seen *seenSet) error {
+	if seen == nil {
+		return nil // the load started on an empty table: nothing can be stale
+	}
 	s := ts.opts.Store
 	key := warehouse.QuoteIdentifier(ts.landing.Key)
 	table := warehouse.QuoteIdentifier(ts.landing.Table())
@@ -340,7 +343,22 @@ type seenSet struct {
 	table string
 }
 
+// newSeen starts the scratch table of a full load, or returns nil when
+// the landing table holds no rows of this environment yet: then no row can
+// go stale and the load skips the bookkeeping.
 func (ts *tableSync) newSeen(ctx context.Context) (*seenSet, error) {
+	rows, err := ts.opts.Store.Query(ctx, "SELECT 1 FROM "+warehouse.QuoteIdentifier(ts.landing.Table())+" WHERE _environment = ? LIMIT 1", ts.opts.Environment)
+	if err != nil {
+		return nil, err
+	}
+	found := rows.Next()
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, nil
+	}
 	h := sha256.Sum256([]byte(ts.opts.Environment))
 	name := "sync_seen_" + ts.entity.LogicalName + "_" + hex.EncodeToString(h[:4])
 	s := &seenSet{store: ts.opts.Store, table: name}
@@ -372,5 +390,8 @@ func (s *seenSet) add(ctx context.Context, ids []uuid.UUID) error {
 }
 
 func (s *seenSet) drop(ctx context.Context) {
+	if s == nil {
+		return
+	}
 	_ = s.store.Exec(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+warehouse.QuoteIdentifier(s.table))
 }
