@@ -1,0 +1,54 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/ampel/ampel/connector/dvsim"
+	"github.com/ampel/ampel/warehouse/warehousetest"
+)
+
+// BenchmarkSyncPeakRSS runs `ampel sync` (a first load into the embedded
+// engine) at 10k and at 100k leads and reports the sync process's peak
+// RSS, and beside it the peak RSS of `ampel sql "SELECT 1"` on the same
+// warehouse: what the engine itself takes. Memory must not grow in
+// proportion to the tables.
+func BenchmarkSyncPeakRSS(b *testing.B) {
+	lib := warehousetest.Embedded(b).Library
+	for _, scale := range []int{10_000, 100_000} {
+		b.Run(fmt.Sprintf("leads=%d", scale), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				sim, err := dvsim.Start(dvsim.Options{Seed: 1, Scale: scale})
+				require.NoError(b, err)
+				dir := b.TempDir()
+				file := filepath.Join(dir, "ampel.yaml")
+				require.NoError(b, writeSimConfig(file, sim))
+				data, err := os.ReadFile(file)
+				require.NoError(b, err)
+				text := strings.Replace(string(data), "  driver: embedded\n", "  driver: embedded\n  library: "+lib+"\n", 1)
+				require.NoError(b, os.WriteFile(file, []byte(text), 0o600))
+
+				syncRSS := maxRSS(b, "sync", "--config", file)
+				baseRSS := maxRSS(b, "sql", "--config", file, "SELECT 1")
+				sim.Close()
+				b.ReportMetric(float64(syncRSS)/1024, "sync_peak_rss_MB")
+				b.ReportMetric(float64(baseRSS)/1024, "engine_peak_rss_MB")
+			}
+		})
+	}
+}
+
+// maxRSS runs ampel and returns its peak RSS in kB.
+func maxRSS(b *testing.B, args ...string) int64 {
+	cmd := exec.Command(ampelBin, args...)
+	out, err := cmd.CombinedOutput()
+	require.NoError(b, err, "%s", out)
+	return cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss
+}
