@@ -65,6 +65,10 @@
 //
 // Every key of the truth JSON is snake_case.
 //
+// POST /_sim/columns?table=lead&name=new_rating&type=Integer (Server.AddColumn) adds a column
+// at run time: it appears in the metadata and in every record from then on (204; 400 with
+// the reason otherwise).
+//
 // POST /_sim/mutate?creates=&updates=&deletes= (Server.Mutate) applies a deterministic batch
 // spread over every table — leads, contacts, accounts, opportunities, quotes, orders,
 // invoices, activities (each of a concrete type), cases; system users are only updated —

@@ -71,3 +71,28 @@ func TestRetrieveTotalRecordCount(t *testing.T) {
 		t.Fatalf("unknown table: status %d", r.status)
 	}
 }
+
+// TestAddColumnEndpoint: POST /_sim/columns adds a column the metadata
+// and the records show from then on; a bad request says why.
+func TestAddColumnEndpoint(t *testing.T) {
+	t.Parallel()
+	s := start(t, Options{Seed: 4, Scale: 100})
+	post := func(q string) int {
+		resp, err := s.Client().Post(s.URL()+"/_sim/columns?"+q, "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := post("table=lead&name=new_rating&type=Integer"); code != 204 {
+		t.Fatalf("add column: status %d", code)
+	}
+	recs := s.Records("lead")
+	if _, ok := recs[0]["new_rating"]; !ok {
+		t.Fatalf("records have no new_rating: %v", recs[0])
+	}
+	if code := post("table=nosuch&name=x&type=Integer"); code != 400 {
+		t.Fatalf("unknown table: status %d", code)
+	}
+}

@@ -340,6 +340,14 @@ func (s *Server) routes() http.Handler {
 		b, _ := json.Marshal(s.Mutate(n("creates"), n("updates"), n("deletes")))
 		writeJSON(w, 200, b)
 	})
+	mux.HandleFunc("POST /_sim/columns", func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		if err := s.AddColumn(q.Get("table"), q.Get("name"), q.Get("type")); err != nil {
+			odata.WriteError(w, http.StatusBadRequest, "0x80040203", err.Error())
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
 	mux.HandleFunc("GET /_sim/records/{name}", func(w http.ResponseWriter, r *http.Request) {
 		recs := s.Records(r.PathValue("name"))
 		if recs == nil {
