@@ -99,3 +99,9 @@ func (e *env) logger(cfg config.Log) *slog.Logger {
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", "; ")), " ")
 }
+
+// errNoEnvironments is the configuration error of a command that syncs
+// when the config names no Dataverse environment.
+func errNoEnvironments(cfg *config.Config) error {
+	return configError{fmt.Errorf("%s: environments: none configured; add one (see README, Configuration)", cfg.File)}
+}

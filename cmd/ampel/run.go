@@ -32,7 +32,7 @@ func runRun(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	if len(cfg.Environments) == 0 {
-		return configError{fmt.Errorf("%s: environments: none configured; add one (see README, Configuration)", cfg.File)}
+		return errNoEnvironments(cfg)
 	}
 	log := e.logger(cfg.Log)
 	s, err := openMigrated(ctx, cfg, log)

@@ -45,7 +45,7 @@ func runSync(ctx context.Context, e *env, args []string) error {
 		envs = []config.Environment{env}
 	}
 	if len(envs) == 0 {
-		return configError{fmt.Errorf("%s: environments: none configured; add one (see README, Configuration)", cfg.File)}
+		return errNoEnvironments(cfg)
 	}
 	log := e.logger(cfg.Log)
 	s, err := openMigrated(ctx, cfg, log)
