@@ -117,7 +117,8 @@ func (ts *tableSync) estimate(ctx context.Context) int64 {
 
 // copyPages writes every page of r to the landing table (and the keys to
 // seen, when given) and returns the delta link of the last page and the
-// newest modifiedon seen.
+// newest modifiedon seen. Deletes go into the same INSERTs as the rows, so
+// a delta costs one INSERT per batch however many pages it has.
 func (ts *tableSync) copyPages(ctx context.Context, r *dataverse.Reader, seen *seenSet) (link string, newest time.Time, err error) {
 	w := newBatchWriter(ts, seen)
 	defer w.abort()
@@ -142,14 +143,8 @@ func (ts *tableSync) copyPages(ctx context.Context, r *dataverse.Reader, seen *s
 				return "", time.Time{}, err
 			}
 		}
-		if len(page.Deleted) > 0 {
-			// rows first: a tombstone's version is computed from what is stored
-			if err := w.flush(wctx); err != nil {
-				return "", time.Time{}, err
-			}
-			if err := ts.tombstone(wctx, page.Deleted); err != nil {
-				return "", time.Time{}, err
-			}
+		if err := w.delete(wctx, page.Deleted); err != nil {
+			return "", time.Time{}, err
 		}
 		if page.DeltaLink != "" {
 			link = page.DeltaLink
@@ -161,14 +156,24 @@ func (ts *tableSync) copyPages(ctx context.Context, r *dataverse.Reader, seen *s
 	return link, newest, ctx.Err()
 }
 
-// batchWriter turns records into landing rows and inserts them in batches.
+// batchWriter turns records into landing rows and deletes into
+// tombstones, and inserts them in batches.
 type batchWriter struct {
 	ts       *tableSync
 	seen     *seenSet
 	batch    warehouse.Batch
-	keys     []uuid.UUID
+	keys     []uuid.UUID // for seen: the keys in batch
 	row      []any
 	syncedAt time.Time
+
+	// for tombstones: the deleted keys not written yet, the keys in batch
+	// (tracked once the read has shown a delete), and the highest version
+	// read so far
+	deleted    []uuid.UUID
+	pending    map[uuid.UUID]struct{}
+	maxVersion uint64
+
+	upserts, stones uint64 // rows and tombstones in batch
 }
 
 func newBatchWriter(ts *tableSync, seen *seenSet) *batchWriter {
@@ -176,35 +181,46 @@ func newBatchWriter(ts *tableSync, seen *seenSet) *batchWriter {
 	return w
 }
 
+func (w *batchWriter) begin(ctx context.Context) error {
+	if w.batch != nil {
+		return nil
+	}
+	b, err := w.ts.opts.Store.PrepareInsert(ctx, w.ts.landing.Table(), w.ts.cols)
+	if err != nil {
+		return err
+	}
+	w.batch = b
+	return nil
+}
+
 func (w *batchWriter) upsert(ctx context.Context, rec *dataverse.Record) error {
 	ts := w.ts
-	if w.batch == nil {
-		b, err := ts.opts.Store.PrepareInsert(ctx, ts.landing.Table(), ts.cols)
-		if err != nil {
-			return err
-		}
-		w.batch = b
+	if err := w.begin(ctx); err != nil {
+		return err
 	}
 	row, err := ts.mapping.Row(rec, w.row[:0])
 	if err != nil {
 		return fmt.Errorf("%s: %w", ts.entity.EntitySetName, err)
 	}
 	version, _ := rec.Version()
+	w.maxVersion = max(w.maxVersion, version)
 	row = append(row, ts.opts.Environment, version, uint8(0), w.syncedAt)
 	w.row = row
 	if err := w.batch.Append(row...); err != nil {
 		return fmt.Errorf("%s row: %w", ts.entity.EntitySetName, err)
 	}
-	if w.seen != nil {
-		key, err := ts.mapping.KeyOf(rec)
+	w.upserts++
+	if w.seen != nil || w.pending != nil {
+		id, err := w.key(rec)
 		if err != nil {
 			return err
 		}
-		id, err := uuid.Parse(key)
-		if err != nil {
-			return fmt.Errorf("%s: primary key %q is not a GUID", ts.entity.EntitySetName, key)
+		if w.seen != nil {
+			w.keys = append(w.keys, id)
 		}
-		w.keys = append(w.keys, id)
+		if w.pending != nil {
+			w.pending[id] = struct{}{}
+		}
 	}
 	if w.batch.Rows() >= ts.opts.BatchRows {
 		return w.flush(ctx)
@@ -212,8 +228,47 @@ func (w *batchWriter) upsert(ctx context.Context, rec *dataverse.Record) error {
 	return nil
 }
 
-// flush sends the rows collected so far.
+func (w *batchWriter) key(rec *dataverse.Record) (uuid.UUID, error) {
+	key, err := w.ts.mapping.KeyOf(rec)
+	if err != nil {
+		return uuid.UUID{}, err
+	}
+	id, err := uuid.Parse(key)
+	if err != nil {
+		return uuid.UUID{}, fmt.Errorf("%s: primary key %q is not a GUID", w.ts.entity.EntitySetName, key)
+	}
+	return id, nil
+}
+
+// delete queues tombstones for the deleted ids; they are written with the
+// next flush.
+func (w *batchWriter) delete(ctx context.Context, deleted []dataverse.Deleted) error {
+	if len(deleted) == 0 {
+		return nil
+	}
+	if w.pending == nil {
+		// from now on remember the keys of the open batch: a key both
+		// written and deleted within it is not in the warehouse yet
+		w.pending = map[uuid.UUID]struct{}{}
+	}
+	for _, d := range deleted {
+		id, err := uuid.Parse(d.ID)
+		if err != nil {
+			return fmt.Errorf("%s: deleted entity id %q is not a GUID", w.ts.entity.EntitySetName, d.ID)
+		}
+		w.deleted = append(w.deleted, id)
+	}
+	if len(w.deleted) >= w.ts.opts.BatchRows {
+		return w.flush(ctx)
+	}
+	return nil
+}
+
+// flush sends the rows and tombstones collected so far as one INSERT.
 func (w *batchWriter) flush(ctx context.Context) error {
+	if err := w.tombstones(ctx); err != nil {
+		return err
+	}
 	if w.batch == nil {
 		return nil
 	}
@@ -229,7 +284,12 @@ func (w *batchWriter) flush(ctx context.Context) error {
 		}
 		w.keys = w.keys[:0]
 	}
-	w.ts.res.Upserted += uint64(n)
+	if w.pending != nil {
+		clear(w.pending)
+	}
+	w.ts.res.Upserted += w.upserts
+	w.ts.res.Deleted += w.stones
+	w.upserts, w.stones = 0, 0
 	w.ts.opts.Progress.Rows(w.ts.opts.Environment, w.ts.entity.LogicalName, n)
 	return nil
 }
@@ -238,20 +298,25 @@ func (w *batchWriter) abort() {
 	if w.batch != nil {
 		w.batch.Abort()
 		w.batch = nil
+		w.upserts, w.stones = 0, 0
 	}
 }
 
-// tombstone writes deletes: each stored key gets a row with _deleted = 1
-// and a version above its newest. Keys the warehouse never held (created
-// and deleted between two syncs) need nothing.
-func (ts *tableSync) tombstone(ctx context.Context, deleted []dataverse.Deleted) error {
-	ids := make([]string, 0, len(deleted))
-	for _, d := range deleted {
-		id, err := uuid.Parse(d.ID)
-		if err != nil {
-			return fmt.Errorf("%s: deleted entity id %q is not a GUID", ts.entity.EntitySetName, d.ID)
-		}
-		ids = append(ids, "'"+id.String()+"'")
+// tombstones appends to the batch a tombstone for each queued deleted key
+// the warehouse or the batch holds, with a version above every version
+// of that key: above the newest stored one, and above every version read
+// in this run (which covers the rows of the open batch). Keys never
+// stored (created and deleted between two syncs) need nothing.
+func (w *batchWriter) tombstones(ctx context.Context) error {
+	if len(w.deleted) == 0 {
+		return nil
+	}
+	ts := w.ts
+	deleted := w.deleted
+	w.deleted = w.deleted[:0]
+	ids := make([]string, len(deleted))
+	for i, id := range deleted {
+		ids[i] = "'" + id.String() + "'"
 	}
 	key := warehouse.QuoteIdentifier(ts.landing.Key)
 	q := fmt.Sprintf("SELECT %s, max(_version) FROM %s WHERE _environment = ? AND %s IN (%s) GROUP BY %s",
@@ -260,42 +325,37 @@ func (ts *tableSync) tombstone(ctx context.Context, deleted []dataverse.Deleted)
 	if err != nil {
 		return fmt.Errorf("find deleted %s rows: %w", ts.entity.LogicalName, err)
 	}
-	type stone struct {
-		id      uuid.UUID
-		version uint64
-	}
-	var stones []stone
+	stored := make(map[uuid.UUID]uint64, len(deleted))
 	for rows.Next() {
-		var s stone
-		if err := rows.Scan(&s.id, &s.version); err != nil {
+		var id uuid.UUID
+		var version uint64
+		if err := rows.Scan(&id, &version); err != nil {
 			rows.Close()
 			return err
 		}
-		stones = append(stones, s)
+		stored[id] = version
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return err
+		return fmt.Errorf("find deleted %s rows: %w", ts.entity.LogicalName, err)
 	}
-	if len(stones) == 0 {
-		return nil
-	}
-	b, err := ts.opts.Store.PrepareInsert(ctx, ts.landing.Table(), []string{ts.landing.Key, "_environment", "_version", "_deleted", "_synced_at"})
-	if err != nil {
-		return err
-	}
-	now := time.Now().UTC()
-	for _, s := range stones {
-		if err := b.Append(s.id, ts.opts.Environment, s.version+1, uint8(1), now); err != nil {
-			b.Abort()
+	for _, id := range deleted {
+		version, ok := stored[id]
+		if _, inBatch := w.pending[id]; !ok && !inBatch {
+			continue
+		}
+		if err := w.begin(ctx); err != nil {
 			return err
 		}
+		// a tombstone carries only the key: the other columns get their
+		// defaults, and the view hides it
+		w.row = ts.tombstoneRow(w.row, id, max(version, w.maxVersion)+1, w.syncedAt)
+		if err := w.batch.Append(w.row...); err != nil {
+			return fmt.Errorf("%s tombstone: %w", ts.entity.EntitySetName, err)
+		}
+		w.stones++
+		delete(w.pending, id)
 	}
-	if err := b.Send(ctx); err != nil {
-		return fmt.Errorf("write tombstones to %s: %w", ts.landing.Table(), err)
-	}
-	ts.res.Deleted += uint64(len(stones))
-	ts.opts.Progress.Rows(ts.opts.Environment, ts.entity.LogicalName, len(stones))
 	return nil
 }
 

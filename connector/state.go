@@ -28,22 +28,26 @@ type state struct {
 	Columns   []string
 }
 
-func loadState(ctx context.Context, s warehouse.Store, env, table string) (st state, ok bool, err error) {
-	rows, err := s.Query(ctx, "SELECT mode, delta_link, watermark, columns FROM sync_state FINAL WHERE environment = ? AND table_name = ?", env, table)
+// loadStates reads the state of every table of env, by table name.
+func loadStates(ctx context.Context, s warehouse.Store, env string) (map[string]state, error) {
+	rows, err := s.Query(ctx, "SELECT table_name, mode, delta_link, watermark, columns FROM sync_state FINAL WHERE environment = ?", env)
 	if err != nil {
-		return state{}, false, fmt.Errorf("read sync state of %s: %w", table, err)
+		return nil, fmt.Errorf("read sync state: %w", err)
 	}
 	defer rows.Close()
+	states := map[string]state{}
 	for rows.Next() {
-		if err := rows.Scan(&st.Mode, &st.DeltaLink, &st.Watermark, &st.Columns); err != nil {
-			return state{}, false, fmt.Errorf("read sync state of %s: %w", table, err)
+		var table string
+		var st state
+		if err := rows.Scan(&table, &st.Mode, &st.DeltaLink, &st.Watermark, &st.Columns); err != nil {
+			return nil, fmt.Errorf("read sync state: %w", err)
 		}
-		ok = true
+		states[table] = st
 	}
 	if err := rows.Err(); err != nil {
-		return state{}, false, fmt.Errorf("read sync state of %s: %w", table, err)
+		return nil, fmt.Errorf("read sync state: %w", err)
 	}
-	return st, ok, nil
+	return states, nil
 }
 
 func saveState(ctx context.Context, s warehouse.Store, env, table string, st state) error {

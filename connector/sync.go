@@ -41,6 +41,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/ampel/ampel/connector/dataverse"
 	"github.com/ampel/ampel/connector/schema"
 	"github.com/ampel/ampel/warehouse"
@@ -110,6 +112,18 @@ func Sync(ctx context.Context, opts Options) ([]TableResult, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	results := make([]TableResult, len(opts.Tables))
+	// one read of sync_state and of the landing tables' columns for all
+	// tables: each table changes only its own rows and tables, so both stay
+	// right for the whole run
+	states, cat, err := readSyncStart(ctx, opts)
+	if err != nil {
+		now := time.Now().UTC()
+		for i, t := range opts.Tables {
+			results[i] = TableResult{RunID: opts.RunID, Environment: opts.Environment, Table: t.Name,
+				Started: now, Finished: now, Status: StatusFailed, Err: err}
+		}
+		return results, err
+	}
 	sem := make(chan struct{}, opts.ParallelTables)
 	var wg sync.WaitGroup
 	for i, t := range opts.Tables {
@@ -124,7 +138,8 @@ func Sync(ctx context.Context, opts Options) ([]TableResult, error) {
 				return
 			}
 			defer func() { <-sem }()
-			results[i] = syncTable(ctx, &opts, t)
+			st, ok := states[t.Name]
+			results[i] = syncTable(ctx, &opts, t, st, ok, cat)
 			opts.Progress.TableDone(results[i])
 		}()
 	}
@@ -150,18 +165,40 @@ type tableSync struct {
 	mapping *schema.Mapping
 	landing warehouse.Landing
 	cols    []string // insert column order: data, then meta
-	res     *TableResult
-	counter *dataverse.Counter
+	// stone holds the data columns of a tombstone, stoneKey the key's index
+	stone    []any
+	stoneKey int
+	res      *TableResult
+	counter  *dataverse.Counter
 }
 
-func syncTable(ctx context.Context, opts *Options, t Table) TableResult {
+// readSyncStart reads what every table of a run needs from the warehouse
+// first: the sync states and the columns of the landing tables and views.
+func readSyncStart(ctx context.Context, opts Options) (map[string]state, warehouse.Catalog, error) {
+	states, err := loadStates(ctx, opts.Store, opts.Environment)
+	if err != nil {
+		return nil, nil, err
+	}
+	var names []string
+	for _, t := range opts.Tables {
+		l := warehouse.Landing{Name: t.Name}
+		names = append(names, l.Table(), l.Name)
+	}
+	cat, err := warehouse.ReadCatalog(ctx, opts.Store, names...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read the warehouse's tables: %w", err)
+	}
+	return states, cat, nil
+}
+
+func syncTable(ctx context.Context, opts *Options, t Table, st state, haveState bool, cat warehouse.Catalog) TableResult {
 	res := TableResult{RunID: opts.RunID, Environment: opts.Environment, Table: t.Name, Started: time.Now().UTC()}
 	ts := &tableSync{opts: opts, res: &res, counter: &dataverse.Counter{},
 		log: opts.Logger.With("environment", opts.Environment, "table", t.Name)}
 	ctx = dataverse.WithCounter(ctx, ts.counter)
-	err := ts.run(ctx, t)
-	st := ts.counter.Snapshot()
-	res.Requests, res.Throttled, res.Retries, res.Bytes = uint32(st.Requests), uint32(st.Throttled), uint32(st.Retries), uint64(st.Bytes)
+	err := ts.run(ctx, t, st, haveState, cat)
+	cnt := ts.counter.Snapshot()
+	res.Requests, res.Throttled, res.Retries, res.Bytes = uint32(cnt.Requests), uint32(cnt.Throttled), uint32(cnt.Retries), uint64(cnt.Bytes)
 	res.Finished = time.Now().UTC()
 	switch {
 	case err == nil:
@@ -174,7 +211,7 @@ func syncTable(ctx context.Context, opts *Options, t Table) TableResult {
 	return res
 }
 
-func (ts *tableSync) run(ctx context.Context, t Table) error {
+func (ts *tableSync) run(ctx context.Context, t Table, st state, haveState bool, cat warehouse.Catalog) error {
 	opts := ts.opts
 	ent, err := opts.Client.EntityDefinition(ctx, t.Name)
 	if err != nil {
@@ -186,14 +223,10 @@ func (ts *tableSync) run(ctx context.Context, t Table) error {
 		return err
 	}
 	ts.mapping = m
-	if err := ts.ensureLanding(ctx); err != nil {
+	if err := ts.ensureLanding(ctx, cat); err != nil {
 		return err
 	}
 
-	st, haveState, err := loadState(ctx, opts.Store, opts.Environment, t.Name)
-	if err != nil {
-		return err
-	}
 	sel := m.Select()
 	sameCols := haveState && slices.Equal(st.Columns, sel)
 
@@ -231,14 +264,13 @@ func (ts *tableSync) run(ctx context.Context, t Table) error {
 
 // ensureLanding creates or widens the landing table and records added
 // columns in schema_changes.
-func (ts *tableSync) ensureLanding(ctx context.Context) error {
+func (ts *tableSync) ensureLanding(ctx context.Context, cat warehouse.Catalog) error {
 	s := ts.opts.Store
 	ts.landing = warehouse.Landing{Name: ts.entity.LogicalName, Key: ts.mapping.Key(), Columns: ts.mapping.Columns()}
-	existing, err := warehouse.TableColumns(ctx, s, ts.landing.Table())
-	if err != nil {
-		return err
+	if _, read := cat[ts.landing.Table()]; !read && ts.landing.Name != ts.res.Table {
+		cat = nil // the catalog was read under the configured name; read again
 	}
-	added, err := warehouse.EnsureLanding(ctx, s, ts.landing)
+	change, err := warehouse.EnsureLanding(ctx, s, ts.landing, cat)
 	if err != nil {
 		var tc *warehouse.TypeChangeError
 		if errors.As(err, &tc) {
@@ -246,9 +278,9 @@ func (ts *tableSync) ensureLanding(ctx context.Context) error {
 		}
 		return err
 	}
-	if len(existing) > 0 && len(added) > 0 {
-		changes := make([]schemaChange, len(added))
-		for i, c := range added {
+	if len(change.Added) > 0 {
+		changes := make([]schemaChange, len(change.Added))
+		for i, c := range change.Added {
 			changes[i] = schemaChange{column: c.Name, change: "added", newType: c.Type}
 			ts.log.Info("column added", "column", c.Name, "type", c.Type)
 		}
@@ -257,11 +289,28 @@ func (ts *tableSync) ensureLanding(ctx context.Context) error {
 	// the insert columns follow the warehouse's table, which may keep
 	// columns the source no longer has (they get their defaults)
 	ts.cols = ts.cols[:0]
-	for _, c := range ts.landing.Columns {
+	ts.stone = ts.stone[:0]
+	for i, c := range ts.landing.Columns {
 		ts.cols = append(ts.cols, c.Name)
+		typ, err := warehouse.ParseType(c.Type)
+		if err != nil {
+			return err
+		}
+		ts.stone = append(ts.stone, typ.Zero())
+		if c.Name == ts.landing.Key {
+			ts.stoneKey = i
+		}
 	}
 	ts.cols = append(ts.cols, "_environment", "_version", "_deleted", "_synced_at")
 	return nil
+}
+
+// tombstoneRow is the landing row that marks key deleted: the key, zero
+// values (NULL mostly) for the other data columns, and the meta columns.
+func (ts *tableSync) tombstoneRow(dst []any, key uuid.UUID, version uint64, syncedAt time.Time) []any {
+	dst = append(dst[:0], ts.stone...)
+	dst[ts.stoneKey] = key
+	return append(dst, ts.opts.Environment, version, uint8(1), syncedAt)
 }
 
 type schemaChange struct{ column, change, oldType, newType string }

@@ -52,25 +52,41 @@ func (e *TypeChangeError) Error() string {
 		e.Table, e.Column, e.Have, e.Want, e.Table)
 }
 
+// LandingChange says what EnsureLanding did.
+type LandingChange struct {
+	// Created is true when the landing table did not exist and was created
+	// with every column.
+	Created bool
+	// Added are the columns added to an existing landing table.
+	Added []Column
+}
+
 // EnsureLanding creates the landing table and its view when they are
 // missing, adds the columns the warehouse does not have yet, and rebuilds
-// the view when it added any. It returns the columns it added. A column
-// whose type differs is a *TypeChangeError and changes nothing.
-func EnsureLanding(ctx context.Context, s Store, l Landing) ([]Column, error) {
+// the view when it added any. A column whose type differs is a
+// *TypeChangeError and changes nothing.
+//
+// cat holds the warehouse's columns of the landing table and the view, as
+// ReadCatalog read them; nil reads them here. With cat, a landing table
+// that needs no change costs no query at all.
+func EnsureLanding(ctx context.Context, s Store, l Landing, cat Catalog) (LandingChange, error) {
 	if err := l.validate(); err != nil {
-		return nil, err
+		return LandingChange{}, err
 	}
-	have, err := TableColumns(ctx, s, l.Table())
-	if err != nil {
-		return nil, err
+	if cat == nil {
+		var err error
+		if cat, err = ReadCatalog(ctx, s, l.Table(), l.Name); err != nil {
+			return LandingChange{}, err
+		}
 	}
+	have, viewExists := cat[l.Table()], len(cat[l.Name]) > 0
 	data := map[string]any{"Table": l.Table(), "View": l.Name, "Key": l.Key, "Columns": l.Columns, "Dialect": s.Dialect().TemplateData()}
 	if len(have) == 0 {
 		if err := execTemplate(ctx, s, "create_table.sql", data); err != nil {
-			return nil, err
+			return LandingChange{}, err
 		}
-		data["Replace"] = false
-		return l.Columns, execTemplate(ctx, s, "create_view.sql", data)
+		data["Replace"] = viewExists // a view left from a dropped table is rebuilt
+		return LandingChange{Created: true}, createView(ctx, s, l.Name, data)
 	}
 	haveType := make(map[string]string, len(have))
 	for _, c := range have {
@@ -84,7 +100,7 @@ func EnsureLanding(ctx context.Context, s Store, l Landing) ([]Column, error) {
 			continue
 		}
 		if normalizeType(t) != normalizeType(c.Type) {
-			return nil, &TypeChangeError{Table: l.Table(), Column: c.Name, Have: t, Want: c.Type}
+			return LandingChange{}, &TypeChangeError{Table: l.Table(), Column: c.Name, Have: t, Want: c.Type}
 		}
 	}
 	after := "" // new columns go after the last data column, before Ampel's own
@@ -95,11 +111,11 @@ func EnsureLanding(ctx context.Context, s Store, l Landing) ([]Column, error) {
 	}
 	for _, c := range added {
 		if err := execTemplate(ctx, s, "add_column.sql", map[string]any{"Table": l.Table(), "Column": c, "After": after}); err != nil {
-			return nil, err
+			return LandingChange{}, err
 		}
 		after = c.Name
 	}
-	if len(added) > 0 || !viewExists(ctx, s, l.Name) {
+	if len(added) > 0 || !viewExists {
 		// keep columns the warehouse has but the source dropped: history stays readable
 		cols := make([]Column, 0, len(have)+len(added))
 		for _, c := range have {
@@ -109,17 +125,23 @@ func EnsureLanding(ctx context.Context, s Store, l Landing) ([]Column, error) {
 		}
 		cols = append(cols, added...)
 		data["Columns"] = cols
-		data["Replace"] = true
-		if !s.Dialect().ModernSQL() { // no CREATE OR REPLACE VIEW before 20.x
-			if err := s.Exec(ctx, "DROP TABLE IF EXISTS "+QuoteIdentifier(l.Name)); err != nil { // 18.16 has no DROP VIEW
-				return nil, err
-			}
-		}
-		if err := execTemplate(ctx, s, "create_view.sql", data); err != nil {
-			return nil, err
+		data["Replace"] = viewExists
+		if err := createView(ctx, s, l.Name, data); err != nil {
+			return LandingChange{}, err
 		}
 	}
-	return added, nil
+	return LandingChange{Added: added}, nil
+}
+
+// createView creates the current-state view, replacing it when
+// data["Replace"] says it exists.
+func createView(ctx context.Context, s Store, name string, data map[string]any) error {
+	if data["Replace"] == true && !s.Dialect().ModernSQL() { // no CREATE OR REPLACE VIEW before 20.x
+		if err := s.Exec(ctx, "DROP TABLE IF EXISTS "+QuoteIdentifier(name)); err != nil { // 18.16 has no DROP VIEW
+			return err
+		}
+	}
+	return execTemplate(ctx, s, "create_view.sql", data)
 }
 
 func (l Landing) validate() error {
@@ -145,37 +167,41 @@ func (l Landing) validate() error {
 // TableColumns lists the columns of a table in the store's database, in
 // order; none if the table does not exist.
 func TableColumns(ctx context.Context, s Store, table string) ([]Column, error) {
-	q := "SELECT name, type FROM system.columns WHERE database = currentDatabase() AND table = ?"
+	cat, err := ReadCatalog(ctx, s, table)
+	return cat[table], err
+}
+
+// Catalog maps table and view names to their columns, in order. A table
+// it does not list does not exist.
+type Catalog map[string][]Column
+
+// ReadCatalog reads the columns of tables (or views) in the store's
+// database in one query.
+func ReadCatalog(ctx context.Context, s Store, tables ...string) (Catalog, error) {
+	marks := strings.TrimSuffix(strings.Repeat("?, ", len(tables)), ", ")
+	q := "SELECT table, name, type FROM system.columns WHERE database = currentDatabase() AND table IN (" + marks + ")"
 	if s.Dialect().ModernSQL() { // no position column before 19.x; rows come in table order there
-		q += " ORDER BY position"
+		q += " ORDER BY table, position"
 	}
-	rows, err := s.Query(ctx, q, table)
+	args := make([]any, len(tables))
+	for i, t := range tables {
+		args[i] = t
+	}
+	rows, err := s.Query(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var cols []Column
+	cols := make(Catalog, len(tables))
 	for rows.Next() {
+		var table string
 		var c Column
-		if err := rows.Scan(&c.Name, &c.Type); err != nil {
+		if err := rows.Scan(&table, &c.Name, &c.Type); err != nil {
 			return nil, err
 		}
-		cols = append(cols, c)
+		cols[table] = append(cols[table], c)
 	}
 	return cols, rows.Err()
-}
-
-func viewExists(ctx context.Context, s Store, name string) bool {
-	rows, err := s.Query(ctx, "SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = ?", name)
-	if err != nil {
-		return false
-	}
-	defer rows.Close()
-	var n uint64
-	if rows.Next() {
-		_ = rows.Scan(&n)
-	}
-	return n > 0
 }
 
 // normalizeType removes spacing differences (Decimal(18, 4) vs Decimal(18,4))

@@ -2,8 +2,13 @@ package warehouse
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/shopspring/decimal"
 )
 
 // Kind is the family of a ClickHouse type, without parameters.
@@ -179,6 +184,43 @@ func (t *Type) IsNullable() bool {
 		t = t.Elem
 	}
 	return t.Kind == KindNullable
+}
+
+// Zero is the value a column of type t gets when an INSERT leaves it out:
+// NULL for Nullable, else the type's zero (empty string, 0, the epoch, an
+// empty array, the first Enum value). Batch.Append accepts it.
+func (t *Type) Zero() any {
+	switch t.Kind {
+	case KindNullable:
+		return nil
+	case KindLowCardinality:
+		return t.Elem.Zero()
+	case KindString, KindFixedString:
+		return ""
+	case KindInt8, KindInt16, KindInt32, KindInt64:
+		return int64(0)
+	case KindUInt8, KindUInt16, KindUInt32, KindUInt64:
+		return uint64(0)
+	case KindFloat32, KindFloat64:
+		return float64(0)
+	case KindBool:
+		return false
+	case KindUUID:
+		return uuid.UUID{}
+	case KindDate, KindDateTime, KindDateTime64:
+		return time.Unix(0, 0).UTC()
+	case KindDecimal:
+		return decimal.Zero
+	case KindArray:
+		return []any{}
+	case KindEnum8, KindEnum16:
+		first := int16(math.MaxInt16)
+		for n := range t.EnumNames {
+			first = min(first, n)
+		}
+		return t.EnumNames[first]
+	}
+	return nil
 }
 
 // splitTop splits s at commas that are not inside parentheses or quotes

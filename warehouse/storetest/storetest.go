@@ -222,6 +222,14 @@ func testTypes(t *testing.T, open Open) {
 				0.1, flag(true), []string{weird, unicode}, weird, dec("-0.01"), nil, int64(math.MaxInt64)},
 		},
 	}
+	// Type.Zero gives every column a value Append takes: the zero row again
+	zero := struct{ in, want []any }{in: []any{3}, want: append([]any{uint64(3)}, rows[0].want[1:]...)}
+	for _, c := range cols[1:] {
+		typ, err := warehouse.ParseType(c.Type)
+		require.NoError(t, err)
+		zero.in = append(zero.in, typ.Zero())
+	}
+	rows = append(rows, zero)
 	b, err := st.PrepareInsert(ctx, "types_t", names)
 	require.NoError(t, err)
 	for i, r := range rows {
@@ -363,12 +371,20 @@ func testLanding(t *testing.T, open Open) {
 		{Name: "subject", Type: "Nullable(String)"},
 		{Name: "revenue", Type: "Decimal(18, 2)"},
 	}}
-	added, err := warehouse.EnsureLanding(ctx, st, l)
+	change, err := warehouse.EnsureLanding(ctx, st, l, nil)
 	require.NoError(t, err)
-	assert.Len(t, added, 3)
-	added, err = warehouse.EnsureLanding(ctx, st, l)
+	assert.Equal(t, warehouse.LandingChange{Created: true}, change)
+	change, err = warehouse.EnsureLanding(ctx, st, l, nil)
 	require.NoError(t, err)
-	assert.Empty(t, added, "second EnsureLanding changes nothing")
+	assert.Equal(t, warehouse.LandingChange{}, change, "second EnsureLanding changes nothing")
+	cat, err := warehouse.ReadCatalog(ctx, st, l.Table(), l.Name, "no_such_table")
+	require.NoError(t, err)
+	assert.Len(t, cat[l.Table()], len(l.Columns)+len(warehouse.MetaColumns), "landing table columns")
+	assert.NotEmpty(t, cat[l.Name], "view columns")
+	assert.NotContains(t, cat, "no_such_table")
+	change, err = warehouse.EnsureLanding(ctx, st, l, cat)
+	require.NoError(t, err)
+	assert.Equal(t, warehouse.LandingChange{}, change, "EnsureLanding with a catalog changes nothing")
 
 	a, bID, c := uuid.MustParse("00000000-0000-0000-0000-00000000000a"), uuid.MustParse("00000000-0000-0000-0000-00000000000b"), uuid.MustParse("00000000-0000-0000-0000-00000000000c")
 	synced := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
@@ -407,9 +423,9 @@ func testLanding(t *testing.T, open Open) {
 
 	// a new source column: added to the table and the view
 	l.Columns = append(l.Columns, warehouse.Column{Name: "statuscode", Type: "Nullable(Int32)"})
-	added, err = warehouse.EnsureLanding(ctx, st, l)
+	change, err = warehouse.EnsureLanding(ctx, st, l, nil)
 	require.NoError(t, err)
-	assert.Equal(t, []warehouse.Column{{Name: "statuscode", Type: "Nullable(Int32)"}}, added)
+	assert.Equal(t, warehouse.LandingChange{Added: []warehouse.Column{{Name: "statuscode", Type: "Nullable(Int32)"}}}, change)
 	insert2, err := st.PrepareInsert(ctx, l.Table(), append(cols, "statuscode"))
 	require.NoError(t, err)
 	require.NoError(t, insert2.Append("prod", c, "c2", "5.00", 2, 0, synced, 3))
@@ -419,7 +435,7 @@ func testLanding(t *testing.T, open Open) {
 
 	// a changed type is refused
 	l.Columns[2].Type = "String"
-	_, err = warehouse.EnsureLanding(ctx, st, l)
+	_, err = warehouse.EnsureLanding(ctx, st, l, nil)
 	var tce *warehouse.TypeChangeError
 	assert.ErrorAs(t, err, &tce)
 }
