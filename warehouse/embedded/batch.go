@@ -27,21 +27,8 @@ func (s *Store) PrepareInsert(ctx context.Context, table string, columns []strin
 	if len(columns) == 0 {
 		return nil, fmt.Errorf("embedded warehouse: insert into %s names no columns", table)
 	}
-	rows, err := s.Query(ctx, "SELECT name, type FROM system.columns WHERE database = ? AND table = ?", db, name)
+	have, err := s.tableColumns(ctx, db, name)
 	if err != nil {
-		return nil, err
-	}
-	have := map[string]string{}
-	for rows.Next() {
-		var n, t string
-		if err := rows.Scan(&n, &t); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		have[n] = t
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return nil, err
 	}
 	quoted := make([]string, len(columns))
@@ -118,11 +105,16 @@ func (b *batch) Append(values ...any) error {
 func (b *batch) Rows() int { return b.rows }
 
 // Send streams the buffers into one INSERT … FORMAT RowBinary.
-func (b *batch) Send(ctx context.Context) error {
+func (b *batch) Send(ctx context.Context) (err error) {
 	if b.done {
 		return warehouse.ErrClosed
 	}
 	defer b.Abort()
+	defer func() {
+		if err != nil {
+			b.s.schemas.forget() // the table may have changed under the batch
+		}
+	}()
 	if b.rows == 0 {
 		return nil
 	}

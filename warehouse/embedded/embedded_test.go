@@ -503,3 +503,39 @@ func TestEmptyResultHasColumns(t *testing.T) {
 	require.NoError(t, rows.Err())
 	assert.True(t, errors.Is(rows.Close(), nil))
 }
+
+// PrepareInsert caches column types; every way of changing a table makes
+// the next batch see the change.
+func TestInsertSeesSchemaChanges(t *testing.T) {
+	st := open(t)
+	ctx := ctxT(t)
+	require.NoError(t, st.Exec(ctx, "CREATE TABLE sc (k UInt64) ENGINE = MergeTree ORDER BY k"))
+	insert := func(cols []string, vals ...any) error {
+		b, err := st.PrepareInsert(ctx, "sc", cols)
+		if err != nil {
+			return err
+		}
+		if err := b.Append(vals...); err != nil {
+			return err
+		}
+		return b.Send(ctx)
+	}
+	require.NoError(t, insert([]string{"k"}, 1))
+	require.Error(t, insert([]string{"k", "a"}, 2, "x"), "no column a yet")
+
+	require.NoError(t, st.Exec(ctx, "ALTER TABLE sc ADD COLUMN a String"))
+	require.NoError(t, insert([]string{"k", "a"}, 2, "x"), "Exec: column a added")
+
+	rows, err := st.Query(ctx, "ALTER TABLE sc ADD COLUMN b Int32")
+	require.NoError(t, err)
+	require.NoError(t, rows.Close())
+	require.NoError(t, insert([]string{"k", "a", "b"}, 3, "y", 7), "Query: column b added")
+
+	rows, err = st.Query(ctx, "/* a comment */ ALTER TABLE sc MODIFY COLUMN b String")
+	require.NoError(t, err)
+	require.NoError(t, rows.Close())
+	assert.Error(t, insert([]string{"k", "a", "b"}, 4, "z", 8), "b is a String now: an int is refused before sending")
+	require.NoError(t, insert([]string{"k", "a", "b"}, 4, "z", "8"))
+	assert.Equal(t, [][]any{{uint64(1), "", ""}, {uint64(2), "x", ""}, {uint64(3), "y", "7"}, {uint64(4), "z", "8"}},
+		all(t, st, "SELECT k, a, b FROM sc ORDER BY k"))
+}

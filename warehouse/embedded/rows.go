@@ -15,6 +15,9 @@ func (s *Store) Query(ctx context.Context, query string, args ...any) (warehouse
 		return nil, err
 	}
 	ro := warehouse.IsReadOnly(ctx)
+	if !ro && !readStatement(q) {
+		s.schemas.forget() // it may change a table
+	}
 	c, err := s.acquire(ctx, ro)
 	if err != nil {
 		return nil, err

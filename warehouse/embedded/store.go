@@ -55,6 +55,8 @@ type Store struct {
 	killer *conn // a connection for KILL QUERY, made on first need
 
 	seq atomic.Uint64 // statement markers for KILL QUERY
+
+	schemas schemas // column types for PrepareInsert
 }
 
 var _ warehouse.Store = (*Store)(nil)
@@ -326,6 +328,7 @@ func (s *Store) Exec(ctx context.Context, query string, args ...any) error {
 	}
 	broken, err := s.run(ctx, c, q, "Null", nil)
 	s.release(c, ro, broken)
+	s.schemas.forget() // DDL goes through Exec
 	return err
 }
 
