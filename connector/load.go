@@ -149,6 +149,9 @@ func (ts *tableSync) copyPages(ctx context.Context, r *dataverse.Reader, seen *s
 		if page.DeltaLink != "" {
 			link = page.DeltaLink
 		}
+		// the batch holds copies of the values (Batch.Append), and the
+		// deleted ids are parsed: the page's memory can serve the next one
+		page.Release()
 	}
 	if err := w.flush(wctx); err != nil {
 		return "", time.Time{}, err

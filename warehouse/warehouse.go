@@ -58,7 +58,9 @@ type Store interface {
 // Batch collects rows for one INSERT. It is not safe for concurrent use.
 type Batch interface {
 	// Append adds one row; values follow the columns given to PrepareInsert
-	// and are checked against the column types at once.
+	// and are checked against the column types at once. Append keeps no
+	// reference into the values: the memory behind them (a string's bytes)
+	// may be reused as soon as it returns.
 	Append(values ...any) error
 	// Rows is how many rows were appended so far.
 	Rows() int

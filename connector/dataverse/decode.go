@@ -344,11 +344,11 @@ func decodePage(body []byte, p *Page) (err error) {
 				sawValue = true
 				d.records()
 			case "@odata.nextLink":
-				p.NextLink = d.str()
+				p.NextLink = strings.Clone(d.str()) // kept after Release
 			case "@odata.deltaLink":
-				p.DeltaLink = d.str()
+				p.DeltaLink = strings.Clone(d.str()) // kept after Release
 			case "@odata.context":
-				p.Context = d.str()
+				p.Context = strings.Clone(d.str()) // kept after Release
 			default:
 				d.skip()
 			}

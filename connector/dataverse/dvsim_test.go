@@ -11,6 +11,8 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -300,4 +302,63 @@ func TestSimCheckTable(t *testing.T) {
 	_, err := c.CheckTable(context.Background(), "nosuchtable")
 	require.ErrorIs(t, err, dataverse.ErrNotFound)
 	t.Log(err)
+}
+
+// A page released once its rows are copied hands its memory to the next
+// page; what the read returns stays the same, and the links stay valid.
+func TestSimReleasedPages(t *testing.T) {
+	t.Parallel()
+	s := startSim(t, dvsim.Options{Scale: 300})
+	c := simClient(t, s, func(cfg *dataverse.Config) { cfg.PageSize = 40 })
+	ctx := context.Background()
+	e, err := c.EntityDefinition(ctx, "lead")
+	require.NoError(t, err)
+	m, err := schema.Map(e, schema.Options{})
+	require.NoError(t, err)
+	q := dataverse.Query{EntitySet: e.EntitySetName, Select: m.Select(), TrackChanges: true}
+	want, _, _ := readAll(t, c, q, m) // pages never released
+
+	r := c.Read(ctx, q)
+	defer r.Close()
+	got := map[string][]any{}
+	link, pages := "", 0
+	for {
+		p, err := r.Next(ctx)
+		if err == io.EOF {
+			break
+		}
+		require.NoError(t, err)
+		pages++
+		for i := range p.Records {
+			row, err := m.Row(&p.Records[i], nil)
+			require.NoError(t, err)
+			for j, v := range row {
+				switch x := v.(type) {
+				case string:
+					row[j] = strings.Clone(x)
+				case []string:
+					cl := slices.Clone(x)
+					for k := range cl {
+						cl[k] = strings.Clone(cl[k])
+					}
+					row[j] = cl
+				}
+			}
+			k, err := m.KeyOf(&p.Records[i])
+			require.NoError(t, err)
+			got[strings.Clone(k)] = row
+		}
+		p.Release()
+		require.Nil(t, p.Records, "Release drops the records")
+		link = p.DeltaLink // read after Release: links stay valid
+	}
+	require.Greater(t, pages, 3)
+	require.Equal(t, want, got)
+	require.NotEmpty(t, link)
+
+	again, _, _ := readAll(t, c, q, m) // reuses the released memory
+	require.Equal(t, want, again)
+	mut := s.Mutate(2, 0, 0)
+	changed, _, _ := readAll(t, c, dataverse.Query{EntitySet: e.EntitySetName, DeltaLink: link}, m)
+	require.Len(t, changed, len(mut.Created["lead"]), "the delta link saved after Release works")
 }

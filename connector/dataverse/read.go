@@ -11,6 +11,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -60,6 +61,42 @@ type Page struct {
 	Fetch time.Duration
 	// Decode is the time spent decoding the body.
 	Decode time.Duration
+
+	body []byte // what Records and Deleted point into
+}
+
+// Release hands the page's memory back for a later page: the strings in
+// Records and Deleted point into the response body, which the next page
+// can then reuse. Call it when done with the page; after it, Records and
+// Deleted must not be used (NextLink, DeltaLink and Context stay valid).
+// A page never released is garbage collected as usual.
+func (p *Page) Release() {
+	if p.body == nil {
+		return
+	}
+	p.Records, p.Deleted = nil, nil
+	putBody(p.body)
+	p.body = nil
+}
+
+// bodyPool keeps response buffers for reuse. Page bodies run to
+// megabytes; reading each into a new buffer costs the allocation, its
+// zeroing, the growth copies, and memory the GC gives back only later.
+// A sync.Pool lets idle buffers go after two garbage collections.
+var bodyPool sync.Pool // of *[]byte
+
+func getBody() []byte {
+	if b, ok := bodyPool.Get().(*[]byte); ok {
+		return (*b)[:0]
+	}
+	return nil
+}
+
+func putBody(b []byte) {
+	if cap(b) == 0 {
+		return
+	}
+	bodyPool.Put(&b)
 }
 
 // Last reports whether no page follows.
@@ -210,11 +247,11 @@ const maxBody = 1 << 30
 func (c *Client) fetchPage(ctx context.Context, q Query, link string, delta bool, n int) (*Page, error) {
 	table := q.EntitySet
 	t0 := time.Now()
-	body, path, status, err := c.getBody(ctx, call{method: http.MethodGet, url: link, table: table, prefer: c.prefer(q), delta: delta})
+	body, path, status, err := c.getBody(ctx, call{method: http.MethodGet, url: link, table: table, prefer: c.prefer(q), delta: delta}, getBody())
 	if err != nil {
 		return nil, fmt.Errorf("read %s page %d: %w", table, n, err)
 	}
-	p := &Page{Number: n, Bytes: len(body), Fetch: time.Since(t0)}
+	p := &Page{Number: n, Bytes: len(body), Fetch: time.Since(t0), body: body}
 	t1 := time.Now()
 	if err := decodePage(body, p); err != nil {
 		return nil, fmt.Errorf("read %s page %d: %w", table, n, &APIError{Kind: ErrMalformed, Method: http.MethodGet,
@@ -224,10 +261,10 @@ func (c *Client) fetchPage(ctx context.Context, q Query, link string, delta bool
 	return p, nil
 }
 
-// getBody sends cl and reads the whole answer. A body cut off while it is
-// read (reset, EOF, HTTP/2 stream error) is fetched again, with backoff,
-// within the MaxWait budget.
-func (c *Client) getBody(ctx context.Context, cl call) (body []byte, path string, status int, err error) {
+// getBody sends cl and reads the whole answer into buf (which may be nil).
+// A body cut off while it is read (reset, EOF, HTTP/2 stream error) is
+// fetched again, with backoff, within the MaxWait budget.
+func (c *Client) getBody(ctx context.Context, cl call, buf []byte) (body []byte, path string, status int, err error) {
 	var waited time.Duration
 	for attempt := 1; ; attempt++ {
 		resp, err := c.do(ctx, cl)
@@ -235,7 +272,7 @@ func (c *Client) getBody(ctx context.Context, cl call) (body []byte, path string
 			return nil, "", 0, err
 		}
 		path, status = resp.Request.URL.Path, resp.StatusCode
-		body, err := readBody(resp)
+		body, err := readBody(resp, buf)
 		if err == nil {
 			return body, path, status, nil
 		}
@@ -257,9 +294,11 @@ func (c *Client) getBody(ctx context.Context, cl call) (body []byte, path string
 	}
 }
 
-func readBody(resp *http.Response) ([]byte, error) {
+// readBody reads the response body, into buf's memory when it is large
+// enough.
+func readBody(resp *http.Response, buf []byte) ([]byte, error) {
 	defer resp.Body.Close()
-	var b bytes.Buffer
+	b := bytes.NewBuffer(buf[:0])
 	if resp.ContentLength > 0 && resp.ContentLength < maxBody {
 		b.Grow(int(resp.ContentLength) + bytes.MinRead)
 	}

@@ -250,7 +250,7 @@ func stripURL(err error) error {
 
 // getJSON GETs u and decodes the JSON answer into v.
 func (c *Client) getJSON(ctx context.Context, u, table string, v any, extra http.Header) error {
-	body, path, status, err := c.getBody(ctx, call{method: http.MethodGet, url: u, table: table, extra: extra})
+	body, path, status, err := c.getBody(ctx, call{method: http.MethodGet, url: u, table: table, extra: extra}, nil)
 	if err != nil {
 		return err
 	}

@@ -200,7 +200,15 @@ func driverConv(t *warehouse.Type, scan reflect.Type) func(any) any {
 			return conv(v)
 		}
 	case warehouse.KindLowCardinality:
-		return driverConv(t.Elem, scan)
+		conv := driverConv(t.Elem, scan)
+		return func(v any) any {
+			if s, ok := v.(string); ok {
+				// clickhouse-go keys its dictionary by the string itself;
+				// Append must not keep the caller's memory (Batch.Append)
+				v = strings.Clone(s)
+			}
+			return conv(v)
+		}
 	case warehouse.KindInt8:
 		return func(v any) any { return int8(v.(int64)) }
 	case warehouse.KindInt16:
