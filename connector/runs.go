@@ -69,3 +69,16 @@ func recordRuns(ctx context.Context, s warehouse.Store, results []TableResult) e
 	}
 	return nil
 }
+
+// RecordFailure records in sync_runs that every table of tables failed in
+// environment env before its sync could start (no token, no application
+// user), and returns those results. Admins find the reason where they
+// look for every other failure.
+func RecordFailure(ctx context.Context, s warehouse.Store, runID, env string, tables []Table, err error) ([]TableResult, error) {
+	now := time.Now().UTC()
+	results := make([]TableResult, len(tables))
+	for i, t := range tables {
+		results[i] = TableResult{RunID: runID, Environment: env, Table: t.Name, Started: now, Finished: now, Status: StatusFailed, Err: err}
+	}
+	return results, recordRuns(ctx, s, results)
+}

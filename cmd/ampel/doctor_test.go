@@ -201,6 +201,7 @@ func TestDoctorAuthFailures(t *testing.T) {
 			seen[detail] = tc.name
 
 			// sync meets the same refusal and says the same
+			y.markRuns()
 			sout, serr, scode := y.exec("sync")
 			require.Equal(t, 1, scode, "stderr: %s\nstdout: %s", serr, sout)
 			// (after the log lines) the last line of stderr is the error
@@ -208,6 +209,17 @@ func TestDoctorAuthFailures(t *testing.T) {
 			last := lines[len(lines)-1]
 			require.True(t, strings.HasPrefix(last, "ampel sync: "), serr)
 			require.Equal(t, 1, strings.Count(last, detail), "said once: %s", last)
+			// and sync_runs says it for every table
+			runs := y.lastRuns()
+			require.Len(t, runs, len(config.DefaultTables))
+			for table, r := range runs {
+				if tc.check == "sim/lead" && table != "lead" {
+					require.Equal(t, "ok", r["status"], table)
+					continue
+				}
+				require.Equal(t, "failed", r["status"], table)
+				require.Contains(t, r["error"], detail, table)
+			}
 
 			for _, s := range []string{secret, wrongSecret} {
 				for _, text := range []string{out, errOut, sout, serr} {

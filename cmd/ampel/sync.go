@@ -73,19 +73,30 @@ func syncAll(ctx context.Context, e *env, cfg *config.Config, s warehouse.Store,
 	var all []connector.TableResult
 	var errs []error
 	for _, env := range envs {
+		// a refusal before any table starts is said once for the
+		// environment, and in sync_runs for each table
+		failed := func(err error) {
+			errs = append(errs, fmt.Errorf("environment %s: %w", env.Name, err))
+			results, rerr := connector.RecordFailure(ctx, s, runID, env.Name, tables, err)
+			all = append(all, results...)
+			if rerr != nil {
+				errs = append(errs, rerr)
+			}
+		}
 		client, err := dataverse.New(ctx, clientConfig(cfg, env, log))
 		if err != nil {
-			errs = append(errs, fmt.Errorf("environment %s: %w", env.Name, err))
+			failed(err)
 			continue
 		}
 		// One request proves the token and the application user, so a
 		// refusal (wrong secret, unknown tenant, no application user) is
 		// said once for the environment, not once per table.
 		if _, err := client.WhoAmI(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("environment %s: %w", env.Name, err))
 			if ctx.Err() != nil {
+				errs = append(errs, fmt.Errorf("environment %s: %w", env.Name, err))
 				break
 			}
+			failed(err)
 			continue
 		}
 		results, err := connector.Sync(ctx, connector.Options{
