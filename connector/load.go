@@ -44,7 +44,7 @@ func (ts *tableSync) full(ctx context.Context, mode string, sel []string) error 
 	if err := ts.reconcile(ctx, seen); err != nil {
 		return err
 	}
-	return saveState(ctx, ts.opts.Store, ts.opts.Environment, ts.entity.LogicalName, state{Mode: ModeDelta, DeltaLink: link, Columns: sel})
+	return ts.states.save(ctx, ts.entity.LogicalName, state{Mode: ModeDelta, DeltaLink: link, Columns: sel})
 }
 
 // delta applies the changes since link and stores the next link.
@@ -60,7 +60,7 @@ func (ts *tableSync) delta(ctx context.Context, link string, sel []string) error
 	if next == "" {
 		return fmt.Errorf("the delta response for %s carried no @odata.deltaLink", ts.entity.EntitySetName)
 	}
-	return saveState(ctx, ts.opts.Store, ts.opts.Environment, ts.entity.LogicalName, state{Mode: ModeDelta, DeltaLink: next, Columns: sel})
+	return ts.states.save(ctx, ts.entity.LogicalName, state{Mode: ModeDelta, DeltaLink: next, Columns: sel})
 }
 
 // watermark reads rows modified since mark minus the overlap (all rows when
@@ -102,7 +102,7 @@ func (ts *tableSync) watermark(ctx context.Context, mark time.Time, sel []string
 	if newest.Before(mark) {
 		newest = mark
 	}
-	return saveState(ctx, ts.opts.Store, ts.opts.Environment, ts.entity.LogicalName, state{Mode: ModeWatermark, Watermark: newest, Columns: sel})
+	return ts.states.save(ctx, ts.entity.LogicalName, state{Mode: ModeWatermark, Watermark: newest, Columns: sel})
 }
 
 // estimate asks for the table's row count for progress; -1 if unknown.

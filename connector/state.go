@@ -3,6 +3,8 @@ package connector
 import (
 	"context"
 	"fmt"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/ampel/ampel/warehouse"
@@ -50,26 +52,85 @@ func loadStates(ctx context.Context, s warehouse.Store, env string) (map[string]
 	return states, nil
 }
 
-func saveState(ctx context.Context, s warehouse.Store, env, table string, st state) error {
+// stateWriter saves the states of one run's tables. A table's save
+// returns once its row is in sync_state. Tables that finish while a save
+// is being written go together into the next INSERT (group commit), so a
+// delta over many small tables costs fewer INSERTs than tables.
+type stateWriter struct {
+	store warehouse.Store
+	env   string
+
+	mu    sync.Mutex
+	queue []*stateSave
+	busy  bool // a caller is writing; it takes the queue next
+}
+
+type stateSave struct {
+	table string
+	st    state
+	done  chan error
+}
+
+func newStateWriter(s warehouse.Store, env string) *stateWriter {
+	return &stateWriter{store: s, env: env}
+}
+
+// save stores st as table's state. The caller that finds no write going
+// writes the queue, again and again until it is empty; the others wait
+// for their turn's result.
+func (w *stateWriter) save(ctx context.Context, table string, st state) error {
+	req := &stateSave{table: table, st: st, done: make(chan error, 1)}
+	w.mu.Lock()
+	w.queue = append(w.queue, req)
+	if w.busy {
+		w.mu.Unlock()
+		return <-req.done
+	}
+	w.busy = true
+	for len(w.queue) > 0 {
+		batch := w.queue
+		w.queue = nil
+		w.mu.Unlock()
+		err := writeStates(ctx, w.store, w.env, batch)
+		for _, r := range batch {
+			r.done <- err
+		}
+		w.mu.Lock()
+	}
+	w.busy = false
+	w.mu.Unlock()
+	return <-req.done
+}
+
+func writeStates(ctx context.Context, s warehouse.Store, env string, saves []*stateSave) error {
+	names := make([]string, len(saves))
+	for i, sv := range saves {
+		names[i] = sv.table
+	}
+	fail := func(err error) error {
+		return fmt.Errorf("save sync state of %s: %w", strings.Join(names, ", "), err)
+	}
 	b, err := s.PrepareInsert(ctx, "sync_state", []string{"environment", "table_name", "mode", "delta_link", "watermark", "columns", "updated_at", "seq"})
 	if err != nil {
-		return fmt.Errorf("save sync state of %s: %w", table, err)
+		return fail(err)
 	}
 	now := time.Now().UTC()
-	cols := st.Columns
-	if cols == nil {
-		cols = []string{}
-	}
-	mark := st.Watermark.UTC()
-	if mark.Before(time.Unix(0, 0)) {
-		mark = time.Unix(0, 0).UTC() // no watermark yet; DateTime starts in 1970
-	}
-	if err := b.Append(env, table, st.Mode, st.DeltaLink, mark, cols, now, uint64(now.UnixNano())); err != nil {
-		b.Abort()
-		return fmt.Errorf("save sync state of %s: %w", table, err)
+	for _, sv := range saves {
+		cols := sv.st.Columns
+		if cols == nil {
+			cols = []string{}
+		}
+		mark := sv.st.Watermark.UTC()
+		if mark.Before(time.Unix(0, 0)) {
+			mark = time.Unix(0, 0).UTC() // no watermark yet; DateTime starts in 1970
+		}
+		if err := b.Append(env, sv.table, sv.st.Mode, sv.st.DeltaLink, mark, cols, now, uint64(now.UnixNano())); err != nil {
+			b.Abort()
+			return fail(err)
+		}
 	}
 	if err := b.Send(ctx); err != nil {
-		return fmt.Errorf("save sync state of %s: %w", table, err)
+		return fail(err)
 	}
 	return nil
 }

@@ -115,7 +115,7 @@ func Sync(ctx context.Context, opts Options) ([]TableResult, error) {
 	// one read of sync_state and of the landing tables' columns for all
 	// tables: each table changes only its own rows and tables, so both stay
 	// right for the whole run
-	states, cat, err := readSyncStart(ctx, opts)
+	stored, cat, err := readSyncStart(ctx, opts)
 	if err != nil {
 		now := time.Now().UTC()
 		for i, t := range opts.Tables {
@@ -124,6 +124,7 @@ func Sync(ctx context.Context, opts Options) ([]TableResult, error) {
 		}
 		return results, err
 	}
+	states := newStateWriter(opts.Store, opts.Environment)
 	sem := make(chan struct{}, opts.ParallelTables)
 	var wg sync.WaitGroup
 	for i, t := range opts.Tables {
@@ -138,8 +139,8 @@ func Sync(ctx context.Context, opts Options) ([]TableResult, error) {
 				return
 			}
 			defer func() { <-sem }()
-			st, ok := states[t.Name]
-			results[i] = syncTable(ctx, &opts, t, st, ok, cat)
+			st, ok := stored[t.Name]
+			results[i] = syncTable(ctx, &opts, t, st, ok, cat, states)
 			opts.Progress.TableDone(results[i])
 		}()
 	}
@@ -170,6 +171,7 @@ type tableSync struct {
 	stoneKey int
 	res      *TableResult
 	counter  *dataverse.Counter
+	states   *stateWriter
 }
 
 // readSyncStart reads what every table of a run needs from the warehouse
@@ -191,9 +193,9 @@ func readSyncStart(ctx context.Context, opts Options) (map[string]state, warehou
 	return states, cat, nil
 }
 
-func syncTable(ctx context.Context, opts *Options, t Table, st state, haveState bool, cat warehouse.Catalog) TableResult {
+func syncTable(ctx context.Context, opts *Options, t Table, st state, haveState bool, cat warehouse.Catalog, states *stateWriter) TableResult {
 	res := TableResult{RunID: opts.RunID, Environment: opts.Environment, Table: t.Name, Started: time.Now().UTC()}
-	ts := &tableSync{opts: opts, res: &res, counter: &dataverse.Counter{},
+	ts := &tableSync{opts: opts, res: &res, counter: &dataverse.Counter{}, states: states,
 		log: opts.Logger.With("environment", opts.Environment, "table", t.Name)}
 	ctx = dataverse.WithCounter(ctx, ts.counter)
 	err := ts.run(ctx, t, st, haveState, cat)
