@@ -2,6 +2,7 @@ package dataverse
 
 import (
 	"fmt"
+	"math/bits"
 	"strings"
 	"unicode"
 	"unicode/utf16"
@@ -86,25 +87,12 @@ func (d *scanner) more(end byte) bool {
 	return false
 }
 
-// special marks the bytes that end the fast path of str: the closing
-// quote, a backslash, and control characters (invalid in JSON strings).
-var special = func() (t [256]bool) {
-	for c := 0; c < 0x20; c++ {
-		t[c] = true
-	}
-	t['"'], t['\\'] = true, true
-	return t
-}()
-
 // str reads a string; without escapes it is a substring of the input.
 func (d *scanner) str() string {
 	d.expect('"')
 	start := d.i
 	s := d.s
-	i := start
-	for i < len(s) && !special[s[i]] {
-		i++
-	}
+	i := specialIndex(s, start)
 	if i >= len(s) {
 		d.fail("unterminated string")
 	}
@@ -119,6 +107,32 @@ func (d *scanner) str() string {
 	d.i = i
 	d.fail("control character in string")
 	return ""
+}
+
+// specialIndex returns the index of the first byte at or after i that
+// ends the fast path of str: a quote, a backslash or a control character
+// (invalid in JSON strings); len(s) if none. It tests eight bytes at a
+// time: in each mask a byte's high bit is set when it matches, and bits
+// can be wrongly set only above a true match, so the lowest set bit is
+// the first match.
+func specialIndex(s string, i int) int {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	for ; i+8 <= len(s); i += 8 {
+		x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		q := x ^ (lo * '"')
+		b := x ^ (lo * '\\')
+		m := ((q - lo) &^ q) | ((b - lo) &^ b) | ((x - lo*0x20) &^ x)
+		if m &= hi; m != 0 {
+			return i + bits.TrailingZeros64(m)/8
+		}
+	}
+	for ; i < len(s); i++ {
+		if c := s[i]; c == '"' || c == '\\' || c < 0x20 {
+			return i
+		}
+	}
+	return i
 }
 
 func (d *scanner) escaped(start int) string {

@@ -258,3 +258,28 @@ func TestDecodeAnnotationsFarFromProperty(t *testing.T) {
 	x := r.Field("x")
 	require.Equal(t, Field{Name: "x", Value: Value{Kind: KindNumber, Text: "5"}, Formatted: "X!", LookupLogicalName: "t"}, *x)
 }
+
+// specialIndex finds the same byte as a plain loop, for every byte value
+// at every position of a word and past the words.
+func TestSpecialIndex(t *testing.T) {
+	t.Parallel()
+	naive := func(s string, i int) int {
+		for ; i < len(s); i++ {
+			if c := s[i]; c == '"' || c == '\\' || c < 0x20 {
+				return i
+			}
+		}
+		return i
+	}
+	base := []byte("abcdefghijklmnopqrstuvwxyzé€0123")
+	for c := 0; c < 256; c++ {
+		for pos := 0; pos < len(base); pos++ {
+			b := append([]byte(nil), base...)
+			b[pos] = byte(c)
+			s := string(b)
+			for start := 0; start < 10; start++ {
+				require.Equal(t, naive(s, start), specialIndex(s, start), "byte %#x at %d from %d", c, pos, start)
+			}
+		}
+	}
+}
