@@ -60,7 +60,10 @@
 // the table size. The last page of a change-tracking read carries the
 // @odata.deltaLink; a delta read yields changed rows as Records and
 // $deletedEntity entries (and the OData 4.01 @removed form) as Deleted.
-// See decode.go for the decoder and BenchmarkDecode for its throughput.
+// Record strings point into the response body, without copies; a caller
+// done with a page calls Page.Release so the next page reuses the body's
+// memory. See decode.go for the decoder and BenchmarkDecode for its
+// throughput.
 // Tables without change tracking are read with WatermarkQuery.
 //
 // # Metadata
