@@ -2,7 +2,8 @@
 // through connector/dataverse and keeps their landing tables and
 // current-state views in the warehouse equal to the source.
 //
-// Per table and run:
+// Per run, sync_state and the landing tables' columns are read once for
+// all tables. Per table:
 //
 //  1. Metadata. The table's EntityDefinition gives its columns
 //     (connector/schema maps them to ClickHouse types). The landing table and
@@ -18,13 +19,15 @@
 //     table without change tracking is read by modifiedon with an overlap
 //     window instead; deletes cannot be seen for it, which sync_runs notes.
 //  3. Writing. Rows go to the landing table in large batches with
-//     _version = the row's versionnumber. A delete becomes a tombstone: the
-//     key with _deleted = 1 and a version above the newest one stored.
+//     _version = the row's versionnumber. A delete becomes a tombstone in
+//     the same batch: the key with _deleted = 1 and a version above the
+//     newest one stored and above every version read in the run.
 //     A full load also records every key it saw in a scratch table and, at
 //     its end, tombstones the stored keys it did not see: deletes missed while
 //     a delta link was expired, or during an interrupted load, are caught.
 //  4. State. The new delta link (or watermark) is saved in sync_state only
-//     after every row it covers is in the warehouse. A crash at any point
+//     after every row it covers is in the warehouse (tables that finish
+//     together share one INSERT). A crash at any point
 //     leaves the old state; the rerun reads the same changes again, and the
 //     ReplacingMergeTree keeps one row per key and version, so the views end
 //     up equal to the source (exactly-once effect, at-least-once delivery).

@@ -349,13 +349,15 @@ func hasKey(recs []map[string]any, k string) bool {
 	return false
 }
 
+// BenchmarkLeadPages serves 5000-lead pages with every annotation; one op
+// is 20 pages over a warm connection, so that `-benchtime 1x` (make bench)
+// measures serving, not the TLS handshake.
 func BenchmarkLeadPages(b *testing.B) {
 	s := start(b, Options{Seed: 1, Scale: 20000})
 	tok := s.testToken(b, s.URL(), time.Now().Add(time.Hour))
 	client := s.Client()
 	url := s.URL() + "/api/data/v9.2/leads"
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
+	page := func() int64 {
 		req, _ := http.NewRequest("GET", url, nil)
 		req.Header.Set("Authorization", "Bearer "+tok)
 		req.Header.Set("Prefer", `odata.maxpagesize=5000, odata.include-annotations="*"`)
@@ -363,11 +365,21 @@ func BenchmarkLeadPages(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		defer r.Body.Close()
 		n, _ := io.Copy(io.Discard, r.Body)
-		r.Body.Close()
+		return n
+	}
+	page() // connect
+	const pages = 20
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		var n int64
+		for range pages {
+			n += page()
+		}
 		b.SetBytes(n)
 	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pages/s")
+	b.ReportMetric(float64(pages*b.N)/b.Elapsed().Seconds(), "pages/s")
 }
 
 var _ = fmt.Sprint
