@@ -16,13 +16,13 @@ import (
 )
 
 // BenchmarkSyncPeakRSS runs `ampel sync` (a first load into the embedded
-// engine) at 10k and at 100k leads and reports the sync process's peak
+// engine) at 10k, 100k and 1M leads and reports the sync process's peak
 // RSS, and beside it the peak RSS of `ampel sql "SELECT 1"` on the same
 // warehouse: what the engine itself takes. Memory must not grow in
 // proportion to the tables.
 func BenchmarkSyncPeakRSS(b *testing.B) {
 	lib := warehousetest.Embedded(b).Library
-	for _, scale := range []int{10_000, 100_000} {
+	for _, scale := range []int{10_000, 100_000, 1_000_000} {
 		b.Run(fmt.Sprintf("leads=%d", scale), func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				sim, err := dvsim.Start(dvsim.Options{Seed: 1, Scale: scale})
@@ -40,6 +40,7 @@ func BenchmarkSyncPeakRSS(b *testing.B) {
 				sim.Close()
 				b.ReportMetric(float64(syncRSS)/1024, "sync_peak_rss_MB")
 				b.ReportMetric(float64(baseRSS)/1024, "engine_peak_rss_MB")
+				b.ReportMetric(float64(syncRSS-baseRSS)/1024, "sync_over_engine_MB")
 			}
 		})
 	}
