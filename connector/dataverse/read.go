@@ -111,6 +111,9 @@ type Reader struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	err    error
+	// stopped is why the prefetch ended early (the context's error); set
+	// before ch is closed, so that Next does not take it for the end
+	stopped error
 }
 
 type pageResult struct {
@@ -139,6 +142,7 @@ func (r *Reader) run(ctx context.Context, c *Client, q Query) {
 			select {
 			case r.ch <- pageResult{err: err}:
 			case <-ctx.Done():
+				r.stopped = ctx.Err()
 			}
 			return
 		}
@@ -155,6 +159,7 @@ func (r *Reader) run(ctx context.Context, c *Client, q Query) {
 		select {
 		case r.ch <- pageResult{p, err}:
 		case <-ctx.Done():
+			r.stopped = ctx.Err()
 			return
 		}
 		if err != nil || p.NextLink == "" {
@@ -175,7 +180,10 @@ func (r *Reader) Next(ctx context.Context) (*Page, error) {
 	case res, ok := <-r.ch:
 		if !ok {
 			r.err = io.EOF
-			return nil, io.EOF
+			if r.stopped != nil {
+				r.err = r.stopped // canceled, not finished
+			}
+			return nil, r.err
 		}
 		if res.err != nil {
 			r.err = res.err

@@ -218,3 +218,21 @@ func TestExpiredVersionStampWithoutDeltaFlag(t *testing.T) {
 	require.Equal(t, ErrDeltaTokenExpired, classifyAPI(400, "0x80040203", "The delta token 'x' is not valid.", false))
 	require.Equal(t, ErrRequest, classifyAPI(400, "0x80040203", "Could not find a property named 'x'.", false))
 }
+
+// A read stopped by its context says so; it does not look like the end
+// of the table (which would make a caller take a partial read for whole).
+func TestReadCanceledIsNotEOF(t *testing.T) {
+	t.Parallel()
+	var served atomic.Int64
+	f := newFakeEnv(t, pagedHandler(t, 1000, 10, &served))
+	c := f.client(t, func(cfg *Config) { cfg.PageSize = 10 })
+	ctx, cancel := context.WithCancel(context.Background())
+	r := c.Read(ctx, Query{EntitySet: "leads", Select: []string{"leadid", "subject"}})
+	defer r.Close()
+	_, err := r.Next(ctx)
+	require.NoError(t, err)
+	cancel()
+	<-r.done // the prefetch has ended: only the closed channel is left to read
+	_, err = r.Next(context.Background())
+	require.ErrorIs(t, err, context.Canceled)
+}
