@@ -19,22 +19,52 @@ import (
 // full loads every row of the table with change tracking requested, then
 // tombstones what the warehouse holds but the load did not see, and stores
 // the delta link.
-func (ts *tableSync) full(ctx context.Context, mode string, sel []string) error {
+//
+// A long load saves checkpoints: at a page boundary, once every row before
+// it is in the warehouse, the state records the next page's link (at most
+// every Options.CheckpointEvery, and always when the load stops on an
+// error or cancellation). With resume set, the load goes on from such a
+// checkpoint, with the scratch table of keys the first part saw. The
+// paging cookie in the link carries the change-tracking snapshot of the
+// load's start, so the delta link at its end covers what changed since
+// then, the pause included (VERIFY against Dataverse: the simulator does).
+func (ts *tableSync) full(ctx context.Context, mode string, sel []string, resume *state) (err error) {
 	ts.res.Mode = mode
 	total := ts.estimate(ctx)
 	ts.opts.Progress.TableStarted(ts.opts.Environment, ts.entity.LogicalName, mode, total)
-	seen, err := ts.newSeen(ctx)
-	if err != nil {
+	var seen *seenSet
+	q := dataverse.Query{EntitySet: ts.entity.EntitySetName, Select: sel, TrackChanges: true}
+	if resume != nil {
+		q.NextLink = resume.NextLink
+		if resume.SeenTable != "" {
+			if seen, err = ts.openSeen(ctx, resume.SeenTable); err != nil {
+				return err
+			}
+		}
+	} else if seen, err = ts.newSeen(ctx); err != nil {
 		return err
 	}
-	defer seen.drop(ctx)
-	r := ts.opts.Client.Read(ctx, dataverse.Query{
-		EntitySet:    ts.entity.EntitySetName,
-		Select:       sel,
-		TrackChanges: true,
-	})
+	checkpointed := false
+	defer func() {
+		if err == nil || !checkpointed {
+			seen.drop(ctx) // a saved checkpoint needs the scratch table
+		}
+	}()
+	point := state{Mode: mode, Columns: sel}
+	if seen != nil {
+		point.SeenTable = seen.table
+	}
+	checkpoint := func(ctx context.Context, next string) error {
+		point.NextLink = next
+		if err := ts.states.save(ctx, ts.entity.LogicalName, point); err != nil {
+			return err
+		}
+		checkpointed = true
+		return nil
+	}
+	r := ts.opts.Client.Read(ctx, q)
 	defer r.Close()
-	link, _, err := ts.copyPages(ctx, r, seen)
+	link, _, err := ts.copyPages(ctx, r, seen, checkpoint)
 	if err != nil {
 		return err
 	}
@@ -53,7 +83,7 @@ func (ts *tableSync) delta(ctx context.Context, link string, sel []string) error
 	ts.opts.Progress.TableStarted(ts.opts.Environment, ts.entity.LogicalName, ModeDelta, -1)
 	r := ts.opts.Client.Read(ctx, dataverse.Query{DeltaLink: link})
 	defer r.Close()
-	next, _, err := ts.copyPages(ctx, r, nil)
+	next, _, err := ts.copyPages(ctx, r, nil, nil)
 	if err != nil {
 		return err
 	}
@@ -90,7 +120,7 @@ func (ts *tableSync) watermark(ctx context.Context, mark time.Time, sel []string
 	}
 	r := ts.opts.Client.Read(ctx, q)
 	defer r.Close()
-	_, newest, err := ts.copyPages(ctx, r, seen)
+	_, newest, err := ts.copyPages(ctx, r, seen, nil)
 	if err != nil {
 		return err
 	}
@@ -119,12 +149,19 @@ func (ts *tableSync) estimate(ctx context.Context) int64 {
 // seen, when given) and returns the delta link of the last page and the
 // newest modifiedon seen. Deletes go into the same INSERTs as the rows, so
 // a delta costs one INSERT per batch however many pages it has.
-func (ts *tableSync) copyPages(ctx context.Context, r *dataverse.Reader, seen *seenSet) (link string, newest time.Time, err error) {
+//
+// Batches end at page boundaries. When checkpoint is given, it is called
+// with the link of the next page after a batch is written: at most every
+// Options.CheckpointEvery, and when the read stops on an error or a
+// cancellation, so that the rows written so far need not be read again.
+func (ts *tableSync) copyPages(ctx context.Context, r *dataverse.Reader, seen *seenSet, checkpoint func(context.Context, string) error) (link string, newest time.Time, err error) {
 	w := newBatchWriter(ts, seen)
 	defer w.abort()
 	// Writes finish even when ctx is canceled (SIGTERM): the rows read so
-	// far land, then the sync stops without saving state.
+	// far land, a checkpoint says where to go on, and the sync stops.
 	wctx := context.WithoutCancel(ctx)
+	next := ""              // the link after the last page handled
+	lastPoint := time.Now() // when the last checkpoint was saved
 	for {
 		page, err := r.Next(ctx)
 		if errors.Is(err, io.EOF) {
@@ -132,7 +169,12 @@ func (ts *tableSync) copyPages(ctx context.Context, r *dataverse.Reader, seen *s
 		}
 		if err != nil {
 			if ferr := w.flush(wctx); ferr != nil {
-				err = errors.Join(err, ferr)
+				return "", time.Time{}, errors.Join(err, ferr)
+			}
+			if checkpoint != nil && next != "" {
+				if cerr := checkpoint(wctx, next); cerr != nil {
+					err = errors.Join(err, cerr)
+				}
 			}
 			return "", time.Time{}, err
 		}
@@ -149,9 +191,21 @@ func (ts *tableSync) copyPages(ctx context.Context, r *dataverse.Reader, seen *s
 		if page.DeltaLink != "" {
 			link = page.DeltaLink
 		}
+		next = page.NextLink
 		// the batch holds copies of the values (Batch.Append), and the
 		// deleted ids are parsed: the page's memory can serve the next one
 		page.Release()
+		if w.rows() >= ts.opts.BatchRows {
+			if err := w.flush(wctx); err != nil {
+				return "", time.Time{}, err
+			}
+			if checkpoint != nil && next != "" && time.Since(lastPoint) >= ts.opts.CheckpointEvery {
+				if err := checkpoint(wctx, next); err != nil {
+					return "", time.Time{}, err
+				}
+				lastPoint = time.Now()
+			}
+		}
 	}
 	if err := w.flush(wctx); err != nil {
 		return "", time.Time{}, err
@@ -225,10 +279,15 @@ func (w *batchWriter) upsert(ctx context.Context, rec *dataverse.Record) error {
 			w.pending[id] = struct{}{}
 		}
 	}
-	if w.batch.Rows() >= ts.opts.BatchRows {
-		return w.flush(ctx)
-	}
 	return nil
+}
+
+// rows is how many rows and tombstones wait in the open batch.
+func (w *batchWriter) rows() int {
+	if w.batch == nil {
+		return 0
+	}
+	return w.batch.Rows()
 }
 
 func (w *batchWriter) key(rec *dataverse.Record) (uuid.UUID, error) {
@@ -433,6 +492,21 @@ func (ts *tableSync) newSeen(ctx context.Context) (*seenSet, error) {
 		return nil, fmt.Errorf("create scratch table %s: %w", name, err)
 	}
 	return s, nil
+}
+
+// errCannotResume says a checkpoint cannot be used; the load starts over.
+var errCannotResume = errors.New("cannot resume")
+
+// openSeen reopens the scratch table of an interrupted load.
+func (ts *tableSync) openSeen(ctx context.Context, name string) (*seenSet, error) {
+	cat, err := warehouse.ReadCatalog(ctx, ts.opts.Store, name)
+	if err != nil {
+		return nil, err
+	}
+	if len(cat[name]) == 0 {
+		return nil, fmt.Errorf("%w: its scratch table %s is gone", errCannotResume, name)
+	}
+	return &seenSet{store: ts.opts.Store, table: name}, nil
 }
 
 func (s *seenSet) add(ctx context.Context, ids []uuid.UUID) error {

@@ -38,6 +38,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -65,6 +66,9 @@ const (
 	DefaultParallelTables = 4
 	// DefaultBatchRows rows go into one INSERT.
 	DefaultBatchRows = 20000
+	// DefaultCheckpointEvery: a crash costs at most this much of a long
+	// load, for one small INSERT into sync_state each time.
+	DefaultCheckpointEvery = 10 * time.Second
 )
 
 // Options are one sync of one environment.
@@ -87,6 +91,11 @@ type Options struct {
 	Overlap time.Duration
 	// BatchRows is the number of rows per INSERT. Default DefaultBatchRows.
 	BatchRows int
+	// CheckpointEvery is how often a full load saves where it stands, so
+	// that a load stopped by a crash goes on from there. Default
+	// DefaultCheckpointEvery. A load stopped by an error or cancellation
+	// always saves it.
+	CheckpointEvery time.Duration
 	// RunID ties the sync_runs rows of one run together.
 	RunID string
 	// Progress hears about progress; nil reports nothing.
@@ -107,6 +116,9 @@ func Sync(ctx context.Context, opts Options) ([]TableResult, error) {
 	}
 	if opts.BatchRows <= 0 {
 		opts.BatchRows = DefaultBatchRows
+	}
+	if opts.CheckpointEvery <= 0 {
+		opts.CheckpointEvery = DefaultCheckpointEvery
 	}
 	if opts.Progress == nil {
 		opts.Progress = nopProgress{}
@@ -242,29 +254,53 @@ func (ts *tableSync) run(ctx context.Context, t Table, st state, haveState bool,
 		}
 		return ts.watermark(ctx, st.Watermark, sel)
 	}
+	loading := haveState && (st.Mode == ModeFull || st.Mode == ModeReload)
 	switch {
 	case opts.Full:
-		return ts.full(ctx, ModeFull, sel)
+		return ts.full(ctx, ModeFull, sel, nil)
 	case !haveState:
-		return ts.full(ctx, ModeFull, sel)
+		return ts.full(ctx, ModeFull, sel, nil)
+	case loading && st.NextLink != "" && sameCols && sameHost(st.NextLink, opts.Client.URL()):
+		return ts.resume(ctx, st, sel)
+	case loading:
+		ts.res.Note = "the last load was interrupted and cannot go on (columns or URL changed): full load again"
+		return ts.full(ctx, st.Mode, sel, nil)
 	case st.Mode != ModeDelta || st.DeltaLink == "":
 		ts.res.Note = "change tracking turned on: full load to start delta syncs"
-		return ts.full(ctx, ModeReload, sel)
+		return ts.full(ctx, ModeReload, sel, nil)
 	case !sameCols:
 		ts.res.Note = "columns changed: full reload to fill them"
-		return ts.full(ctx, ModeReload, sel)
+		return ts.full(ctx, ModeReload, sel, nil)
 	case !sameHost(st.DeltaLink, opts.Client.URL()):
 		ts.res.Note = "the environment URL changed since the last sync: full reload"
-		return ts.full(ctx, ModeReload, sel)
+		return ts.full(ctx, ModeReload, sel, nil)
 	}
 	err = ts.delta(ctx, st.DeltaLink, sel)
 	if errors.Is(err, dataverse.ErrDeltaTokenExpired) {
 		ts.log.Warn("delta link refused; reloading the table", "error", err)
 		ts.res.Note = "delta link refused (expired or invalid): full reload"
 		ts.res.Upserted, ts.res.Deleted, ts.res.Pages = 0, 0, 0
-		return ts.full(ctx, ModeReload, sel)
+		return ts.full(ctx, ModeReload, sel, nil)
 	}
 	return err
+}
+
+// resume goes on with an interrupted full load from its checkpoint. When
+// the source refuses the saved link on the first page, or the scratch
+// table is gone, the load starts over.
+func (ts *tableSync) resume(ctx context.Context, st state, sel []string) error {
+	ts.res.Note = "went on with the load interrupted before"
+	err := ts.full(ctx, st.Mode, sel, &st)
+	var apiErr *dataverse.APIError
+	refused := ts.res.Pages == 0 && errors.As(err, &apiErr) && apiErr.Status >= 400 && apiErr.Status < 500 &&
+		apiErr.Status != http.StatusUnauthorized && apiErr.Status != http.StatusForbidden && apiErr.Status != http.StatusTooManyRequests
+	if !refused && !errors.Is(err, errCannotResume) {
+		return err
+	}
+	ts.log.Warn("cannot go on with the interrupted load; loading in full again", "error", err)
+	ts.res.Note = "the interrupted load could not go on (" + err.Error() + "): full load again"
+	ts.res.Upserted, ts.res.Deleted, ts.res.Pages = 0, 0, 0
+	return ts.full(ctx, st.Mode, sel, nil)
 }
 
 // ensureLanding creates or widens the landing table and records added

@@ -3,11 +3,14 @@ package connector_test
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/ampel/ampel/connector"
+	"github.com/ampel/ampel/connector/dataverse"
 	"github.com/ampel/ampel/connector/dvsim"
 	ampelsql "github.com/ampel/ampel/sql"
 	"github.com/ampel/ampel/warehouse"
@@ -70,6 +73,126 @@ func TestSyncTwoEnvironments(t *testing.T) {
 			sims["prod"].Mutate(10, 10, 10)
 			sync()
 			check("delta")
+		})
+	}
+}
+
+// cancelAfter is a Progress that cancels the sync once rows of table are
+// in the warehouse.
+type cancelAfter struct {
+	table  string
+	rows   int
+	cancel context.CancelFunc
+	seen   int
+}
+
+func (c *cancelAfter) TableStarted(string, string, string, int64) {}
+func (c *cancelAfter) TableDone(connector.TableResult)            {}
+func (c *cancelAfter) Rows(_, table string, n int) {
+	if table == c.table {
+		if c.seen += n; c.seen >= c.rows {
+			c.cancel()
+		}
+	}
+}
+
+// viewVersions returns the live ids of a view and their versions.
+func viewVersions(t *testing.T, st warehouse.Store, view, key, env string) map[string]uint64 {
+	t.Helper()
+	rows, err := st.Query(context.Background(), fmt.Sprintf("SELECT toString(%s), _version FROM %s WHERE _environment = ?", key, view), env)
+	require.NoError(t, err)
+	defer rows.Close()
+	out := map[string]uint64{}
+	for rows.Next() {
+		var id string
+		var v uint64
+		require.NoError(t, rows.Scan(&id, &v))
+		out[id] = v
+	}
+	require.NoError(t, rows.Err())
+	return out
+}
+
+// TestSyncResumesInterruptedLoad stops a first load and a reload part way
+// (as SIGTERM does) and checks that the next sync goes on from the saved
+// page instead of starting over, also when the source changed meanwhile,
+// and that a refused resume link starts the load over.
+func TestSyncResumesInterruptedLoad(t *testing.T) {
+	for _, cfg := range warehousetest.All(t) {
+		t.Run(cfg.Driver, func(t *testing.T) {
+			st := warehousetest.Open(t, cfg)
+			_, err := migrate.Up(context.Background(), st, ampelsql.Schema, migrate.Options{})
+			require.NoError(t, err)
+			sim, err := dvsim.Start(dvsim.Options{Seed: 61, Scale: 1500})
+			require.NoError(t, err)
+			t.Cleanup(func() { sim.Close() })
+			client, err := dataverse.New(context.Background(), dataverse.Config{
+				URL: sim.URL(), Authority: sim.Authority(), TenantID: sim.TenantID(), ClientID: sim.ClientID(),
+				ClientSecret: sim.ClientSecret(), HTTPClient: sim.Client(), PageSize: 50,
+			})
+			require.NoError(t, err)
+			tables := []connector.Table{{Name: "lead"}}
+			total := len(sim.Records("lead"))
+			sync := func(stopAfter int, full bool) connector.TableResult {
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				var progress connector.Progress
+				if stopAfter > 0 {
+					progress = &cancelAfter{table: "lead", rows: stopAfter, cancel: cancel}
+				}
+				res, err := connector.Sync(ctx, connector.Options{Store: st, Client: client, Environment: "prod", Tables: tables,
+					RunID: "t", BatchRows: 100, CheckpointEvery: time.Nanosecond, Progress: progress, Full: full})
+				if stopAfter > 0 {
+					require.ErrorIs(t, err, context.Canceled)
+				} else {
+					require.NoError(t, err)
+				}
+				require.Len(t, res, 1)
+				return res[0]
+			}
+			truth := func() map[string]uint64 {
+				out := map[string]uint64{}
+				for _, r := range sim.Records("lead") {
+					v, err := strconv.ParseUint(fmt.Sprint(r["versionnumber"]), 10, 64)
+					require.NoError(t, err)
+					out[fmt.Sprint(r["leadid"])] = v
+				}
+				return out
+			}
+
+			// a first load stopped after 300 rows, then changes at the source
+			first := sync(300, false)
+			require.Equal(t, connector.StatusCanceled, first.Status)
+			require.Less(t, int(first.Upserted), total/2)
+			sim.Mutate(20, 20, 20)
+			rest := sync(0, false)
+			require.Equal(t, "full", rest.Mode)
+			require.Contains(t, rest.Note, "went on with the load interrupted before")
+			require.Less(t, int(rest.Upserted), total, "the second part did not read everything again")
+			require.GreaterOrEqual(t, int(first.Upserted+rest.Upserted), total-20)
+			sync(0, false) // the delta since the load's start brings the changes
+			require.Equal(t, truth(), viewVersions(t, st, "lead", "leadid", "prod"), "after a resumed first load")
+
+			// a reload (rows already stored: it keeps a scratch table of
+			// seen keys) stopped, rows deleted meanwhile, then resumed
+			sync(400, true)
+			sim.Mutate(0, 10, 30)
+			rest = sync(0, false)
+			require.Contains(t, rest.Note, "went on with the load interrupted before")
+			sync(0, false)
+			require.Equal(t, truth(), viewVersions(t, st, "lead", "leadid", "prod"), "after a resumed reload")
+
+			// a resume link the source refuses: the load starts over
+			sync(300, true)
+			require.NoError(t, st.Exec(context.Background(),
+				"INSERT INTO sync_state (environment, table_name, mode, delta_link, watermark, columns, next_link, seen_table, updated_at, seq) "+
+					"SELECT environment, table_name, mode, delta_link, watermark, columns, replaceRegexpOne(next_link, 'skiptoken=.*', 'skiptoken=garbage'), seen_table, updated_at, seq + 1 "+
+					"FROM sync_state FINAL WHERE environment = 'prod' AND table_name = 'lead'"))
+			again := sync(0, false)
+			require.Contains(t, again.Note, "could not go on")
+			require.Equal(t, len(sim.Records("lead")), int(again.Upserted), "read in full again")
+			sync(0, false)
+			require.Equal(t, truth(), viewVersions(t, st, "lead", "leadid", "prod"), "after a refused resume")
 		})
 	}
 }

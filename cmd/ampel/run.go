@@ -119,8 +119,8 @@ func (j *groupJob) Run() {
 	}
 	switch {
 	case err != nil && j.ctx.Err() != nil:
-		// SIGTERM: the rows read so far landed; the state stays at the last
-		// complete read, so the next start goes on from there.
+		// SIGTERM: the rows read so far landed, a full load saved where it
+		// stands, and a delta's state stays: the next start goes on from there.
 		j.log.Info("sync group stopped", "rows", rows, "duration", time.Since(start).Round(time.Millisecond))
 		return
 	case err != nil:

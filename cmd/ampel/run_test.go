@@ -317,7 +317,7 @@ func TestRunSchedules(t *testing.T) {
 // TestRunSIGTERM stops ampel run with SIGTERM in the middle of a first
 // load: the process exits 0 promptly, the rows read so far are in the
 // warehouse (sync_runs counts exactly what the view holds), and a following
-// ampel sync leaves every view equal to the source.
+// ampel sync goes on from there and leaves every view equal to the source.
 func TestRunSIGTERM(t *testing.T) {
 	for _, driver := range drivers {
 		t.Run(driver, func(t *testing.T) {
@@ -350,7 +350,13 @@ schedules:
 			landed := x.query("SELECT count() AS n FROM lead")
 			require.Equal(t, runs[0].upserted, num(landed[0]["n"]), "rows read before SIGTERM are in the view")
 
+			// the next sync goes on where the load stopped
 			x.ampel("sync")
+			lead := x.lastRuns()["lead"]
+			require.Equal(t, "full", lead["mode"])
+			require.Contains(t, lead["note"], "went on with the load interrupted before")
+			require.Less(t, num(lead["rows_upserted"]), total, "the rows landed before SIGTERM were not read again")
+			require.GreaterOrEqual(t, num(lead["rows_upserted"])+runs[0].upserted, total)
 			x.requireEqual("sync after SIGTERM")
 		})
 	}
