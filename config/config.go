@@ -33,6 +33,7 @@
 //	  max_wait: 5m              # total time a request may spend waiting on retries
 //	  overlap: 5m               # watermark overlap for tables without change tracking
 //	  parallel_tables: 4        # tables synced at once
+//	  checkpoint_every: 10s     # a long full load saves where it stands this often
 //	schedules:                  # ampel run: table groups on cron schedules
 //	  - name: hourly
 //	    cron: "0 * * * *"
@@ -113,6 +114,8 @@ type Sync struct {
 	MaxWait        Duration `yaml:"max_wait"`
 	Overlap        Duration `yaml:"overlap"`
 	ParallelTables int      `yaml:"parallel_tables"`
+	// CheckpointEvery is how often a long full load saves where it stands.
+	CheckpointEvery Duration `yaml:"checkpoint_every"`
 }
 
 // Table is one Dataverse table to sync, by logical name. In the file it is
@@ -254,6 +257,9 @@ func (c *Config) setDefaults() {
 	}
 	if s.ParallelTables == 0 {
 		s.ParallelTables = 4
+	}
+	if s.CheckpointEvery == 0 {
+		s.CheckpointEvery = Duration(10 * time.Second)
 	}
 	if c.Serve.Addr == "" {
 		c.Serve.Addr = "127.0.0.1:8080"

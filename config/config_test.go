@@ -54,6 +54,7 @@ func TestEmptyFileIsDefaults(t *testing.T) {
 	require.Equal(t, "/etc/ampel/warehouse", c.Warehouse.Path)
 	require.Equal(t, DefaultTables, c.TableNames())
 	require.Equal(t, "127.0.0.1:8080", c.Serve.Addr)
+	require.Equal(t, 10*time.Second, c.Sync.CheckpointEvery.D())
 }
 
 func TestLoadBad(t *testing.T) {

@@ -100,16 +100,17 @@ func syncAll(ctx context.Context, e *env, cfg *config.Config, s warehouse.Store,
 			continue
 		}
 		results, err := connector.Sync(ctx, connector.Options{
-			Store:          s,
-			Client:         client,
-			Environment:    env.Name,
-			Tables:         tables,
-			Full:           full,
-			ParallelTables: cfg.Sync.ParallelTables,
-			Overlap:        cfg.Sync.Overlap.D(),
-			RunID:          runID,
-			Progress:       progress,
-			Logger:         log,
+			Store:           s,
+			Client:          client,
+			Environment:     env.Name,
+			Tables:          tables,
+			Full:            full,
+			ParallelTables:  cfg.Sync.ParallelTables,
+			Overlap:         cfg.Sync.Overlap.D(),
+			CheckpointEvery: cfg.Sync.CheckpointEvery.D(),
+			RunID:           runID,
+			Progress:        progress,
+			Logger:          log,
 		})
 		all = append(all, results...)
 		if err != nil {
