@@ -62,6 +62,7 @@ import (
 	"os"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
@@ -130,7 +131,7 @@ func Open(ctx context.Context, cfg warehouse.Config) (warehouse.Store, error) {
 	}
 	_ = bootConn.Close()
 	if err != nil {
-		return nil, fmt.Errorf("clickhouse: open %s: %w", hostList(opts), err)
+		return nil, fmt.Errorf("clickhouse: open %s: %s%w", hostList(opts), connectHint(err, opts.TLS != nil), err)
 	}
 	s.dialect = warehouse.Dialect{Driver: DriverName, Version: version}
 
@@ -307,8 +308,9 @@ func (s *Store) Query(ctx context.Context, query string, args ...any) (warehouse
 	ctx, cancel := s.queryContext(ctx, false)
 	r, err := s.conn.Query(ctx, q)
 	if err != nil {
+		err = wrapErr(ctx, err, q) // before cancel, which would make every error look canceled
 		cancel()
-		return nil, wrapErr(ctx, err, q)
+		return nil, err
 	}
 	return newRows(ctx, r, cancel, q), nil
 }
@@ -343,9 +345,31 @@ func wrapErr(ctx context.Context, err error, query string) error {
 		return e
 	}
 	if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(err, ctxErr) {
-		return fmt.Errorf("clickhouse: %w (%v), in: %s", ctxErr, err, warehouse.ShortQuery(query))
+		return fmt.Errorf("clickhouse: %w (%w), in: %s", ctxErr, err, warehouse.ShortQuery(query))
 	}
 	return fmt.Errorf("clickhouse: %w, in: %s", err, warehouse.ShortQuery(query))
+}
+
+// connectHint says what to fix when err is a TLS mismatch between Ampel
+// and the server, "" for other errors.
+func connectHint(err error, useTLS bool) string {
+	var unknownCA x509.UnknownAuthorityError
+	var badHost x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	var plain tls.RecordHeaderError
+	switch {
+	case errors.As(err, &unknownCA):
+		return "the server's TLS certificate is signed by an unknown authority: set warehouse.ca_file to the PEM of the CA that signed it: "
+	case errors.As(err, &badHost):
+		return "the server's TLS certificate is not for this host: connect by a name it lists, or fix the DSN's host: "
+	case errors.As(err, &invalid):
+		return "the server's TLS certificate is not valid (expired or not for servers): "
+	case errors.As(err, &plain):
+		return "the server answered without TLS: remove secure=true from the DSN, or use its secure port (tcp_port_secure, 9440 by default): "
+	case !useTLS && errors.Is(err, syscall.ECONNRESET):
+		return "the server dropped the connection at once; if this is its TLS port (tcp_port_secure, 9440 by default), add secure=true to the DSN: "
+	}
+	return ""
 }
 
 func oneLine(s string) string {

@@ -29,6 +29,7 @@ type server struct {
 	exited   chan struct{}
 	tcpPort  int
 	httpPort int
+	tlsPort  int // 0 without TLS
 }
 
 func (s *server) dsn() string {
@@ -51,14 +52,18 @@ func findServerBinary() (string, error) {
 // startServer starts clickhouse-server on free loopback ports in a new
 // temporary directory and waits until it answers. It retries with other
 // ports when the ones it picked were taken in the meantime.
-func startServer() (*server, error) {
+func startServer() (*server, error) { return startServerWith(nil) }
+
+// startServerWith starts a server; with certs it also listens for the
+// native protocol over TLS (tcp_port_secure).
+func startServerWith(certs *tlsFiles) (*server, error) {
 	bin, err := findServerBinary()
 	if err != nil {
 		return nil, err
 	}
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
-		s, err := tryStartServer(bin)
+		s, err := tryStartServer(bin, certs)
 		if err == nil {
 			return s, nil
 		}
@@ -67,8 +72,8 @@ func startServer() (*server, error) {
 	return nil, lastErr
 }
 
-func tryStartServer(bin string) (*server, error) {
-	ports, err := freePorts(2)
+func tryStartServer(bin string, certs *tlsFiles) (*server, error) {
+	ports, err := freePorts(3)
 	if err != nil {
 		return nil, err
 	}
@@ -77,7 +82,10 @@ func tryStartServer(bin string) (*server, error) {
 		return nil, err
 	}
 	s := &server{dir: dir, tcpPort: ports[0], httpPort: ports[1], exited: make(chan struct{})}
-	if err := writeServerConfig(dir, s.tcpPort, s.httpPort); err != nil {
+	if certs != nil {
+		s.tlsPort = ports[2]
+	}
+	if err := writeServerConfig(dir, s.tcpPort, s.httpPort, s.tlsPort, certs); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
@@ -209,13 +217,17 @@ func freePorts(n int) ([]int, error) {
 // loopback only, data under dir, user default without password, no
 // interserver port, logs under dir/log. deploy/clickhouse-test/config.xml
 // is the same file for deploy/with-test-clickhouse.sh.
-func writeServerConfig(dir string, tcpPort, httpPort int) error {
+func writeServerConfig(dir string, tcpPort, httpPort, tlsPort int, certs *tlsFiles) error {
 	for _, sub := range []string{"data", "tmp", "user_files", "format_schemas", "log"} {
 		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
 			return err
 		}
 	}
-	r := strings.NewReplacer("{{DIR}}", dir, "{{TCP_PORT}}", strconv.Itoa(tcpPort), "{{HTTP_PORT}}", strconv.Itoa(httpPort))
+	tlsBlock := ""
+	if certs != nil {
+		tlsBlock = strings.NewReplacer("{{TLS_PORT}}", strconv.Itoa(tlsPort), "{{CERT}}", certs.Cert, "{{KEY}}", certs.Key).Replace(tlsXML)
+	}
+	r := strings.NewReplacer("{{DIR}}", dir, "{{TCP_PORT}}", strconv.Itoa(tcpPort), "{{HTTP_PORT}}", strconv.Itoa(httpPort), "{{TLS}}", tlsBlock)
 	if err := os.WriteFile(filepath.Join(dir, "config.xml"), []byte(r.Replace(configXML)), 0o644); err != nil {
 		return err
 	}
@@ -248,7 +260,21 @@ const configXML = `<?xml version="1.0"?>
     <max_concurrent_queries>200</max_concurrent_queries>
     <max_connections>1024</max_connections>
     <mlock_executable>false</mlock_executable>
-</yandex>
+{{TLS}}</yandex>
+`
+
+// tlsXML adds the native protocol over TLS (TLSServer).
+const tlsXML = `    <tcp_port_secure>{{TLS_PORT}}</tcp_port_secure>
+    <openSSL>
+        <server>
+            <certificateFile>{{CERT}}</certificateFile>
+            <privateKeyFile>{{KEY}}</privateKeyFile>
+            <verificationMode>none</verificationMode>
+            <loadDefaultCAFile>false</loadDefaultCAFile>
+            <disableProtocols>sslv2,sslv3</disableProtocols>
+            <preferServerCiphers>true</preferServerCiphers>
+        </server>
+    </openSSL>
 `
 
 const usersXML = `<?xml version="1.0"?>
