@@ -1,6 +1,7 @@
 package dvsim
 
 import (
+	"cmp"
 	"net/http"
 	"net/url"
 	"slices"
@@ -446,7 +447,7 @@ func (s *Server) deltaPage(t *table, cur cookie, from int64, size int, emit func
 				rows = append(rows, row)
 			}
 		}
-		slices.SortFunc(rows, func(a, b int32) int { return cmp64(ver[a], ver[b]) })
+		slices.SortFunc(rows, func(a, b int32) int { return cmp.Compare(ver[a], ver[b]) })
 		for _, row := range rows {
 			if n == size {
 				return &cookie{page: cur.page + 1, snap: snap, phase: "rows", key: ver[row] - 1, last: t.guid(row)}

@@ -2,6 +2,7 @@ package dvsim
 
 import (
 	"bytes"
+	"cmp"
 	"slices"
 	"sync"
 )
@@ -75,7 +76,7 @@ func (s *Server) orderedPage(t *table, cur cookie, query string, filter pred, or
 				return r
 			}
 		}
-		return cmp64(int64(a), int64(b))
+		return cmp.Compare(int64(a), int64(b))
 	}
 	rows := s.orderCache.get(t.idx, query, s.version, s.metadataVersion)
 	if rows == nil {

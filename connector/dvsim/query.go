@@ -2,6 +2,7 @@ package dvsim
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"math"
 	"strings"
@@ -132,16 +133,6 @@ func cmpResult(op string, c int) bool {
 	return false
 }
 
-func cmp64(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
 func compileComparison(t *table, x *odata.BinaryExpr) (pred, error) {
 	op := x.Op
 	prop, ok := x.Left.(*odata.Property)
@@ -202,7 +193,7 @@ func compileComparison(t *table, x *odata.BinaryExpr) (pred, error) {
 		default:
 			return nil, mismatch()
 		}
-		return wrap(func(r int32) bool { return c.i32[r] == nullI32 }, func(r int32) int { return cmp64(int64(c.i32[r]), v) }), nil
+		return wrap(func(r int32) bool { return c.i32[r] == nullI32 }, func(r int32) int { return cmp.Compare(int64(c.i32[r]), v) }), nil
 	case kEntityName:
 		if lit.Kind != odata.String {
 			return nil, mismatch()
@@ -234,9 +225,9 @@ func compileComparison(t *table, x *odata.BinaryExpr) (pred, error) {
 			return nil, mismatch()
 		}
 		if c.kind == kBigInt {
-			return wrap(func(r int32) bool { return src.i64[r] == nullI64 }, func(r int32) int { return cmpFloat(float64(src.i64[r]), f) }), nil
+			return wrap(func(r int32) bool { return src.i64[r] == nullI64 }, func(r int32) int { return cmp.Compare(float64(src.i64[r]), f) }), nil
 		}
-		return wrap(func(r int32) bool { return src.i64[r] == nullI64 }, func(r int32) int { return cmpFloat(float64(src.i64[r]), math.Round(f*100)) }), nil
+		return wrap(func(r int32) bool { return src.i64[r] == nullI64 }, func(r int32) int { return cmp.Compare(float64(src.i64[r]), math.Round(f*100)) }), nil
 	case kDateTime, kDateOnly:
 		var tm time.Time
 		switch lit.Kind {
@@ -246,7 +237,7 @@ func compileComparison(t *table, x *odata.BinaryExpr) (pred, error) {
 			return nil, mismatch()
 		}
 		v := tm.Unix() - epoch2000
-		return wrap(func(r int32) bool { return c.u32[r] == 0 }, func(r int32) int { return cmp64(int64(c.u32[r]), v) }), nil
+		return wrap(func(r int32) bool { return c.u32[r] == 0 }, func(r int32) int { return cmp.Compare(int64(c.u32[r]), v) }), nil
 	case kPK, kLookup, kConstLookup:
 		if lit.Kind != odata.GUID {
 			return nil, mismatch()
@@ -267,16 +258,6 @@ func compileComparison(t *table, x *odata.BinaryExpr) (pred, error) {
 	return nil, mismatch()
 }
 
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
 // compareRows orders two rows by one column (nulls first, strings case-insensitively).
 func compareRows(t *table, c *column, a, b int32) int {
 	na, nb := c.isNull(t, a), c.isNull(t, b)
@@ -294,13 +275,13 @@ func compareRows(t *table, c *column, a, b int32) int {
 		y, _ := cellString(t, c, b)
 		return strings.Compare(strings.ToLower(x), strings.ToLower(y))
 	case kInt, kChoice, kBool, kEntityName:
-		return cmp64(int64(c.i32[a]), int64(c.i32[b]))
+		return cmp.Compare(int64(c.i32[a]), int64(c.i32[b]))
 	case kMoney, kBigInt, kDecimal:
-		return cmp64(c.i64[a], c.i64[b])
+		return cmp.Compare(c.i64[a], c.i64[b])
 	case kMoneyBase:
-		return cmp64(c.baseOf.i64[a], c.baseOf.i64[b])
+		return cmp.Compare(c.baseOf.i64[a], c.baseOf.i64[b])
 	case kDateTime, kDateOnly:
-		return cmp64(int64(c.u32[a]), int64(c.u32[b]))
+		return cmp.Compare(int64(c.u32[a]), int64(c.u32[b]))
 	case kPK:
 		return comparePK(t, a, b)
 	case kLookup:

@@ -144,9 +144,23 @@ func (s *server) waitReady(limit time.Duration) error {
 	}
 }
 
-// waitNative waits until the native port accepts connections too.
+// waitNative waits until the native ports (plain, and TLS when the
+// server has one) accept connections too.
 func (s *server) waitNative(deadline time.Time) error {
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(s.tcpPort))
+	for _, port := range []int{s.tcpPort, s.tlsPort} {
+		if port == 0 {
+			continue
+		}
+		if err := waitPort(port, deadline); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// waitPort waits until a loopback port accepts connections.
+func waitPort(port int, deadline time.Time) error {
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	for {
 		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err == nil {

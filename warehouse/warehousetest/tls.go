@@ -44,28 +44,10 @@ func StartTLSServer(tb testing.TB) TLSServer {
 		tb.Fatalf("warehousetest: start a TLS clickhouse-server: %v", err)
 	}
 	tb.Cleanup(func() { _ = s.stop() })
-	if err := waitPort(s.tlsPort, time.Now().Add(30*time.Second)); err != nil {
-		tb.Fatalf("warehousetest: %v; %s", err, s.logTail())
-	}
 	return TLSServer{
 		PlainAddr: fmt.Sprintf("127.0.0.1:%d", s.tcpPort),
 		TLSAddr:   fmt.Sprintf("127.0.0.1:%d", s.tlsPort),
 		CAFile:    certs.CA,
-	}
-}
-
-func waitPort(port int, deadline time.Time) error {
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("clickhouse-server TLS port %s: %w", addr, err)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 
