@@ -38,7 +38,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -278,9 +277,7 @@ func (ts *tableSync) run(ctx context.Context, t Table, st state, haveState bool,
 	err = ts.delta(ctx, st.DeltaLink, sel)
 	if errors.Is(err, dataverse.ErrDeltaTokenExpired) {
 		ts.log.Warn("delta link refused; reloading the table", "error", err)
-		ts.res.Note = "delta link refused (expired or invalid): full reload"
-		ts.res.Upserted, ts.res.Deleted, ts.res.Pages = 0, 0, 0
-		return ts.full(ctx, ModeReload, sel, nil)
+		return ts.startOver(ctx, ModeReload, sel, "delta link refused (expired or invalid): full reload")
 	}
 	return err
 }
@@ -291,16 +288,18 @@ func (ts *tableSync) run(ctx context.Context, t Table, st state, haveState bool,
 func (ts *tableSync) resume(ctx context.Context, st state, sel []string) error {
 	ts.res.Note = "went on with the load interrupted before"
 	err := ts.full(ctx, st.Mode, sel, &st)
-	var apiErr *dataverse.APIError
-	refused := ts.res.Pages == 0 && errors.As(err, &apiErr) && apiErr.Status >= 400 && apiErr.Status < 500 &&
-		apiErr.Status != http.StatusUnauthorized && apiErr.Status != http.StatusForbidden && apiErr.Status != http.StatusTooManyRequests
-	if !refused && !errors.Is(err, errCannotResume) {
+	if !errors.Is(err, dataverse.ErrLinkRefused) && !errors.Is(err, errCannotResume) {
 		return err
 	}
 	ts.log.Warn("cannot go on with the interrupted load; loading in full again", "error", err)
-	ts.res.Note = "the interrupted load could not go on (" + err.Error() + "): full load again"
+	return ts.startOver(ctx, st.Mode, sel, "the interrupted load could not go on ("+err.Error()+"): full load again")
+}
+
+// startOver drops what a refused read counted and loads the table in full.
+func (ts *tableSync) startOver(ctx context.Context, mode string, sel []string, note string) error {
+	ts.res.Note = note
 	ts.res.Upserted, ts.res.Deleted, ts.res.Pages = 0, 0, 0
-	return ts.full(ctx, st.Mode, sel, nil)
+	return ts.full(ctx, mode, sel, nil)
 }
 
 // ensureLanding creates or widens the landing table and records added

@@ -38,6 +38,9 @@ var (
 	// ErrDeltaTokenExpired: a delta link was rejected (expired or invalid);
 	// the table needs a full reload.
 	ErrDeltaTokenExpired = errors.New("delta token expired or invalid")
+	// ErrLinkRefused: a saved @odata.nextLink (Query.NextLink) was rejected
+	// on the first page; the interrupted read must start over.
+	ErrLinkRefused = errors.New("saved paging link refused")
 	// ErrThrottled: service protection limits (429) kept the request from
 	// succeeding within Config.MaxWait.
 	ErrThrottled = errors.New("throttled")
@@ -237,8 +240,10 @@ func redactBody(s string) string {
 	return s
 }
 
-// classifyAPI picks the kind of a failed Dataverse response.
-func classifyAPI(status int, code, message string, delta bool) error {
+// classifyAPI picks the kind of a failed Dataverse response. refused is
+// the kind a refusal of a saved link means (call.refused), nil for other
+// requests.
+func classifyAPI(status int, code, message string, refused error) error {
 	lower := strings.ToLower(message)
 	code = strings.ToLower(code)
 	switch {
@@ -254,11 +259,11 @@ func classifyAPI(status int, code, message string, delta bool) error {
 		// ExpiredVersionStamp: "The version stamp associated with the
 		// client has expired. Please perform a full sync."
 		return ErrDeltaTokenExpired
-	case delta && (status == 410 || status >= 400 && status < 500 && status != 401 && status != 403 && status != 429):
+	case refused != nil && (status == 410 || status >= 400 && status < 500 && status != 401 && status != 403 && status != 429):
 		// The status for an expired token is not documented (Business
-		// Central answers 410). Any other refusal of a delta link means
+		// Central answers 410). Any other refusal of a saved link means
 		// the same thing to the caller: start over.
-		return ErrDeltaTokenExpired
+		return refused
 	case status == 410 || strings.Contains(lower, "delta token") || strings.Contains(lower, "deltatoken"):
 		return ErrDeltaTokenExpired
 	case status == 401:

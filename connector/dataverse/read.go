@@ -34,7 +34,8 @@ type Query struct {
 	// included, and the last one a new DeltaLink.
 	DeltaLink string
 	// NextLink, if set, resumes an interrupted read at a saved
-	// @odata.nextLink (Page.NextLink). It is followed verbatim.
+	// @odata.nextLink (Page.NextLink). It is followed verbatim; a refusal
+	// of it is ErrLinkRefused.
 	NextLink string
 	// PageSize overrides Config.PageSize (odata.maxpagesize).
 	PageSize int
@@ -255,7 +256,14 @@ const maxBody = 1 << 30
 func (c *Client) fetchPage(ctx context.Context, q Query, link string, delta bool, n int) (*Page, error) {
 	table := q.EntitySet
 	t0 := time.Now()
-	body, path, status, err := c.getBody(ctx, call{method: http.MethodGet, url: link, table: table, prefer: c.prefer(q), delta: delta}, getBody())
+	var refused error
+	switch {
+	case delta:
+		refused = ErrDeltaTokenExpired
+	case n == 1 && q.NextLink != "":
+		refused = ErrLinkRefused
+	}
+	body, path, status, err := c.getBody(ctx, call{method: http.MethodGet, url: link, table: table, prefer: c.prefer(q), refused: refused}, getBody())
 	if err != nil {
 		return nil, fmt.Errorf("read %s page %d: %w", table, n, err)
 	}

@@ -212,11 +212,11 @@ func TestReaderCloseMidStream(t *testing.T) {
 
 func TestExpiredVersionStampWithoutDeltaFlag(t *testing.T) {
 	t.Parallel()
-	require.Equal(t, ErrDeltaTokenExpired, classifyAPI(400, "0x80044352", "The version stamp associated with the client has expired. Please perform a full sync.", false))
-	require.Equal(t, ErrChangeTrackingDisabled, classifyAPI(400, "0x80040203", "Entity: importdata isn't enabled for change tracking.", true))
-	require.Equal(t, ErrDeltaTokenExpired, classifyAPI(400, "0x80040203", "The delta token 'x' is not valid.", true))
-	require.Equal(t, ErrDeltaTokenExpired, classifyAPI(400, "0x80040203", "The delta token 'x' is not valid.", false))
-	require.Equal(t, ErrRequest, classifyAPI(400, "0x80040203", "Could not find a property named 'x'.", false))
+	require.Equal(t, ErrDeltaTokenExpired, classifyAPI(400, "0x80044352", "The version stamp associated with the client has expired. Please perform a full sync.", nil))
+	require.Equal(t, ErrChangeTrackingDisabled, classifyAPI(400, "0x80040203", "Entity: importdata isn't enabled for change tracking.", ErrDeltaTokenExpired))
+	require.Equal(t, ErrDeltaTokenExpired, classifyAPI(400, "0x80040203", "The delta token 'x' is not valid.", ErrDeltaTokenExpired))
+	require.Equal(t, ErrDeltaTokenExpired, classifyAPI(400, "0x80040203", "The delta token 'x' is not valid.", nil))
+	require.Equal(t, ErrRequest, classifyAPI(400, "0x80040203", "Could not find a property named 'x'.", nil))
 }
 
 // A read stopped by its context says so; it does not look like the end

@@ -28,8 +28,11 @@ type call struct {
 	url    string // absolute
 	table  string
 	prefer string
-	delta  bool // the URL is a delta link: a refusal means ErrDeltaTokenExpired
-	extra  http.Header
+	// refused is what a refusal of the URL means when it is a saved link:
+	// ErrDeltaTokenExpired for a delta link, ErrLinkRefused for a resumed
+	// next link; nil for other URLs
+	refused error
+	extra   http.Header
 }
 
 // retryState is the Dataverse retry policy for one call: retry 429 after
@@ -218,7 +221,7 @@ func (c *Client) doOnce(ctx context.Context, cl call, u *url.URL, force bool) (*
 		msg = http.StatusText(resp.StatusCode)
 	}
 	return nil, &APIError{
-		Kind: classifyAPI(resp.StatusCode, code, msg, cl.delta), Method: cl.method, Path: u.Path, Table: cl.table,
+		Kind: classifyAPI(resp.StatusCode, code, msg, cl.refused), Method: cl.method, Path: u.Path, Table: cl.table,
 		Status: resp.StatusCode, Code: code, Message: msg, Attempts: st.attempts, Waited: st.waited,
 	}
 }
