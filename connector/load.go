@@ -44,10 +44,12 @@ func (ts *tableSync) full(ctx context.Context, mode string, sel []string, resume
 	} else if seen, err = ts.newSeen(ctx); err != nil {
 		return err
 	}
-	checkpointed := false
+	// a saved checkpoint (the one resumed from, or a new one) needs the
+	// scratch table until the load ends
+	checkpointed := resume != nil
 	defer func() {
 		if err == nil || !checkpointed {
-			seen.drop(ctx) // a saved checkpoint needs the scratch table
+			seen.drop(ctx)
 		}
 	}()
 	point := state{Mode: mode, Columns: sel}
