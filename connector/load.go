@@ -170,7 +170,7 @@ func (ts *tableSync) copyPages(ctx context.Context, r *dataverse.Reader, seen *s
 			break
 		}
 		if err != nil {
-			if ferr := w.flush(wctx); ferr != nil {
+			if ferr := w.finish(wctx); ferr != nil {
 				return "", time.Time{}, errors.Join(err, ferr)
 			}
 			if checkpoint != nil && next != "" {
@@ -202,6 +202,10 @@ func (ts *tableSync) copyPages(ctx context.Context, r *dataverse.Reader, seen *s
 				return "", time.Time{}, err
 			}
 			if checkpoint != nil && next != "" && time.Since(lastPoint) >= ts.opts.CheckpointEvery {
+				// the checkpoint says every row before next is written
+				if err := w.wait(); err != nil {
+					return "", time.Time{}, err
+				}
 				if err := checkpoint(wctx, next); err != nil {
 					return "", time.Time{}, err
 				}
@@ -209,14 +213,16 @@ func (ts *tableSync) copyPages(ctx context.Context, r *dataverse.Reader, seen *s
 			}
 		}
 	}
-	if err := w.flush(wctx); err != nil {
+	if err := w.finish(wctx); err != nil {
 		return "", time.Time{}, err
 	}
 	return link, newest, ctx.Err()
 }
 
 // batchWriter turns records into landing rows and deletes into
-// tombstones, and inserts them in batches.
+// tombstones, and inserts them in batches. One batch at a time is sent in
+// the background while the next one fills, so that reading and decoding
+// go on during an INSERT.
 type batchWriter struct {
 	ts       *tableSync
 	seen     *seenSet
@@ -233,6 +239,17 @@ type batchWriter struct {
 	maxVersion uint64
 
 	upserts, stones uint64 // rows and tombstones in batch
+
+	sending chan sent   // the batch in flight, nil if none
+	spare   []uuid.UUID // a keys buffer to reuse, back from the last send
+}
+
+// sent is what a batch sent in the background reports.
+type sent struct {
+	err             error
+	rows            int
+	upserts, stones uint64
+	keys            []uuid.UUID
 }
 
 func newBatchWriter(ts *tableSync, seen *seenSet) *batchWriter {
@@ -328,42 +345,82 @@ func (w *batchWriter) delete(ctx context.Context, deleted []dataverse.Deleted) e
 	return nil
 }
 
-// flush sends the rows and tombstones collected so far as one INSERT.
+// flush starts sending the rows and tombstones collected so far as one
+// INSERT, once the batch sent before is in; wait or finish says when it
+// is.
 func (w *batchWriter) flush(ctx context.Context) error {
+	if len(w.deleted) > 0 {
+		// tombstones read the stored versions of the deleted keys: the
+		// rows in flight must be stored first
+		if err := w.wait(); err != nil {
+			return err
+		}
+	}
 	if err := w.tombstones(ctx); err != nil {
 		return err
 	}
 	if w.batch == nil {
 		return nil
 	}
-	b := w.batch
-	n := b.Rows()
-	w.batch = nil
-	if err := b.Send(ctx); err != nil {
-		return fmt.Errorf("insert into %s: %w", w.ts.landing.Table(), err)
+	if err := w.wait(); err != nil {
+		return err
 	}
-	if w.seen != nil {
-		if err := w.seen.add(ctx, w.keys); err != nil {
-			return err
-		}
-		w.keys = w.keys[:0]
-	}
+	b, keys, seen := w.batch, w.keys, w.seen
+	out := sent{rows: b.Rows(), upserts: w.upserts, stones: w.stones, keys: keys}
+	w.batch, w.keys, w.spare = nil, w.spare[:0], nil
+	w.upserts, w.stones = 0, 0
 	if w.pending != nil {
+		// the keys in flight are found by tombstones once they are stored
 		clear(w.pending)
 	}
-	w.ts.res.Upserted += w.upserts
-	w.ts.res.Deleted += w.stones
-	w.upserts, w.stones = 0, 0
-	w.ts.opts.Progress.Rows(w.ts.opts.Environment, w.ts.entity.LogicalName, n)
+	done := make(chan sent, 1)
+	w.sending = done
+	table := w.ts.landing.Table()
+	go func() {
+		if err := b.Send(ctx); err != nil {
+			out.err = fmt.Errorf("insert into %s: %w", table, err)
+		} else if seen != nil {
+			out.err = seen.add(ctx, keys)
+		}
+		done <- out
+	}()
 	return nil
 }
 
+// wait waits for the batch in flight, if any, and counts its rows.
+func (w *batchWriter) wait() error {
+	if w.sending == nil {
+		return nil
+	}
+	out := <-w.sending
+	w.sending = nil
+	w.spare = out.keys[:0]
+	if out.err != nil {
+		return out.err
+	}
+	w.ts.res.Upserted += out.upserts
+	w.ts.res.Deleted += out.stones
+	w.ts.opts.Progress.Rows(w.ts.opts.Environment, w.ts.entity.LogicalName, out.rows)
+	return nil
+}
+
+// finish writes everything collected and waits until it is stored.
+func (w *batchWriter) finish(ctx context.Context) error {
+	if err := w.flush(ctx); err != nil {
+		return errors.Join(err, w.wait())
+	}
+	return w.wait()
+}
+
+// abort drops the open batch and waits for the one in flight: nothing of
+// this writer goes on after the table's sync returns.
 func (w *batchWriter) abort() {
 	if w.batch != nil {
 		w.batch.Abort()
 		w.batch = nil
 		w.upserts, w.stones = 0, 0
 	}
+	_ = w.wait()
 }
 
 // tombstones appends to the batch a tombstone for each queued deleted key

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -193,6 +194,74 @@ func TestSyncResumesInterruptedLoad(t *testing.T) {
 			require.Equal(t, len(sim.Records("lead")), int(again.Upserted), "read in full again")
 			sync(0, false)
 			require.Equal(t, truth(), viewVersions(t, st, "lead", "leadid", "prod"), "after a refused resume")
+		})
+	}
+}
+
+// heldInsert holds the Send of the first INSERT into table until gate is
+// closed, and counts the INSERTs prepared for table.
+type heldInsert struct {
+	warehouse.Store
+	table    string
+	gate     chan struct{}
+	prepared atomic.Int32
+}
+
+func (h *heldInsert) PrepareInsert(ctx context.Context, table string, columns []string) (warehouse.Batch, error) {
+	b, err := h.Store.PrepareInsert(ctx, table, columns)
+	if err != nil || table != h.table {
+		return b, err
+	}
+	if h.prepared.Add(1) == 1 {
+		return &heldBatch{Batch: b, gate: h.gate}, nil
+	}
+	return b, nil
+}
+
+type heldBatch struct {
+	warehouse.Batch
+	gate chan struct{}
+}
+
+func (b *heldBatch) Send(ctx context.Context) error {
+	<-b.gate
+	return b.Batch.Send(ctx)
+}
+
+// TestSyncReadsDuringInsert holds a table's first INSERT: the sync goes on
+// reading and fills the next batch meanwhile, and once the INSERT is let
+// go the view equals the source.
+func TestSyncReadsDuringInsert(t *testing.T) {
+	for _, cfg := range warehousetest.All(t) {
+		t.Run(cfg.Driver, func(t *testing.T) {
+			ctx := context.Background()
+			st := warehousetest.Open(t, cfg)
+			_, err := migrate.Up(ctx, st, ampelsql.Schema, migrate.Options{})
+			require.NoError(t, err)
+			sim, err := dvsim.Start(dvsim.Options{Seed: 62, Scale: 400})
+			require.NoError(t, err)
+			t.Cleanup(func() { sim.Close() })
+			client, err := dataverse.New(ctx, dataverse.Config{
+				URL: sim.URL(), Authority: sim.Authority(), TenantID: sim.TenantID(), ClientID: sim.ClientID(),
+				ClientSecret: sim.ClientSecret(), HTTPClient: sim.Client(), PageSize: 50,
+			})
+			require.NoError(t, err)
+			held := &heldInsert{Store: st, table: "landing_lead", gate: make(chan struct{})}
+			done := make(chan error, 1)
+			var res []connector.TableResult
+			go func() {
+				var err error
+				res, err = connector.Sync(ctx, connector.Options{Store: held, Client: client, Environment: "prod",
+					Tables: []connector.Table{{Name: "lead"}}, RunID: "t", BatchRows: 100})
+				done <- err
+			}()
+			require.Eventually(t, func() bool { return held.prepared.Load() >= 2 }, time.Minute, time.Millisecond,
+				"the next batch fills while the first INSERT is held")
+			close(held.gate)
+			require.NoError(t, <-done)
+			require.Len(t, res, 1)
+			require.Equal(t, len(sim.Records("lead")), int(res[0].Upserted))
+			require.Equal(t, len(sim.Records("lead")), count(t, st, "lead", "prod"))
 		})
 	}
 }
