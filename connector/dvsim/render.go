@@ -33,7 +33,17 @@ type ann struct {
 
 func appendJSONString(dst []byte, s []byte) []byte {
 	dst = append(dst, '"')
-	for i := 0; i < len(s); {
+	// most texts need no escaping: copy the plain prefix in one append
+	plain := 0
+	for plain < len(s) {
+		c := s[plain]
+		if c < 0x20 || c == '"' || c == '\\' || c >= utf8.RuneSelf {
+			break
+		}
+		plain++
+	}
+	dst = append(dst, s[:plain]...)
+	for i := plain; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
 			switch {
@@ -113,30 +123,77 @@ func appendMoneyFormatted(dst []byte, v int64) []byte {
 	return dst
 }
 
+// The time texts are written field by field: time.Time.AppendFormat
+// parses its layout on every call, and the simulator writes millions.
+
 func appendTime(dst []byte, s uint32) []byte {
 	t := fromStamp(s)
+	y, mo, d := t.Date()
+	h, mi, sec := t.Clock()
 	dst = append(dst, '"')
-	dst = t.AppendFormat(dst, "2006-01-02T15:04:05Z")
-	return append(dst, '"')
+	dst = appendDigits(dst, y, 4)
+	dst = append(dst, '-')
+	dst = appendDigits(dst, int(mo), 2)
+	dst = append(dst, '-')
+	dst = appendDigits(dst, d, 2)
+	dst = append(dst, 'T')
+	dst = appendDigits(dst, h, 2)
+	dst = append(dst, ':')
+	dst = appendDigits(dst, mi, 2)
+	dst = append(dst, ':')
+	dst = appendDigits(dst, sec, 2)
+	return append(dst, 'Z', '"')
 }
 
 func appendDate(dst []byte, s uint32) []byte {
-	t := fromStamp(s)
+	y, mo, d := fromStamp(s).Date()
 	dst = append(dst, '"')
-	dst = t.AppendFormat(dst, "2006-01-02")
+	dst = appendDigits(dst, y, 4)
+	dst = append(dst, '-')
+	dst = appendDigits(dst, int(mo), 2)
+	dst = append(dst, '-')
+	dst = appendDigits(dst, d, 2)
 	return append(dst, '"')
 }
 
-// formatted-value texts as an en-US user would see them (UTC as the user's zone).
+// formatted-value texts as an en-US user would see them (UTC as the user's
+// zone): "1/2/2006" and "1/2/2006 3:04 PM".
 func appendTimeFormatted(dst []byte, s uint32, dateOnly bool) []byte {
 	t := fromStamp(s)
+	y, mo, d := t.Date()
 	dst = append(dst, '"')
-	if dateOnly {
-		dst = t.AppendFormat(dst, "1/2/2006")
-	} else {
-		dst = t.AppendFormat(dst, "1/2/2006 3:04 PM")
+	dst = strconv.AppendInt(dst, int64(mo), 10)
+	dst = append(dst, '/')
+	dst = strconv.AppendInt(dst, int64(d), 10)
+	dst = append(dst, '/')
+	dst = appendDigits(dst, y, 4)
+	if !dateOnly {
+		h, mi, _ := t.Clock()
+		pm := h >= 12
+		if h %= 12; h == 0 {
+			h = 12
+		}
+		dst = append(dst, ' ')
+		dst = strconv.AppendInt(dst, int64(h), 10)
+		dst = append(dst, ':')
+		dst = appendDigits(dst, mi, 2)
+		if pm {
+			dst = append(dst, " PM"...)
+		} else {
+			dst = append(dst, " AM"...)
+		}
 	}
 	return append(dst, '"')
+}
+
+// appendDigits writes v (0 <= v) as exactly width digits, zero padded.
+func appendDigits(dst []byte, v, width int) []byte {
+	var b [4]byte
+	for i := width - 1; i >= 0; i-- {
+		b[i] = byte('0' + v%10)
+		v /= 10
+	}
+	return append(dst, b[:width]...)
 }
 
 const (
