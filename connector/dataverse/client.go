@@ -73,17 +73,18 @@ type Config struct {
 
 // Client talks to one Dataverse environment. It is safe for concurrent use.
 type Client struct {
-	cfg    Config
-	origin string // scheme://host[:port] of the environment
-	base   string // origin + APIPath
-	host   string
-	http   *http.Client // counting, limited transport
-	stats  *Counter
-	env    *envLimits // shared by the Clients of one environment and app
-	tokens tokenSource
-	log    *slog.Logger
-	setsMu sync.Mutex
-	sets   map[string]string // logical name → entity set
+	cfg      Config
+	origin   string // scheme://host[:port] of the environment
+	base     string // origin + APIPath
+	host     string
+	http     *http.Client // counting, limited transport
+	stats    *Counter
+	env      *envLimits // shared by the Clients of one environment and app
+	tokens   tokenSource
+	log      *slog.Logger
+	setsMu   sync.Mutex
+	sets     map[string]string // logical name → entity set
+	metadata metadataCache
 }
 
 // New checks cfg, builds the HTTP client and the token source, and

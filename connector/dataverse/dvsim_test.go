@@ -290,6 +290,47 @@ func TestSimAddedColumnAppears(t *testing.T) {
 	require.Len(t, rows, len(s.Records("opportunity")))
 }
 
+// A table's metadata is read in full once per global metadata version:
+// while the schema stays, a later read costs the one request that carries
+// the version; a column added or change tracking switched reads it again.
+func TestSimMetadataCachedByVersion(t *testing.T) {
+	t.Parallel()
+	s := startSim(t, dvsim.Options{Scale: 50})
+	c := simClient(t, s, nil)
+	ctx := context.Background()
+	read := func() (*dataverse.Entity, int64) {
+		before := s.Stats().Requests
+		e, err := c.EntityDefinition(ctx, "lead")
+		require.NoError(t, err)
+		return e, s.Stats().Requests - before
+	}
+	first, n := read()
+	require.Greater(t, n, int64(2), "the first read asks for the attributes and their details")
+	again, n := read()
+	require.Equal(t, int64(1), n, "an unchanged schema costs one request")
+	require.Equal(t, first, again)
+
+	require.NoError(t, s.AddColumn("lead", "new_cachetest", "Picklist"))
+	added, n := read()
+	require.Greater(t, n, int64(2), "a schema change reads everything again")
+	require.NotNil(t, added.Attribute("new_cachetest"))
+	label, ok := added.Attribute("new_cachetest").Label(100000001)
+	require.True(t, ok)
+	require.Equal(t, "Option B", label)
+
+	require.NoError(t, s.SetChangeTracking("lead", false))
+	off, n := read()
+	require.Greater(t, n, int64(2))
+	require.False(t, off.ChangeTrackingEnabled)
+
+	// another client of the same environment has its own cache
+	other := simClient(t, s, nil)
+	before := s.Stats().Requests
+	_, err := other.EntityDefinition(ctx, "lead")
+	require.NoError(t, err)
+	require.Greater(t, s.Stats().Requests-before, int64(2))
+}
+
 func TestSimCheckTable(t *testing.T) {
 	t.Parallel()
 	s := startSim(t, dvsim.Options{Scale: 100, Faults: dvsim.Faults{NoChangeTracking: []string{"incident"}}})

@@ -247,11 +247,61 @@ var detailCasts = []struct {
 // ~30 s metadata cache, so a column added just now is seen.
 var strong = http.Header{"Consistency": {"Strong"}}
 
+// strongWithVersion is strong, and asks for the global metadata version.
+var strongWithVersion = http.Header{"Consistency": {"Strong"}, "Prefer": {`odata.include-annotations="` + metadataVersionAnnotation + `"`}}
+
+// metadataVersionAnnotation is Dataverse's global metadata version: it
+// changes with any schema change in the environment.
+const metadataVersionAnnotation = "Microsoft.Dynamics.CRM.globalmetadataversion"
+
+// metadataCache keeps each table's last definition with the global
+// metadata version it was read at.
+type metadataCache struct {
+	mu sync.Mutex
+	m  map[string]cachedEntity
+}
+
+type cachedEntity struct {
+	version string
+	entity  *Entity
+}
+
+func (mc *metadataCache) get(logicalName, version string) *Entity {
+	mc.mu.Lock()
+	defer mc.mu.Unlock()
+	if c, ok := mc.m[logicalName]; ok && version != "" && c.version == version {
+		return c.entity
+	}
+	return nil
+}
+
+func (mc *metadataCache) put(logicalName, version string, e *Entity) {
+	if version == "" {
+		return
+	}
+	mc.mu.Lock()
+	defer mc.mu.Unlock()
+	if mc.m == nil {
+		mc.m = map[string]cachedEntity{}
+	}
+	mc.m[logicalName] = cachedEntity{version, e}
+}
+
 // EntityDefinition reads one table's metadata: the table, its attributes,
 // and for each attribute type the details Ampel maps (lookup targets,
 // option sets, date-only behaviour, precision). It asks one table at a
 // time; expanding the attributes of all tables at once exhausts memory on
 // real organisations.
+//
+// The first request, for the table itself, also asks for the global
+// metadata version. When it equals the version the Client last read this
+// table at, nothing in the environment's schema changed since, and the
+// attributes and their details come from that read: a sync of unchanged
+// tables costs one metadata request per table instead of up to twelve.
+// A server that sends no version gets every request every time. (VERIFY
+// that Dataverse returns the annotation on this request; DATAVERSE.md §3
+// lists it among the useful annotations.) The returned Entity may be
+// shared with later calls: callers must not modify it.
 //
 // A detail request the server refuses with 400, 404 or 501 is logged and
 // skipped: the attribute keeps what the base request said (servers may
@@ -268,8 +318,9 @@ func (c *Client) EntityDefinition(ctx context.Context, logicalName string) (*Ent
 		PrimaryNameAttribute  string
 		ChangeTrackingEnabled *bool
 		ObjectTypeCode        int
+		MetadataVersion       string `json:"@Microsoft.Dynamics.CRM.globalmetadataversion"`
 	}
-	err := c.getJSON(ctx, defURL+"?$select=LogicalName,EntitySetName,PrimaryIdAttribute,PrimaryNameAttribute,ChangeTrackingEnabled,ObjectTypeCode", logicalName, &raw, strong)
+	err := c.getJSON(ctx, defURL+"?$select=LogicalName,EntitySetName,PrimaryIdAttribute,PrimaryNameAttribute,ChangeTrackingEnabled,ObjectTypeCode", logicalName, &raw, strongWithVersion)
 	if err != nil {
 		return nil, fmt.Errorf("metadata of %s: %w", logicalName, err)
 	}
@@ -286,6 +337,9 @@ func (c *Client) EntityDefinition(ctx context.Context, logicalName string) (*Ent
 		e.LogicalName = logicalName
 	}
 	c.rememberSet(logicalName, e.EntitySetName)
+	if cached := c.metadata.get(logicalName, raw.MetadataVersion); cached != nil {
+		return cached, nil
+	}
 	var attrs struct{ Value []rawAttr }
 	err = c.getJSON(ctx, defURL+"/Attributes?$select=LogicalName,AttributeType,AttributeTypeName,IsValidForRead,IsPrimaryId,AttributeOf", logicalName, &attrs, strong)
 	if err != nil {
@@ -352,5 +406,6 @@ func (c *Client) EntityDefinition(ctx context.Context, logicalName string) (*Ent
 		}
 	}
 	sort.Slice(e.Attributes, func(i, j int) bool { return e.Attributes[i].LogicalName < e.Attributes[j].LogicalName })
+	c.metadata.put(logicalName, raw.MetadataVersion, e)
 	return e, nil
 }

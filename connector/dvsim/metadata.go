@@ -3,6 +3,7 @@ package dvsim
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -194,7 +195,8 @@ func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request, rest stri
 	expand := q["$expand"]
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	w.Header().Set("x-ms-dynamics-globalmetadataversion", "1")
+	version := strconv.FormatInt(s.metadataVersion, 10)
+	w.Header().Set("x-ms-dynamics-globalmetadataversion", version)
 	ctxBase := s.apiURL + "$metadata#EntityDefinitions"
 	if rest == "" {
 		var out []any
@@ -232,6 +234,9 @@ func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request, rest stri
 			m["Attributes"] = attrs
 		}
 		m["@odata.context"] = ctxBase + "/$entity"
+		if p := odata.ParsePrefer(r.Header); p.IncludeAnnotations != nil && odata.AnnotationIncluded(p.IncludeAnnotations, annMetadataVersion) {
+			m["@"+annMetadataVersion] = version
+		}
 		body, _ := json.Marshal(m)
 		writeJSON(w, 200, body)
 		return

@@ -200,6 +200,8 @@ const (
 	annFormatted = "@OData.Community.Display.V1.FormattedValue"
 	annLookupLN  = "@Microsoft.Dynamics.CRM.lookuplogicalname"
 	annNavProp   = "@Microsoft.Dynamics.CRM.associatednavigationproperty"
+
+	annMetadataVersion = "Microsoft.Dynamics.CRM.globalmetadataversion"
 )
 
 func appendKey(dst []byte, prop, suffix string) []byte {

@@ -117,7 +117,7 @@ type Server struct {
 	quotes, orders, invoices, acts, cases  *table
 	version                                int64
 	expiredBelow                           int64
-	metadataVersion                        int64
+	metadataVersion                        int64 // the global metadata version: grows with every schema change
 	now, goLive                            time.Time
 	truth                                  *planted
 	mutations                              int64
@@ -292,6 +292,9 @@ func (s *Server) setTracking(t *table, on bool) {
 	if on && !t.changeTracking {
 		s.version++
 		t.trackedSince = s.version
+	}
+	if on != t.changeTracking {
+		s.metadataVersion++
 	}
 	t.changeTracking = on
 }
