@@ -54,7 +54,7 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	syncStart := time.Now()
 	// each demo starts a new simulator: reload in full, which also removes
 	// rows of an earlier demo that this one's data does not have
-	results, err := syncAll(ctx, e, cfg, s, cfg.Environments, tables, true, log)
+	results, err := syncAll(ctx, e, cfg, s, nil, cfg.Environments, tables, true, log)
 	if !e.isTerminal {
 		printResults(e.stdout, results)
 	}

@@ -46,6 +46,7 @@ func runRun(ctx context.Context, e *env, args []string) error {
 		schedules = []config.Schedule{{Name: "all", Cron: "@every 1h"}}
 		log.Info("no schedules configured: syncing every table every hour")
 	}
+	clients := newClientPool(cfg, log)
 	c2 := cron.New(cron.WithLogger(cronLogger{log}), cron.WithChain(cron.Recover(cronLogger{log})))
 	var running, first sync.WaitGroup
 	for _, sc := range schedules {
@@ -53,7 +54,7 @@ func runRun(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return configError{err}
 		}
-		job := &groupJob{ctx: ctx, e: e, cfg: cfg, store: s, log: log.With("group", sc.Name), name: sc.Name, tables: tables, wg: &running}
+		job := &groupJob{ctx: ctx, e: e, cfg: cfg, store: s, clients: clients, log: log.With("group", sc.Name), name: sc.Name, tables: tables, wg: &running}
 		if _, err := c2.AddJob(sc.Cron, job); err != nil {
 			return configError{fmt.Errorf("schedule %s: %w", sc.Name, err)}
 		}
@@ -75,14 +76,15 @@ func runRun(ctx context.Context, e *env, args []string) error {
 
 // groupJob is one schedule's sync.
 type groupJob struct {
-	ctx    context.Context
-	e      *env
-	cfg    *config.Config
-	store  warehouse.Store
-	log    *slog.Logger
-	name   string
-	tables []connector.Table
-	wg     *sync.WaitGroup
+	ctx     context.Context
+	e       *env
+	cfg     *config.Config
+	store   warehouse.Store
+	clients *clientPool // shared by the groups
+	log     *slog.Logger
+	name    string
+	tables  []connector.Table
+	wg      *sync.WaitGroup
 
 	mu      sync.Mutex
 	running bool
@@ -112,7 +114,7 @@ func (j *groupJob) Run() {
 	j.log.Info("sync group started")
 	quiet := *j.e
 	quiet.isTerminal = false
-	results, err := syncAll(j.ctx, &quiet, j.cfg, j.store, j.cfg.Environments, j.tables, false, j.log)
+	results, err := syncAll(j.ctx, &quiet, j.cfg, j.store, j.clients, j.cfg.Environments, j.tables, false, j.log)
 	var rows uint64
 	for _, r := range results {
 		rows += r.Upserted + r.Deleted

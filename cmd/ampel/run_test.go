@@ -310,6 +310,14 @@ func TestRunSchedules(t *testing.T) {
 					}
 				}
 			}
+			// the daemon keeps its client, and the tables' metadata with
+			// it: an unchanged table's delta costs one metadata request
+			// and one page
+			deltas := x.query("SELECT table_name, requests FROM sync_runs WHERE mode = 'delta' AND status = 'ok'")
+			require.NotEmpty(t, deltas)
+			for _, r := range deltas {
+				require.Equal(t, int64(2), num(r["requests"]), "requests of a delta of %s", r["table_name"])
+			}
 		})
 	}
 }

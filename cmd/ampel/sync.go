@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -53,16 +54,50 @@ func runSync(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer s.Close()
-	results, err := syncAll(ctx, e, cfg, s, envs, sel, *full, log)
+	results, err := syncAll(ctx, e, cfg, s, nil, envs, sel, *full, log)
 	if !e.isTerminal {
 		printResults(e.stdout, results)
 	}
 	return err
 }
 
+// clientPool keeps one Dataverse client per environment for the life of
+// `ampel run`, so that its token and the tables' metadata (read in full
+// again only when the environment's metadata version changes) carry over
+// from one scheduled sync to the next. A nil pool makes a client per call.
+type clientPool struct {
+	cfg *config.Config
+	log *slog.Logger
+
+	mu      sync.Mutex
+	clients map[string]*dataverse.Client
+}
+
+func newClientPool(cfg *config.Config, log *slog.Logger) *clientPool {
+	return &clientPool{cfg: cfg, log: log, clients: map[string]*dataverse.Client{}}
+}
+
+func (p *clientPool) client(ctx context.Context, cfg *config.Config, env config.Environment, log *slog.Logger) (*dataverse.Client, error) {
+	if p == nil {
+		return dataverse.New(ctx, clientConfig(cfg, env, log))
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if c, ok := p.clients[env.Name]; ok {
+		return c, nil
+	}
+	c, err := dataverse.New(ctx, clientConfig(p.cfg, env, p.log))
+	if err != nil {
+		return nil, err
+	}
+	p.clients[env.Name] = c
+	return c, nil
+}
+
 // syncAll syncs tables of every environment in envs, one environment after
-// the other, and returns every table's result.
-func syncAll(ctx context.Context, e *env, cfg *config.Config, s warehouse.Store, envs []config.Environment, tables []connector.Table, full bool, log *slog.Logger) ([]connector.TableResult, error) {
+// the other, and returns every table's result. Clients come from pool
+// (nil: new ones).
+func syncAll(ctx context.Context, e *env, cfg *config.Config, s warehouse.Store, pool *clientPool, envs []config.Environment, tables []connector.Table, full bool, log *slog.Logger) ([]connector.TableResult, error) {
 	var progress connector.Progress
 	if e.isTerminal {
 		progress = connector.TerminalProgress(e.stderr, 200*time.Millisecond)
@@ -83,7 +118,7 @@ func syncAll(ctx context.Context, e *env, cfg *config.Config, s warehouse.Store,
 				errs = append(errs, rerr)
 			}
 		}
-		client, err := dataverse.New(ctx, clientConfig(cfg, env, log))
+		client, err := pool.client(ctx, cfg, env, log)
 		if err != nil {
 			failed(err)
 			continue
