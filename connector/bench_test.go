@@ -18,9 +18,7 @@ import (
 	"github.com/ampel/ampel/connector/dataverse"
 	"github.com/ampel/ampel/connector/dvsim"
 	"github.com/ampel/ampel/connector/schema"
-	ampelsql "github.com/ampel/ampel/sql"
 	"github.com/ampel/ampel/warehouse"
-	"github.com/ampel/ampel/warehouse/migrate"
 	"github.com/ampel/ampel/warehouse/warehousetest"
 )
 
@@ -247,10 +245,7 @@ func simClient(tb testing.TB, sim *dvsim.Server) *dataverse.Client {
 
 func openStore(tb testing.TB) warehouse.Store {
 	tb.Helper()
-	st := warehousetest.Open(tb, warehousetest.Embedded(tb))
-	_, err := migrate.Up(context.Background(), st, ampelsql.Schema, migrate.Options{})
-	require.NoError(tb, err)
-	return st
+	return openMigrated(tb, warehousetest.Embedded(tb))
 }
 
 // cpuTime is the process's user+system CPU time so far.

@@ -21,6 +21,15 @@ import (
 
 func TestMain(m *testing.M) { warehousetest.Main(m) }
 
+// openMigrated opens a test database with Ampel's schema.
+func openMigrated(tb testing.TB, cfg warehouse.Config) warehouse.Store {
+	tb.Helper()
+	st := warehousetest.Open(tb, cfg)
+	_, err := migrate.Up(context.Background(), st, ampelsql.Schema, migrate.Options{})
+	require.NoError(tb, err)
+	return st
+}
+
 // count returns the rows of a current-state view for one environment.
 func count(t *testing.T, st warehouse.Store, view, env string) int {
 	t.Helper()
@@ -43,9 +52,7 @@ func TestSyncTwoEnvironments(t *testing.T) {
 	ctx := context.Background()
 	for _, cfg := range warehousetest.All(t) {
 		t.Run(cfg.Driver, func(t *testing.T) {
-			st := warehousetest.Open(t, cfg)
-			_, err := migrate.Up(ctx, st, ampelsql.Schema, migrate.Options{})
-			require.NoError(t, err)
+			st := openMigrated(t, cfg)
 			sims := map[string]*dvsim.Server{}
 			for i, env := range []string{"prod", "test"} {
 				sim, err := dvsim.Start(dvsim.Options{Seed: int64(40 + i), Scale: 150 + 50*i})
@@ -121,9 +128,7 @@ func viewVersions(t *testing.T, st warehouse.Store, view, key, env string) map[s
 func TestSyncResumesInterruptedLoad(t *testing.T) {
 	for _, cfg := range warehousetest.All(t) {
 		t.Run(cfg.Driver, func(t *testing.T) {
-			st := warehousetest.Open(t, cfg)
-			_, err := migrate.Up(context.Background(), st, ampelsql.Schema, migrate.Options{})
-			require.NoError(t, err)
+			st := openMigrated(t, cfg)
 			sim, err := dvsim.Start(dvsim.Options{Seed: 61, Scale: 1500})
 			require.NoError(t, err)
 			t.Cleanup(func() { sim.Close() })
@@ -235,9 +240,7 @@ func TestSyncReadsDuringInsert(t *testing.T) {
 	for _, cfg := range warehousetest.All(t) {
 		t.Run(cfg.Driver, func(t *testing.T) {
 			ctx := context.Background()
-			st := warehousetest.Open(t, cfg)
-			_, err := migrate.Up(ctx, st, ampelsql.Schema, migrate.Options{})
-			require.NoError(t, err)
+			st := openMigrated(t, cfg)
 			sim, err := dvsim.Start(dvsim.Options{Seed: 62, Scale: 400})
 			require.NoError(t, err)
 			t.Cleanup(func() { sim.Close() })
