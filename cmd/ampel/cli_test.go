@@ -178,19 +178,18 @@ func TestCommandLine(t *testing.T) {
 	require.Equal(t, 3, code)
 	require.Equal(t, fmt.Sprintf("ampel migrate: %s:3: warehouse.max_conn: unknown key; known keys here: driver, path, library, dsn, ca_file, database, max_conns, dial_timeout, query_timeout\n", bad), errOut)
 
-	// the embedded library missing: one line naming the set-up command
-	good := filepath.Join(dir, "lib.yaml")
-	require.NoError(t, os.WriteFile(good, []byte("warehouse:\n  driver: embedded\n  library: /nonexistent/libchdb.so\n"), 0o600))
-	_, errOut, code = runAmpel(t, "sql", "--config", good, "SELECT 1")
-	require.Equal(t, 1, code)
-	require.Equal(t, 1, strings.Count(errOut, "\n"), errOut)
-	require.Contains(t, errOut, "make libchdb")
-
-	// a dead server: one line, no hang
-	dead := filepath.Join(dir, "dead.yaml")
-	require.NoError(t, os.WriteFile(dead, []byte("warehouse:\n  driver: clickhouse\n  dsn: clickhouse://default:s3cret@127.0.0.1:1/ampel\n  dial_timeout: 2s\n"), 0o600))
-	_, errOut, code = runAmpel(t, "sql", "--config", dead, "SELECT 1")
-	require.Equal(t, 1, code)
-	require.Equal(t, 1, strings.Count(errOut, "\n"), errOut)
-	require.NotContains(t, errOut, "s3cret")
+	// a warehouse that cannot be opened: exit 1 and one line on stderr
+	sqlFails := func(name, config string) string {
+		t.Helper()
+		file := filepath.Join(dir, name+".yaml")
+		require.NoError(t, os.WriteFile(file, []byte(config), 0o600))
+		_, errOut, code := runAmpel(t, "sql", "--config", file, "SELECT 1")
+		require.Equal(t, 1, code)
+		require.Equal(t, 1, strings.Count(errOut, "\n"), errOut)
+		return errOut
+	}
+	// the embedded library missing: the line names the set-up command
+	require.Contains(t, sqlFails("lib", "warehouse:\n  driver: embedded\n  library: /nonexistent/libchdb.so\n"), "make libchdb")
+	// a dead server: no hang, and no password in the line
+	require.NotContains(t, sqlFails("dead", "warehouse:\n  driver: clickhouse\n  dsn: clickhouse://default:s3cret@127.0.0.1:1/ampel\n  dial_timeout: 2s\n"), "s3cret")
 }

@@ -46,7 +46,7 @@ func runRun(ctx context.Context, e *env, args []string) error {
 		schedules = []config.Schedule{{Name: "all", Cron: "@every 1h"}}
 		log.Info("no schedules configured: syncing every table every hour")
 	}
-	clients := newClientPool(cfg, log)
+	clients := newClientPool()
 	c2 := cron.New(cron.WithLogger(cronLogger{log}), cron.WithChain(cron.Recover(cronLogger{log})))
 	var running, first sync.WaitGroup
 	for _, sc := range schedules {

@@ -66,15 +66,12 @@ func runSync(ctx context.Context, e *env, args []string) error {
 // again only when the environment's metadata version changes) carry over
 // from one scheduled sync to the next. A nil pool makes a client per call.
 type clientPool struct {
-	cfg *config.Config
-	log *slog.Logger
-
 	mu      sync.Mutex
 	clients map[string]*dataverse.Client
 }
 
-func newClientPool(cfg *config.Config, log *slog.Logger) *clientPool {
-	return &clientPool{cfg: cfg, log: log, clients: map[string]*dataverse.Client{}}
+func newClientPool() *clientPool {
+	return &clientPool{clients: map[string]*dataverse.Client{}}
 }
 
 func (p *clientPool) client(ctx context.Context, cfg *config.Config, env config.Environment, log *slog.Logger) (*dataverse.Client, error) {
@@ -86,7 +83,7 @@ func (p *clientPool) client(ctx context.Context, cfg *config.Config, env config.
 	if c, ok := p.clients[env.Name]; ok {
 		return c, nil
 	}
-	c, err := dataverse.New(ctx, clientConfig(p.cfg, env, p.log))
+	c, err := dataverse.New(ctx, clientConfig(cfg, env, log))
 	if err != nil {
 		return nil, err
 	}

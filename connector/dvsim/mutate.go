@@ -154,6 +154,15 @@ func (m *mutation) pick(t *table, ok func(int32) bool) int32 {
 	return -1
 }
 
+// pickPreferring picks a live row of t that ok accepts, or any live row
+// when none does; -1 when t has none.
+func (m *mutation) pickPreferring(t *table, ok func(int32) bool) int32 {
+	if row := m.pick(t, ok); row >= 0 {
+		return row
+	}
+	return m.pick(t, nil)
+}
+
 func (m *mutation) state(t *table, want ...int32) func(int32) bool {
 	c := t.owner.byName["statecode"]
 	return func(r int32) bool { return slices.Contains(want, c.i32[r]) }
@@ -162,6 +171,26 @@ func (m *mutation) state(t *table, want ...int32) func(int32) bool {
 func (m *mutation) nextIdx() int {
 	m.s.createSeq++
 	return 10_000_000 + int(m.s.createSeq)
+}
+
+// newFollowUp creates a row of t (an order or invoice) that follows row pr
+// of parent: it points at it through lookup, takes its opportunity,
+// customer and total, and gets name and its number column.
+func (m *mutation) newFollowUp(t *table, lookup string, parent *table, pr int32, name, numberCol, number string) int32 {
+	row := m.newRow(t, 0, 1)
+	set(t, row, "name", name)
+	set(t, row, numberCol, number)
+	setL(t, row, lookup, parent, pr)
+	copyLookup(t, row, "opportunityid", parent, pr, "opportunityid")
+	copyLookup(t, row, "customerid", parent, pr, "customerid")
+	setM(t, row, "totalamount", max(0, parent.byName["totalamount"].i64[pr]))
+	return row
+}
+
+// setState sets a row's statecode and statuscode.
+func setState(t *table, row, state, status int32) {
+	setI(t, row, "statecode", state)
+	setI(t, row, "statuscode", status)
 }
 
 func copyLookup(dst *table, drow int32, dname string, src *table, srow int32, sname string) {
@@ -241,40 +270,20 @@ func (m *mutation) create(kind string) {
 		setD(q, row, "effectivefrom", day(m.now))
 		setD(q, row, "effectiveto", day(m.now.AddDate(0, 1, 0)))
 	case "salesorder":
-		quote := m.pick(s.quotes, m.state(s.quotes, 2))
-		if quote < 0 {
-			quote = m.pick(s.quotes, nil)
-		}
+		quote := m.pickPreferring(s.quotes, m.state(s.quotes, 2))
 		if quote < 0 {
 			return
 		}
-		so := s.orders
-		row := m.newRow(so, 0, 1)
 		idx := m.nextIdx()
-		set(so, row, "name", fmt.Sprintf("Auftrag M%d", idx))
-		set(so, row, "ordernumber", fmt.Sprintf("ORD-M%07d", idx))
-		setL(so, row, "quoteid", s.quotes, quote)
-		copyLookup(so, row, "opportunityid", s.quotes, quote, "opportunityid")
-		copyLookup(so, row, "customerid", s.quotes, quote, "customerid")
-		setM(so, row, "totalamount", max(0, s.quotes.byName["totalamount"].i64[quote]))
+		m.newFollowUp(s.orders, "quoteid", s.quotes, quote, fmt.Sprintf("Auftrag M%d", idx), "ordernumber", fmt.Sprintf("ORD-M%07d", idx))
 	case "invoice":
-		ord := m.pick(s.orders, m.state(s.orders, 1, 3, 4))
-		if ord < 0 {
-			ord = m.pick(s.orders, nil)
-		}
+		ord := m.pickPreferring(s.orders, m.state(s.orders, 1, 3, 4))
 		if ord < 0 {
 			return
 		}
-		iv := s.invoices
-		row := m.newRow(iv, 0, 1)
 		idx := m.nextIdx()
-		set(iv, row, "name", fmt.Sprintf("Rechnung M%d", idx))
-		set(iv, row, "invoicenumber", fmt.Sprintf("INV-M%07d", idx))
-		setL(iv, row, "salesorderid", s.orders, ord)
-		copyLookup(iv, row, "opportunityid", s.orders, ord, "opportunityid")
-		copyLookup(iv, row, "customerid", s.orders, ord, "customerid")
-		setM(iv, row, "totalamount", max(0, s.orders.byName["totalamount"].i64[ord]))
-		setD(iv, row, "duedate", day(m.now.AddDate(0, 0, 30)))
+		row := m.newFollowUp(s.invoices, "salesorderid", s.orders, ord, fmt.Sprintf("Rechnung M%d", idx), "invoicenumber", fmt.Sprintf("INV-M%07d", idx))
+		setD(s.invoices, row, "duedate", day(m.now.AddDate(0, 0, 30)))
 	case "activitypointer":
 		typ := rng.IntN(len(s.acts.views))
 		v := s.acts.views[typ]
@@ -480,8 +489,7 @@ func (m *mutation) update(kind string) {
 		}
 		switch x {
 		case 0: // won today
-			setI(o, row, "statecode", 1)
-			setI(o, row, "statuscode", 3)
+			setState(o, row, 1, 3)
 			est := o.byName["estimatedvalue"].i64[row]
 			if est == nullI64 {
 				est = 100000
@@ -489,8 +497,7 @@ func (m *mutation) update(kind string) {
 			setM(o, row, "actualvalue", est)
 			setD(o, row, "actualclosedate", day(m.now))
 		case 1: // lost
-			setI(o, row, "statecode", 2)
-			setI(o, row, "statuscode", 4)
+			setState(o, row, 2, 4)
 			setD(o, row, "actualclosedate", day(m.now))
 		default:
 			setI(o, row, "closeprobability", int32(10*rng.IntN(10)))
@@ -498,32 +505,24 @@ func (m *mutation) update(kind string) {
 		m.touch(o, row)
 	case "quote":
 		q := s.quotes
-		row := m.pick(q, m.state(q, 0))
-		if row < 0 {
-			row = m.pick(q, nil)
-		}
+		row := m.pickPreferring(q, m.state(q, 0))
 		if row < 0 {
 			return
 		}
 		if q.byName["statecode"].i32[row] == 0 {
-			setI(q, row, "statecode", 1)
-			setI(q, row, "statuscode", 3)
+			setState(q, row, 1, 3)
 		} else {
 			setD(q, row, "effectiveto", day(m.now.AddDate(0, 1, 0)))
 		}
 		m.touch(q, row)
 	case "salesorder":
 		so := s.orders
-		row := m.pick(so, m.state(so, 0, 1))
-		if row < 0 {
-			row = m.pick(so, nil)
-		}
+		row := m.pickPreferring(so, m.state(so, 0, 1))
 		if row < 0 {
 			return
 		}
 		if st := so.byName["statecode"].i32[row]; st == 0 || st == 1 {
-			setI(so, row, "statecode", 3)
-			setI(so, row, "statuscode", 100001)
+			setState(so, row, 3, 100001)
 			setD(so, row, "datefulfilled", m.now)
 		} else {
 			set(so, row, "name", fmt.Sprintf("Auftrag M%d", m.nextIdx()))
@@ -531,16 +530,12 @@ func (m *mutation) update(kind string) {
 		m.touch(so, row)
 	case "invoice":
 		iv := s.invoices
-		row := m.pick(iv, m.state(iv, 0))
-		if row < 0 {
-			row = m.pick(iv, nil)
-		}
+		row := m.pickPreferring(iv, m.state(iv, 0))
 		if row < 0 {
 			return
 		}
 		if iv.byName["statecode"].i32[row] == 0 {
-			setI(iv, row, "statecode", 2)
-			setI(iv, row, "statuscode", 100001)
+			setState(iv, row, 2, 100001)
 			setD(iv, row, "datedelivered", m.now)
 		} else {
 			setD(iv, row, "duedate", day(m.now.AddDate(0, 0, 14)))
@@ -553,8 +548,7 @@ func (m *mutation) update(kind string) {
 			return
 		}
 		if st := v.byName["statecode"]; x < 2 && (st.i32[row] == 0 || st.i32[row] == 3) {
-			setI(v, row, "statecode", 1)
-			setI(v, row, "statuscode", 2)
+			setState(v, row, 1, 2)
 			setD(v, row, "actualend", m.now)
 		} else {
 			setI(v, row, "prioritycode", int32(rng.IntN(3)))
@@ -562,16 +556,12 @@ func (m *mutation) update(kind string) {
 		m.touch(v, row)
 	case "incident":
 		k := s.cases
-		row := m.pick(k, m.state(k, 0))
-		if row < 0 {
-			row = m.pick(k, nil)
-		}
+		row := m.pickPreferring(k, m.state(k, 0))
 		if row < 0 {
 			return
 		}
 		if k.byName["statecode"].i32[row] == 0 && x < 2 {
-			setI(k, row, "statecode", 1)
-			setI(k, row, "statuscode", 5)
+			setState(k, row, 1, 5)
 		} else {
 			setI(k, row, "prioritycode", int32(1+rng.IntN(3)))
 		}
