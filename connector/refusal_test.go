@@ -16,6 +16,15 @@ import (
 	"github.com/ampel/ampel/warehouse/warehousetest"
 )
 
+// startSim starts a simulator for the test.
+func startSim(t *testing.T, opts dvsim.Options) *dvsim.Server {
+	t.Helper()
+	sim, err := dvsim.Start(opts)
+	require.NoError(t, err)
+	t.Cleanup(func() { sim.Close() })
+	return sim
+}
+
 // runRow is a sync_runs row's mode, status and error.
 type runRow struct{ mode, status, err string }
 
@@ -44,9 +53,7 @@ func TestSyncRefusesUnknownExcludeColumn(t *testing.T) {
 	for _, cfg := range warehousetest.All(t) {
 		t.Run(cfg.Driver, func(t *testing.T) {
 			st := openMigrated(t, cfg)
-			sim, err := dvsim.Start(dvsim.Options{Seed: 71, Scale: 100})
-			require.NoError(t, err)
-			t.Cleanup(func() { sim.Close() })
+			sim := startSim(t, dvsim.Options{Seed: 71, Scale: 100})
 			tables := []connector.Table{
 				{Name: "lead", ExcludeColumns: []string{"emailadress1"}},
 				{Name: "contact", ExcludeColumns: []string{"emailaddress1", "parentcustomeridname"}},
@@ -84,8 +91,7 @@ func TestSyncEnvironmentWideFailure(t *testing.T) {
 	for _, cfg := range warehousetest.All(t) {
 		t.Run(cfg.Driver, func(t *testing.T) {
 			st := openMigrated(t, cfg)
-			sim, err := dvsim.Start(dvsim.Options{Seed: 72, Scale: 100})
-			require.NoError(t, err)
+			sim := startSim(t, dvsim.Options{Seed: 72, Scale: 100})
 			client, err := dataverse.New(ctx, dataverse.Config{
 				URL: sim.URL(), Authority: sim.Authority(), TenantID: sim.TenantID(), ClientID: sim.ClientID(),
 				ClientSecret: sim.ClientSecret(), HTTPClient: sim.Client(), MaxWait: 300 * time.Millisecond,
