@@ -12,7 +12,10 @@ import (
 // who runs it, whatever the umask: they hold a client secret, and the
 // demo's directory holds the warehouse of its customer data. Files are
 // 0600, the directories Ampel creates 0700; a directory that exists
-// already (the working directory, a home) is left as it is.
+// already (the working directory, a home) is left as it is. Ampel keeps
+// its state in the warehouse (sync_state) and logs to stderr, so these
+// are all the files it writes outside the warehouse directory, whose
+// own permissions the embedded driver sets.
 
 // mkdirPrivate creates dir and any missing parents with mode 0700.
 func mkdirPrivate(dir string) error {
