@@ -73,6 +73,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -452,11 +453,11 @@ func (c *Config) validate() error {
 		}
 		groups[s.Name] = true
 		if _, err := cron.ParseStandard(s.Cron); err != nil {
-			why := " (" + err.Error() + ")"
-			if c.fromEnv[key+".cron"] != "" {
+			q, why := c.show(key+".cron", s.Cron), " ("+err.Error()+")"
+			if q != strconv.Quote(s.Cron) {
 				why = "" // the parser's message quotes the value
 			}
-			add(key+".cron", "%s is not a cron schedule%s; e.g. \"0 * * * *\" or \"@every 15m\"", c.show(key+".cron", s.Cron), why)
+			add(key+".cron", "%s is not a cron schedule%s; e.g. \"0 * * * *\" or \"@every 15m\"", q, why)
 		}
 		for j, t := range s.Tables {
 			tkey := fmt.Sprintf("%s.tables[%d]", key, j)

@@ -167,3 +167,13 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestCronErrorHidesSecretValue(t *testing.T) {
+	t.Parallel()
+	data := "schedules:\n  - name: hourly\n    cron: ${CRON}\n"
+	_, err := Parse("a.yaml", []byte(data), env(map[string]string{"CRON": "s3cr3t words"}))
+	require.EqualError(t, err, `a.yaml:3: schedules[0].cron: the value from ${CRON} is not a cron schedule; e.g. "0 * * * *" or "@every 15m"`)
+	_, err = Parse("a.yaml", []byte("schedules:\n  - name: hourly\n    cron: Ab3~x9Qz7Lm2Pk5Rt8Wy\n"), env(nil))
+	require.ErrorContains(t, err, "the value (not shown) is not a cron schedule;")
+	require.NotContains(t, err.Error(), "Ab3~x9Qz7Lm2Pk5Rt8Wy")
+}
