@@ -6,6 +6,26 @@
 // as ${NAME} (or contain it) to take it from the environment; that is how
 // secrets stay out of the file. A ${NAME} that is not set is an error too.
 //
+// An error quotes the value it is about only when that cannot leak a
+// secret: a value that came from ${NAME} is named by its variable ("the
+// value from ${AMPEL_CLIENT_SECRET} is not a whole number"), and the value
+// of a key named like a secret (client_secret, api_keys, dsn, password…)
+// or of a secret's shape (16+ characters mixing upper case, lower case and
+// digits; 32+ hex digits; a URL with a password) is "the value (not
+// shown)". A tab that indents a line is named as such; YAML allows spaces
+// only.
+//
+// Config that would lose or leak data is refused: warehouse.database may
+// not be one of the engine's own databases (system, information_schema,
+// INFORMATION_SCHEMA; "default" is an ordinary database and allowed), and
+// table and column logical names are lower case, as Dataverse writes them
+// (Lead is refused, not left to fail at sync). Whether an exclude_columns
+// entry is a column of its table can only be known from the table's
+// metadata, so the sync checks it (connector/schema) and refuses a table
+// with an unknown entry before writing anything; ampel doctor checks it
+// too. Errors about sync tables name the key the user wrote
+// (sync.extra_tables[0]), never the merged list.
+//
 // The file, with every key and its default:
 //
 //	warehouse:
@@ -27,7 +47,7 @@
 //	    ca_file: ""             # extra CA to trust (the simulator's)
 //	    max_concurrency: 4      # parallel requests to this environment
 //	sync:
-//	  tables: [lead, opportunity, …]  # default: the MISSION.md tables; entries may be {name, exclude_columns}
+//	  tables: [lead, opportunity, …]  # default: the sales tables (DefaultTables); entries may be {name, exclude_columns}
 //	  extra_tables: []          # added to the default list
 //	  page_size: 5000
 //	  max_wait: 5m              # total time a request may spend waiting on retries
@@ -53,6 +73,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -76,6 +97,13 @@ type Config struct {
 	// lines maps dotted keys to the line they were written on, for
 	// validation errors.
 	lines map[string]int
+	// fromEnv maps dotted keys whose value came from ${NAME} to NAME:
+	// errors never print such values.
+	fromEnv map[string]string
+	// tableKeys holds, for each of Sync.Tables, the key it was written
+	// under (sync.tables[2], sync.extra_tables[0]), or "" for a default
+	// table.
+	tableKeys []string
 }
 
 // Warehouse says where the data goes.
@@ -193,9 +221,12 @@ func Load(file string, getenv func(string) (string, bool)) (*Config, error) {
 
 // Parse is Load for a file already read.
 func Parse(file string, data []byte, getenv func(string) (string, bool)) (*Config, error) {
-	c := &Config{File: file, lines: map[string]int{}}
-	d := decoder{file: file, getenv: getenv, lines: c.lines}
-	if err := d.decodeDocument(bytes.TrimSpace(data), c); err != nil {
+	c := &Config{File: file, lines: map[string]int{}, fromEnv: map[string]string{}}
+	d := decoder{file: file, getenv: getenv, lines: c.lines, fromEnv: c.fromEnv}
+	if len(bytes.TrimSpace(data)) == 0 {
+		data = nil // an empty file is all defaults
+	}
+	if err := d.decodeDocument(data, c); err != nil {
 		return nil, err
 	}
 	c.setDefaults()
@@ -242,7 +273,15 @@ func (c *Config) setDefaults() {
 	if s.Tables == nil {
 		for _, name := range DefaultTables {
 			s.Tables = append(s.Tables, Table{Name: name})
+			c.tableKeys = append(c.tableKeys, "")
 		}
+	} else {
+		for i := range s.Tables {
+			c.tableKeys = append(c.tableKeys, fmt.Sprintf("sync.tables[%d]", i))
+		}
+	}
+	for i := range s.ExtraTables {
+		c.tableKeys = append(c.tableKeys, fmt.Sprintf("sync.extra_tables[%d]", i))
 	}
 	s.Tables = append(s.Tables, s.ExtraTables...)
 	s.ExtraTables = nil
@@ -319,10 +358,13 @@ func (c *Config) validate() error {
 			add("warehouse.dsn", "not a clickhouse://user:pass@host:port/database URL")
 		}
 	default:
-		add("warehouse.driver", "%q is not a driver: use embedded or clickhouse", w.Driver)
+		add("warehouse.driver", "%s is not a driver: use embedded or clickhouse", c.show("warehouse.driver", w.Driver))
 	}
-	if !warehouse.ValidIdentifier(w.Database) {
-		add("warehouse.database", "%q is not a valid database name (letters, digits, underscore)", w.Database)
+	switch {
+	case !warehouse.ValidIdentifier(w.Database):
+		add("warehouse.database", "%s is not a valid database name (letters, digits, underscore)", c.show("warehouse.database", w.Database))
+	case engineDatabase(w.Database):
+		add("warehouse.database", "%s is the engine's own database; Ampel needs one of its own, such as ampel (the default)", c.show("warehouse.database", w.Database))
 	}
 	if w.MaxConns < 1 {
 		add("warehouse.max_conns", "must be at least 1")
@@ -335,18 +377,18 @@ func (c *Config) validate() error {
 		case e.Name == "":
 			add(key+".name", "required: a short name such as prod")
 		case names[e.Name]:
-			add(key+".name", "%q is used by another environment", e.Name)
+			add(key+".name", "%s is used by another environment", c.show(key+".name", e.Name))
 		}
 		names[e.Name] = true
 		if u, err := url.Parse(e.URL); err != nil || u.Scheme != "https" || u.Host == "" {
-			add(key+".url", "%q is not an https URL such as https://contoso.crm4.dynamics.com", e.URL)
+			add(key+".url", "%s is not an https URL such as https://contoso.crm4.dynamics.com", c.show(key+".url", e.URL))
 		}
 		if e.Authority == "" && e.TenantID == "" {
 			add(key+".tenant_id", "required (or give authority)")
 		}
 		if e.Authority != "" {
 			if u, err := url.Parse(e.Authority); err != nil || u.Scheme != "https" || u.Host == "" {
-				add(key+".authority", "%q is not an https URL such as https://login.microsoftonline.com/<tenant>", e.Authority)
+				add(key+".authority", "%s is not an https URL such as https://login.microsoftonline.com/<tenant>", c.show(key+".authority", e.Authority))
 			}
 		}
 		if e.ClientID == "" {
@@ -367,16 +409,32 @@ func (c *Config) validate() error {
 		}
 	}
 
-	seen := map[string]bool{}
+	seen, defaults := map[string]bool{}, map[string]bool{}
 	for i, t := range c.Sync.Tables {
-		key := fmt.Sprintf("sync.tables[%d]", i)
-		if !warehouse.ValidIdentifier(t.Name) {
-			add(key, "%q is not a table logical name", t.Name)
+		key := c.tableKeys[i]
+		if key == "" {
+			seen[t.Name], defaults[t.Name] = true, true
+			continue
 		}
-		if seen[t.Name] {
-			add(key, "%q is listed twice", t.Name)
+		nameKey := key
+		if _, ok := c.lines[key+".name"]; ok {
+			nameKey = key + ".name"
+		}
+		switch {
+		case !validLogicalName(t.Name):
+			add(nameKey, "%s", c.logicalNameProblem(nameKey, t.Name, "table"))
+		case defaults[t.Name]:
+			add(nameKey, "%s is a default table already: remove it here", c.show(nameKey, t.Name))
+		case seen[t.Name]:
+			add(nameKey, "%s is listed twice", c.show(nameKey, t.Name))
 		}
 		seen[t.Name] = true
+		for j, col := range t.ExcludeColumns {
+			ckey := fmt.Sprintf("%s.exclude_columns[%d]", key, j)
+			if !validLogicalName(col) {
+				add(ckey, "%s", c.logicalNameProblem(ckey, col, "column"))
+			}
+		}
 	}
 	if p := c.Sync.PageSize; p < 1 || p > 5000 {
 		add("sync.page_size", "must be between 1 and 5000 (Dataverse's largest page)")
@@ -391,15 +449,24 @@ func (c *Config) validate() error {
 		if s.Name == "" {
 			add(key+".name", "required")
 		} else if groups[s.Name] {
-			add(key+".name", "%q is used by another schedule", s.Name)
+			add(key+".name", "%s is used by another schedule", c.show(key+".name", s.Name))
 		}
 		groups[s.Name] = true
 		if _, err := cron.ParseStandard(s.Cron); err != nil {
-			add(key+".cron", "%q is not a cron schedule (%v); e.g. \"0 * * * *\" or \"@every 15m\"", s.Cron, err)
+			q, why := c.show(key+".cron", s.Cron), " ("+err.Error()+")"
+			if q != strconv.Quote(s.Cron) {
+				why = "" // the parser's message quotes the value
+			}
+			add(key+".cron", "%s is not a cron schedule%s; e.g. \"0 * * * *\" or \"@every 15m\"", q, why)
 		}
 		for j, t := range s.Tables {
-			if !seen[t] {
-				add(fmt.Sprintf("%s.tables[%d]", key, j), "%q is not in sync.tables", t)
+			tkey := fmt.Sprintf("%s.tables[%d]", key, j)
+			switch {
+			case seen[t]:
+			case seen[strings.ToLower(t)] && c.fromEnv[tkey] == "":
+				add(tkey, "%s: Dataverse logical names are lower case: write %s", c.show(tkey, t), strings.ToLower(t))
+			default:
+				add(tkey, "%s is not in sync.tables (nor extra_tables)", c.show(tkey, t))
 			}
 		}
 	}
@@ -407,14 +474,41 @@ func (c *Config) validate() error {
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
-		add("log.level", "%q is not a level: use debug, info, warn or error", c.Log.Level)
+		add("log.level", "%s is not a level: use debug, info, warn or error", c.show("log.level", c.Log.Level))
 	}
 	switch c.Log.Format {
 	case "text", "json":
 	default:
-		add("log.format", "%q is not a format: use text or json", c.Log.Format)
+		add("log.format", "%s is not a format: use text or json", c.show("log.format", c.Log.Format))
 	}
 	return errors.Join(errs...)
+}
+
+// engineDatabase reports whether name is one of the engine's own
+// databases, whose tables Ampel must never create or drop.
+func engineDatabase(name string) bool {
+	switch strings.ToLower(name) {
+	case "system", "information_schema", "_temporary_and_external_tables":
+		return true
+	}
+	return false
+}
+
+// validLogicalName reports whether s is a Dataverse logical name: lower
+// case letters, digits and underscores, starting with a letter or
+// underscore.
+func validLogicalName(s string) bool {
+	return warehouse.ValidIdentifier(s) && s == strings.ToLower(s)
+}
+
+// logicalNameProblem says what is wrong with name, the invalid logical
+// name of a table or column (what) given at key.
+func (c *Config) logicalNameProblem(key, name, what string) string {
+	q := c.show(key, name)
+	if lower := strings.ToLower(name); lower != name && warehouse.ValidIdentifier(name) && c.fromEnv[key] == "" {
+		return fmt.Sprintf("%s: Dataverse logical names are lower case: write %s", q, lower)
+	}
+	return fmt.Sprintf("%s is not a %s logical name (lower case letters, digits and underscores)", q, what)
 }
 
 // TableNames lists the configured tables' logical names.

@@ -70,20 +70,81 @@ func TestLoadBad(t *testing.T) {
 		"bad_cron":        `bad_cron.bad.yaml:3: schedules[0].cron: "every hour" is not a cron schedule`,
 		"bad_duration":    `bad_duration.bad.yaml:2: sync.max_wait: "forever" is not a duration`,
 		"http_url":        `http_url.bad.yaml:3: environments[0].url: "http://contoso.crm4.dynamics.com" is not an https URL`,
-		"not_yaml":        "not_yaml.bad.yaml: not valid YAML",
+		"not_yaml":        "not_yaml.bad.yaml:1: not valid YAML: did not find expected ',' or ']'",
 		"unknown_table":   `unknown_table.bad.yaml:4: schedules[0].tables[1]: "leed" is not in sync.tables`,
 		"list_for_scalar": "list_for_scalar.bad.yaml:2: log.level: want a single value, not a list",
+		// config that would lose or leak data
+		"engine_database": `engine_database.bad.yaml:4: warehouse.database: "system" is the engine's own database; Ampel needs one of its own, such as ampel`,
+		"table_case":      `table_case.bad.yaml:3: sync.tables[1]: "Opportunity": Dataverse logical names are lower case: write opportunity`,
+		"exclude_case":    `exclude_case.bad.yaml:4: sync.tables[0].exclude_columns[1]: "Telephone1": Dataverse logical names are lower case: write telephone1`,
+		"schedule_case":   `schedule_case.bad.yaml:4: schedules[0].tables[0]: "Lead": Dataverse logical names are lower case: write lead`,
+		// errors name the key the user wrote
+		"extra_table_key": `extra_table_key.bad.yaml:4: sync.extra_tables[1]: "new project" is not a table logical name`,
+		"extra_default":   `extra_default.bad.yaml:2: sync.extra_tables[1]: "lead" is a default table already: remove it here`,
+		// values that may be secrets are not echoed
+		"secret_from_env": "secret_from_env.bad.yaml:7: environments[0].max_concurrency: the value from ${AMPEL_TEST_SECRET} is not a whole number",
+		"secret_pasted":   "secret_pasted.bad.yaml:7: environments[0].max_concurrency: the value (not shown) is not a whole number",
+		"tab":             "tab.bad.yaml:4: a tab character indents this line; YAML allows spaces only",
 	}
+	secrets := map[string]string{"AMPEL_TEST_SECRET": "Xy7~qR2sT9uVwZ4aB6cD"}
 	for name, want := range cases {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			file := filepath.Join("testdata", name+".bad.yaml")
-			_, err := Load(file, env(nil))
+			_, err := Load(file, env(secrets))
 			require.Error(t, err)
 			require.Contains(t, err.Error(), "testdata"+string(filepath.Separator)+want)
 			require.NotContains(t, err.Error(), "\n", "one line")
+			require.NotContains(t, err.Error(), secrets["AMPEL_TEST_SECRET"])
+			require.NotContains(t, err.Error(), "Q8x~aB3dEf9GhJ2kLm5NpQ7rSt")
 		})
 	}
+}
+
+func TestEngineDatabasesRefused(t *testing.T) {
+	t.Parallel()
+	for _, db := range []string{"system", "information_schema", "INFORMATION_SCHEMA", "System", "_temporary_and_external_tables"} {
+		_, err := Parse("a.yaml", []byte("warehouse:\n  database: "+db+"\n"), env(nil))
+		require.ErrorContains(t, err, "a.yaml:2: warehouse.database: \""+db+"\" is the engine's own database", db)
+	}
+	// default is an ordinary database (a test server's DSN points there)
+	c, err := Parse("a.yaml", []byte("warehouse:\n  database: default\n"), env(nil))
+	require.NoError(t, err)
+	require.Equal(t, "default", c.Warehouse.Database)
+}
+
+func TestValuesShownInErrors(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		key, value string
+		shown      bool
+	}{
+		{"warehouse.driver", "postgres", true},
+		{"environments[0].url", "http://contoso.crm4.dynamics.com", true},
+		{"schedules[0].cron", "every hour", true},
+		{"sync.tables[0]", "new_projectmilestone_extension", true},
+		{"environments[0].tenant_id", "11111111-2222-3333-4444-555555555555", true},
+		{"environments[0].client_secret", "short", false},                  // a secret key
+		{"serve.api_keys[0]", "k", false},                                  // a secret key
+		{"warehouse.dsn", "clickhouse://localhost", false},                 // named like a secret
+		{"environments[0].max_concurrency", "Ab3~x9Qz7Lm2Pk5Rt8Wy", false}, // an Entra ID secret's shape
+		{"log.level", "0123456789abcdef0123456789abcdef", false},           // a hex key
+		{"environments[0].url", "https://user:pa55@host.example.com", false},
+	} {
+		got := shown(tc.key, tc.value, "", false)
+		if tc.shown {
+			require.Equal(t, `"`+tc.value+`"`, got, tc.key)
+		} else {
+			require.NotContains(t, got, tc.value, tc.key)
+		}
+	}
+	require.Equal(t, "the value from ${X}", shown("log.level", "debug", "X", false))
+}
+
+func TestErrorLinesAfterBlankLines(t *testing.T) {
+	t.Parallel()
+	_, err := Parse("a.yaml", []byte("\n\nlog:\n  level: loud\n"), env(nil))
+	require.ErrorContains(t, err, `a.yaml:4: log.level: "loud" is not a level`)
 }
 
 func TestSecretsStayOutOfErrors(t *testing.T) {
@@ -105,4 +166,14 @@ func FuzzParse(f *testing.F) {
 			t.Fatal("defaults not applied")
 		}
 	})
+}
+
+func TestCronErrorHidesSecretValue(t *testing.T) {
+	t.Parallel()
+	data := "schedules:\n  - name: hourly\n    cron: ${CRON}\n"
+	_, err := Parse("a.yaml", []byte(data), env(map[string]string{"CRON": "s3cr3t words"}))
+	require.EqualError(t, err, `a.yaml:3: schedules[0].cron: the value from ${CRON} is not a cron schedule; e.g. "0 * * * *" or "@every 15m"`)
+	_, err = Parse("a.yaml", []byte("schedules:\n  - name: hourly\n    cron: Ab3~x9Qz7Lm2Pk5Rt8Wy\n"), env(nil))
+	require.ErrorContains(t, err, "the value (not shown) is not a cron schedule;")
+	require.NotContains(t, err.Error(), "Ab3~x9Qz7Lm2Pk5Rt8Wy")
 }

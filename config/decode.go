@@ -17,6 +17,9 @@ type decoder struct {
 	file   string
 	getenv func(string) (string, bool)
 	lines  map[string]int
+	// fromEnv, if not nil, gets the first ${NAME} of each value written
+	// with one, by dotted key: such values are never printed.
+	fromEnv map[string]string
 }
 
 var durationType = reflect.TypeOf(Duration(0))
@@ -31,7 +34,7 @@ func (d *decoder) decodeDocument(data []byte, c *Config) error {
 	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return &Error{File: d.file, Msg: "not valid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
+		return syntaxError(d.file, data, err)
 	}
 	if len(doc.Content) == 0 {
 		return nil
@@ -59,7 +62,7 @@ func (d *decoder) decode(n *yaml.Node, key string, v reflect.Value, secret bool)
 		return d.decodeStruct(n, key, v)
 	case reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
-			return d.errorf(n, key, "want a list, not %s", describe(n, secret))
+			return d.errorf(n, key, "want a list, not %s", describe(n, key, secret))
 		}
 		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
 		for i, item := range n.Content {
@@ -74,10 +77,14 @@ func (d *decoder) decode(n *yaml.Node, key string, v reflect.Value, secret bool)
 	if n.Kind != yaml.ScalarNode {
 		return d.errorf(n, key, "want a single value, not a %s", kindName(n))
 	}
-	text, err := d.expand(n, key, secret)
+	text, env, err := d.expand(n, key)
 	if err != nil {
 		return err
 	}
+	if env != "" && d.fromEnv != nil {
+		d.fromEnv[key] = env
+	}
+	quote := func(s string, secret bool) string { return shown(key, s, env, secret) }
 	switch {
 	case v.Type() == durationType:
 		dur, err := time.ParseDuration(text)
@@ -107,7 +114,7 @@ func (d *decoder) decode(n *yaml.Node, key string, v reflect.Value, secret bool)
 
 func (d *decoder) decodeStruct(n *yaml.Node, key string, v reflect.Value) error {
 	if n.Kind != yaml.MappingNode {
-		return d.errorf(n, key, "want a mapping of keys to values, not %s", describe(n, false))
+		return d.errorf(n, key, "want a mapping of keys to values, not %s", describe(n, key, false))
 	}
 	t := v.Type()
 	fields := map[string]int{}
@@ -135,7 +142,7 @@ func (d *decoder) decodeStruct(n *yaml.Node, key string, v reflect.Value) error 
 			return d.errorf(k, sub, "given twice")
 		}
 		seen[k.Value] = true
-		secret := t.Field(idx).Tag.Get("secret") == "true"
+		secret := t.Field(idx).Tag.Get("secret") == "true" || secretKey(k.Value)
 		if err := d.decode(val, sub, v.Field(idx), secret); err != nil {
 			return err
 		}
@@ -145,11 +152,15 @@ func (d *decoder) decodeStruct(n *yaml.Node, key string, v reflect.Value) error 
 
 var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
 
-// expand replaces ${NAME} with the environment's value.
-func (d *decoder) expand(n *yaml.Node, key string, secret bool) (string, error) {
+// expand replaces ${NAME} with the environment's value; env is the first
+// NAME referred to ("" when none).
+func (d *decoder) expand(n *yaml.Node, key string) (text, env string, err error) {
 	var missing string
 	out := envRef.ReplaceAllStringFunc(n.Value, func(ref string) string {
 		name := ref[2 : len(ref)-1]
+		if env == "" {
+			env = name
+		}
 		val, ok := d.getenv(name)
 		if !ok && missing == "" {
 			missing = name
@@ -157,14 +168,16 @@ func (d *decoder) expand(n *yaml.Node, key string, secret bool) (string, error) 
 		return val
 	})
 	if missing != "" {
-		return "", d.errorf(n, key, "environment variable %s is not set", missing)
+		return "", "", d.errorf(n, key, "environment variable %s is not set", missing)
 	}
-	return out, nil
+	return out, env, nil
 }
 
-func describe(n *yaml.Node, secret bool) string {
+// describe names what n is, for an error about key; a scalar is quoted as
+// written (a ${NAME} reference, not its value) unless it may be a secret.
+func describe(n *yaml.Node, key string, secret bool) string {
 	if n.Kind == yaml.ScalarNode {
-		return quote(n.Value, secret)
+		return shown(key, n.Value, "", secret)
 	}
 	return "a " + kindName(n)
 }
@@ -178,12 +191,4 @@ func kindName(n *yaml.Node) string {
 	default:
 		return "value"
 	}
-}
-
-// quote shows a value in an error, unless it is a secret.
-func quote(s string, secret bool) string {
-	if secret {
-		return "the value"
-	}
-	return strconv.Quote(s)
 }

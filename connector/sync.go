@@ -132,8 +132,12 @@ func Sync(ctx context.Context, opts Options) ([]TableResult, error) {
 	stored, cat, err := readSyncStart(ctx, opts)
 	if err != nil {
 		now := time.Now().UTC()
+		mode := ModeUnknown
+		if opts.Full {
+			mode = ModeFull
+		}
 		for i, t := range opts.Tables {
-			results[i] = TableResult{RunID: opts.RunID, Environment: opts.Environment, Table: t.Name,
+			results[i] = TableResult{RunID: opts.RunID, Environment: opts.Environment, Table: t.Name, Mode: mode,
 				Started: now, Finished: now, Status: StatusFailed, Err: err}
 		}
 		return results, err
@@ -145,15 +149,15 @@ func Sync(ctx context.Context, opts Options) ([]TableResult, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			st, ok := stored[t.Name]
 			select {
 			case sem <- struct{}{}:
 			case <-ctx.Done():
-				results[i] = TableResult{RunID: opts.RunID, Environment: opts.Environment, Table: t.Name,
+				results[i] = TableResult{RunID: opts.RunID, Environment: opts.Environment, Table: t.Name, Mode: plannedMode(opts.Full, st, ok),
 					Started: time.Now(), Finished: time.Now(), Status: StatusCanceled, Err: ctx.Err()}
 				return
 			}
 			defer func() { <-sem }()
-			st, ok := stored[t.Name]
 			results[i] = syncTable(ctx, &opts, t, st, ok, cat, states)
 			opts.Progress.TableDone(results[i])
 		}()
@@ -161,10 +165,8 @@ func Sync(ctx context.Context, opts Options) ([]TableResult, error) {
 	wg.Wait()
 	recErr := recordRuns(ctx, opts.Store, results)
 	var errs []error
-	for _, r := range results {
-		if r.Err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", r.Table, r.Err))
-		}
+	for _, g := range GroupErrors(results) {
+		errs = append(errs, g) // a cause all tables share is said once
 	}
 	if recErr != nil {
 		errs = append(errs, recErr)
@@ -216,6 +218,9 @@ func syncTable(ctx context.Context, opts *Options, t Table, st state, haveState 
 	cnt := ts.counter.Snapshot()
 	res.Requests, res.Throttled, res.Retries, res.Bytes = uint32(cnt.Requests), uint32(cnt.Throttled), uint32(cnt.Retries), uint64(cnt.Bytes)
 	res.Finished = time.Now().UTC()
+	if res.Mode == "" { // failed before its read began
+		res.Mode = plannedMode(opts.Full, st, haveState)
+	}
 	switch {
 	case err == nil:
 		res.Status = StatusOK

@@ -1,13 +1,10 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -41,17 +38,7 @@ func warehouseConfig(t *testing.T, driver string) string {
 // runAmpel runs the binary and returns stdout, stderr and the exit code.
 func runAmpel(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
-	cmd := exec.CommandContext(context.Background(), ampelBin, args...)
-	var o, e bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &o, &e
-	err := cmd.Run()
-	code := 0
-	if err != nil {
-		ee, ok := err.(*exec.ExitError)
-		require.True(t, ok, "run ampel: %v", err)
-		code = ee.ExitCode()
-	}
-	return o.String(), e.String(), code
+	return ampelWith(t, nil, args...)
 }
 
 func TestMigrateAndSQL(t *testing.T) {

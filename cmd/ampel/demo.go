@@ -55,9 +55,7 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	// each demo starts a new simulator: reload in full, which also removes
 	// rows of an earlier demo that this one's data does not have
 	results, err := syncAll(ctx, e, cfg, s, nil, cfg.Environments, tables, true, log)
-	if !e.isTerminal {
-		printResults(e.stdout, results)
-	}
+	printResults(e.stdout, results)
 	if err != nil {
 		return err
 	}

@@ -9,13 +9,15 @@ import (
 
 	"github.com/ampel/ampel/config"
 	"github.com/ampel/ampel/connector/dataverse"
+	"github.com/ampel/ampel/connector/schema"
 	ampelsql "github.com/ampel/ampel/sql"
 	"github.com/ampel/ampel/warehouse/migrate"
 )
 
 // runDoctor checks what a sync needs, one line per check: the warehouse
 // (reachable, migrations), and per environment the token, the application
-// user, and per table the metadata, read privilege and change tracking.
+// user, and per table the metadata, read privilege, change tracking and
+// that each of its exclude_columns is a column of it.
 // It changes nothing. Exit 1 when a check failed.
 func runDoctor(ctx context.Context, e *env, args []string) error {
 	fs := e.flagSet("doctor", "doctor --config FILE")
@@ -132,6 +134,12 @@ func (d *doctor) environment(ctx context.Context, cfg *config.Config, env config
 		// tracking when the table has it, which needs organization-level Read)
 		ent, err := client.CheckTable(ctx, t.Name)
 		if err != nil && !errors.Is(err, io.EOF) {
+			d.fail(what, err)
+			continue
+		}
+		// an exclude_columns typo would sync the column it meant to leave
+		// out; the sync refuses such a table, and doctor says so first
+		if err := schema.CheckExclude(ent, t.ExcludeColumns); err != nil {
 			d.fail(what, err)
 			continue
 		}

@@ -64,16 +64,24 @@ func newE2E(t *testing.T, driver string, opts dvsim.Options) *e2e {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "ampel.yaml")
 	require.NoError(t, writeSimConfig(file, sim))
+	useTestWarehouse(t, file, driver)
+	return &e2e{t: t, sim: sim, config: file}
+}
+
+// useTestWarehouse replaces the warehouse section of the config a
+// simulator wrote at file with a test warehouse of driver (embedded: in a
+// directory beside file).
+func useTestWarehouse(t *testing.T, file, driver string) {
+	t.Helper()
 	var wh string
 	switch driver {
 	case "clickhouse":
 		cfg := warehousetest.ClickHouse(t)
-		st := warehousetest.Open(t, cfg) // creates the database; dropped at cleanup
-		_ = st
+		warehousetest.Open(t, cfg) // creates the database; dropped at cleanup
 		wh = fmt.Sprintf("warehouse:\n  driver: clickhouse\n  dsn: %s\n  database: %s\n", cfg.DSN, cfg.Database)
 	case "embedded":
 		cfg := warehousetest.Embedded(t)
-		wh = fmt.Sprintf("warehouse:\n  driver: embedded\n  path: %s\n  library: %s\n", filepath.Join(dir, "warehouse"), cfg.Library)
+		wh = fmt.Sprintf("warehouse:\n  driver: embedded\n  path: %s\n  library: %s\n", filepath.Join(filepath.Dir(file), "warehouse"), cfg.Library)
 	}
 	data, err := os.ReadFile(file)
 	require.NoError(t, err)
@@ -84,7 +92,6 @@ func newE2E(t *testing.T, driver string, opts dvsim.Options) *e2e {
 	require.NoError(t, os.WriteFile(file, []byte(text), 0o600))
 	_, err = config.Load(file, os.LookupEnv)
 	require.NoError(t, err)
-	return &e2e{t: t, sim: sim, config: file}
 }
 
 // ampel runs the binary and returns stdout; it fails the test on a

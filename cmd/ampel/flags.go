@@ -43,13 +43,29 @@ func (e *env) flagSet(name, usage string) *flag.FlagSet {
 	return fs
 }
 
-// parse parses args; --help prints usage and returns errHelp.
+// argsTaken is how many arguments a command takes after its flags, by
+// command name; a command not listed takes none, and -1 leaves the check
+// to the command.
+var argsTaken = map[string]int{"sql": -1, "kpi": -1}
+
+// parse parses args; --help prints usage and returns errHelp. An argument
+// the command does not take is a usage error: Go's flag package stops at
+// the first argument that is not a flag, so "ampel sync --config f extra
+// --full" would otherwise ignore "extra" and "--full" alike.
 func parse(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return errHelp // Parse has printed the usage
 		}
 		return usageError{err}
+	}
+	name := strings.TrimPrefix(fs.Name(), "ampel ")
+	n, ok := argsTaken[name]
+	if !ok {
+		n = 0
+	}
+	if n >= 0 && fs.NArg() > n {
+		return usageError{fmt.Errorf("unexpected argument %q: ampel %s takes flags only, and flags go before any argument (see ampel %s --help)", fs.Arg(n), name, name)}
 	}
 	return nil
 }

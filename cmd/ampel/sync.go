@@ -55,9 +55,9 @@ func runSync(ctx context.Context, e *env, args []string) error {
 	}
 	defer s.Close()
 	results, err := syncAll(ctx, e, cfg, s, nil, envs, sel, *full, log)
-	if !e.isTerminal {
-		printResults(e.stdout, results)
-	}
+	// the summary goes to stdout, on a terminal or not (logs and the live
+	// progress go to stderr)
+	printResults(e.stdout, results)
 	return err
 }
 
@@ -109,7 +109,7 @@ func syncAll(ctx context.Context, e *env, cfg *config.Config, s warehouse.Store,
 		// environment, and in sync_runs for each table
 		failed := func(err error) {
 			errs = append(errs, fmt.Errorf("environment %s: %w", env.Name, err))
-			results, rerr := connector.RecordFailure(ctx, s, runID, env.Name, tables, err)
+			results, rerr := connector.RecordFailure(ctx, s, runID, env.Name, tables, full, err)
 			all = append(all, results...)
 			if rerr != nil {
 				errs = append(errs, rerr)
@@ -201,17 +201,36 @@ func selectTables(cfg *config.Config, list string) ([]connector.Table, error) {
 	return out, nil
 }
 
-// printResults writes a table of what each table's sync did.
+// printResults writes a table of what each table's sync did, then each
+// error once, numbered: the rows refer to it, so a cause the whole
+// environment shares (credentials, DNS, the warehouse) is one line, not
+// one per row.
 func printResults(w io.Writer, results []connector.TableResult) {
+	if len(results) == 0 {
+		return
+	}
+	groups := connector.GroupErrors(results)
+	ref := map[[2]string]int{}
+	for i, g := range groups {
+		for _, t := range g.Tables {
+			ref[[2]string{g.Environment, t}] = i + 1
+		}
+	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ENVIRONMENT\tTABLE\tMODE\tSTATUS\tUPSERTED\tDELETED\tPAGES\tREQUESTS\tTHROTTLED\tRETRIES\tTIME\tNOTE")
 	for _, r := range results {
 		note := r.Note
-		if r.Err != nil {
-			note = oneLine(r.Err.Error())
+		if n := ref[[2]string{r.Environment, r.Table}]; n > 0 {
+			if note != "" {
+				note += "; "
+			}
+			note += fmt.Sprintf("error %d", n)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", r.Environment, r.Table, r.Mode, r.Status,
 			r.Upserted, r.Deleted, r.Pages, r.Requests, r.Throttled, r.Retries, r.Finished.Sub(r.Started).Round(time.Millisecond), note)
 	}
 	tw.Flush()
+	for i, g := range groups {
+		fmt.Fprintf(w, "error %d (%s: %s): %s\n", i+1, g.Environment, g.Which(), oneLine(g.Err.Error()))
+	}
 }

@@ -1,6 +1,7 @@
 package dataverse
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -216,7 +217,7 @@ func (c *Client) doOnce(ctx context.Context, cl call, u *url.URL, force bool) (*
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
-	code, msg := parseErrorBody(body)
+	code, msg := parseErrorBody(resp.Header.Get("Content-Type"), body)
 	if msg == "" {
 		msg = http.StatusText(resp.StatusCode)
 	}
@@ -226,9 +227,11 @@ func (c *Client) doOnce(ctx context.Context, cl call, u *url.URL, force bool) (*
 	}
 }
 
-// parseErrorBody reads {"error":{"code":"0x…","message":"…"}}; a body
-// that is not that shape is returned as the message, shortened.
-func parseErrorBody(body []byte) (code, msg string) {
+// parseErrorBody reads {"error":{"code":"0x…","message":"…"}}; a plain
+// text body that is not that shape is returned as the message, shortened.
+// An HTML page (a proxy's or gateway's 502 page) says nothing the status
+// line does not: it gives no message, and the error shows the status.
+func parseErrorBody(contentType string, body []byte) (code, msg string) {
 	var e struct {
 		Error struct {
 			Code    string `json:"code"`
@@ -237,6 +240,9 @@ func parseErrorBody(body []byte) (code, msg string) {
 	}
 	if json.Unmarshal(body, &e) == nil && (e.Error.Code != "" || e.Error.Message != "") {
 		return e.Error.Code, e.Error.Message
+	}
+	if strings.Contains(strings.ToLower(contentType), "html") || bytes.HasPrefix(bytes.TrimSpace(body), []byte("<")) {
+		return "", ""
 	}
 	return "", oneLine(string(body), 200)
 }

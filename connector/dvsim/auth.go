@@ -123,7 +123,7 @@ func (s *Server) checkToken(r *http.Request) (string, string) {
 	if aud, _ := claims["aud"].(string); strings.TrimSuffix(aud, "/") != s.envURL {
 		return "", "Bearer token audience is not valid for this organization."
 	}
-	if exp := numClaim(claims, "exp"); time.Now().Unix() >= exp {
+	if exp := numClaim(claims, "exp"); time.Now().Unix() >= exp || numClaim(claims, "sim_gen") < s.tokenGen.Load() {
 		return "", "Bearer token expired."
 	}
 	if nbf := numClaim(claims, "nbf"); nbf > time.Now().Unix()+300 {
@@ -233,7 +233,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	tok := s.signJWT(map[string]any{
 		"aud": s.envURL, "iss": "https://sts.windows.net/" + s.tenantID + "/", "iat": now.Unix(), "nbf": now.Unix(),
 		"exp": now.Add(lifetime).Unix(), "appid": s.clientID, "azp": s.clientID, "oid": s.appUserOID, "sub": s.appUserOID,
-		"tid": s.tenantID, "ver": "1.0", "idtyp": "app",
+		"tid": s.tenantID, "ver": "1.0", "idtyp": "app", "sim_gen": s.tokenGen.Load(),
 	})
 	s.stats.tokens.Add(1)
 	body, _ := json.Marshal(map[string]any{"token_type": "Bearer", "expires_in": int(lifetime.Seconds()), "ext_expires_in": int(lifetime.Seconds()), "access_token": tok})

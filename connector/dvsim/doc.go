@@ -65,6 +65,32 @@
 //
 // Every key of the truth JSON is snake_case.
 //
+// Run-time control over HTTP, so that a simulator running as a process (ampel simulate) can
+// be driven from outside as the methods drive it from a Go test. Bodies are JSON; a setting
+// out of range or an unknown key or table is answered 400 with the reason and changes nothing:
+//
+//	GET  /_sim/faults            the faults in force (Server.Faults); no_change_tracking lists
+//	                             the tables whose change tracking is off now
+//	POST /_sim/faults            set them (Server.SetFaults), e.g. a 503 burst:
+//	                             {"error_rate": 1} … then {"error_rate": 0}; keys error_rate and
+//	                             drop_rate (0…1), latency ("50ms"), no_change_tracking,
+//	                             no_app_user, no_read_privilege. PUT does the same.
+//	GET  /_sim/throttle          the service protection limits (Server.Throttle)
+//	POST /_sim/throttle          set them (Server.SetThrottle): {"requests": 600, "window":
+//	                             "5m", "concurrent": 52, "retry_after": "1s"}; {} turns them off
+//	GET  /_sim/change-tracking   {"lead": true, …} (Server.ChangeTracking)
+//	POST /_sim/change-tracking   {"lead": false} sets the tables listed (Server.SetChangeTracking)
+//	POST /_sim/expire-deltas     every delta link issued so far is expired (ExpireDeltaTokens)
+//	POST /_sim/expire-tokens     every access token issued so far is expired: the Web API
+//	                             answers 401 "Bearer token expired." until the client gets a
+//	                             new one (Server.ExpireTokens)
+//	GET  /_sim/stats             Server.Stats: requests, throttled, errors, faults,
+//	                             tokens_issued, pages, and by_kind (whoami, metadata, count,
+//	                             record, query, next_page, delta)
+//
+// Start refuses options out of range (Options.Validate): a negative Scale, rates outside
+// 0…1, negative latencies or limits, tables that TableNames does not list.
+//
 // POST /_sim/columns?table=lead&name=new_rating&type=Integer (Server.AddColumn) adds a column
 // at run time: it appears in the metadata and in every record from then on (204; 400 with
 // the reason otherwise).

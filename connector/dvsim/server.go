@@ -77,17 +77,27 @@ type Faults struct {
 	NoReadPrivilege []string
 }
 
-// Stats counts what the simulator served.
+// Stats counts what the simulator served (GET /_sim/stats answers it as
+// JSON with these snake_case keys).
 type Stats struct {
-	Requests     int64 // Web API requests
-	Throttled    int64 // answered 429
-	Faults       int64 // 502/503 and dropped connections injected
-	TokensIssued int64
-	Pages        int64 // collection pages served
+	Requests  int64 `json:"requests"`  // Web API requests
+	Throttled int64 `json:"throttled"` // answered 429
+	// Errors counts Web API answers with an error status other than 429
+	// (4xx and 5xx, the injected 502/503 included).
+	Errors       int64 `json:"errors"`
+	Faults       int64 `json:"faults"` // 502/503 and dropped connections injected
+	TokensIssued int64 `json:"tokens_issued"`
+	Pages        int64 `json:"pages"` // collection pages served
+	// ByKind counts Web API requests by kind: whoami, metadata
+	// (EntityDefinitions), count ($count, RetrieveTotalRecordCount), record
+	// (one row by id), query (a collection's first page), next_page (by
+	// @odata.nextLink) and delta (by @odata.deltaLink, and its pages).
+	ByKind map[string]int64 `json:"by_kind"`
 }
 
 type stats struct {
-	requests, throttled, faults, tokens, pages atomic.Int64
+	requests, throttled, errors, faults, tokens, pages atomic.Int64
+	byKind                                             [len(requestKinds)]atomic.Int64
 }
 
 type userLimit struct {
@@ -132,14 +142,19 @@ type Server struct {
 	appRow                                 int32
 	createSeq                              int64 // records created by Mutate (unique names, phones)
 	orderCache                             orderCache
+	tokenGen                               atomic.Int64 // tokens of an older generation are expired (ExpireTokens)
 }
 
 func idFromSeed(seed int64, salt uint64) string {
 	return guidFromHash(splitmix(uint64(seed)*0x9E37 + salt))
 }
 
-// Start generates the data and starts serving HTTPS.
+// Start generates the data and starts serving HTTPS. Options out of range
+// are refused (Options.Validate).
 func Start(opts Options) (*Server, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, fmt.Errorf("dvsim: %w", err)
+	}
 	if opts.Addr == "" {
 		opts.Addr = "127.0.0.1:0"
 	}
@@ -318,8 +333,13 @@ func (s *Server) SetThrottle(t Throttle) {
 
 // Stats returns counters.
 func (s *Server) Stats() Stats {
-	return Stats{Requests: s.stats.requests.Load(), Throttled: s.stats.throttled.Load(), Faults: s.stats.faults.Load(),
-		TokensIssued: s.stats.tokens.Load(), Pages: s.stats.pages.Load()}
+	st := Stats{Requests: s.stats.requests.Load(), Throttled: s.stats.throttled.Load(), Errors: s.stats.errors.Load(),
+		Faults: s.stats.faults.Load(), TokensIssued: s.stats.tokens.Load(), Pages: s.stats.pages.Load(),
+		ByKind: make(map[string]int64, len(requestKinds))}
+	for i, k := range requestKinds {
+		st.ByKind[k] = s.stats.byKind[i].Load()
+	}
+	return st
 }
 
 // ExpireDeltaTokens makes every delta token issued so far expired (whatever its age; tokens
@@ -334,6 +354,7 @@ func (s *Server) ExpireDeltaTokens() {
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/api/data/v9.2/", s.api)
+	s.controlRoutes(mux)
 	mux.HandleFunc("GET /_sim/truth", func(w http.ResponseWriter, r *http.Request) {
 		b, _ := json.Marshal(s.Truth())
 		writeJSON(w, 200, b)
@@ -383,8 +404,15 @@ func (s *Server) routes() http.Handler {
 }
 
 // api is the Web API entry: auth, limits, faults, then routing.
-func (s *Server) api(w http.ResponseWriter, r *http.Request) {
+func (s *Server) api(rw http.ResponseWriter, r *http.Request) {
 	s.stats.requests.Add(1)
+	s.stats.byKind[requestKind(r)].Add(1)
+	w := &statusWriter{ResponseWriter: rw}
+	defer func() {
+		if w.status >= 400 && w.status != http.StatusTooManyRequests {
+			s.stats.errors.Add(1)
+		}
+	}()
 	oid, msg := s.checkToken(r)
 	if msg != "" {
 		s.unauthorized(w, msg)

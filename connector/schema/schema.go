@@ -45,6 +45,12 @@
 //     PartyList, CalendarRules and ManagedProperty. Mapping.Skipped says
 //     which and why. A derived column whose name a real attribute already
 //     has is skipped too; the attribute wins.
+//   - Excluded columns (sync.tables[].exclude_columns) may name an
+//     attribute or a derived column: excluding parentcontactidname keeps
+//     the lookup's id and drops its name. An entry that is no column of
+//     the table, or is its primary key, is an error (CheckExclude): the
+//     sync refuses the table rather than sync the column a typo meant to
+//     leave out.
 //
 // # Type changes
 //
@@ -56,6 +62,7 @@
 package schema
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -79,7 +86,9 @@ type Options struct {
 	// logical name); the primary key, createdon, modifiedon and
 	// versionnumber are always included when the table has them.
 	Columns []string
-	// Exclude drops these attributes.
+	// Exclude drops these columns: attributes, or columns derived from
+	// one (<lookup>name drops a lookup's name and keeps its id). Each must
+	// be a column of the table and not its primary key (see CheckExclude).
 	Exclude []string
 }
 
@@ -175,12 +184,15 @@ func Map(e *dataverse.Entity, opts Options) (*Mapping, error) {
 	if pk == nil {
 		return nil, fmt.Errorf("schema: %s: primary key %s is not among the attributes", e.LogicalName, e.PrimaryIDAttribute)
 	}
+	if err := CheckExclude(e, opts.Exclude); err != nil {
+		return nil, err
+	}
 	var real []column // attribute columns
 	var derived [][]column
 	taken := map[string]bool{}
 	for i := range e.Attributes {
 		a := &e.Attributes[i]
-		if len(only) > 0 && !only[a.LogicalName] || slices.Contains(opts.Exclude, a.LogicalName) && a != pk {
+		if len(only) > 0 && !only[a.LogicalName] || slices.Contains(opts.Exclude, a.LogicalName) {
 			continue
 		}
 		if reason := skipReason(a); reason != "" && a != pk {
@@ -206,6 +218,9 @@ func Map(e *dataverse.Entity, opts Options) (*Mapping, error) {
 		m.cols = append(m.cols, c)
 		m.sel = append(m.sel, c.prop)
 		for _, d := range derived[i] {
+			if slices.Contains(opts.Exclude, d.name) {
+				continue
+			}
 			if taken[d.name] {
 				m.Skipped = append(m.Skipped, Skipped{d.name, "derived column of " + c.name + " has the name of an attribute"})
 				continue
@@ -215,6 +230,75 @@ func Map(e *dataverse.Entity, opts Options) (*Mapping, error) {
 		}
 	}
 	return m, nil
+}
+
+// CheckExclude refuses an exclude_columns entry that is not a column of
+// e — neither an attribute nor a column derived from one (<attr>name,
+// <attr>type) — with the closest column name as a suggestion, and e's
+// primary key, which a landing table cannot do without. A typo must not
+// sync the column it meant to leave out, so the sync refuses the table
+// before it writes anything.
+func CheckExclude(e *dataverse.Entity, exclude []string) error {
+	if len(exclude) == 0 {
+		return nil
+	}
+	known := map[string]bool{}
+	for i := range e.Attributes {
+		a := &e.Attributes[i]
+		known[a.LogicalName] = true
+		_, extra := mapAttribute(a, a.LogicalName == e.PrimaryIDAttribute, "Bool")
+		for _, d := range extra {
+			known[d.name] = true
+		}
+	}
+	for _, x := range exclude {
+		switch {
+		case x == e.PrimaryIDAttribute:
+			return fmt.Errorf("exclude_columns: %s is the primary key of %s and cannot be left out", x, e.LogicalName)
+		case !known[x]:
+			msg := fmt.Sprintf("exclude_columns: %s is not a column of %s", x, e.LogicalName)
+			if near := closest(x, known); near != "" {
+				msg += " (did you mean " + near + "?)"
+			}
+			return errors.New(msg)
+		}
+	}
+	return nil
+}
+
+// closest returns the name in names nearest to s by edit distance, if
+// one is near enough to be a typo of it (at most a third of s's letters
+// apart); ties go to the alphabetically first.
+func closest(s string, names map[string]bool) string {
+	best, bestD := "", len(s)/3+1
+	for n := range names {
+		d := editDistance(s, n)
+		if d < bestD || d == bestD && best != "" && n < best {
+			best, bestD = n, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance of a and b (bytes).
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 func skipReason(a *dataverse.Attribute) string {

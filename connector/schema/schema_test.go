@@ -192,3 +192,33 @@ func TestReconcile(t *testing.T) {
 	require.Equal(t, warehouse.TypeChangeError{Table: "landing_lead", Column: "amount", Have: "Nullable(Float64)", Want: "Nullable(Decimal(19, 4))"}, *tce)
 	require.ErrorContains(t, err, "amount")
 }
+
+func TestExcludeColumns(t *testing.T) {
+	t.Parallel()
+	lead := leadEntity(t)
+	// a typo refuses the table, naming the column it probably meant
+	_, err := schema.Map(lead, schema.Options{Dialect: modern, Exclude: []string{"emailadress1"}})
+	require.EqualError(t, err, "exclude_columns: emailadress1 is not a column of lead (did you mean emailaddress1?)")
+	// nothing near enough: no guess
+	_, err = schema.Map(lead, schema.Options{Dialect: modern, Exclude: []string{"salary"}})
+	require.EqualError(t, err, "exclude_columns: salary is not a column of lead")
+	_, err = schema.Map(lead, schema.Options{Dialect: modern, Exclude: []string{"leadid"}})
+	require.EqualError(t, err, "exclude_columns: leadid is the primary key of lead and cannot be left out")
+
+	// attributes and derived columns can be left out; a lookup's name
+	// without its id
+	m, err := schema.Map(lead, schema.Options{Dialect: modern, Exclude: []string{"emailaddress1", "owneridname", "parentaccountid", "new_secret"}})
+	require.NoError(t, err)
+	var names []string
+	for _, c := range m.Columns() {
+		names = append(names, c.Name)
+	}
+	for _, gone := range []string{"emailaddress1", "owneridname", "parentaccountid", "parentaccountidname"} {
+		require.NotContains(t, names, gone)
+	}
+	require.Contains(t, names, "ownerid")
+	require.Contains(t, names, "owneridtype")
+	require.NotContains(t, m.Select(), "emailaddress1")
+	require.NotContains(t, m.Select(), "_parentaccountid_value")
+	require.Contains(t, m.Select(), "_ownerid_value", "the id is still read")
+}
