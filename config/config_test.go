@@ -55,6 +55,24 @@ func TestEmptyFileIsDefaults(t *testing.T) {
 	require.Equal(t, DefaultTables, c.TableNames())
 	require.Equal(t, "127.0.0.1:8080", c.Serve.Addr)
 	require.Equal(t, 10*time.Second, c.Sync.CheckpointEvery.D())
+	require.Equal(t, "UTC", c.KPIs.Timezone)
+}
+
+func TestDecodeYAML(t *testing.T) {
+	t.Parallel()
+	type item struct {
+		Name  string  `yaml:"name"`
+		Share float64 `yaml:"share"`
+	}
+	var v struct {
+		Items []item `yaml:"items"`
+	}
+	require.NoError(t, DecodeYAML("in.yaml", []byte("items:\n  - name: a\n    share: 0.25\n"), &v, nil))
+	require.Equal(t, []item{{"a", 0.25}}, v.Items)
+	err := DecodeYAML("in.yaml", []byte("items:\n  - name: a\n    share: lots\n"), &v, nil)
+	require.EqualError(t, err, `in.yaml:3: items[0].share: "lots" is not a number`)
+	err = DecodeYAML("in.yaml", []byte("items:\n  - nme: a\n"), &v, nil)
+	require.EqualError(t, err, `in.yaml:2: items[0].nme: unknown key; known keys here: name, share`)
 }
 
 func TestLoadBad(t *testing.T) {
@@ -73,6 +91,8 @@ func TestLoadBad(t *testing.T) {
 		"not_yaml":        "not_yaml.bad.yaml: not valid YAML",
 		"unknown_table":   `unknown_table.bad.yaml:4: schedules[0].tables[1]: "leed" is not in sync.tables`,
 		"list_for_scalar": "list_for_scalar.bad.yaml:2: log.level: want a single value, not a list",
+		"kpi_timezone":    `kpi_timezone.bad.yaml:2: kpis.timezone: "Mars/Olympus" is not a time zone`,
+		"kpi_field":       `kpi_field.bad.yaml:4: kpis.critical_fields[0].fields[0]: "email address" is not a column logical name`,
 	}
 	for name, want := range cases {
 		t.Run(name, func(t *testing.T) {
