@@ -62,6 +62,11 @@
 //	             quotes_non_revised, quotes_with_order, quote_to_order_rate,
 //	             sales_cycle_median_days}
 //	overdue_activities.<type>                    open activities due before now
+//	kpis.<kpi id> = [{dims, period_start, period_end, numerator, denominator, value}]
+//	                                             the expected result of every catalog KPI as of
+//	                                             now, computed in Go from the records and from
+//	                                             the KPI inputs file (Server.Inputs, WriteInputs)
+//	                                             that goes with the data; see kpitruth.go
 //
 // Every key of the truth JSON is snake_case.
 //

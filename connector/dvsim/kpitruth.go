@@ -1,0 +1,156 @@
+package dvsim
+
+import (
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+)
+
+// KPIValue is the expected result of one catalog KPI for the simulated
+// environment: its dimensions, its period (RFC 3339, empty for a snapshot)
+// and numerator and denominator (ratios) or value. Value is the number the
+// KPI shows: for a ratio numerator/denominator times the unit's scale (100
+// for percent and per-100-users), nil when the denominator is zero.
+type KPIValue struct {
+	Dims        map[string]string `json:"dims,omitempty"`
+	PeriodStart string            `json:"period_start,omitempty"`
+	PeriodEnd   string            `json:"period_end,omitempty"`
+	Numerator   *float64          `json:"numerator,omitempty"`
+	Denominator *float64          `json:"denominator,omitempty"`
+	Value       *float64          `json:"value,omitempty"`
+}
+
+// KPICriticalFields are the fields the completeness truth checks: the
+// defaults of package kpis, written out here on their own.
+var KPICriticalFields = map[string][]string{
+	"lead":        {"firstname", "lastname", "companyname", "emailaddress1", "telephone1", "subject", "jobtitle"},
+	"contact":     {"firstname", "lastname", "emailaddress1", "telephone1", "jobtitle"},
+	"account":     {"name", "telephone1", "websiteurl", "address1_city", "accountnumber"},
+	"opportunity": {"name", "estimatedvalue", "estimatedclosedate", "parentcontactid"},
+	"quote":       {"name", "opportunityid", "totalamount"},
+	"salesorder":  {"name", "quoteid", "totalamount"},
+	"invoice":     {"name", "salesorderid", "totalamount", "duedate"},
+}
+
+func f64(x float64) *float64 { return &x }
+
+func ratio(num, den int, scale float64) KPIValue {
+	v := KPIValue{Numerator: f64(float64(num)), Denominator: f64(float64(den))}
+	if den != 0 {
+		v.Value = f64(scale * float64(num) / float64(den))
+	}
+	return v
+}
+
+func (v KPIValue) with(dims ...string) KPIValue {
+	v.Dims = map[string]string{}
+	for i := 0; i+1 < len(dims); i += 2 {
+		v.Dims[dims[i]] = dims[i+1]
+	}
+	return v
+}
+
+func (v KPIValue) period(start, end time.Time) KPIValue {
+	v.PeriodStart, v.PeriodEnd = start.UTC().Format(time.RFC3339), end.UTC().Format(time.RFC3339)
+	return v
+}
+
+// upperMedian is the median as the KPIs define it: the upper of the two
+// middle values for an even count (ClickHouse's quantileExact(0.5)).
+func upperMedian(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+var nonSpace = regexp.MustCompile(`\S`)
+
+// filled is the completeness rule: not null and, as text, not only whitespace.
+func (t *table) filled(c *column, row int32) bool {
+	if c.isNull(t, row) {
+		return false
+	}
+	switch c.kind {
+	case kString, kGUIDString:
+		b, _ := c.str(row)
+		return nonSpace.Match(b)
+	}
+	return true
+}
+
+// liveRows calls fn for every live row of t.
+func (t *table) liveRows(fn func(row int32)) {
+	for p := 0; p < t.count(); p++ {
+		if row := t.rowAt(p); t.alive(row) {
+			fn(row)
+		}
+	}
+}
+
+// kpiTruth computes the expected value of every catalog KPI, as of s.now,
+// from the records (and the inputs file), in Go. The caller holds s.mu.
+func (s *Server) kpiTruth() map[string][]KPIValue {
+	out := map[string][]KPIValue{}
+	asOf := s.now
+	in := s.truth.inputs
+	day := func(d string) time.Time { t, _ := time.Parse(dayFmt, d); return t }
+
+	// field_completeness: per table and field
+	for name, fields := range KPICriticalFields {
+		t := s.byLogical[name]
+		live := t.liveCount()
+		if live == 0 {
+			continue
+		}
+		for _, f := range fields {
+			c := t.byName[f]
+			n := 0
+			t.liveRows(func(row int32) {
+				if t.filled(c, row) {
+					n++
+				}
+			})
+			out["field_completeness"] = append(out["field_completeness"], ratio(n, live, 100).with("table", name, "field", f))
+		}
+	}
+
+	// lead_conversion_rate
+	l := s.leads
+	q, d := 0, 0
+	l.liveRows(func(row int32) {
+		switch l.byName["statecode"].i32[row] {
+		case 1:
+			q++
+		case 2:
+			d++
+		}
+	})
+	out["lead_conversion_rate"] = []KPIValue{ratio(q, q+d, 100)}
+
+	// sales_cycle_length: won opportunities, createdon → actualclosedate (midnight UTC)
+	o := s.opps
+	var cycles []float64
+	o.liveRows(func(row int32) {
+		if o.byName["statecode"].i32[row] == 1 && o.byName["actualclosedate"].u32[row] != 0 {
+			closed := fromStamp(o.byName["actualclosedate"].u32[row])
+			cycles = append(cycles, float64(closed.Unix()-fromStamp(o.byName["createdon"].u32[row]).Unix())/86400)
+		}
+	})
+	if len(cycles) > 0 {
+		out["sales_cycle_length"] = []KPIValue{{Value: f64(upperMedian(cycles)), Denominator: f64(float64(len(cycles)))}}
+	}
+
+	// key_user_training_rate: trained on or before the as-of day
+	trained := 0
+	for _, u := range in.KeyUsers {
+		if u.TrainedOn != "" && !day(u.TrainedOn).After(asOf) {
+			trained++
+		}
+	}
+	if len(in.KeyUsers) > 0 {
+		out["key_user_training_rate"] = []KPIValue{ratio(trained, len(in.KeyUsers), 100)}
+	}
+	_ = strings.TrimSpace
+	return out
+}
