@@ -52,8 +52,8 @@ func runSimulate(ctx context.Context, e *env, args []string) error {
 }
 
 // writeSimConfig writes a ready Ampel config for sim at file, with the
-// simulator's CA certificate beside it and the embedded warehouse in a
-// directory beside it.
+// simulator's CA certificate and KPI inputs file beside it and the embedded
+// warehouse in a directory beside it.
 func writeSimConfig(file string, sim *dvsim.Server) error {
 	dir := filepath.Dir(file)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -61,6 +61,7 @@ func writeSimConfig(file string, sim *dvsim.Server) error {
 	}
 	base := strings.TrimSuffix(filepath.Base(file), filepath.Ext(file))
 	caFile := base + "-ca.pem"
+	inputs := base + "-inputs.yaml" // the KPI inputs that go with the simulated data
 	if err := os.WriteFile(filepath.Join(dir, caFile), sim.CACertPEM(), 0o644); err != nil {
 		return err
 	}
@@ -76,7 +77,12 @@ environments:
     client_id: %s
     client_secret: %s
     ca_file: %s
-`, base, sim.URL(), sim.Authority(), sim.TenantID(), sim.ClientID(), strconv.Quote(sim.ClientSecret()), caFile)
+kpis:
+  inputs: %s
+`, base, sim.URL(), sim.Authority(), sim.TenantID(), sim.ClientID(), strconv.Quote(sim.ClientSecret()), caFile, inputs)
+	if err := sim.WriteInputs(filepath.Join(dir, inputs), "sim"); err != nil {
+		return err
+	}
 	return os.WriteFile(file, []byte(text), 0o600)
 }
 
