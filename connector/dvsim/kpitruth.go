@@ -151,6 +151,23 @@ func (s *Server) kpiTruth() map[string][]KPIValue {
 	if len(in.KeyUsers) > 0 {
 		out["key_user_training_rate"] = []KPIValue{ratio(trained, len(in.KeyUsers), 100)}
 	}
-	_ = strings.TrimSpace
+	for _, vs := range out {
+		slices.SortFunc(vs, func(a, b KPIValue) int { return strings.Compare(a.sortKey(), b.sortKey()) })
+	}
 	return out
+}
+
+// sortKey orders a KPI's values: by period, then dimensions.
+func (v KPIValue) sortKey() string {
+	keys := make([]string, 0, len(v.Dims))
+	for k := range v.Dims {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	b := strings.Builder{}
+	b.WriteString(v.PeriodStart)
+	for _, k := range keys {
+		b.WriteString("|" + k + "=" + v.Dims[k])
+	}
+	return b.String()
 }
