@@ -151,6 +151,143 @@ func (s *Server) kpiTruth() map[string][]KPIValue {
 	if len(in.KeyUsers) > 0 {
 		out["key_user_training_rate"] = []KPIValue{ratio(trained, len(in.KeyUsers), 100)}
 	}
+	// record_completeness: all critical fields of the table filled
+	for name, fields := range KPICriticalFields {
+		t := s.byLogical[name]
+		live, n := 0, 0
+		t.liveRows(func(row int32) {
+			live++
+			for _, f := range fields {
+				if !t.filled(t.byName[f], row) {
+					return
+				}
+			}
+			n++
+		})
+		if live > 0 {
+			out["record_completeness"] = append(out["record_completeness"], ratio(n, live, 100).with("table", name))
+		}
+	}
+
+	// duplicate_density: exact match after trimming (email also lower-cased), blanks ignored
+	for _, r := range []struct{ table, field, rule string }{
+		{"lead", "emailaddress1", "email_exact"}, {"lead", "telephone1", "phone_exact"},
+		{"contact", "emailaddress1", "email_exact"}, {"contact", "telephone1", "phone_exact"},
+		{"account", "telephone1", "phone_exact"},
+	} {
+		t := s.byLogical[r.table]
+		c := t.byName[r.field]
+		seen := map[string]bool{}
+		eligible := 0
+		t.liveRows(func(row int32) {
+			b, ok := c.str(row)
+			v := strings.Trim(string(b), " \t\n\f\r")
+			if !ok || v == "" {
+				return
+			}
+			if r.rule == "email_exact" {
+				v = strings.ToLower(v)
+			}
+			eligible++
+			seen[v] = true
+		})
+		if eligible > 0 {
+			out["duplicate_density"] = append(out["duplicate_density"], ratio(eligible-len(seen), eligible, 100).with("table", r.table, "rule", r.rule))
+		}
+	}
+
+	// validity_rate: well-formed emails and phone numbers among the filled ones
+	email := regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
+	phone := regexp.MustCompile(`^\+?[0-9]{6,15}$`)
+	phoneJunk := strings.NewReplacer(" ", "", "\t", "", "\n", "", "\f", "", "\r", "", "(", "", ")", "", ".", "", "/", "", "-", "")
+	for _, r := range []struct{ table, field string }{
+		{"lead", "emailaddress1"}, {"lead", "telephone1"}, {"contact", "emailaddress1"}, {"contact", "telephone1"}, {"account", "telephone1"},
+	} {
+		t := s.byLogical[r.table]
+		c := t.byName[r.field]
+		filled, valid := 0, 0
+		t.liveRows(func(row int32) {
+			b, ok := c.str(row)
+			if !ok || !nonSpace.Match(b) {
+				return
+			}
+			filled++
+			if strings.HasPrefix(r.field, "email") {
+				if email.MatchString(strings.Trim(string(b), " \t\n\f\r")) {
+					valid++
+				}
+			} else if phone.MatchString(phoneJunk.Replace(string(b))) {
+				valid++
+			}
+		})
+		if filled > 0 {
+			out["validity_rate"] = append(out["validity_rate"], ratio(valid, filled, 100).with("table", r.table, "field", r.field))
+		}
+	}
+
+	// migration_error_rate: from the inputs, per object
+	for _, m := range in.Migration {
+		out["migration_error_rate"] = append(out["migration_error_rate"], ratio(m.Rejected, m.Migrated, 100).with("object", m.Object))
+	}
+
+	// win_rate
+	won, lost := 0, 0
+	o.liveRows(func(row int32) {
+		switch o.byName["statecode"].i32[row] {
+		case 1:
+			won++
+		case 2:
+			lost++
+		}
+	})
+	out["win_rate"] = []KPIValue{ratio(won, won+lost, 100)}
+
+	// quote_to_order_rate: activated, not revised quotes that an order points at
+	ordered := map[int32]bool{}
+	s.orders.liveRows(func(row int32) {
+		if _, q := s.orders.byName["quoteid"].lookup(row); q >= 0 {
+			ordered[q] = true
+		}
+	})
+	quotes, withOrder, wonQuotes, revisions := 0, 0, 0, 0
+	qt := s.quotes
+	qt.liveRows(func(row int32) {
+		st := qt.byName["statecode"].i32[row]
+		if st >= 1 && st <= 3 && qt.byName["statuscode"].i32[row] != 7 {
+			quotes++
+			if ordered[row] {
+				withOrder++
+			}
+		}
+		if st == 2 {
+			wonQuotes++
+			if rn := qt.byName["revisionnumber"].i32[row]; rn != nullI32 {
+				revisions += int(rn)
+			}
+		}
+	})
+	if quotes > 0 {
+		out["quote_to_order_rate"] = []KPIValue{ratio(withOrder, quotes, 100)}
+	}
+	if wonQuotes > 0 {
+		out["revisions_per_won_quote"] = []KPIValue{ratio(revisions, wonQuotes, 1)}
+	}
+
+	// open_pipeline_value: estimatedvalue_base of open opportunities
+	var pipeline int64
+	open := 0
+	o.liveRows(func(row int32) {
+		if o.byName["statecode"].i32[row] == 0 {
+			open++
+			if v := o.byName["estimatedvalue_base"].baseCents(row); v != nullI64 {
+				pipeline += v
+			}
+		}
+	})
+	if open > 0 {
+		out["open_pipeline_value"] = []KPIValue{{Value: f64(float64(pipeline) / 100), Denominator: f64(float64(open))}}
+	}
+
 	for _, vs := range out {
 		slices.SortFunc(vs, func(a, b KPIValue) int { return strings.Compare(a.sortKey(), b.sortKey()) })
 	}
