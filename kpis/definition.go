@@ -28,8 +28,9 @@ type Definition struct {
 	// (the SQL returns value, and may return denominator: the number of
 	// observations the value rests on).
 	Type string `yaml:"type"`
-	// Unit is percent, ratio, count, days, months, currency, per_100_users
-	// or score. percent and per_100_users scale a ratio by 100.
+	// Unit is percent, ratio, count, days, months, currency, per_100_users,
+	// points (a net promoter score, -100 to 100) or score. percent,
+	// per_100_users and points scale a ratio by 100.
 	Unit string `yaml:"unit"`
 	// Direction is higher_better or lower_better.
 	Direction  string     `yaml:"direction"`
@@ -84,7 +85,7 @@ var (
 	Levels     = []string{"operational", "tactical", "strategic"}
 	Phases     = []string{"pre-go-live", "hypercare", "business-impact", "data-quality", "finance", "partner"}
 	Types      = []string{"ratio", "value"}
-	Units      = []string{"percent", "ratio", "count", "days", "months", "currency", "per_100_users", "score"}
+	Units      = []string{"percent", "ratio", "count", "days", "months", "currency", "per_100_users", "points", "score"}
 	Directions = []string{"higher_better", "lower_better"}
 	Grains     = []string{"snapshot", "week", "month", "go_live_30_60_90", "go_live_week"}
 	// InputKeys are the inputs-file keys a definition may require.
@@ -95,10 +96,10 @@ var (
 // Ref is ID@vN.
 func (d *Definition) Ref() string { return fmt.Sprintf("%s@v%d", d.ID, d.Version) }
 
-// Scale is what a ratio is multiplied by: 100 for percent and
-// per_100_users, else 1.
+// Scale is what a ratio is multiplied by: 100 for percent,
+// per_100_users and points, else 1.
 func (d *Definition) Scale() float64 {
-	if d.Unit == "percent" || d.Unit == "per_100_users" {
+	if d.Unit == "percent" || d.Unit == "per_100_users" || d.Unit == "points" {
 		return 100
 	}
 	return 1

@@ -27,7 +27,7 @@
 //	                          counts the observations the value rests on
 //
 // SQL never divides: Go computes value = scale × numerator / denominator
-// (scale 100 for the units percent and per_100_users), so a zero
+// (scale 100 for the units percent, per_100_users and points), so a zero
 // denominator is status none with no value — never a division error, never
 // a fake 0 — and Power BI can re-aggregate ratios from kpi_results. A
 // denominator below min_denominator is status none too, with no value; the
@@ -38,8 +38,9 @@
 // (a DateTime literal of the run's as-of moment), {{.TZ}} (the time-zone
 // literal periods are cut in, config kpis.timezone, default 'UTC'),
 // {{.Run}} (the run id literal; the kpi_input_* tables hold the inputs of
-// each run under it) and {{.CriticalFields}} (a list of TableFields), and
-// the function ident. The SQL runs on both engines: the embedded 26.7 and
+// each run under it), {{.CriticalFields}} (a list of TableFields: the
+// critical fields of each synced table) and {{.ActivityTables}} (the synced
+// views of ActivityTables), and the function ident. The SQL runs on both engines: the embedded 26.7 and
 // Debian's 18.16 server — no CTEs, no window functions, one JOIN per
 // SELECT (nest subqueries), no trimBoth/leftUTF8; where a dialect needs its
 // own form, {{if .Dialect.ModernSQL}} chooses, and both are tested.

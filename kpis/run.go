@@ -180,12 +180,17 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	activity, err := activityTables(ctx, o.Store)
+	if err != nil {
+		return nil, err
+	}
 	data := map[string]any{
 		"Dialect":        o.Store.Dialect().TemplateData(),
 		"AsOf":           fmt.Sprintf("toDateTime('%s', 'UTC')", o.AsOf.Format("2006-01-02 15:04:05")),
 		"TZ":             quote(o.Timezone),
 		"Run":            quote(o.RunID),
 		"CriticalFields": fields,
+		"ActivityTables": activity,
 	}
 	for _, d := range defs {
 		var missing []string
@@ -290,6 +295,33 @@ func criticalFields(ctx context.Context, s warehouse.Store, configured map[strin
 			}
 		}
 		out = append(out, TableFields{Table: t, Fields: merged[t]})
+	}
+	return out, nil
+}
+
+// ActivityTables are the views whose createdby/createdon and
+// modifiedby/modifiedon tell that a user worked in the system.
+var ActivityTables = []string{"account", "contact", "lead", "opportunity", "quote", "salesorder", "invoice", "activitypointer", "incident"}
+
+// activityTables keeps the ActivityTables whose view exists with the four
+// columns.
+func activityTables(ctx context.Context, s warehouse.Store) ([]string, error) {
+	cat, err := warehouse.ReadCatalog(ctx, s, ActivityTables...)
+	if err != nil {
+		return nil, fmt.Errorf("read the views of user activity: %w", err)
+	}
+	var out []string
+	for _, t := range ActivityTables {
+		n := 0
+		for _, c := range cat[t] {
+			switch c.Name {
+			case "createdby", "createdon", "modifiedby", "modifiedon":
+				n++
+			}
+		}
+		if n == 4 {
+			out = append(out, t)
+		}
 	}
 	return out, nil
 }

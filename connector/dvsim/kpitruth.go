@@ -3,6 +3,7 @@ package dvsim
 import (
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -77,6 +78,27 @@ func (t *table) filled(c *column, row int32) bool {
 		return nonSpace.Match(b)
 	}
 	return true
+}
+
+// userEvents calls fn for every createdby/createdon and modifiedby/modifiedon
+// of a live record of the tables users work in (not system users, not the
+// application user).
+func (s *Server) userEvents(fn func(user int32, at time.Time)) {
+	for _, t := range s.tables {
+		if t.owner != t || t == s.users {
+			continue
+		}
+		cb, mb := t.byName["createdby"], t.byName["modifiedby"]
+		co, mo := t.byName["createdon"], t.byName["modifiedon"]
+		t.liveRows(func(row int32) {
+			if u := cb.i32[row]; u >= 0 && u != s.appRow && co.u32[row] != 0 {
+				fn(u, fromStamp(co.u32[row]))
+			}
+			if u := mb.i32[row]; u >= 0 && u != s.appRow && mo.u32[row] != 0 {
+				fn(u, fromStamp(mo.u32[row]))
+			}
+		})
+	}
 }
 
 // liveRows calls fn for every live row of t.
@@ -287,6 +309,85 @@ func (s *Server) kpiTruth() map[string][]KPIValue {
 	if open > 0 {
 		out["open_pipeline_value"] = []KPIValue{{Value: f64(float64(pipeline) / 100), Denominator: f64(float64(open))}}
 	}
+
+	// hypercare: cases (not merged) per 30-day window and per week after go-live,
+	// before as-of, over the licensed users of the inputs file
+	if len(in.Environments) > 0 && in.Environments[0].GoLive != "" {
+		e := in.Environments[0]
+		gl := day(e.GoLive)
+		k := s.cases
+		var created []time.Time
+		k.liveRows(func(row int32) {
+			if k.byName["statuscode"].i32[row] != 2000 && k.byName["createdon"].u32[row] != 0 {
+				created = append(created, fromStamp(k.byName["createdon"].u32[row]))
+			}
+		})
+		windows := func(id string, n, days int, dim string, label func(i int) string) {
+			for i := 0; i < n; i++ {
+				from, to := gl.AddDate(0, 0, i*days), gl.AddDate(0, 0, (i+1)*days)
+				if !from.Before(asOf) {
+					break
+				}
+				c := 0
+				for _, t := range created {
+					if !t.Before(from) && t.Before(to) && t.Before(asOf) {
+						c++
+					}
+				}
+				out[id] = append(out[id], ratio(c, e.LicensedUsers, 100).with(dim, label(i)).period(from, to))
+			}
+		}
+		windows("hypercare_tickets_per_100_users", 3, 30, "days_after_go_live", func(i int) string { return strconv.Itoa(30 * (i + 1)) })
+		windows("hypercare_tickets_weekly", 13, 7, "week_after_go_live", func(i int) string { return strconv.Itoa(i + 1) })
+
+		// adoption: distinct users who created or modified a live record in the window
+		active := make([]map[int32]bool, 3)
+		s.userEvents(func(u int32, at time.Time) {
+			if at.Before(gl) || !at.Before(asOf) {
+				return
+			}
+			if w := int(at.Sub(gl) / (30 * 24 * time.Hour)); w < 3 {
+				if active[w] == nil {
+					active[w] = map[int32]bool{}
+				}
+				active[w][u] = true
+			}
+		})
+		for w := 0; w < 3; w++ {
+			from, to := gl.AddDate(0, 0, 30*w), gl.AddDate(0, 0, 30*w+30)
+			if !from.Before(asOf) {
+				break
+			}
+			out["adoption_rate"] = append(out["adoption_rate"], ratio(len(active[w]), e.LicensedUsers, 100).
+				with("days_after_go_live", strconv.Itoa(30*(w+1))).period(from, to))
+		}
+	}
+	if len(in.Environments) > 0 && in.Environments[0].LicensedUsers > 0 {
+		recent := map[int32]bool{}
+		since := asOf.Add(-28 * 24 * time.Hour)
+		s.userEvents(func(u int32, at time.Time) {
+			if !at.Before(since) && at.Before(asOf) {
+				recent[u] = true
+			}
+		})
+		out["active_usage"] = []KPIValue{ratio(len(recent), in.Environments[0].LicensedUsers, 100)}
+	}
+
+	// sla_breach_rate: Noncompliant over decided (Succeeded or Noncompliant), merged cases out
+	breached, decided := 0, 0
+	s.cases.liveRows(func(row int32) {
+		if s.cases.byName["statuscode"].i32[row] == 2000 {
+			return
+		}
+		switch s.cases.byName["resolvebyslastatus"].i32[row] {
+		case 4:
+			breached++
+			decided++
+		case 3:
+			decided++
+		}
+	})
+	out["sla_breach_rate"] = []KPIValue{ratio(breached, decided, 100)}
 
 	for _, vs := range out {
 		slices.SortFunc(vs, func(a, b KPIValue) int { return strings.Compare(a.sortKey(), b.sortKey()) })
