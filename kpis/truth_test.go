@@ -82,6 +82,17 @@ func key(dims map[string]string, start string) string {
 	return strings.Join(parts, ",") + "@" + start
 }
 
+// same compares a count exactly and an amount (a truth that is not a whole
+// number) to 1e-9.
+func same(t *testing.T, want, got float64, msg string) {
+	t.Helper()
+	if want == math.Trunc(want) && math.Abs(want) < 1<<53 {
+		require.Equal(t, want, got, msg)
+		return
+	}
+	require.True(t, near(got, want), "%s: %v, truth %v", msg, got, want)
+}
+
 func near(a, b float64) bool { return math.Abs(a-b) <= 1e-9*math.Max(1, math.Abs(b)) }
 
 // compare checks every result of rep against the simulator's truth: the
@@ -116,6 +127,7 @@ func compare(t *testing.T, stage string, rep *kpis.Report, truth dvsim.Truth) {
 	}
 	for id := range ran {
 		want := truth.KPIs[id]
+		require.NotEmpty(t, want, "%s: the truth has no value of %s: plant what it measures", stage, id)
 		require.Len(t, got[id], len(want), "%s: %s: number of results", stage, id)
 		for _, w := range want {
 			k := key(w.Dims, w.PeriodStart)
@@ -127,11 +139,11 @@ func compare(t *testing.T, stage string, rep *kpis.Report, truth dvsim.Truth) {
 			}
 			if w.Numerator != nil {
 				require.NotNil(t, r.Numerator, msg)
-				require.Equal(t, *w.Numerator, *r.Numerator, "%s: numerator", msg)
+				same(t, *w.Numerator, *r.Numerator, msg+": numerator")
 			}
 			if w.Denominator != nil {
 				require.NotNil(t, r.Denominator, msg)
-				require.Equal(t, *w.Denominator, *r.Denominator, "%s: denominator", msg)
+				same(t, *w.Denominator, *r.Denominator, msg+": denominator")
 			}
 			if w.Value == nil {
 				require.Nil(t, r.Value, "%s: no value", msg)

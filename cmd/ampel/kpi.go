@@ -342,9 +342,9 @@ func formatValue(v *float64, unit string) string {
 func basis(r kpis.Result) string {
 	switch {
 	case r.Numerator != nil && r.Denominator != nil:
-		return fmt.Sprintf("%g / %g", *r.Numerator, *r.Denominator)
+		return fmt.Sprintf("%.12g / %.12g", *r.Numerator, *r.Denominator)
 	case r.Denominator != nil:
-		return fmt.Sprintf("n = %g", *r.Denominator)
+		return fmt.Sprintf("n = %.12g", *r.Denominator)
 	}
 	return ""
 }

@@ -389,6 +389,199 @@ func (s *Server) kpiTruth() map[string][]KPIValue {
 	})
 	out["sla_breach_rate"] = []KPIValue{ratio(breached, decided, 100)}
 
+	// finance from the inputs: months up to the as-of month; marketing is not a CRM cost
+	month := func(m string) time.Time { t, _ := time.Parse("2006-01", m); return t }
+	asOfMonth := time.Date(asOf.Year(), asOf.Month(), 1, 0, 0, 0, 0, time.UTC)
+	marketing := map[string]float64{}
+	var marketingTotal float64
+	firstMarketing := ""
+	crmCost, benefit := 0.0, 0.0
+	net := map[string]float64{}
+	var tcoFirst string
+	for _, c := range in.Costs {
+		if c.Category == "marketing" {
+			marketing[c.Month] += c.Amount
+			marketingTotal += c.Amount
+			if firstMarketing == "" || c.Month < firstMarketing {
+				firstMarketing = c.Month
+			}
+			continue
+		}
+		if tcoFirst == "" || c.Month < tcoFirst {
+			tcoFirst = c.Month
+		}
+		if !month(c.Month).After(asOfMonth) {
+			crmCost += c.Amount
+			net[c.Month] -= c.Amount
+		}
+	}
+	for _, b := range in.Benefits {
+		if !month(b.Month).After(asOfMonth) {
+			benefit += b.Amount
+			net[b.Month] += b.Amount
+		}
+	}
+	if len(in.Costs) > 0 && len(in.Benefits) > 0 && crmCost > 0 {
+		out["roi"] = []KPIValue{{Numerator: f64(benefit - crmCost), Denominator: f64(crmCost), Value: f64(100 * (benefit - crmCost) / crmCost)}}
+		out["roi_ratio"] = []KPIValue{{Numerator: f64(benefit), Denominator: f64(crmCost), Value: f64(benefit / crmCost)}}
+	}
+	if len(net) > 0 {
+		months := make([]string, 0, len(net))
+		for m := range net {
+			months = append(months, m)
+		}
+		slices.Sort(months)
+		v := KPIValue{}
+		sum := 0.0
+		for _, m := range months {
+			sum += net[m]
+			if sum >= 0 {
+				a, b := month(months[0]), month(m)
+				v.Value = f64(float64((b.Year()-a.Year())*12 + int(b.Month()) - int(a.Month()) + 1))
+				break
+			}
+		}
+		out["payback_period"] = []KPIValue{v}
+	}
+	if tcoFirst != "" && len(in.Environments) > 0 && in.Environments[0].TCOYears > 0 {
+		end := month(tcoFirst).AddDate(in.Environments[0].TCOYears, 0, 0)
+		total := 0.0
+		for _, c := range in.Costs {
+			if c.Category != "marketing" && month(c.Month).Before(end) {
+				total += c.Amount
+			}
+		}
+		out["tco"] = []KPIValue{{Value: f64(total)}}
+	}
+	// cost per lead: months with marketing cost, leads created in the month before as-of
+	leadsByMonth := map[string]int{}
+	l.liveRows(func(row int32) {
+		if c := l.byName["createdon"].u32[row]; c != 0 && fromStamp(c).Before(asOf) {
+			leadsByMonth[fromStamp(c).Format("2006-01")]++
+		}
+	})
+	for m, cost := range marketing {
+		v := KPIValue{Numerator: f64(cost), Denominator: f64(float64(leadsByMonth[m]))}
+		if leadsByMonth[m] > 0 {
+			v.Value = f64(cost / float64(leadsByMonth[m]))
+		}
+		out["cost_per_lead"] = append(out["cost_per_lead"], v.period(month(m), month(m).AddDate(0, 1, 0)))
+	}
+	// ROMI: won revenue (base) of lead-originated opportunities closed from the first marketing month to as-of
+	if marketingTotal > 0 && len(in.Environments) > 0 {
+		from, revenue := month(firstMarketing), 0.0
+		o.liveRows(func(row int32) {
+			cd := o.byName["actualclosedate"].u32[row]
+			if o.byName["statecode"].i32[row] != 1 || cd == 0 || o.byName["originatingleadid"].i32[row] < 0 {
+				return
+			}
+			if d := fromStamp(cd); !d.Before(from) && !d.After(asOf) {
+				if v := o.byName["actualvalue_base"].baseCents(row); v != nullI64 {
+					revenue += float64(v) / 100
+				}
+			}
+		})
+		num := revenue*in.Environments[0].GrossMargin - marketingTotal
+		out["romi"] = []KPIValue{{Numerator: f64(num), Denominator: f64(marketingTotal), Value: f64(100 * num / marketingTotal)}}
+	}
+
+	// surveys: the latest of each kind on or before the as-of day
+	var lastNPS, lastUES *InputSurvey
+	for i := range in.Surveys {
+		sv := &in.Surveys[i]
+		if day(sv.Date).After(asOf) {
+			continue
+		}
+		switch {
+		case sv.Kind == "nps" && (lastNPS == nil || sv.Date > lastNPS.Date):
+			lastNPS = sv
+		case sv.Kind == "ues" && (lastUES == nil || sv.Date > lastUES.Date):
+			lastUES = sv
+		}
+	}
+	if lastNPS != nil {
+		out["nps"] = []KPIValue{ratio(lastNPS.Promoters-lastNPS.Detractors, lastNPS.Promoters+lastNPS.Passives+lastNPS.Detractors, 100)}
+	}
+	if lastUES != nil {
+		out["user_effort_score"] = []KPIValue{{Value: f64(lastUES.Average), Denominator: f64(float64(lastUES.Responses))}}
+	}
+
+	// milestones due by the as-of day, done on time
+	due, onTime := 0, 0
+	for _, m := range in.Milestones {
+		if day(m.Due).After(asOf) {
+			continue
+		}
+		due++
+		if m.Done != "" && m.Done <= m.Due {
+			onTime++
+		}
+	}
+	if due > 0 {
+		out["milestone_adherence"] = []KPIValue{ratio(onTime, due, 100)}
+	}
+
+	// partners: revenue by lead source, registrations, enablement from the inputs
+	for id, source := range map[string]int32{"partner_sourced_revenue": 4, "partner_influenced_revenue": 3} {
+		var cents int64
+		deals := 0
+		o.liveRows(func(row int32) {
+			if o.byName["statecode"].i32[row] != 1 {
+				return
+			}
+			lt, lr := o.byName["originatingleadid"].lookup(row)
+			if lr < 0 || !lt.alive(lr) || lt.byName["leadsourcecode"].i32[lr] != source {
+				return
+			}
+			deals++
+			if v := o.byName["actualvalue_base"].baseCents(row); v != nullI64 {
+				cents += v
+			}
+		})
+		if deals > 0 {
+			out[id] = []KPIValue{{Value: f64(float64(cents) / 100), Denominator: f64(float64(deals))}}
+		}
+	}
+	regs := map[string]int{}
+	l.liveRows(func(row int32) {
+		c := l.byName["createdon"].u32[row]
+		if l.byName["leadsourcecode"].i32[row] == 4 && c != 0 && fromStamp(c).Before(asOf) {
+			regs[fromStamp(c).Format("2006-01")]++
+		}
+	})
+	for m, n := range regs {
+		out["deal_registrations"] = append(out["deal_registrations"], KPIValue{Value: f64(float64(n))}.period(month(m), month(m).AddDate(0, 1, 0)))
+	}
+	var firstDeal []float64
+	started, completed, onboarded, certified := 0, 0, 0, 0
+	reached := func(d string) bool { return d != "" && !day(d).After(asOf) }
+	for _, p := range in.Partners {
+		if p.OnboardingStarted != "" && reached(p.FirstDeal) {
+			firstDeal = append(firstDeal, day(p.FirstDeal).Sub(day(p.OnboardingStarted)).Hours()/24)
+		}
+		if reached(p.OnboardingStarted) {
+			started++
+			if reached(p.OnboardingCompleted) {
+				completed++
+			}
+		}
+		if reached(p.OnboardingCompleted) {
+			onboarded++
+			if reached(p.Certified) {
+				certified++
+			}
+		}
+	}
+	if len(firstDeal) > 0 {
+		out["partner_time_to_first_deal"] = []KPIValue{{Value: f64(upperMedian(firstDeal)), Denominator: f64(float64(len(firstDeal)))}}
+	}
+	if started > 0 {
+		out["partner_onboarding_completion"] = []KPIValue{ratio(completed, started, 100)}
+	}
+	if onboarded > 0 {
+		out["partner_certification_rate"] = []KPIValue{ratio(certified, onboarded, 100)}
+	}
+
 	for _, vs := range out {
 		slices.SortFunc(vs, func(a, b KPIValue) int { return strings.Compare(a.sortKey(), b.sortKey()) })
 	}
