@@ -26,3 +26,14 @@ func TestCatalogPage(t *testing.T) {
 	require.NoError(t, err, "run make kpi-docs")
 	require.Equal(t, page, string(have), "docs/kpis.md is stale: run make kpi-docs")
 }
+
+// TestBuiltinCatalog loads the built-in definitions: a released file that
+// changed fails here (and every command refuses to run it), and every
+// built-in KPI's default version is released.
+func TestBuiltinCatalog(t *testing.T) {
+	c := loadCatalog(t)
+	require.GreaterOrEqual(t, len(c.IDs()), 30)
+	for _, d := range c.Defaults() {
+		require.True(t, d.File.Released, "%s is a draft: release it with make kpi-release KPI=%s", d.Ref(), d.Ref())
+	}
+}
