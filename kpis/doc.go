@@ -77,8 +77,9 @@
 // What Dataverse does not hold — go-live dates, licensed users, costs and
 // benefits, surveys, key-user training, data migration counts, milestones,
 // partners — comes from the inputs file (Inputs, LoadInputs; example:
-// kpis/inputs.example.yaml). A KPI names the keys it needs; without them it
-// is skipped and the run's note says which keys are missing.
+// kpis/inputs.example.yaml). A KPI names the keys it needs; without them, or
+// when one of its source views is not synced, it is skipped and the run's
+// note says what is missing.
 //
 // The catalog page docs/kpis.md is generated from the definitions
 // (WriteCatalogPage; make kpi-docs) and a test fails when it is stale.

@@ -96,7 +96,8 @@ type Failure struct {
 	Err error
 }
 
-// Skip is a KPI left out because the inputs lack what it needs.
+// Skip is a KPI left out because the inputs lack what it needs ("input
+// go_live") or a source table is not synced ("view incident").
 type Skip struct {
 	Ref     string
 	Missing []string
@@ -192,16 +193,25 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		"CriticalFields": fields,
 		"ActivityTables": activity,
 	}
+	views, err := sourceViews(ctx, o.Store, defs)
+	if err != nil {
+		return nil, err
+	}
 	for _, d := range defs {
 		var missing []string
 		for _, in := range d.Inputs {
 			if !o.Inputs.Has(in) {
-				missing = append(missing, in)
+				missing = append(missing, "input "+in)
+			}
+		}
+		for _, v := range d.Sources {
+			if !views[v] {
+				missing = append(missing, "view "+v)
 			}
 		}
 		if len(missing) > 0 {
 			rep.Skipped = append(rep.Skipped, Skip{Ref: d.Ref(), Missing: missing})
-			log.Debug("kpi skipped: inputs missing", "kpi", d.Ref(), "missing", missing)
+			log.Debug("kpi skipped", "kpi", d.Ref(), "missing", missing)
 			continue
 		}
 		t0 := time.Now()
@@ -324,6 +334,30 @@ func activityTables(ctx context.Context, s warehouse.Store) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// sourceViews reports which of the views the definitions read exist.
+func sourceViews(ctx context.Context, s warehouse.Store, defs []*Definition) (map[string]bool, error) {
+	var names []string
+	for _, d := range defs {
+		for _, v := range d.Sources {
+			if !slices.Contains(names, v) {
+				names = append(names, v)
+			}
+		}
+	}
+	have := map[string]bool{}
+	if len(names) == 0 {
+		return have, nil
+	}
+	cat, err := warehouse.ReadCatalog(ctx, s, names...)
+	if err != nil {
+		return nil, fmt.Errorf("read the views the KPIs read: %w", err)
+	}
+	for _, n := range names {
+		have[n] = len(cat[n]) > 0
+	}
+	return have, nil
 }
 
 // syncRunMap maps environment and table to the last successful sync run.
@@ -580,7 +614,7 @@ func writeRun(ctx context.Context, o Options, rep *Report, kpis int, started tim
 	}
 	var note []string
 	for _, s := range rep.Skipped {
-		note = append(note, s.Ref+" needs inputs "+strings.Join(s.Missing, ", "))
+		note = append(note, s.Ref+" needs "+strings.Join(s.Missing, ", "))
 	}
 	file, sum := "", ""
 	if o.Inputs != nil {

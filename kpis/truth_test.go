@@ -203,3 +203,40 @@ func TestCatalogMatchesTruth(t *testing.T) {
 		})
 	}
 }
+
+// TestSkips runs the catalog on a warehouse with no synced tables and no
+// inputs file: every KPI is skipped, saying what it lacks, and the run is
+// recorded with them in its note.
+func TestSkips(t *testing.T) {
+	ctx := context.Background()
+	cat := loadCatalog(t)
+	for _, cfg := range warehousetest.All(t) {
+		t.Run(cfg.Driver, func(t *testing.T) {
+			st := openMigrated(t, cfg)
+			rep, err := kpis.Run(ctx, kpis.Options{Store: st, Catalog: cat, RunID: "r1"})
+			require.NoError(t, err)
+			require.Empty(t, rep.Results)
+			require.Empty(t, rep.Failed)
+			require.Len(t, rep.Skipped, len(cat.IDs()))
+			missing := map[string][]string{}
+			for _, s := range rep.Skipped {
+				missing[s.Ref] = s.Missing
+			}
+			require.Equal(t, []string{"input key_users"}, missing["key_user_training_rate@v1"])
+			require.Equal(t, []string{"view opportunity"}, missing["win_rate@v1"])
+			require.Equal(t, []string{"input go_live", "input licensed_users", "view incident"}, missing["hypercare_tickets_per_100_users@v1"])
+
+			rows, err := st.Query(ctx, "SELECT skipped, results, status, note FROM kpi_runs WHERE run_id = 'r1'")
+			require.NoError(t, err)
+			defer rows.Close()
+			require.True(t, rows.Next())
+			var skipped, results uint64
+			var status, note string
+			require.NoError(t, rows.Scan(&skipped, &results, &status, &note))
+			require.Equal(t, uint64(len(cat.IDs())), skipped)
+			require.Zero(t, results)
+			require.Equal(t, "ok", status)
+			require.Contains(t, note, "win_rate@v1 needs view opportunity")
+		})
+	}
+}

@@ -295,7 +295,11 @@ func runCatalog(ctx context.Context, cfg *config.Config, s warehouse.Store, log 
 	}
 	o.Store, o.Logger = s, log
 	rep, err := kpis.Run(ctx, o)
-	if err != nil {
+	switch {
+	case err != nil && ctx.Err() != nil:
+		log.Info("kpi run stopped")
+		return
+	case err != nil:
 		log.Error("kpi run failed", "error", oneLine(err.Error()))
 		return
 	}
@@ -399,7 +403,7 @@ func printKPIReport(w io.Writer, rep *kpis.Report, brief bool) {
 	}
 	tw.Flush()
 	for _, s := range rep.Skipped {
-		fmt.Fprintf(w, "skipped %s: the inputs file gives no %s (config kpis.inputs)\n", s.Ref, strings.Join(s.Missing, ", "))
+		fmt.Fprintf(w, "skipped %s: needs %s (inputs: config kpis.inputs; views: sync the table)\n", s.Ref, strings.Join(s.Missing, ", "))
 	}
 	for _, f := range rep.Failed {
 		fmt.Fprintf(w, "failed %s: %s\n", f.Ref, oneLine(f.Err.Error()))

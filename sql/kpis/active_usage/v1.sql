@@ -35,17 +35,16 @@ FROM
 ) AS l
 ALL LEFT JOIN
 (
-    SELECT environment, uniqExact(user) AS active
+    SELECT environment, uniqExact(u) AS active
     FROM
     (
     {{- range $i, $t := .ActivityTables}}{{if $i}}
         UNION ALL{{end}}
-        SELECT _environment AS environment, assumeNotNull(createdby) AS user, assumeNotNull(createdon) AS at FROM {{ident $t}} WHERE createdby IS NOT NULL AND createdon IS NOT NULL
-        UNION ALL
-        SELECT _environment, assumeNotNull(modifiedby), assumeNotNull(modifiedon) FROM {{ident $t}} WHERE modifiedby IS NOT NULL AND modifiedon IS NOT NULL
+        SELECT _environment AS environment, [createdby, modifiedby] AS users, [createdon, modifiedon] AS times FROM {{ident $t}}
     {{- end}}
     )
-    WHERE at >= {{.AsOf}} - 28 * 86400 AND at < {{.AsOf}}
-        AND user NOT IN (SELECT systemuserid FROM systemuser WHERE applicationid IS NOT NULL)
+    ARRAY JOIN users AS u, times AS t
+    WHERE u IS NOT NULL AND t >= {{.AsOf}} - 28 * 86400 AND t < {{.AsOf}}
+        AND u NOT IN (SELECT systemuserid FROM systemuser WHERE applicationid IS NOT NULL)
     GROUP BY environment
 ) AS a USING environment

@@ -55,17 +55,17 @@ ALL LEFT JOIN
         SELECT environment, user, at, go
         FROM
         (
-            SELECT environment, user, at
+            SELECT environment, assumeNotNull(u) AS user, assumeNotNull(t) AS at
             FROM
             (
             {{- range $i, $t := .ActivityTables}}{{if $i}}
                 UNION ALL{{end}}
-                SELECT _environment AS environment, assumeNotNull(createdby) AS user, assumeNotNull(createdon) AS at FROM {{ident $t}} WHERE createdby IS NOT NULL AND createdon IS NOT NULL
-                UNION ALL
-                SELECT _environment, assumeNotNull(modifiedby), assumeNotNull(modifiedon) FROM {{ident $t}} WHERE modifiedby IS NOT NULL AND modifiedon IS NOT NULL
+                SELECT _environment AS environment, [createdby, modifiedby] AS users, [createdon, modifiedon] AS times FROM {{ident $t}}
             {{- end}}
             )
-            WHERE user NOT IN (SELECT systemuserid FROM systemuser WHERE applicationid IS NOT NULL)
+            ARRAY JOIN users AS u, times AS t
+            WHERE u IS NOT NULL AND t IS NOT NULL
+                AND u NOT IN (SELECT systemuserid FROM systemuser WHERE applicationid IS NOT NULL)
         ) AS e
         ALL INNER JOIN
         (

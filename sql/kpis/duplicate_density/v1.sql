@@ -25,25 +25,30 @@ counting: >-
 formula: (eligible records − distinct values) ÷ eligible records × 100
 source: KPI-NOTES.md §2 (duplicates, excess rows ÷ eligible rows) and §3 (Dynamics exact match); seed 000
 */
-SELECT environment, dim_table, dim_rule,
-    toFloat64(count() - uniqExact(k)) AS numerator,
-    toFloat64(count()) AS denominator
+SELECT environment, dim_table, dim_rule, numerator, denominator
 FROM
 (
-    SELECT _environment AS environment, 'lead' AS dim_table, 'email_exact' AS dim_rule,
-        lowerUTF8(replaceRegexpAll(assumeNotNull(emailaddress1), '^\\s+|\\s+$', '')) AS k
-    FROM lead WHERE match(ifNull(emailaddress1, ''), '\\S')
-    UNION ALL
-    SELECT _environment, 'lead', 'phone_exact', replaceRegexpAll(assumeNotNull(telephone1), '^\\s+|\\s+$', '')
-    FROM lead WHERE match(ifNull(telephone1, ''), '\\S')
-    UNION ALL
-    SELECT _environment, 'contact', 'email_exact', lowerUTF8(replaceRegexpAll(assumeNotNull(emailaddress1), '^\\s+|\\s+$', ''))
-    FROM contact WHERE match(ifNull(emailaddress1, ''), '\\S')
-    UNION ALL
-    SELECT _environment, 'contact', 'phone_exact', replaceRegexpAll(assumeNotNull(telephone1), '^\\s+|\\s+$', '')
-    FROM contact WHERE match(ifNull(telephone1, ''), '\\S')
-    UNION ALL
-    SELECT _environment, 'account', 'phone_exact', replaceRegexpAll(assumeNotNull(telephone1), '^\\s+|\\s+$', '')
-    FROM account WHERE match(ifNull(telephone1, ''), '\\S')
+    SELECT environment, dim_table,
+        ['email_exact', 'phone_exact'] AS rules,
+        [toFloat64(countIf(email != '') - uniqExactIf(email, email != '')),
+         toFloat64(countIf(phone != '') - uniqExactIf(phone, phone != ''))] AS excess,
+        [toFloat64(countIf(email != '')), toFloat64(countIf(phone != ''))] AS eligible
+    FROM
+    (
+        SELECT _environment AS environment, 'lead' AS dim_table,
+            lowerUTF8(replaceRegexpAll(ifNull(emailaddress1, ''), '^\\s+|\\s+$', '')) AS email,
+            replaceRegexpAll(ifNull(telephone1, ''), '^\\s+|\\s+$', '') AS phone
+        FROM lead
+        UNION ALL
+        SELECT _environment, 'contact',
+            lowerUTF8(replaceRegexpAll(ifNull(emailaddress1, ''), '^\\s+|\\s+$', '')),
+            replaceRegexpAll(ifNull(telephone1, ''), '^\\s+|\\s+$', '')
+        FROM contact
+        UNION ALL
+        SELECT _environment, 'account', '', replaceRegexpAll(ifNull(telephone1, ''), '^\\s+|\\s+$', '')
+        FROM account
+    )
+    GROUP BY environment, dim_table
 )
-GROUP BY environment, dim_table, dim_rule
+ARRAY JOIN rules AS dim_rule, excess AS numerator, eligible AS denominator
+WHERE denominator > 0

@@ -24,15 +24,21 @@ counting: >-
 formula: records with the field filled ÷ records × 100
 source: seed 000 (completeness of critical fields > 95 %); KPI-NOTES.md §2 (completeness)
 */
-{{- range $i, $t := .CriticalFields}}{{range $j, $f := $t.Fields}}{{if or $i $j}}
+{{- range $i, $t := .CriticalFields}}{{if $i}}
 UNION ALL
 {{end}}
-SELECT
-    _environment AS environment,
-    '{{$t.Table}}' AS dim_table,
-    '{{$f}}' AS dim_field,
-    toFloat64(sum(if(isNull({{ident $f}}), 0, match(toString(assumeNotNull({{ident $f}})), '\\S')))) AS numerator,
-    toFloat64(count()) AS denominator
-FROM {{ident $t.Table}}
-GROUP BY _environment
-{{- end}}{{end}}
+SELECT environment, dim_table, dim_field, numerator, denominator
+FROM
+(
+    SELECT
+        _environment AS environment,
+        '{{$t.Table}}' AS dim_table,
+        [{{range $j, $f := $t.Fields}}{{if $j}}, {{end}}'{{$f}}'{{end}}] AS fields,
+        [{{range $j, $f := $t.Fields}}{{if $j}},
+         {{end}}toFloat64(sum(if(isNull({{ident $f}}), 0, match(toString(assumeNotNull({{ident $f}})), '\\S')))){{end}}] AS filled,
+        toFloat64(count()) AS denominator
+    FROM {{ident $t.Table}}
+    GROUP BY _environment
+)
+ARRAY JOIN fields AS dim_field, filled AS numerator
+{{- end}}

@@ -24,25 +24,35 @@ counting: >-
 formula: valid values ÷ filled values × 100
 source: KPI-NOTES.md §2 (validity, email and phone formats); MISSION.md data quality
 */
-SELECT environment, dim_table, dim_field,
-    toFloat64(sum(valid)) AS numerator,
-    toFloat64(count()) AS denominator
+SELECT environment, dim_table, dim_field, numerator, denominator
 FROM
 (
-    SELECT _environment AS environment, 'lead' AS dim_table, 'emailaddress1' AS dim_field,
-        match(replaceRegexpAll(assumeNotNull(emailaddress1), '^\\s+|\\s+$', ''), '^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$') AS valid
-    FROM lead WHERE match(ifNull(emailaddress1, ''), '\\S')
-    UNION ALL
-    SELECT _environment, 'lead', 'telephone1', match(replaceRegexpAll(assumeNotNull(telephone1), '[\\s()./-]', ''), '^\\+?[0-9]{6,15}$')
-    FROM lead WHERE match(ifNull(telephone1, ''), '\\S')
-    UNION ALL
-    SELECT _environment, 'contact', 'emailaddress1', match(replaceRegexpAll(assumeNotNull(emailaddress1), '^\\s+|\\s+$', ''), '^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$')
-    FROM contact WHERE match(ifNull(emailaddress1, ''), '\\S')
-    UNION ALL
-    SELECT _environment, 'contact', 'telephone1', match(replaceRegexpAll(assumeNotNull(telephone1), '[\\s()./-]', ''), '^\\+?[0-9]{6,15}$')
-    FROM contact WHERE match(ifNull(telephone1, ''), '\\S')
-    UNION ALL
-    SELECT _environment, 'account', 'telephone1', match(replaceRegexpAll(assumeNotNull(telephone1), '[\\s()./-]', ''), '^\\+?[0-9]{6,15}$')
-    FROM account WHERE match(ifNull(telephone1, ''), '\\S')
+    SELECT environment, dim_table,
+        ['emailaddress1', 'telephone1'] AS fields,
+        [toFloat64(sumIf(email_ok, email != '')), toFloat64(sumIf(phone_ok, phone != ''))] AS valid,
+        [toFloat64(countIf(email != '')), toFloat64(countIf(phone != ''))] AS filled
+    FROM
+    (
+        SELECT environment, dim_table, email, phone,
+            match(email, '^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$') AS email_ok,
+            match(replaceRegexpAll(phone, '[\\s()./-]', ''), '^\\+?[0-9]{6,15}$') AS phone_ok
+        FROM
+        (
+            SELECT _environment AS environment, 'lead' AS dim_table,
+                replaceRegexpAll(ifNull(emailaddress1, ''), '^\\s+|\\s+$', '') AS email,
+                replaceRegexpAll(ifNull(telephone1, ''), '^\\s+|\\s+$', '') AS phone
+            FROM lead
+            UNION ALL
+            SELECT _environment, 'contact',
+                replaceRegexpAll(ifNull(emailaddress1, ''), '^\\s+|\\s+$', ''),
+                replaceRegexpAll(ifNull(telephone1, ''), '^\\s+|\\s+$', '')
+            FROM contact
+            UNION ALL
+            SELECT _environment, 'account', '', replaceRegexpAll(ifNull(telephone1, ''), '^\\s+|\\s+$', '')
+            FROM account
+        )
+    )
+    GROUP BY environment, dim_table
 )
-GROUP BY environment, dim_table, dim_field
+ARRAY JOIN fields AS dim_field, valid AS numerator, filled AS denominator
+WHERE denominator > 0
