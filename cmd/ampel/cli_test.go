@@ -15,6 +15,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	ampelsql "github.com/ampel/ampel/sql"
+	"github.com/ampel/ampel/warehouse/migrate"
 	"github.com/ampel/ampel/warehouse/warehousetest"
 )
 
@@ -148,7 +150,9 @@ func TestMigrateTwoProcesses(t *testing.T) {
 	require.Equal(t, 1, strings.Count(outs[0]+outs[1], "applied 0001_sync_runs.sql"), "%q", outs)
 	out, _, code := runAmpel(t, "sql", "--config", cfg, "SELECT count() FROM schema_migrations")
 	require.Equal(t, 0, code)
-	require.Equal(t, "count()\n2\n", out)
+	all, err := migrate.Load(ampelsql.Schema)
+	require.NoError(t, err)
+	require.Equal(t, fmt.Sprintf("count()\n%d\n", len(all)), out)
 }
 
 func TestCommandLine(t *testing.T) {
