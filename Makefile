@@ -9,7 +9,7 @@ GOFLAGS_TEST ?= -race -timeout 45m
 BENCH     ?= .
 BENCHTIME ?= 1x
 
-.PHONY: all build demo libchdb test-deps test test-short bench vet fmt clean
+.PHONY: all build demo libchdb test-deps test test-short bench vet fmt clean kpi-docs kpi-release
 
 all: build
 
@@ -37,6 +37,15 @@ test-short: test-deps
 
 bench: test-deps
 	deploy/with-test-clickhouse.sh $(GO) test -run '^$$' -bench '$(BENCH)' -benchtime $(BENCHTIME) -benchmem -timeout 60m ./...
+
+# the KPI catalog page, docs/kpis.md, from the definitions in sql/kpis
+kpi-docs:
+	$(GO) test ./kpis -run '^TestCatalogPage$$' -update
+
+# release a built-in KPI version: make kpi-release KPI=win_rate@v1
+kpi-release:
+	$(GO) run ./cmd/ampel kpi release --dir sql/kpis $(KPI)
+	$(MAKE) kpi-docs
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

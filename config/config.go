@@ -61,6 +61,13 @@
 //	serve:
 //	  addr: 127.0.0.1:8080
 //	  api_keys: [${AMPEL_API_KEY}]
+//	kpis:
+//	  inputs: ""                # the inputs file (go-live, licensed users, costs, surveys…); see kpis/inputs.example.yaml
+//	  dir: ""                   # your own KPI definitions, <id>/v<N>.sql, beside the built-in ones
+//	  timezone: UTC             # periods (weeks, months, days after go-live) are cut in this zone
+//	  critical_fields:          # completeness KPIs: replaces a table's default critical fields
+//	    - table: lead
+//	      fields: [lastname, companyname, emailaddress1]
 //	log:
 //	  level: info               # debug, info, warn, error
 //	  format: text              # text or json
@@ -89,6 +96,7 @@ type Config struct {
 	Sync         Sync          `yaml:"sync"`
 	Schedules    []Schedule    `yaml:"schedules"`
 	Serve        Serve         `yaml:"serve"`
+	KPIs         KPIs          `yaml:"kpis"`
 	Log          Log           `yaml:"log"`
 
 	// File is the path the configuration was read from; relative paths in
@@ -164,6 +172,26 @@ type Schedule struct {
 type Serve struct {
 	Addr    string   `yaml:"addr"`
 	APIKeys []string `yaml:"api_keys" secret:"true"`
+}
+
+// KPIs configures the KPI engine (package kpis).
+type KPIs struct {
+	// Inputs is the inputs file: go-live dates, licensed users, costs,
+	// surveys and the other facts Dataverse does not hold.
+	Inputs string `yaml:"inputs"`
+	// Dir holds the user's own definitions, <id>/v<N>.sql, beside the built-in ones.
+	Dir string `yaml:"dir"`
+	// Timezone cuts periods (weeks, months, days after go-live). Default UTC.
+	Timezone string `yaml:"timezone"`
+	// CriticalFields replaces the default critical fields of the listed
+	// tables for the completeness KPIs.
+	CriticalFields []CriticalFields `yaml:"critical_fields"`
+}
+
+// CriticalFields names the fields of one table that must be filled.
+type CriticalFields struct {
+	Table  string   `yaml:"table"`
+	Fields []string `yaml:"fields"`
 }
 
 // Log configures logging.
@@ -303,6 +331,11 @@ func (c *Config) setDefaults() {
 	if c.Serve.Addr == "" {
 		c.Serve.Addr = "127.0.0.1:8080"
 	}
+	if c.KPIs.Timezone == "" {
+		c.KPIs.Timezone = "UTC"
+	}
+	c.KPIs.Inputs = c.resolve(c.KPIs.Inputs)
+	c.KPIs.Dir = c.resolve(c.KPIs.Dir)
 	if c.Log.Level == "" {
 		c.Log.Level = "info"
 	}
@@ -467,6 +500,29 @@ func (c *Config) validate() error {
 				add(tkey, "%s: Dataverse logical names are lower case: write %s", c.show(tkey, t), strings.ToLower(t))
 			default:
 				add(tkey, "%s is not in sync.tables (nor extra_tables)", c.show(tkey, t))
+			}
+		}
+	}
+
+	if _, err := time.LoadLocation(c.KPIs.Timezone); err != nil {
+		add("kpis.timezone", "%q is not a time zone such as UTC or Europe/Berlin", c.KPIs.Timezone)
+	}
+	cfTables := map[string]bool{}
+	for i, cf := range c.KPIs.CriticalFields {
+		key := fmt.Sprintf("kpis.critical_fields[%d]", i)
+		switch {
+		case !warehouse.ValidIdentifier(cf.Table):
+			add(key+".table", "%q is not a table logical name", cf.Table)
+		case cfTables[cf.Table]:
+			add(key+".table", "%q is listed twice", cf.Table)
+		}
+		cfTables[cf.Table] = true
+		if len(cf.Fields) == 0 {
+			add(key+".fields", "required: the columns that must be filled")
+		}
+		for j, f := range cf.Fields {
+			if !warehouse.ValidIdentifier(f) {
+				add(fmt.Sprintf("%s.fields[%d]", key, j), "%q is not a column logical name", f)
 			}
 		}
 	}

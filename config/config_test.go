@@ -55,6 +55,24 @@ func TestEmptyFileIsDefaults(t *testing.T) {
 	require.Equal(t, DefaultTables, c.TableNames())
 	require.Equal(t, "127.0.0.1:8080", c.Serve.Addr)
 	require.Equal(t, 10*time.Second, c.Sync.CheckpointEvery.D())
+	require.Equal(t, "UTC", c.KPIs.Timezone)
+}
+
+func TestDecodeYAML(t *testing.T) {
+	t.Parallel()
+	type item struct {
+		Name  string  `yaml:"name"`
+		Share float64 `yaml:"share"`
+	}
+	var v struct {
+		Items []item `yaml:"items"`
+	}
+	require.NoError(t, DecodeYAML("in.yaml", []byte("items:\n  - name: a\n    share: 0.25\n"), &v, nil))
+	require.Equal(t, []item{{"a", 0.25}}, v.Items)
+	err := DecodeYAML("in.yaml", []byte("items:\n  - name: a\n    share: lots\n"), &v, nil)
+	require.EqualError(t, err, `in.yaml:3: items[0].share: "lots" is not a number`)
+	err = DecodeYAML("in.yaml", []byte("items:\n  - nme: a\n"), &v, nil)
+	require.EqualError(t, err, `in.yaml:2: items[0].nme: unknown key; known keys here: name, share`)
 }
 
 func TestLoadBad(t *testing.T) {
@@ -85,6 +103,8 @@ func TestLoadBad(t *testing.T) {
 		"secret_from_env": "secret_from_env.bad.yaml:7: environments[0].max_concurrency: the value from ${AMPEL_TEST_SECRET} is not a whole number",
 		"secret_pasted":   "secret_pasted.bad.yaml:7: environments[0].max_concurrency: the value (not shown) is not a whole number",
 		"tab":             "tab.bad.yaml:4: a tab character indents this line; YAML allows spaces only",
+		"kpi_timezone":    `kpi_timezone.bad.yaml:2: kpis.timezone: "Mars/Olympus" is not a time zone`,
+		"kpi_field":       `kpi_field.bad.yaml:4: kpis.critical_fields[0].fields[0]: "email address" is not a column logical name`,
 	}
 	secrets := map[string]string{"AMPEL_TEST_SECRET": "Xy7~qR2sT9uVwZ4aB6cD"}
 	for name, want := range cases {

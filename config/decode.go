@@ -28,6 +28,31 @@ func (d *decoder) errorf(n *yaml.Node, key, format string, args ...any) error {
 	return &Error{File: d.file, Line: n.Line, Key: key, Msg: fmt.Sprintf(format, args...)}
 }
 
+// DecodeYAML decodes the YAML document data into v, a pointer to a struct
+// whose fields carry yaml tags, as strictly as the configuration file: an
+// unknown key, a key given twice or a value of the wrong kind is an *Error
+// naming file, line and dotted key. Field types may be string, int,
+// float64, bool, Duration, structs and slices of them. ${NAME} is expanded
+// with getenv; a nil getenv leaves values as written. Other files Ampel
+// reads (the KPI inputs file, definition headers) decode with it.
+func DecodeYAML(file string, data []byte, v any, getenv func(string) (string, bool)) error {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return syntaxError(file, data, err)
+	}
+	if len(doc.Content) == 0 {
+		return nil
+	}
+	return DecodeNode(file, doc.Content[0], v, getenv)
+}
+
+// DecodeNode is DecodeYAML for a node parsed already; errors carry the
+// node's lines.
+func DecodeNode(file string, n *yaml.Node, v any, getenv func(string) (string, bool)) error {
+	d := decoder{file: file, getenv: getenv, lines: map[string]int{}}
+	return d.decode(n, "", reflect.ValueOf(v).Elem(), false)
+}
+
 func (d *decoder) decodeDocument(data []byte, c *Config) error {
 	if len(data) == 0 {
 		return nil // an empty file is all defaults
@@ -100,6 +125,12 @@ func (d *decoder) decode(n *yaml.Node, key string, v reflect.Value, secret bool)
 			return d.errorf(n, key, "%s is not a whole number", quote(text, secret))
 		}
 		v.SetInt(int64(i))
+	case v.Kind() == reflect.Float64:
+		f, err := strconv.ParseFloat(text, 64)
+		if err != nil {
+			return d.errorf(n, key, "%s is not a number", quote(text, secret))
+		}
+		v.SetFloat(f)
 	case v.Kind() == reflect.Bool:
 		b, err := strconv.ParseBool(text)
 		if err != nil {
@@ -153,8 +184,11 @@ func (d *decoder) decodeStruct(n *yaml.Node, key string, v reflect.Value) error 
 var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
 
 // expand replaces ${NAME} with the environment's value; env is the first
-// NAME referred to ("" when none).
+// NAME referred to ("" when none). Without getenv the text stays as written.
 func (d *decoder) expand(n *yaml.Node, key string) (text, env string, err error) {
+	if d.getenv == nil {
+		return n.Value, "", nil
+	}
 	var missing string
 	out := envRef.ReplaceAllStringFunc(n.Value, func(ref string) string {
 		name := ref[2 : len(ref)-1]

@@ -1,7 +1,9 @@
 // Package sql holds Ampel's SQL as files, embedded into the binary:
 // schema/ has the numbered migrations `ampel migrate` applies, landing/ the
-// templates for per-table landing tables and current-state views, and later
-// kpis/, audits/ and marts/ the KPI definitions, audit rules and BI views.
+// templates for per-table landing tables and current-state views, kpis/ the
+// versioned KPI definitions (<id>/v<N>.sql and releases.lock; see package
+// versioned and package kpis), and later audits/ and marts/ the audit rules
+// and BI views.
 // Code reads them only through the fs.FS values here.
 package sql
 
@@ -10,7 +12,7 @@ import (
 	"io/fs"
 )
 
-//go:embed schema landing
+//go:embed schema landing kpis
 var files embed.FS
 
 // Schema holds the numbered migrations, NNNN_name.sql.
@@ -18,6 +20,10 @@ var Schema = sub("schema")
 
 // Landing holds the templates for landing tables and current-state views.
 var Landing = sub("landing")
+
+// KPIs holds the built-in KPI definitions, <id>/v<N>.sql, and their lock
+// file releases.lock.
+var KPIs = sub("kpis")
 
 func sub(dir string) fs.FS {
 	f, err := fs.Sub(files, dir)

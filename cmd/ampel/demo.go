@@ -8,11 +8,14 @@ import (
 
 	"github.com/ampel/ampel/config"
 	"github.com/ampel/ampel/connector/dvsim"
+	"github.com/ampel/ampel/kpis"
 )
 
 // runDemo runs the main job end to end on one machine: a simulated
-// Dataverse, a sync into an embedded warehouse in --data, and a summary of
-// what landed. (KPIs, audit and serving join as they are built.)
+// Dataverse, a sync into an embedded warehouse in --data, a summary of
+// what landed, and the KPI catalog's traffic lights over it (with the
+// inputs file the simulator writes). (Audit and serving join as they are
+// built.)
 func runDemo(ctx context.Context, e *env, args []string) error {
 	fs := e.flagSet("demo", "demo [--addr 127.0.0.1:8080] [--data DIR] [--scale N]")
 	fs.String("addr", "127.0.0.1:8080", "where to serve the results (once serving is built)")
@@ -68,6 +71,18 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	took := time.Since(syncStart)
 	fmt.Fprintf(e.stdout, "synced %d tables, %d rows in %s (%.0f rows/s), %d requests, %d throttled\n",
 		len(results), rows, took.Round(time.Millisecond), float64(rows)/took.Seconds(), requests, throttled)
-	fmt.Fprintf(e.stdout, "query it: ampel sql --config %s \"SELECT count() FROM lead\"\n", file)
+	o, err := kpis.Configure(cfg)
+	if err != nil {
+		return configError{err}
+	}
+	o.Store, o.Logger = s, log
+	rep, err := kpis.Run(ctx, o)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "\nKPIs (inputs from %s):\n", cfg.KPIs.Inputs)
+	printKPIReport(e.stdout, rep, true)
+	fmt.Fprintf(e.stdout, "\nquery it: ampel sql --config %s \"SELECT count() FROM lead\"\n", file)
+	fmt.Fprintf(e.stdout, "every KPI result: ampel kpi run --config %s\n", file)
 	return nil
 }

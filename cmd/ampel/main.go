@@ -12,7 +12,8 @@
 //	0  success
 //	1  the command failed (a sync, a query, a migration…)
 //	2  usage error, or a subcommand that is not available yet
-//	3  configuration error
+//	3  configuration error (also a KPI definition or inputs file that is wrong)
+//	4  ampel kpi run --fail-on red|amber: a KPI result reached that status
 //	130 interrupted (SIGINT/SIGTERM) before the work was done
 package main
 
@@ -32,6 +33,7 @@ const (
 	exitFailed      = 1
 	exitUsage       = 2
 	exitConfig      = 3
+	exitKPIGate     = 4
 	exitInterrupted = 130
 )
 
@@ -123,6 +125,7 @@ func (e *env) report(ctx context.Context, name string, err error) int {
 	var ue usageError
 	var ce configError
 	var na notAvailable
+	var gate kpiGate
 	switch {
 	case err == nil:
 		return exitOK
@@ -134,6 +137,9 @@ func (e *env) report(ctx context.Context, name string, err error) int {
 	case errors.As(err, &na):
 		fmt.Fprintf(e.stderr, "ampel %s: not yet available\n", name)
 		return exitUsage
+	case errors.As(err, &gate):
+		fmt.Fprintf(e.stderr, "ampel %s: %s\n", name, oneLine(gate.Error()))
+		return exitKPIGate
 	case errors.As(err, &ce):
 		fmt.Fprintf(e.stderr, "ampel %s: %s\n", name, oneLine(ce.err.Error()))
 		return exitConfig

@@ -5,10 +5,6 @@ import "context"
 // Subcommands that later work fills in: they parse --help and otherwise say
 // they are not available yet (exit code 2).
 
-func runKPI(ctx context.Context, e *env, args []string) error {
-	return pending(e, "kpi", "kpi run|list|show ID --config FILE", args)
-}
-
 func runAudit(ctx context.Context, e *env, args []string) error {
 	return pending(e, "audit", "audit --config FILE [--format table|csv|json]", args)
 }

@@ -318,6 +318,13 @@ func TestRunSchedules(t *testing.T) {
 			for _, r := range deltas {
 				require.Equal(t, int64(2), num(r["requests"]), "requests of a delta of %s", r["table_name"])
 			}
+			// the catalog ran after the syncs: the KPIs over the synced tables
+			// have results, those over tables not synced are skipped
+			kr := x.query("SELECT count() AS n, sum(results) AS results, sum(failed) AS failed FROM kpi_runs")
+			require.GreaterOrEqual(t, num(kr[0]["n"]), int64(1), "kpi runs")
+			require.Positive(t, num(kr[0]["results"]))
+			require.Zero(t, num(kr[0]["failed"]))
+			require.Positive(t, d.count(msgIs("kpis computed", "")), d.log())
 		})
 	}
 }

@@ -62,9 +62,9 @@ func runSimulate(ctx context.Context, e *env, args []string) error {
 const minScale = 100
 
 // writeSimConfig writes a ready Ampel config for sim at file, with the
-// simulator's CA certificate beside it and the embedded warehouse in a
-// directory beside it. The files are private (files.go): the config holds
-// the client secret.
+// simulator's CA certificate and KPI inputs file beside it and the embedded
+// warehouse in a directory beside it. The files are private (files.go): the
+// config holds the client secret.
 func writeSimConfig(file string, sim *dvsim.Server) error {
 	dir := filepath.Dir(file)
 	if err := mkdirPrivate(dir); err != nil {
@@ -72,6 +72,7 @@ func writeSimConfig(file string, sim *dvsim.Server) error {
 	}
 	base := strings.TrimSuffix(filepath.Base(file), filepath.Ext(file))
 	caFile := base + "-ca.pem"
+	inputs := base + "-inputs.yaml" // the KPI inputs that go with the simulated data
 	if err := writePrivate(filepath.Join(dir, caFile), sim.CACertPEM()); err != nil {
 		return fmt.Errorf("write config: %w", err)
 	}
@@ -87,7 +88,16 @@ environments:
     client_id: %s
     client_secret: %s
     ca_file: %s
-`, base, sim.URL(), sim.Authority(), sim.TenantID(), sim.ClientID(), strconv.Quote(sim.ClientSecret()), caFile)
+kpis:
+  inputs: %s
+`, base, sim.URL(), sim.Authority(), sim.TenantID(), sim.ClientID(), strconv.Quote(sim.ClientSecret()), caFile, inputs)
+	in, err := sim.InputsYAML("sim")
+	if err != nil {
+		return err
+	}
+	if err := writePrivate(filepath.Join(dir, inputs), in); err != nil {
+		return fmt.Errorf("write config: %w", err)
+	}
 	if err := writePrivate(file, []byte(text)); err != nil {
 		return fmt.Errorf("write config: %w", err)
 	}

@@ -4,7 +4,9 @@
 // in proportion: users N/200 (min 5) plus one application user for the client, ~0.35N
 // accounts and contacts, ~0.3N opportunities from qualified leads, quotes with revisions,
 // orders from won quotes, invoices (paid, partial, cancelled, open), ~N activities regarding
-// leads and opportunities, N/50 cases rising after GoLive and falling off) and serves it over
+// leads and opportunities, N/50 cases rising after GoLive and falling off; one record in five
+// with a money column is in a second currency, exchangerate 1.25, so its _base amounts are the
+// amounts ÷ 1.25 — transactioncurrencyid still names one currency: VERIFY) and serves it over
 // HTTPS at URL()+"/api/data/v9.2/". Records are stored column-wise (no map per row) and
 // rendered to JSON on the fly.
 //
@@ -62,6 +64,11 @@
 //	             quotes_non_revised, quotes_with_order, quote_to_order_rate,
 //	             sales_cycle_median_days}
 //	overdue_activities.<type>                    open activities due before now
+//	kpis.<kpi id> = [{dims, period_start, period_end, numerator, denominator, value}]
+//	                                             the expected result of every catalog KPI as of
+//	                                             now, computed in Go from the records and from
+//	                                             the KPI inputs file (Server.Inputs, WriteInputs)
+//	                                             that goes with the data; see kpitruth.go
 //
 // Every key of the truth JSON is snake_case.
 //

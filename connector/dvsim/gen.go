@@ -105,7 +105,12 @@ func (s *Server) stamp(t *table, row int32, created, modified time.Time, owner i
 		o.byName["statuscode"].i32[row] = status
 	}
 	if c := o.byName["exchangerate"]; c != nil {
+		// one record in five is in a second currency (1.25 per base unit), so
+		// that sums of transaction amounts and of _base amounts differ
 		c.i64[row] = 100
+		if splitmix(o.salt^uint64(row))%5 == 0 {
+			c.i64[row] = 125
+		}
 	}
 }
 
@@ -248,6 +253,7 @@ func (s *Server) generate() {
 		setI(s.cases, row, "casetypecode", int32(1+g.rng.IntN(3)))
 		setI(s.cases, row, "resolvebyslastatus", []int32{1, 3, 3, 3, 4}[g.rng.IntN(5)])
 	}
+	p.inputs = s.genInputs()
 }
 
 // reserveProjected sizes every table for f times its rows so far (plus a margin): the

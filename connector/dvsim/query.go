@@ -227,6 +227,9 @@ func compileComparison(t *table, x *odata.BinaryExpr) (pred, error) {
 		if c.kind == kBigInt {
 			return wrap(func(r int32) bool { return src.i64[r] == nullI64 }, func(r int32) int { return cmp.Compare(float64(src.i64[r]), f) }), nil
 		}
+		if c.kind == kMoneyBase {
+			return wrap(func(r int32) bool { return src.i64[r] == nullI64 }, func(r int32) int { return cmp.Compare(float64(c.baseCents(r)), math.Round(f*100)) }), nil
+		}
 		return wrap(func(r int32) bool { return src.i64[r] == nullI64 }, func(r int32) int { return cmp.Compare(float64(src.i64[r]), math.Round(f*100)) }), nil
 	case kDateTime, kDateOnly:
 		var tm time.Time
@@ -279,7 +282,7 @@ func compareRows(t *table, c *column, a, b int32) int {
 	case kMoney, kBigInt, kDecimal:
 		return cmp.Compare(c.i64[a], c.i64[b])
 	case kMoneyBase:
-		return cmp.Compare(c.baseOf.i64[a], c.baseOf.i64[b])
+		return cmp.Compare(c.baseCents(a), c.baseCents(b))
 	case kDateTime, kDateOnly:
 		return cmp.Compare(int64(c.u32[a]), int64(c.u32[b]))
 	case kPK:

@@ -300,11 +300,12 @@ func appendCell(dst []byte, t *table, row int32, c *column, a ann) []byte {
 			return strconv.AppendInt(dst, int64(v), 10)
 		}
 	case kMoney, kMoneyBase, kDecimal:
-		src := c
+		var v int64
 		if c.kind == kMoneyBase {
-			src = c.baseOf
+			v = c.baseCents(row)
+		} else {
+			v = c.i64[row]
 		}
-		v := src.i64[row]
 		if v != nullI64 && a.formatted && c.kind != kDecimal {
 			dst = appendKey(dst, c.prop, annFormatted)
 			dst = appendMoneyFormatted(dst, v)

@@ -84,7 +84,12 @@ func (s *Server) defineSchema() {
 	}
 	currency := func(t *table) {
 		t.addCol(&column{name: "transactioncurrencyid", kind: kConstLookup, attrType: "Lookup", constID: s.currencyID, constLN: "transactioncurrency", constFmt: "US Dollar"})
-		t.addCol(&column{name: "exchangerate", kind: kDecimal, attrType: "Decimal"})
+		rate := t.addCol(&column{name: "exchangerate", kind: kDecimal, attrType: "Decimal"})
+		for _, c := range t.cols {
+			if c.kind == kMoneyBase {
+				c.rate = rate
+			}
+		}
 	}
 
 	// systemuser first: everything else points at it.

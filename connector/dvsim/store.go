@@ -18,7 +18,7 @@ const (
 	kChoice                  // int32 option value (Picklist, State, Status)
 	kBool                    // int32 0/1
 	kMoney                   // int64 hundredths
-	kMoneyBase               // computed: the _base of a money column (exchange rate 1)
+	kMoneyBase               // computed: the _base of a money column (amount ÷ the row's exchange rate)
 	kDateTime                // uint32 seconds since epoch2000, 0 = null
 	kDateOnly                // uint32 seconds since epoch2000 (midnight), rendered as a date
 	kLookup                  // int32 row index in target table (-1 = null); tgt for polymorphic
@@ -67,6 +67,7 @@ type column struct {
 	custom   bool
 	navProp  string // associatednavigationproperty for lookups
 	baseOf   *column
+	rate     *column // kMoneyBase: the table's exchangerate (hundredths)
 	first    *column // kFullName parts
 	last     *column
 	constID  string // kConstLookup
@@ -190,6 +191,24 @@ func (c *column) setNull(row int32) {
 	case kDateTime, kDateOnly:
 		c.u32[row] = 0
 	}
+}
+
+// baseCents is a _base money cell in hundredths: the amount divided by the
+// row's exchange rate (as Dataverse computes it), rounded half away from
+// zero; nullI64 when the amount is null.
+func (c *column) baseCents(row int32) int64 {
+	v := c.baseOf.i64[row]
+	if v == nullI64 || c.rate == nil {
+		return v
+	}
+	r := c.rate.i64[row]
+	if r == nullI64 || r <= 0 || r == 100 {
+		return v
+	}
+	if v < 0 {
+		return -((-v*100 + r/2) / r)
+	}
+	return (v*100 + r/2) / r
 }
 
 // str returns the bytes of a string cell (nil, false when null).

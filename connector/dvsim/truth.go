@@ -19,6 +19,7 @@ type dupGroup struct {
 type planted struct {
 	dups    map[string][]dupGroup
 	invalid map[string]map[string][]int32
+	inputs  Inputs // the KPI inputs file, made once after the data
 }
 
 // removeInvalid forgets a planted invalid value that Mutate replaced by a valid one.
@@ -56,6 +57,7 @@ type Truth struct {
 	Users        UsersTruth                               `json:"users"`
 	Conversions  ConversionTruth                          `json:"conversions"`
 	Overdue      map[string]int                           `json:"overdue_activities"`
+	KPIs         map[string][]KPIValue                    `json:"kpis"`
 	Extra        map[string]map[string]map[string]float64 `json:"-"`
 }
 
@@ -307,6 +309,7 @@ func (s *Server) Truth() Truth {
 		}
 		tr.Overdue[v.logical] = n
 	}
+	tr.KPIs = s.kpiTruth()
 	return tr
 }
 

@@ -1,0 +1,146 @@
+package kpis_test
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/ampel/ampel/connector/dvsim"
+	"github.com/ampel/ampel/kpis"
+	"github.com/ampel/ampel/warehouse"
+	"github.com/ampel/ampel/warehouse/warehousetest"
+)
+
+// BenchmarkCatalog runs the whole KPI catalog on the embedded engine over
+// a synced simulator (1M leads, about 4.4M rows; 20k with -short) and, in
+// the same run, the baseline: one scan of every column the catalog reads,
+// SELECT sum(cityHash64(columns…)) per current-state view. It reports the
+// catalog's time, the scan's, their ratio (target: at most 3) and logs the
+// three slowest KPIs.
+func BenchmarkCatalog(b *testing.B) {
+	scale := 1_000_000
+	if testing.Short() {
+		scale = 20_000
+	}
+	ctx := context.Background()
+	st := openMigrated(b, warehousetest.Embedded(b))
+	sim, err := dvsim.Start(dvsim.Options{Seed: 1, Scale: scale})
+	require.NoError(b, err)
+	defer sim.Close()
+	syncSim(b, st, sim, simClient(b, sim), "bench")
+	cat := loadCatalog(b)
+	in := simInputs(b, sim)
+	scans := scanQueries(b, st, cat)
+	truth := sim.Truth()
+	asOf, err := time.Parse(time.RFC3339, truth.Now)
+	require.NoError(b, err)
+	settle(b, st)
+	b.ResetTimer()
+	var scan, run time.Duration
+	var rep *kpis.Report
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		for _, q := range scans {
+			rows, err := st.Query(ctx, q)
+			require.NoError(b, err)
+			for rows.Next() {
+			}
+			require.NoError(b, rows.Err())
+			rows.Close()
+		}
+		scan += time.Since(t0)
+		t0 = time.Now()
+		rep, err = kpis.Run(ctx, kpis.Options{Store: st, Catalog: cat, Inputs: in, AsOf: asOf})
+		require.NoError(b, err)
+		require.Empty(b, rep.Failed)
+		run += time.Since(t0)
+	}
+	b.StopTimer()
+	n := float64(b.N)
+	b.ReportMetric(run.Seconds()/n, "catalog_s")
+	b.ReportMetric(scan.Seconds()/n, "scan_s")
+	b.ReportMetric(run.Seconds()/scan.Seconds(), "catalog/scan")
+	timings := slices.Clone(rep.Timings)
+	sort.Slice(timings, func(i, j int) bool { return timings[i].Took > timings[j].Took })
+	var slow []string
+	for _, t := range timings[:min(3, len(timings))] {
+		slow = append(slow, fmt.Sprintf("%s %s", t.Ref, t.Took.Round(time.Millisecond)))
+	}
+	var all []string
+	for _, t := range timings {
+		all = append(all, fmt.Sprintf("%s %dms", strings.TrimSuffix(t.Ref, "@v1"), t.Took.Milliseconds()))
+	}
+	b.Logf("every KPI: %s", strings.Join(all, ", "))
+	b.Logf("leads=%d: catalog %s (%d KPIs, %d results), scan %s; slowest: %s", scale, (run / time.Duration(b.N)).Round(time.Millisecond),
+		len(rep.Timings), len(rep.Results), (scan / time.Duration(b.N)).Round(time.Millisecond), strings.Join(slow, ", "))
+}
+
+// settle waits until the engine has no merges running, so that the scan and
+// the catalog see the same parts (the same wait as connector's benchmark).
+func settle(b *testing.B, st warehouse.Store) {
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		rows, err := st.Query(context.Background(), "SELECT count() FROM system.merges")
+		require.NoError(b, err)
+		var n uint64
+		for rows.Next() {
+			require.NoError(b, rows.Scan(&n))
+		}
+		require.NoError(b, rows.Err())
+		rows.Close()
+		if n == 0 {
+			return
+		}
+		require.True(b, time.Now().Before(deadline), "the engine still runs %d merges after 2 minutes", n)
+		time.Sleep(20 * time.Millisecond) // polling the engine's merge list
+	}
+}
+
+// scanQueries builds the baseline: for every view the catalog reads, one
+// SELECT of sum(cityHash64(…)) over the columns whose names the
+// definitions mention (templated ones included: critical fields and the
+// activity columns), and _environment.
+func scanQueries(b *testing.B, st warehouse.Store, cat *kpis.Catalog) []string {
+	words := map[string]bool{"_environment": true, "createdby": true, "createdon": true, "modifiedby": true, "modifiedon": true}
+	views := map[string]bool{}
+	word := regexp.MustCompile(`[A-Za-z_][A-Za-z0-9_]*`)
+	for _, d := range cat.Defaults() {
+		for _, w := range word.FindAllString(d.File.Body, -1) {
+			words[w] = true
+		}
+		for _, s := range d.Sources {
+			views[s] = true
+		}
+	}
+	for _, fs := range kpis.DefaultCriticalFields {
+		for _, f := range fs {
+			words[f] = true
+		}
+	}
+	var names []string
+	for v := range views {
+		names = append(names, v)
+	}
+	sort.Strings(names)
+	c, err := warehouse.ReadCatalog(context.Background(), st, names...)
+	require.NoError(b, err)
+	var qs []string
+	for _, v := range names {
+		var cols []string
+		for _, col := range c[v] {
+			if words[col.Name] {
+				cols = append(cols, warehouse.QuoteIdentifier(col.Name))
+			}
+		}
+		require.NotEmpty(b, cols, v)
+		qs = append(qs, fmt.Sprintf("SELECT sum(cityHash64(%s)) FROM %s", strings.Join(cols, ", "), warehouse.QuoteIdentifier(v)))
+	}
+	return qs
+}

@@ -1,0 +1,242 @@
+package kpis_test
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/ampel/ampel/config"
+	"github.com/ampel/ampel/connector"
+	"github.com/ampel/ampel/connector/dataverse"
+	"github.com/ampel/ampel/connector/dvsim"
+	"github.com/ampel/ampel/kpis"
+	ampelsql "github.com/ampel/ampel/sql"
+	"github.com/ampel/ampel/warehouse"
+	"github.com/ampel/ampel/warehouse/migrate"
+	"github.com/ampel/ampel/warehouse/warehousetest"
+)
+
+func TestMain(m *testing.M) { warehousetest.Main(m) }
+
+const env = "sim"
+
+// openMigrated opens a test database with Ampel's schema.
+func openMigrated(tb testing.TB, cfg warehouse.Config) warehouse.Store {
+	tb.Helper()
+	st := warehousetest.Open(tb, cfg)
+	_, err := migrate.Up(context.Background(), st, ampelsql.Schema, migrate.Options{})
+	require.NoError(tb, err)
+	return st
+}
+
+func simClient(tb testing.TB, sim *dvsim.Server) *dataverse.Client {
+	tb.Helper()
+	c, err := dataverse.New(context.Background(), dataverse.Config{
+		URL: sim.URL(), Authority: sim.Authority(), TenantID: sim.TenantID(),
+		ClientID: sim.ClientID(), ClientSecret: sim.ClientSecret(), HTTPClient: sim.Client(),
+	})
+	require.NoError(tb, err)
+	return c
+}
+
+func syncSim(tb testing.TB, st warehouse.Store, sim *dvsim.Server, client *dataverse.Client, run string) {
+	tb.Helper()
+	var tables []connector.Table
+	for _, n := range config.DefaultTables {
+		tables = append(tables, connector.Table{Name: n})
+	}
+	_, err := connector.Sync(context.Background(), connector.Options{Store: st, Client: client, Environment: env, Tables: tables, RunID: run})
+	require.NoError(tb, err)
+}
+
+func loadCatalog(tb testing.TB) *kpis.Catalog {
+	tb.Helper()
+	c, err := kpis.LoadCatalog(ampelsql.KPIs, "", nil)
+	require.NoError(tb, err)
+	return c
+}
+
+func simInputs(tb testing.TB, sim *dvsim.Server) *kpis.Inputs {
+	tb.Helper()
+	file := filepath.Join(tb.TempDir(), "inputs.yaml")
+	require.NoError(tb, sim.WriteInputs(file, env))
+	in, err := kpis.LoadInputs(file, []string{env})
+	require.NoError(tb, err)
+	return in
+}
+
+// key identifies a result among a KPI's results: dimensions and period.
+func key(dims map[string]string, start string) string {
+	var parts []string
+	for k, v := range dims {
+		parts = append(parts, k+"="+v)
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ",") + "@" + start
+}
+
+// same compares a count exactly and an amount (a truth that is not a whole
+// number) to 1e-9.
+func same(t *testing.T, want, got float64, msg string) {
+	t.Helper()
+	if want == math.Trunc(want) && math.Abs(want) < 1<<53 {
+		require.Equal(t, want, got, msg)
+		return
+	}
+	require.True(t, near(got, want), "%s: %v, truth %v", msg, got, want)
+}
+
+func near(a, b float64) bool { return math.Abs(a-b) <= 1e-9*math.Max(1, math.Abs(b)) }
+
+// compare checks every result of rep against the simulator's truth: the
+// same set of (dimensions, period) per KPI, counts exactly, values to 1e-9.
+func compare(t *testing.T, stage string, rep *kpis.Report, truth dvsim.Truth) {
+	t.Helper()
+	require.Empty(t, rep.Failed, "%s: failed KPIs", stage)
+	require.Empty(t, rep.Skipped, "%s: skipped KPIs", stage)
+	got := map[string]map[string]kpis.Result{}
+	for _, r := range rep.Results {
+		require.Equal(t, env, r.Environment)
+		dims := map[string]string{}
+		for _, d := range r.Dims {
+			dims[d.Name] = d.Value
+		}
+		start := ""
+		if r.Def.Grain != "snapshot" {
+			start = r.PeriodStart.UTC().Format(time.RFC3339)
+		}
+		if got[r.Def.ID] == nil {
+			got[r.Def.ID] = map[string]kpis.Result{}
+		}
+		k := key(dims, start)
+		_, dup := got[r.Def.ID][k]
+		require.False(t, dup, "%s: %s has two results for %s", stage, r.Def.ID, k)
+		got[r.Def.ID][k] = r
+	}
+	ran := map[string]bool{}
+	for _, r := range rep.Timings {
+		id, _, _ := strings.Cut(r.Ref, "@")
+		ran[id] = true
+	}
+	for id := range ran {
+		want := truth.KPIs[id]
+		require.NotEmpty(t, want, "%s: the truth has no value of %s: plant what it measures", stage, id)
+		require.Len(t, got[id], len(want), "%s: %s: number of results", stage, id)
+		for _, w := range want {
+			k := key(w.Dims, w.PeriodStart)
+			r, ok := got[id][k]
+			require.True(t, ok, "%s: %s: no result for %s", stage, id, k)
+			msg := fmt.Sprintf("%s: %s %s", stage, id, k)
+			if w.PeriodEnd != "" {
+				require.Equal(t, w.PeriodEnd, r.PeriodEnd.UTC().Format(time.RFC3339), msg)
+			}
+			if w.Numerator != nil {
+				require.NotNil(t, r.Numerator, msg)
+				same(t, *w.Numerator, *r.Numerator, msg+": numerator")
+			}
+			if w.Denominator != nil {
+				require.NotNil(t, r.Denominator, msg)
+				same(t, *w.Denominator, *r.Denominator, msg+": denominator")
+			}
+			if w.Value == nil {
+				require.Nil(t, r.Value, "%s: no value", msg)
+				require.Equal(t, kpis.None, r.Status, msg)
+				continue
+			}
+			if r.Value == nil { // the truth has a value; the engine may withhold it below min_denominator
+				require.Equal(t, kpis.None, r.Status, msg)
+				require.NotNil(t, r.Denominator, msg)
+				require.Less(t, *r.Denominator, r.Def.MinDenominator, msg)
+				continue
+			}
+			require.True(t, near(*r.Value, *w.Value), "%s: value %v, truth %v", msg, *r.Value, *w.Value)
+			require.Equal(t, r.Def.Status(*r.Value), r.Status, msg)
+		}
+	}
+}
+
+// TestCatalogMatchesTruth syncs a simulator into each engine, runs the
+// whole catalog and compares every result with the simulator's truth;
+// then again after a mutation and a delta sync.
+func TestCatalogMatchesTruth(t *testing.T) {
+	ctx := context.Background()
+	cat := loadCatalog(t)
+	for _, cfg := range warehousetest.All(t) {
+		t.Run(cfg.Driver, func(t *testing.T) {
+			st := openMigrated(t, cfg)
+			sim, err := dvsim.Start(dvsim.Options{Seed: 12, Scale: 600})
+			require.NoError(t, err)
+			t.Cleanup(func() { sim.Close() })
+			client := simClient(t, sim)
+			in := simInputs(t, sim)
+			syncSim(t, st, sim, client, "s1")
+			truth := sim.Truth()
+			asOf, err := time.Parse(time.RFC3339, truth.Now)
+			require.NoError(t, err)
+			rep, err := kpis.Run(ctx, kpis.Options{Store: st, Catalog: cat, Inputs: in, AsOf: asOf})
+			require.NoError(t, err)
+			require.NotEmpty(t, rep.Results)
+			compare(t, "first load", rep, truth)
+
+			sim.Mutate(60, 120, 30)
+			syncSim(t, st, sim, client, "s2")
+			rep2, err := kpis.Run(ctx, kpis.Options{Store: st, Catalog: cat, Inputs: in, AsOf: asOf})
+			require.NoError(t, err)
+			compare(t, "after mutate", rep2, sim.Truth())
+
+			// every run is kept
+			rows, err := st.Query(ctx, "SELECT count(), uniqExact(run_id) FROM kpi_results")
+			require.NoError(t, err)
+			defer rows.Close()
+			require.True(t, rows.Next())
+			var n, runs uint64
+			require.NoError(t, rows.Scan(&n, &runs))
+			require.Equal(t, uint64(len(rep.Results)+len(rep2.Results)), n)
+			require.Equal(t, uint64(2), runs)
+		})
+	}
+}
+
+// TestSkips runs the catalog on a warehouse with no synced tables and no
+// inputs file: every KPI is skipped, saying what it lacks, and the run is
+// recorded with them in its note.
+func TestSkips(t *testing.T) {
+	ctx := context.Background()
+	cat := loadCatalog(t)
+	for _, cfg := range warehousetest.All(t) {
+		t.Run(cfg.Driver, func(t *testing.T) {
+			st := openMigrated(t, cfg)
+			rep, err := kpis.Run(ctx, kpis.Options{Store: st, Catalog: cat, RunID: "r1"})
+			require.NoError(t, err)
+			require.Empty(t, rep.Results)
+			require.Empty(t, rep.Failed)
+			require.Len(t, rep.Skipped, len(cat.IDs()))
+			missing := map[string][]string{}
+			for _, s := range rep.Skipped {
+				missing[s.Ref] = s.Missing
+			}
+			require.Equal(t, []string{"input key_users"}, missing["key_user_training_rate@v1"])
+			require.Equal(t, []string{"view opportunity"}, missing["win_rate@v1"])
+			require.Equal(t, []string{"input go_live", "input licensed_users", "view incident"}, missing["hypercare_tickets_per_100_users@v1"])
+
+			rows, err := st.Query(ctx, "SELECT skipped, results, status, note FROM kpi_runs WHERE run_id = 'r1'")
+			require.NoError(t, err)
+			defer rows.Close()
+			require.True(t, rows.Next())
+			var skipped, results uint64
+			var status, note string
+			require.NoError(t, rows.Scan(&skipped, &results, &status, &note))
+			require.Equal(t, uint64(len(cat.IDs())), skipped)
+			require.Zero(t, results)
+			require.Equal(t, "ok", status)
+			require.Contains(t, note, "win_rate@v1 needs view opportunity")
+		})
+	}
+}
