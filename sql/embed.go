@@ -1,7 +1,9 @@
 // Package sql holds Ampel's SQL as files, embedded into the binary:
-// schema/ has the numbered migrations `ampel migrate` applies, landing/ the
-// templates for per-table landing tables and current-state views, and later
-// kpis/, audits/ and marts/ the KPI definitions, audit rules and BI views.
+// schema/ has the numbered migrations `ampel migrate` applies, migrate/ the
+// statements of the migration runner itself (its record table and lock),
+// landing/ the templates for per-table landing tables and current-state
+// views, and later kpis/, audits/ and marts/ the KPI definitions, audit
+// rules and BI views.
 // Code reads them only through the fs.FS values here.
 package sql
 
@@ -10,11 +12,15 @@ import (
 	"io/fs"
 )
 
-//go:embed schema landing
+//go:embed schema migrate landing
 var files embed.FS
 
 // Schema holds the numbered migrations, NNNN_name.sql.
 var Schema = sub("schema")
+
+// Migrate holds the migration runner's own statements: the
+// schema_migrations table, the lock, and recording a migration.
+var Migrate = sub("migrate")
 
 // Landing holds the templates for landing tables and current-state views.
 var Landing = sub("landing")
