@@ -61,6 +61,16 @@ func (s *Server) Snapshot() *Snapshot {
 	return snap
 }
 
+// RestoreOptions tune Restore.
+type RestoreOptions struct {
+	// KeepLinks answers delta links issued before the restore as if the
+	// environment had not been restored: a link reads the changes above
+	// its version, none when its version is above every version now (a
+	// token "from the future"), and ends with a delta link at the current
+	// version — lower than the one it came with.
+	KeepLinks bool
+}
+
 // RestoreResult says what a restore undid, per logical name (activities
 // under their type and under activitypointer): rows whose values went
 // back (Reverted), rows deleted since the snapshot that are back
@@ -87,8 +97,9 @@ type RestoreResult struct {
 // from no longer exist. VERIFY: Dataverse's documentation says nothing of
 // delta tokens after a restore; a sync must handle their refusal in any
 // case, and must not rely on it (a restored environment's new changes can
-// reach version numbers above a token's).
-func (s *Server) Restore(snap *Snapshot) RestoreResult {
+// reach version numbers above a token's). opts.KeepLinks keeps answering
+// delta links from before the restore instead, by their version alone.
+func (s *Server) Restore(snap *Snapshot, opts RestoreOptions) RestoreResult {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	res := RestoreResult{Snapshot: snap.id, Reverted: map[string]int{}, Undeleted: map[string]int{}, Dropped: map[string]int{}}
@@ -135,6 +146,7 @@ func (s *Server) Restore(snap *Snapshot) RestoreResult {
 	s.truth = &t
 	s.restores++
 	s.restoredAt = s.clock().UTC().Truncate(time.Second)
+	s.keepLinks = opts.KeepLinks
 	s.orderCache.reset()
 	return res
 }
@@ -181,6 +193,16 @@ func (s *Server) beforeRestore(at time.Time) bool {
 	return !s.restoredAt.IsZero() && !at.After(s.restoredAt)
 }
 
+// refusedAfterRestore reports whether a delta token issued at is refused
+// because of a restore: issued before it, unless the restore kept links,
+// which answers it even from above the current version.
+func (s *Server) refusedAfterRestore(at time.Time) (refused, kept bool) {
+	if !s.beforeRestore(at) {
+		return false, false
+	}
+	return !s.keepLinks, s.keepLinks
+}
+
 // reset forgets every kept order: after a restore, a data version can
 // stand for other data than it did when the order was kept.
 func (oc *orderCache) reset() {
@@ -216,8 +238,8 @@ func (p planted) clone() planted {
 }
 
 // restoreRoutes serves POST /_sim/snapshot (Server.Snapshot; answers
-// {"snapshot": id}) and POST /_sim/restore?snapshot=id (Server.Restore;
-// answers the RestoreResult).
+// {"snapshot": id}) and POST /_sim/restore?snapshot=id[&keep_links=true]
+// (Server.Restore; answers the RestoreResult).
 func (s *Server) restoreRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /_sim/snapshot", func(w http.ResponseWriter, r *http.Request) {
 		b, _ := json.Marshal(map[string]int{"snapshot": s.Snapshot().id})
@@ -236,7 +258,7 @@ func (s *Server) restoreRoutes(mux *http.ServeMux) {
 				"name a snapshot taken with POST /_sim/snapshot: /_sim/restore?snapshot=<id>")
 			return
 		}
-		b, _ := json.Marshal(s.Restore(snap))
+		b, _ := json.Marshal(s.Restore(snap, RestoreOptions{KeepLinks: r.URL.Query().Get("keep_links") == "true"}))
 		writeJSON(w, 200, b)
 	})
 }

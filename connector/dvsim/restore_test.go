@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -37,7 +39,7 @@ func TestRestore(t *testing.T) {
 
 	mutated := s.Mutate(30, 40, 20)
 	maxAfterMutate := maxVersion(t, s.Records("lead"))
-	res := s.Restore(snap)
+	res := s.Restore(snap, RestoreOptions{})
 	if !reflect.DeepEqual(before, records()) {
 		t.Fatal("records differ from the snapshot's")
 	}
@@ -136,5 +138,34 @@ func TestRestoreHTTP(t *testing.T) {
 	}
 	if !reflect.DeepEqual(before, s.Records("lead")) {
 		t.Fatal("leads differ from the snapshot's")
+	}
+}
+
+// TestRestoreKeepingLinks: with KeepLinks a delta link from before the
+// restore is answered by its version: nothing above it, and a next link at
+// the current, lower version.
+func TestRestoreKeepingLinks(t *testing.T) {
+	s := start(t, Options{Seed: 26, Scale: 200})
+	tok := s.testToken(t, s.URL(), time.Now().Add(time.Hour))
+	snap := s.Snapshot()
+	s.Mutate(10, 30, 5)
+	_, old, _ := walk(t, s, tok, s.URL()+"/api/data/v9.2/leads?$select=subject", "odata.track-changes", "leadid")
+	s.Restore(snap, RestoreOptions{KeepLinks: true})
+	s.Mutate(2, 5, 0)
+	r := get(t, s, tok, old, "")
+	if r.status != 200 || len(r.body["value"].([]any)) != 0 {
+		t.Fatalf("old delta link: %d %s", r.status, r.raw)
+	}
+	next, _ := r.body["@odata.deltaLink"].(string)
+	v := func(link string) int64 {
+		tok, _ := url.QueryUnescape(link[strings.Index(link, "$deltatoken=")+len("$deltatoken="):])
+		n, err := strconv.ParseInt(tok[:strings.IndexByte(tok, '!')], 10, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if v(next) >= v(old) {
+		t.Fatalf("next token version %d, old %d", v(next), v(old))
 	}
 }

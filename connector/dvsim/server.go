@@ -135,6 +135,7 @@ type Server struct {
 	snapshots                              []*Snapshot // by id-1
 	restores                               int         // restores so far; paging cookies carry it
 	restoredAt                             time.Time   // the last restore; delta tokens up to it are refused
+	keepLinks                              bool        // the last restore keeps answering older delta tokens
 }
 
 func idFromSeed(seed int64, salt uint64) string {
@@ -308,7 +309,8 @@ func (s *Server) clock() time.Time { return s.opts.Clock() }
 // answered for t: older than ExpireDeltaTokens, than the table's change tracking, than
 // ChangeRetention by the clock, or than the last Restore, or from the future.
 func (s *Server) deltaExpired(t *table, v int64, at time.Time) bool {
-	return v < s.expiredBelow || v < t.trackedSince || v > s.version || s.clock().Sub(at) > s.opts.ChangeRetention || s.beforeRestore(at)
+	refused, kept := s.refusedAfterRestore(at)
+	return refused || v < s.expiredBelow || v < t.trackedSince || v > s.version && !kept || s.clock().Sub(at) > s.opts.ChangeRetention
 }
 
 // SetThrottle switches service protection limits at run time.
