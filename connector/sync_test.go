@@ -104,10 +104,10 @@ func (c *cancelAfter) Rows(_, table string, n int) {
 	}
 }
 
-// viewVersions returns the live ids of a view and their versions.
+// viewVersions returns the live ids of a view and their versionnumbers.
 func viewVersions(t *testing.T, st warehouse.Store, view, key, env string) map[string]uint64 {
 	t.Helper()
-	rows, err := st.Query(context.Background(), fmt.Sprintf("SELECT toString(%s), _version FROM %s WHERE _environment = ?", key, view), env)
+	rows, err := st.Query(context.Background(), fmt.Sprintf("SELECT toString(%s), toUInt64(versionnumber) FROM %s WHERE _environment = ?", key, view), env)
 	require.NoError(t, err)
 	defer rows.Close()
 	out := map[string]uint64{}
@@ -191,8 +191,8 @@ func TestSyncResumesInterruptedLoad(t *testing.T) {
 			// a resume link the source refuses: the load starts over
 			sync(300, true)
 			require.NoError(t, st.Exec(context.Background(),
-				"INSERT INTO sync_state (environment, table_name, mode, delta_link, watermark, columns, next_link, seen_table, updated_at, seq) "+
-					"SELECT environment, table_name, mode, delta_link, watermark, columns, replaceRegexpOne(next_link, 'skiptoken=.*', 'skiptoken=garbage'), seen_table, updated_at, seq + 1 "+
+				"INSERT INTO sync_state (environment, table_name, mode, delta_link, watermark, columns, next_link, seen_table, generation, updated_at, seq) "+
+					"SELECT environment, table_name, mode, delta_link, watermark, columns, replaceRegexpOne(next_link, 'skiptoken=.*', 'skiptoken=garbage'), seen_table, generation, updated_at, seq + 1 "+
 					"FROM sync_state FINAL WHERE environment = 'prod' AND table_name = 'lead'"))
 			again := sync(0, false)
 			require.Contains(t, again.Note, "could not go on")
