@@ -227,9 +227,11 @@ func TestDoctorMigrationAdvice(t *testing.T) {
 
 	// begun: the first column of 0002 added, 0002 not recorded
 	require.NoError(t, st.Exec(ctx, "ALTER TABLE sync_state ADD COLUMN next_link String"))
+	all, err := fs.Glob(ampelsql.Schema, "*.sql")
+	require.NoError(t, err)
 	m := migrations()
 	require.Equal(t, "warn", m[0])
-	require.Contains(t, m[1], "1 applied, 1 pending; 0002_sync_state_resume.sql was interrupted (column sync_state.next_link exists): run ampel migrate to finish")
+	require.Contains(t, m[1], fmt.Sprintf("1 applied, %d pending; 0002_sync_state_resume.sql was interrupted (column sync_state.next_link exists): run ampel migrate to finish", len(all)-1))
 
 	// a conflict: a column 0002 adds, with another type
 	require.NoError(t, st.Exec(ctx, "ALTER TABLE sync_state ADD COLUMN seen_table UInt8"))
@@ -259,5 +261,5 @@ func TestDoctorMigrationAdvice(t *testing.T) {
 	require.NoError(t, st.Exec(ctx, "DROP TABLE schema_migrations_lock"))
 
 	y.ampel("migrate")
-	require.Equal(t, [2]string{"ok", "2 applied, none pending"}, migrations())
+	require.Equal(t, [2]string{"ok", fmt.Sprintf("%d applied, none pending", len(all))}, migrations())
 }
