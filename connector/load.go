@@ -156,9 +156,10 @@ func (ts *tableSync) delta(ctx context.Context, st state, sel []string) error {
 // watermark reads rows modified since the stored watermark minus the
 // overlap, oldest first, and stores the newest modifiedon and versionnumber
 // read; with st nil, it reads all rows in a new generation (a load in
-// fullMode) and tombstones the rows it did not see. An increment whose newest versionnumber is
-// below the stored one is errVersionsBack: the source went back (or its
-// newest row was deleted, which the reload the caller makes then shows).
+// fullMode) and tombstones the rows it did not see. An increment whose
+// newest versionnumber is below the stored one is errVersionsBack: the
+// source went back (or its newest row was deleted, which the reload the
+// caller makes then shows).
 func (ts *tableSync) watermark(ctx context.Context, sel []string, st *state, fullMode string) error {
 	full := st == nil
 	mode := ModeWatermark
