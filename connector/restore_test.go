@@ -14,7 +14,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ampel/ampel/connector"
-	"github.com/ampel/ampel/connector/dataverse"
 	"github.com/ampel/ampel/connector/dvsim"
 	"github.com/ampel/ampel/warehouse"
 	"github.com/ampel/ampel/warehouse/warehousetest"
@@ -152,11 +151,7 @@ func TestSyncRestoredEnvironment(t *testing.T) {
 			t.Cleanup(func() { sim.Close() })
 			// pages of 100 rows, so that a load stopped part way has a
 			// checkpoint to go on from
-			client, err := dataverse.New(ctx, dataverse.Config{
-				URL: sim.URL(), Authority: sim.Authority(), TenantID: sim.TenantID(), ClientID: sim.ClientID(),
-				ClientSecret: sim.ClientSecret(), HTTPClient: sim.Client(), PageSize: 100,
-			})
-			require.NoError(t, err)
+			client := pagedClient(t, sim, 100)
 			sync := func(opts connector.Options) map[string]connector.TableResult {
 				opts.Store, opts.Client, opts.Environment, opts.RunID = st, client, "prod", "t"
 				if opts.Tables == nil {

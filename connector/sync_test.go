@@ -11,7 +11,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ampel/ampel/connector"
-	"github.com/ampel/ampel/connector/dataverse"
 	"github.com/ampel/ampel/connector/dvsim"
 	ampelsql "github.com/ampel/ampel/sql"
 	"github.com/ampel/ampel/warehouse"
@@ -132,11 +131,7 @@ func TestSyncResumesInterruptedLoad(t *testing.T) {
 			sim, err := dvsim.Start(dvsim.Options{Seed: 61, Scale: 1500})
 			require.NoError(t, err)
 			t.Cleanup(func() { sim.Close() })
-			client, err := dataverse.New(context.Background(), dataverse.Config{
-				URL: sim.URL(), Authority: sim.Authority(), TenantID: sim.TenantID(), ClientID: sim.ClientID(),
-				ClientSecret: sim.ClientSecret(), HTTPClient: sim.Client(), PageSize: 50,
-			})
-			require.NoError(t, err)
+			client := pagedClient(t, sim, 50)
 			tables := []connector.Table{{Name: "lead"}}
 			total := len(sim.Records("lead"))
 			sync := func(stopAfter int, full bool) connector.TableResult {
@@ -244,11 +239,7 @@ func TestSyncReadsDuringInsert(t *testing.T) {
 			sim, err := dvsim.Start(dvsim.Options{Seed: 62, Scale: 400})
 			require.NoError(t, err)
 			t.Cleanup(func() { sim.Close() })
-			client, err := dataverse.New(ctx, dataverse.Config{
-				URL: sim.URL(), Authority: sim.Authority(), TenantID: sim.TenantID(), ClientID: sim.ClientID(),
-				ClientSecret: sim.ClientSecret(), HTTPClient: sim.Client(), PageSize: 50,
-			})
-			require.NoError(t, err)
+			client := pagedClient(t, sim, 50)
 			held := &heldInsert{Store: st, table: "landing_lead", gate: make(chan struct{})}
 			done := make(chan error, 1)
 			var res []connector.TableResult

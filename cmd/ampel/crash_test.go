@@ -69,6 +69,26 @@ func (x *e2e) mustSync() {
 	require.NoError(x.t, err, "ampel sync\nstderr: %s\nstdout: %s", errOut, out)
 }
 
+// killLoadAfterCheckpoint starts ampel sync with args on a table of about
+// 51k rows (11 pages of 5000, a checkpoint after every batch of 20,000
+// rows, 4 pages) and kills it with SIGKILL once the checkpoint after the
+// first batch is stored: the reader asks for a page only once the writer
+// has taken the one before, and the writer takes page 5 only after the
+// checkpoint at page 4's end is saved, so 8 pages served (with room for
+// the row-count request) means that checkpoint is stored.
+func (x *e2e) killLoadAfterCheckpoint(args ...string) {
+	x.t.Helper()
+	cmd := exec.Command(ampelBin, append([]string{"sync", "--config", x.config}, args...)...)
+	var errOut bytes.Buffer
+	cmd.Stderr = &errOut
+	pages := x.sim.Stats().Pages
+	require.NoError(x.t, cmd.Start())
+	awaitCond(x.t, 2*time.Minute, "8 pages served", func() bool { return x.sim.Stats().Pages >= pages+8 })
+	require.NoError(x.t, cmd.Process.Signal(syscall.SIGKILL))
+	err := cmd.Wait()
+	require.True(x.t, killedBySIGKILL(cmd), "ampel sync was killed, not ended on its own: %v\n%s", err, errOut.String())
+}
+
 // killedBySIGKILL reports whether cmd, waited for, ended by SIGKILL.
 func killedBySIGKILL(cmd *exec.Cmd) bool {
 	ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus)

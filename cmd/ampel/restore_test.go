@@ -1,10 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
-	"os/exec"
-	"syscall"
 	"testing"
 	"time"
 
@@ -48,18 +45,8 @@ func TestSyncRestoredEnvironmentKilled(t *testing.T) {
 			require.NotEmpty(t, res["reverted"])
 			x.sim.Mutate(100, 1000, 50)
 
-			cmd := exec.Command(ampelBin, "sync", "--config", x.config, "--tables", "lead")
-			var errOut bytes.Buffer
-			cmd.Stderr = &errOut
-			pages := x.sim.Stats().Pages
-			require.NoError(t, cmd.Start())
-			// the refused delta link serves no page; 8 pages of the reload
-			// served means the checkpoint after the first 4 is stored (see
-			// TestSyncKillResumes)
-			awaitCond(t, 2*time.Minute, "8 pages of leads served", func() bool { return x.sim.Stats().Pages >= pages+8 })
-			require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
-			err := cmd.Wait()
-			require.True(t, killedBySIGKILL(cmd), "ampel sync was killed, not ended on its own: %v\n%s", err, errOut.String())
+			// the refused delta link serves no page, then the reload's
+			x.killLoadAfterCheckpoint("--tables", "lead")
 
 			x.ampel("sync", "--tables", "lead")
 			lead := x.lastRuns()["lead"]

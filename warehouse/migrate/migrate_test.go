@@ -194,6 +194,19 @@ func columnType(t *testing.T, s warehouse.Store, table, column string) string {
 	return ""
 }
 
+// interrupted opens a warehouse with 0001 applied and recorded and the
+// column sync_state.<column> (name and type) added, as a run killed inside
+// 0002 leaves it.
+func interrupted(t *testing.T, cfg warehouse.Config, column string) warehouse.Store {
+	t.Helper()
+	ctx := context.Background()
+	s := warehousetest.Open(t, cfg)
+	_, err := migrate.Up(ctx, s, only(t, ampelsql.Schema, 1), migrate.Options{})
+	require.NoError(t, err)
+	require.NoError(t, s.Exec(ctx, "ALTER TABLE sync_state ADD COLUMN "+column))
+	return s
+}
+
 // TestUpRepairsInterruptedMigration builds the warehouse an earlier Ampel
 // left when it was killed inside 0002_sync_state_resume.sql: 0001 recorded,
 // the first column of 0002 added, 0002 not recorded. Inspect says so, and
@@ -203,11 +216,7 @@ func TestUpRepairsInterruptedMigration(t *testing.T) {
 	ctx := context.Background()
 	for _, cfg := range warehousetest.All(t) {
 		t.Run(cfg.Driver, func(t *testing.T) {
-			s := warehousetest.Open(t, cfg)
-			_, err := migrate.Up(ctx, s, only(t, ampelsql.Schema, 1), migrate.Options{})
-			require.NoError(t, err)
-			require.NoError(t, s.Exec(ctx, "ALTER TABLE sync_state ADD COLUMN next_link String"))
-
+			s := interrupted(t, cfg, "next_link String")
 			st, err := migrate.Inspect(ctx, s, ampelsql.Schema, migrate.Options{})
 			require.NoError(t, err)
 			require.NoError(t, st.Conflict)
@@ -232,11 +241,7 @@ func TestUpRepairsInterruptedMigration(t *testing.T) {
 			} else {
 				c = warehousetest.Embedded(t)
 			}
-			s := warehousetest.Open(t, c)
-			_, err := migrate.Up(ctx, s, only(t, ampelsql.Schema, 1), migrate.Options{})
-			require.NoError(t, err)
-			require.NoError(t, s.Exec(ctx, "ALTER TABLE sync_state ADD COLUMN seen_table UInt8"))
-
+			s := interrupted(t, c, "seen_table UInt8")
 			st, err := migrate.Inspect(ctx, s, ampelsql.Schema, migrate.Options{})
 			require.NoError(t, err)
 			var ce *migrate.ConflictError
