@@ -6,7 +6,7 @@ import (
 	"syscall"
 )
 
-// Environment variables for crash tests only (cmd/ampel/e2e_test.go):
+// Environment variables for crash tests only (cmd/ampel/crash_test.go):
 // they make the binary kill itself at an exact point of its start-up, or
 // list the points it passes. The points are those of
 // migrate.Options.Hook: "locked", "<migration file>#<statement>",
