@@ -231,6 +231,13 @@ func tableList() []connector.Table {
 
 func simClient(tb testing.TB, sim *dvsim.Server) *dataverse.Client {
 	tb.Helper()
+	return pagedClient(tb, sim, 0)
+}
+
+// pagedClient is a client of sim that asks for pages of pageSize rows (0:
+// the client's default).
+func pagedClient(tb testing.TB, sim *dvsim.Server, pageSize int) *dataverse.Client {
+	tb.Helper()
 	c, err := dataverse.New(context.Background(), dataverse.Config{
 		URL:          sim.URL(),
 		Authority:    sim.Authority(),
@@ -238,6 +245,7 @@ func simClient(tb testing.TB, sim *dvsim.Server) *dataverse.Client {
 		ClientID:     sim.ClientID(),
 		ClientSecret: sim.ClientSecret(),
 		HTTPClient:   sim.Client(),
+		PageSize:     pageSize,
 	})
 	require.NoError(tb, err)
 	return c

@@ -2,8 +2,6 @@ package connector
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -20,121 +18,191 @@ import (
 // tombstones what the warehouse holds but the load did not see, and stores
 // the delta link.
 //
+// Every full load writes its rows in a new generation (see
+// landingVersion), saved in sync_state before the first row is written:
+// its rows win over every row stored before, whatever their version
+// numbers, and the rows it did not see are those whose newest version is
+// of an older generation, which reconcile tombstones.
+//
 // A long load saves checkpoints: at a page boundary, once every row before
 // it is in the warehouse, the state records the next page's link (at most
 // every Options.CheckpointEvery, and always when the load stops on an
 // error or cancellation). With resume set, the load goes on from such a
-// checkpoint, with the scratch table of keys the first part saw. The
-// paging cookie in the link carries the change-tracking snapshot of the
-// load's start, so the delta link at its end covers what changed since
-// then, the pause included (VERIFY against Dataverse: the simulator does).
-func (ts *tableSync) full(ctx context.Context, mode string, sel []string, resume *state) (err error) {
+// checkpoint, in the generation it began. The paging cookie in the link
+// carries the change-tracking snapshot of the load's start, so the delta
+// link at its end covers what changed since then, the pause included
+// (VERIFY against Dataverse: the simulator does).
+func (ts *tableSync) full(ctx context.Context, mode string, sel []string, resume *state) error {
 	ts.res.Mode = mode
 	total := ts.estimate(ctx)
 	ts.opts.Progress.TableStarted(ts.opts.Environment, ts.entity.LogicalName, mode, total)
-	var seen *seenSet
 	q := dataverse.Query{EntitySet: ts.entity.EntitySetName, Select: sel, TrackChanges: true}
+	stale := true // rows stored before the load may be gone from the source
 	if resume != nil {
 		q.NextLink = resume.NextLink
-		if resume.SeenTable != "" {
-			if seen, err = ts.openSeen(ctx, resume.SeenTable); err != nil {
-				return err
-			}
-		}
-	} else if seen, err = ts.newSeen(ctx); err != nil {
-		return err
-	}
-	// a saved checkpoint (the one resumed from, or a new one) needs the
-	// scratch table until the load ends
-	checkpointed := resume != nil
-	defer func() {
-		if err == nil || !checkpointed {
-			seen.drop(ctx)
-		}
-	}()
-	point := state{Mode: mode, Columns: sel}
-	if seen != nil {
-		point.SeenTable = seen.table
-	}
-	checkpoint := func(ctx context.Context, next string) error {
-		point.NextLink = next
-		if err := ts.states.save(ctx, ts.entity.LogicalName, point); err != nil {
+		ts.gen = resume.Generation
+	} else {
+		var err error
+		if stale, err = ts.newGeneration(ctx, mode, sel); err != nil {
 			return err
 		}
-		checkpointed = true
-		return nil
+	}
+	point := state{Mode: mode, Columns: sel, Generation: ts.gen}
+	checkpoint := func(ctx context.Context, next string) error {
+		point.NextLink = next
+		return ts.states.save(ctx, ts.entity.LogicalName, point)
 	}
 	r := ts.opts.Client.Read(ctx, q)
 	defer r.Close()
-	link, _, err := ts.copyPages(ctx, r, seen, checkpoint)
+	link, _, err := ts.copyPages(ctx, r, checkpoint)
 	if err != nil {
 		return err
 	}
 	if link == "" {
 		return fmt.Errorf("the last page of %s carried no @odata.deltaLink although change tracking was requested", ts.entity.EntitySetName)
 	}
-	if err := ts.reconcile(ctx, seen); err != nil {
-		return err
+	if stale {
+		if err := ts.reconcile(ctx); err != nil {
+			return err
+		}
 	}
-	return ts.states.save(ctx, ts.entity.LogicalName, state{Mode: ModeDelta, DeltaLink: link, Columns: sel})
+	ts.link = link
+	return ts.states.save(ctx, ts.entity.LogicalName, state{Mode: ModeDelta, DeltaLink: link, Columns: sel, Generation: ts.gen})
 }
 
-// delta applies the changes since link and stores the next link.
-func (ts *tableSync) delta(ctx context.Context, link string, sel []string) error {
+// Landing versions: _version is the load generation in the high bits and
+// the source's versionnumber in the low versionBits, so that ordering by
+// _version orders first by load, then by the source's version. A full
+// load raises the generation: its rows replace every row stored before
+// even when the source's version numbers went back (an environment
+// restored from a backup or copied over another). Deltas and tombstones
+// stay in the generation of the load they follow.
+const (
+	versionBits   = 44 // versionnumbers up to 1.7e13; Dataverse's are far below
+	versionMask   = 1<<versionBits - 1
+	maxGeneration = 1<<(64-versionBits) - 1
+)
+
+// landingVersion is the _version of a row with the source's versionnumber
+// v, loaded in generation gen.
+func landingVersion(gen uint32, v uint64) uint64 { return uint64(gen)<<versionBits | v }
+
+// newGeneration starts the generation of a full load: one above the
+// stored state's and above every row of the environment in the landing
+// table (in case sync_state was lost), saved in sync_state before the load
+// writes a row. A run killed before its first checkpoint so leaves a state
+// that says a load was under way, and the next one loads again in a newer
+// generation: rows of an unfinished load never outrank later ones. stale
+// reports whether the landing table held rows of the environment.
+func (ts *tableSync) newGeneration(ctx context.Context, mode string, sel []string) (stale bool, err error) {
+	rows, err := ts.opts.Store.Query(ctx, "SELECT max(_version), count() FROM "+warehouse.QuoteIdentifier(ts.landing.Table())+" WHERE _environment = ?", ts.opts.Environment)
+	if err != nil {
+		return false, fmt.Errorf("read the generation of %s: %w", ts.landing.Table(), err)
+	}
+	var newest, n uint64
+	for rows.Next() {
+		if err := rows.Scan(&newest, &n); err != nil {
+			rows.Close()
+			return false, fmt.Errorf("read the generation of %s: %w", ts.landing.Table(), err)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return false, fmt.Errorf("read the generation of %s: %w", ts.landing.Table(), err)
+	}
+	gen := uint64(max(ts.stored.Generation, uint32(newest>>versionBits))) + 1
+	if gen > maxGeneration {
+		return false, fmt.Errorf("%s was loaded in full %d times, as many as _version can count: drop the table (DROP TABLE %s) and sync again to load it anew",
+			ts.landing.Table(), maxGeneration, ts.landing.Table())
+	}
+	ts.gen = uint32(gen)
+	return n > 0, ts.states.save(ctx, ts.entity.LogicalName, state{Mode: mode, Columns: sel, Generation: ts.gen})
+}
+
+// errVersionsBack says the source's versions went back since the last
+// sync: the environment was restored from a backup or copied over.
+type errVersionsBack struct{ was, now uint64 }
+
+func (e *errVersionsBack) Error() string {
+	return fmt.Sprintf("the source's versions went backwards (version %d, was %d; environment restored or copied?)", e.now, e.was)
+}
+
+// delta applies the changes since the stored delta link and stores the
+// next link. A next link whose token version is lower than the stored
+// one's means the source's versions went back: errVersionsBack, for the
+// caller to reload.
+func (ts *tableSync) delta(ctx context.Context, st state, sel []string) error {
 	ts.res.Mode = ModeDelta
+	ts.gen = st.Generation
 	ts.opts.Progress.TableStarted(ts.opts.Environment, ts.entity.LogicalName, ModeDelta, -1)
-	r := ts.opts.Client.Read(ctx, dataverse.Query{DeltaLink: link})
+	r := ts.opts.Client.Read(ctx, dataverse.Query{DeltaLink: st.DeltaLink})
 	defer r.Close()
-	next, _, err := ts.copyPages(ctx, r, nil, nil)
+	next, _, err := ts.copyPages(ctx, r, nil)
 	if err != nil {
 		return err
 	}
 	if next == "" {
 		return fmt.Errorf("the delta response for %s carried no @odata.deltaLink", ts.entity.EntitySetName)
 	}
-	return ts.states.save(ctx, ts.entity.LogicalName, state{Mode: ModeDelta, DeltaLink: next, Columns: sel})
+	was, ok1 := dataverse.DeltaTokenVersion(st.DeltaLink)
+	now, ok2 := dataverse.DeltaTokenVersion(next)
+	if ok1 && ok2 && now < was {
+		return &errVersionsBack{was: was, now: now}
+	}
+	ts.link = next
+	return ts.states.save(ctx, ts.entity.LogicalName, state{Mode: ModeDelta, DeltaLink: next, Columns: sel, Generation: ts.gen})
 }
 
-// watermark reads rows modified since mark minus the overlap (all rows when
-// mark is zero), oldest first, and stores the newest modifiedon seen.
-func (ts *tableSync) watermark(ctx context.Context, mark time.Time, sel []string) error {
-	full := mark.IsZero()
+// watermark reads rows modified since the stored watermark minus the
+// overlap, oldest first, and stores the newest modifiedon and versionnumber
+// read; with st nil, it reads all rows in a new generation (a load in
+// fullMode) and tombstones the rows it did not see. An increment whose
+// newest versionnumber is below the stored one is errVersionsBack: the
+// source went back (or its newest row was deleted, which the reload the
+// caller makes then shows).
+func (ts *tableSync) watermark(ctx context.Context, sel []string, st *state, fullMode string) error {
+	full := st == nil
 	mode := ModeWatermark
 	var total int64 = -1
 	if full {
-		mode = ModeFull
+		mode = fullMode
 		total = ts.estimate(ctx)
 	}
 	ts.res.Mode = mode
 	ts.opts.Progress.TableStarted(ts.opts.Environment, ts.entity.LogicalName, mode, total)
+	var mark time.Time
+	stale := false
+	if full {
+		var err error
+		if stale, err = ts.newGeneration(ctx, mode, sel); err != nil {
+			return err
+		}
+	} else {
+		mark, ts.gen = st.Watermark, st.Generation
+	}
 	since := mark
 	if !full {
 		since = mark.Add(-ts.opts.Overlap)
 	}
 	q := dataverse.WatermarkQuery(ts.entity.EntitySetName, ts.entity.PrimaryIDAttribute, sel, since)
-	var seen *seenSet
-	if full {
-		var err error
-		if seen, err = ts.newSeen(ctx); err != nil {
-			return err
-		}
-		defer seen.drop(ctx)
-	}
 	r := ts.opts.Client.Read(ctx, q)
 	defer r.Close()
-	_, newest, err := ts.copyPages(ctx, r, seen, nil)
+	_, newest, err := ts.copyPages(ctx, r, nil)
 	if err != nil {
 		return err
 	}
-	if full {
-		if err := ts.reconcile(ctx, seen); err != nil {
+	if !full && ts.sourceMax < st.SourceVersion {
+		return &errVersionsBack{was: st.SourceVersion, now: ts.sourceMax}
+	}
+	if stale {
+		if err := ts.reconcile(ctx); err != nil {
 			return err
 		}
 	}
 	if newest.Before(mark) {
 		newest = mark
 	}
-	return ts.states.save(ctx, ts.entity.LogicalName, state{Mode: ModeWatermark, Watermark: newest, Columns: sel})
+	return ts.states.save(ctx, ts.entity.LogicalName, state{Mode: ModeWatermark, Watermark: newest, Columns: sel, Generation: ts.gen, SourceVersion: ts.sourceMax})
 }
 
 // estimate asks for the table's row count for progress; -1 if unknown.
@@ -147,17 +215,16 @@ func (ts *tableSync) estimate(ctx context.Context) int64 {
 	return n
 }
 
-// copyPages writes every page of r to the landing table (and the keys to
-// seen, when given) and returns the delta link of the last page and the
-// newest modifiedon seen. Deletes go into the same INSERTs as the rows, so
+// copyPages writes every page of r to the landing table and returns the
+// delta link of the last page and the newest modifiedon seen. Deletes go into the same INSERTs as the rows, so
 // a delta costs one INSERT per batch however many pages it has.
 //
 // Batches end at page boundaries. When checkpoint is given, it is called
 // with the link of the next page after a batch is written: at most every
 // Options.CheckpointEvery, and when the read stops on an error or a
 // cancellation, so that the rows written so far need not be read again.
-func (ts *tableSync) copyPages(ctx context.Context, r *dataverse.Reader, seen *seenSet, checkpoint func(context.Context, string) error) (link string, newest time.Time, err error) {
-	w := newBatchWriter(ts, seen)
+func (ts *tableSync) copyPages(ctx context.Context, r *dataverse.Reader, checkpoint func(context.Context, string) error) (link string, newest time.Time, err error) {
+	w := newBatchWriter(ts)
 	defer w.abort()
 	// Writes finish even when ctx is canceled (SIGTERM): the rows read so
 	// far land, a checkpoint says where to go on, and the sync stops.
@@ -225,23 +292,20 @@ func (ts *tableSync) copyPages(ctx context.Context, r *dataverse.Reader, seen *s
 // go on during an INSERT.
 type batchWriter struct {
 	ts       *tableSync
-	seen     *seenSet
 	batch    warehouse.Batch
-	keys     []uuid.UUID // for seen: the keys in batch
 	row      []any
 	syncedAt time.Time
 
 	// for tombstones: the deleted keys not written yet, the keys in batch
-	// (tracked once the read has shown a delete), and the highest version
-	// read so far
+	// (tracked once the read has shown a delete), and the highest landing
+	// version read so far
 	deleted    []uuid.UUID
 	pending    map[uuid.UUID]struct{}
 	maxVersion uint64
 
 	upserts, stones uint64 // rows and tombstones in batch
 
-	sending chan sent   // the batch in flight, nil if none
-	spare   []uuid.UUID // a keys buffer to reuse, back from the last send
+	sending chan sent // the batch in flight, nil if none
 }
 
 // sent is what a batch sent in the background reports.
@@ -249,12 +313,10 @@ type sent struct {
 	err             error
 	rows            int
 	upserts, stones uint64
-	keys            []uuid.UUID
 }
 
-func newBatchWriter(ts *tableSync, seen *seenSet) *batchWriter {
-	w := &batchWriter{ts: ts, seen: seen, syncedAt: time.Now().UTC().Truncate(time.Second)}
-	return w
+func newBatchWriter(ts *tableSync) *batchWriter {
+	return &batchWriter{ts: ts, syncedAt: time.Now().UTC().Truncate(time.Second)}
 }
 
 func (w *batchWriter) begin(ctx context.Context) error {
@@ -279,6 +341,11 @@ func (w *batchWriter) upsert(ctx context.Context, rec *dataverse.Record) error {
 		return fmt.Errorf("%s: %w", ts.entity.EntitySetName, err)
 	}
 	version, _ := rec.Version()
+	if version > versionMask {
+		return fmt.Errorf("%s: versionnumber %d is above %d, the most _version holds beside the load generation", ts.entity.EntitySetName, version, uint64(versionMask))
+	}
+	ts.sourceMax = max(ts.sourceMax, version)
+	version = landingVersion(ts.gen, version)
 	w.maxVersion = max(w.maxVersion, version)
 	row = append(row, ts.opts.Environment, version, uint8(0), w.syncedAt)
 	w.row = row
@@ -286,17 +353,12 @@ func (w *batchWriter) upsert(ctx context.Context, rec *dataverse.Record) error {
 		return fmt.Errorf("%s row: %w", ts.entity.EntitySetName, err)
 	}
 	w.upserts++
-	if w.seen != nil || w.pending != nil {
+	if w.pending != nil {
 		id, err := w.key(rec)
 		if err != nil {
 			return err
 		}
-		if w.seen != nil {
-			w.keys = append(w.keys, id)
-		}
-		if w.pending != nil {
-			w.pending[id] = struct{}{}
-		}
+		w.pending[id] = struct{}{}
 	}
 	return nil
 }
@@ -365,9 +427,9 @@ func (w *batchWriter) flush(ctx context.Context) error {
 	if err := w.wait(); err != nil {
 		return err
 	}
-	b, keys, seen := w.batch, w.keys, w.seen
-	out := sent{rows: b.Rows(), upserts: w.upserts, stones: w.stones, keys: keys}
-	w.batch, w.keys, w.spare = nil, w.spare[:0], nil
+	b := w.batch
+	out := sent{rows: b.Rows(), upserts: w.upserts, stones: w.stones}
+	w.batch = nil
 	w.upserts, w.stones = 0, 0
 	if w.pending != nil {
 		// the keys in flight are found by tombstones once they are stored
@@ -379,8 +441,6 @@ func (w *batchWriter) flush(ctx context.Context) error {
 	go func() {
 		if err := b.Send(ctx); err != nil {
 			out.err = fmt.Errorf("insert into %s: %w", table, err)
-		} else if seen != nil {
-			out.err = seen.add(ctx, keys)
 		}
 		done <- out
 	}()
@@ -394,7 +454,6 @@ func (w *batchWriter) wait() error {
 	}
 	out := <-w.sending
 	w.sending = nil
-	w.spare = out.keys[:0]
 	if out.err != nil {
 		return out.err
 	}
@@ -480,17 +539,17 @@ func (w *batchWriter) tombstones(ctx context.Context) error {
 	return nil
 }
 
-// reconcile tombstones the live rows a full load did not see.
-func (ts *tableSync) reconcile(ctx context.Context, seen *seenSet) error {
-	if seen == nil {
-		return nil // the load started on an empty table: nothing can be stale
-	}
+// reconcile tombstones the live rows a full load did not see: those whose
+// newest version is of a generation before the load's. A tombstone's
+// version is one above the row's, in the row's generation: it outranks the
+// row, and a row the key gets again (an undone delete) outranks it.
+func (ts *tableSync) reconcile(ctx context.Context) error {
 	s := ts.opts.Store
 	key := warehouse.QuoteIdentifier(ts.landing.Key)
 	table := warehouse.QuoteIdentifier(ts.landing.Table())
-	from := fmt.Sprintf("FROM %s FINAL WHERE _environment = ? AND _deleted = 0 AND %s NOT IN (SELECT id FROM %s)",
-		table, key, warehouse.QuoteIdentifier(seen.table))
-	rows, err := s.Query(ctx, "SELECT count() "+from, ts.opts.Environment)
+	base := landingVersion(ts.gen, 0)
+	from := fmt.Sprintf("FROM %s FINAL WHERE _environment = ? AND _deleted = 0 AND _version < ?", table)
+	rows, err := s.Query(ctx, "SELECT count() "+from, ts.opts.Environment, base)
 	if err != nil {
 		return fmt.Errorf("find rows gone from %s: %w", ts.entity.LogicalName, err)
 	}
@@ -509,85 +568,11 @@ func (ts *tableSync) reconcile(ctx context.Context, seen *seenSet) error {
 		return nil
 	}
 	err = s.Exec(ctx, fmt.Sprintf("INSERT INTO %s (%s, _environment, _version, _deleted, _synced_at) SELECT %s, _environment, _version + 1, 1, now() %s",
-		table, key, key, from), ts.opts.Environment)
+		table, key, key, from), ts.opts.Environment, base)
 	if err != nil {
 		return fmt.Errorf("tombstone rows gone from %s: %w", ts.entity.LogicalName, err)
 	}
 	ts.log.Info("rows gone from the source since the last full load", "rows", gone)
 	ts.res.Deleted += gone
 	return nil
-}
-
-// seenSet is a scratch table of the keys a full load has seen.
-type seenSet struct {
-	store warehouse.Store
-	table string
-}
-
-// newSeen starts the scratch table of a full load, or returns nil when
-// the landing table holds no rows of this environment yet: then no row can
-// go stale and the load skips the bookkeeping.
-func (ts *tableSync) newSeen(ctx context.Context) (*seenSet, error) {
-	rows, err := ts.opts.Store.Query(ctx, "SELECT 1 FROM "+warehouse.QuoteIdentifier(ts.landing.Table())+" WHERE _environment = ? LIMIT 1", ts.opts.Environment)
-	if err != nil {
-		return nil, err
-	}
-	found := rows.Next()
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	if !found {
-		return nil, nil
-	}
-	h := sha256.Sum256([]byte(ts.opts.Environment))
-	name := "sync_seen_" + ts.entity.LogicalName + "_" + hex.EncodeToString(h[:4])
-	s := &seenSet{store: ts.opts.Store, table: name}
-	q := warehouse.QuoteIdentifier(name)
-	if err := s.store.Exec(ctx, "DROP TABLE IF EXISTS "+q); err != nil {
-		return nil, err
-	}
-	if err := s.store.Exec(ctx, "CREATE TABLE "+q+" (id UUID) ENGINE = Log"); err != nil {
-		return nil, fmt.Errorf("create scratch table %s: %w", name, err)
-	}
-	return s, nil
-}
-
-// errCannotResume says a checkpoint cannot be used; the load starts over.
-var errCannotResume = errors.New("cannot resume")
-
-// openSeen reopens the scratch table of an interrupted load.
-func (ts *tableSync) openSeen(ctx context.Context, name string) (*seenSet, error) {
-	cat, err := warehouse.ReadCatalog(ctx, ts.opts.Store, name)
-	if err != nil {
-		return nil, err
-	}
-	if len(cat[name]) == 0 {
-		return nil, fmt.Errorf("%w: its scratch table %s is gone", errCannotResume, name)
-	}
-	return &seenSet{store: ts.opts.Store, table: name}, nil
-}
-
-func (s *seenSet) add(ctx context.Context, ids []uuid.UUID) error {
-	if len(ids) == 0 {
-		return nil
-	}
-	b, err := s.store.PrepareInsert(ctx, s.table, []string{"id"})
-	if err != nil {
-		return err
-	}
-	for _, id := range ids {
-		if err := b.Append(id); err != nil {
-			b.Abort()
-			return err
-		}
-	}
-	return b.Send(ctx)
-}
-
-func (s *seenSet) drop(ctx context.Context) {
-	if s == nil {
-		return
-	}
-	_ = s.store.Exec(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+warehouse.QuoteIdentifier(s.table))
 }

@@ -28,16 +28,26 @@ type state struct {
 	DeltaLink string
 	Watermark time.Time
 	Columns   []string
-	// NextLink and SeenTable are set while a full load (Mode full or
-	// reload) is unfinished: where it goes on, and its scratch table of
-	// seen keys ("" if it keeps none). See tableSync.full.
-	NextLink  string
+	// NextLink is set while a full load (Mode full or reload) is
+	// unfinished: where it goes on ("" before its first checkpoint). See
+	// tableSync.full.
+	NextLink string
+	// SeenTable is the scratch table of seen keys of a load an earlier
+	// Ampel left unfinished; loads keep none now (generations tell).
 	SeenTable string
+	// Generation is the table's load generation: a full load raises it
+	// and saves it before it writes a row; the landing rows carry it in
+	// the high bits of _version (see landingVersion). 0 for rows and
+	// states written before generations.
+	Generation uint32
+	// SourceVersion is, for a table without change tracking, the newest
+	// versionnumber its last sync read; 0 if unknown.
+	SourceVersion uint64
 }
 
 // loadStates reads the state of every table of env, by table name.
 func loadStates(ctx context.Context, s warehouse.Store, env string) (map[string]state, error) {
-	rows, err := s.Query(ctx, "SELECT table_name, mode, delta_link, watermark, columns, next_link, seen_table FROM sync_state FINAL WHERE environment = ?", env)
+	rows, err := s.Query(ctx, "SELECT table_name, mode, delta_link, watermark, columns, next_link, seen_table, generation, source_version FROM sync_state FINAL WHERE environment = ?", env)
 	if err != nil {
 		return nil, fmt.Errorf("read sync state: %w", err)
 	}
@@ -46,7 +56,7 @@ func loadStates(ctx context.Context, s warehouse.Store, env string) (map[string]
 	for rows.Next() {
 		var table string
 		var st state
-		if err := rows.Scan(&table, &st.Mode, &st.DeltaLink, &st.Watermark, &st.Columns, &st.NextLink, &st.SeenTable); err != nil {
+		if err := rows.Scan(&table, &st.Mode, &st.DeltaLink, &st.Watermark, &st.Columns, &st.NextLink, &st.SeenTable, &st.Generation, &st.SourceVersion); err != nil {
 			return nil, fmt.Errorf("read sync state: %w", err)
 		}
 		states[table] = st
@@ -115,7 +125,7 @@ func writeStates(ctx context.Context, s warehouse.Store, env string, saves []*st
 	fail := func(err error) error {
 		return fmt.Errorf("save sync state of %s: %w", strings.Join(names, ", "), err)
 	}
-	b, err := s.PrepareInsert(ctx, "sync_state", []string{"environment", "table_name", "mode", "delta_link", "watermark", "columns", "next_link", "seen_table", "updated_at", "seq"})
+	b, err := s.PrepareInsert(ctx, "sync_state", []string{"environment", "table_name", "mode", "delta_link", "watermark", "columns", "next_link", "seen_table", "generation", "source_version", "updated_at", "seq"})
 	if err != nil {
 		return fail(err)
 	}
@@ -129,7 +139,7 @@ func writeStates(ctx context.Context, s warehouse.Store, env string, saves []*st
 		if mark.Before(time.Unix(0, 0)) {
 			mark = time.Unix(0, 0).UTC() // no watermark yet; DateTime starts in 1970
 		}
-		if err := b.Append(env, sv.table, sv.st.Mode, sv.st.DeltaLink, mark, cols, sv.st.NextLink, sv.st.SeenTable, now, uint64(now.UnixNano())); err != nil {
+		if err := b.Append(env, sv.table, sv.st.Mode, sv.st.DeltaLink, mark, cols, sv.st.NextLink, sv.st.SeenTable, sv.st.Generation, sv.st.SourceVersion, now, uint64(now.UnixNano())); err != nil {
 			b.Abort()
 			return fail(err)
 		}

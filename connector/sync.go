@@ -19,12 +19,26 @@
 //     table without change tracking is read by modifiedon with an overlap
 //     window instead; deletes cannot be seen for it, which sync_runs notes.
 //  3. Writing. Rows go to the landing table in large batches with
-//     _version = the row's versionnumber. A delete becomes a tombstone in
-//     the same batch: the key with _deleted = 1 and a version above the
-//     newest one stored and above every version read in the run.
-//     A full load also records every key it saw in a scratch table and, at
-//     its end, tombstones the stored keys it did not see: deletes missed while
-//     a delta link was expired, or during an interrupted load, are caught.
+//     _version = the load generation in the high 20 bits and the row's
+//     versionnumber in the low 44 (landingVersion). Every full load raises
+//     the generation and saves it in sync_state before it writes a row, so
+//     its rows replace every row stored before even when the source's
+//     version numbers went back (an environment restored from a backup or
+//     copied over another); a resumed load keeps its generation, deltas
+//     and tombstones stay in it. A delete becomes a tombstone in the same
+//     batch: the key with _deleted = 1 and a version above the newest one
+//     stored and above every version read in the run. At its end a full
+//     load tombstones the stored keys it did not see — those whose newest
+//     row is of an older generation: deletes missed while a delta link was
+//     expired, or during an interrupted load, are caught.
+//     Versions going back are noticed cheaply where it is sure: a delta
+//     link refused (Dataverse refuses links from before a restore — VERIFY;
+//     the simulator does), a delta link whose token version is lower than
+//     the one before, a table without change tracking whose newest
+//     versionnumber went down. The table is reloaded and sync_runs.note
+//     says why. Not noticed: a restore whose later changes pass the stored
+//     token's version while the source still accepts the old link — a
+//     reload (--full) repairs that too.
 //  4. State. The new delta link (or watermark) is saved in sync_state only
 //     after every row it covers is in the warehouse (tables that finish
 //     together share one INSERT). A crash at any point
@@ -188,6 +202,14 @@ type tableSync struct {
 	res      *TableResult
 	counter  *dataverse.Counter
 	states   *stateWriter
+	// stored is the table's state at the start of the run (zero if none)
+	stored state
+	// gen is the generation the rows of this run are written in
+	gen uint32
+	// sourceMax is the newest versionnumber read in this run
+	sourceMax uint64
+	// link is the delta link this run saved, if any
+	link string
 }
 
 // readSyncStart reads what every table of a run needs from the warehouse
@@ -211,7 +233,7 @@ func readSyncStart(ctx context.Context, opts Options) (map[string]state, warehou
 
 func syncTable(ctx context.Context, opts *Options, t Table, st state, haveState bool, cat warehouse.Catalog, states *stateWriter) TableResult {
 	res := TableResult{RunID: opts.RunID, Environment: opts.Environment, Table: t.Name, Started: time.Now().UTC()}
-	ts := &tableSync{opts: opts, res: &res, counter: &dataverse.Counter{}, states: states,
+	ts := &tableSync{opts: opts, res: &res, counter: &dataverse.Counter{}, states: states, stored: st,
 		log: opts.Logger.With("environment", opts.Environment, "table", t.Name)}
 	ctx = dataverse.WithCounter(ctx, ts.counter)
 	err := ts.run(ctx, t, st, haveState, cat)
@@ -251,12 +273,18 @@ func (ts *tableSync) run(ctx context.Context, t Table, st state, haveState bool,
 	sel := m.Select()
 	sameCols := haveState && slices.Equal(st.Columns, sel)
 
+	var back *errVersionsBack
 	if !ent.ChangeTrackingEnabled {
 		ts.res.Note = "change tracking is off for this table: deletes cannot be seen; enable Track changes in Dataverse"
 		if opts.Full || !haveState || st.Mode != ModeWatermark || !sameCols {
-			return ts.watermark(ctx, time.Time{}, sel)
+			return ts.watermark(ctx, sel, nil, ModeFull)
 		}
-		return ts.watermark(ctx, st.Watermark, sel)
+		err := ts.watermark(ctx, sel, &st, "")
+		if errors.As(err, &back) {
+			ts.log.Warn("the source's versions went backwards; reloading the table", "error", err)
+			return ts.startOver(ts.res.Note+"; "+back.Error()+": full reload", func() error { return ts.watermark(ctx, sel, nil, ModeReload) })
+		}
+		return err
 	}
 	loading := haveState && (st.Mode == ModeFull || st.Mode == ModeReload)
 	switch {
@@ -264,7 +292,14 @@ func (ts *tableSync) run(ctx context.Context, t Table, st state, haveState bool,
 		return ts.full(ctx, ModeFull, sel, nil)
 	case !haveState:
 		return ts.full(ctx, ModeFull, sel, nil)
-	case loading && st.NextLink != "" && sameCols && sameHost(st.NextLink, opts.Client.URL()):
+	case loading && st.NextLink == "":
+		ts.res.Note = "the last load was interrupted before its first checkpoint: full load again"
+		return ts.full(ctx, st.Mode, sel, nil)
+	case loading && st.Generation == 0:
+		ts.res.Note = "the last load was interrupted, and an earlier version of Ampel began it: full load again"
+		ts.dropScratch(ctx, st.SeenTable)
+		return ts.full(ctx, st.Mode, sel, nil)
+	case loading && sameCols && sameHost(st.NextLink, opts.Client.URL()):
 		return ts.resume(ctx, st, sel)
 	case loading:
 		ts.res.Note = "the last load was interrupted and cannot go on (columns or URL changed): full load again"
@@ -279,32 +314,59 @@ func (ts *tableSync) run(ctx context.Context, t Table, st state, haveState bool,
 		ts.res.Note = "the environment URL changed since the last sync: full reload"
 		return ts.full(ctx, ModeReload, sel, nil)
 	}
-	err = ts.delta(ctx, st.DeltaLink, sel)
-	if errors.Is(err, dataverse.ErrDeltaTokenExpired) {
+	reload := func() error { return ts.full(ctx, ModeReload, sel, nil) }
+	err = ts.delta(ctx, st, sel)
+	switch {
+	case errors.Is(err, dataverse.ErrDeltaTokenExpired):
 		ts.log.Warn("delta link refused; reloading the table", "error", err)
-		return ts.startOver(ctx, ModeReload, sel, "delta link refused (expired or invalid): full reload")
+		err = ts.startOver("delta link refused (expired or invalid): full reload", reload)
+		was, ok1 := dataverse.DeltaTokenVersion(st.DeltaLink)
+		now, ok2 := dataverse.DeltaTokenVersion(ts.link)
+		if err == nil && ok1 && ok2 && now < was {
+			// likely why the link was refused
+			ts.res.Note += "; " + (&errVersionsBack{was: was, now: now}).Error()
+		}
+		return err
+	case errors.As(err, &back):
+		ts.log.Warn("the source's versions went backwards; reloading the table", "error", err)
+		return ts.startOver(back.Error()+": full reload", reload)
 	}
 	return err
 }
 
 // resume goes on with an interrupted full load from its checkpoint. When
-// the source refuses the saved link on the first page, or the scratch
-// table is gone, the load starts over.
+// the source refuses the saved link on the first page, the load starts
+// over.
 func (ts *tableSync) resume(ctx context.Context, st state, sel []string) error {
 	ts.res.Note = "went on with the load interrupted before"
 	err := ts.full(ctx, st.Mode, sel, &st)
-	if !errors.Is(err, dataverse.ErrLinkRefused) && !errors.Is(err, errCannotResume) {
+	if !errors.Is(err, dataverse.ErrLinkRefused) {
 		return err
 	}
 	ts.log.Warn("cannot go on with the interrupted load; loading in full again", "error", err)
-	return ts.startOver(ctx, st.Mode, sel, "the interrupted load could not go on ("+err.Error()+"): full load again")
+	return ts.startOver("the interrupted load could not go on ("+err.Error()+"): full load again", func() error {
+		return ts.full(ctx, st.Mode, sel, nil)
+	})
 }
 
-// startOver drops what a refused read counted and loads the table in full.
-func (ts *tableSync) startOver(ctx context.Context, mode string, sel []string, note string) error {
+// startOver drops what a refused or abandoned read counted and loads the
+// table in full with load.
+func (ts *tableSync) startOver(note string, load func() error) error {
 	ts.res.Note = note
 	ts.res.Upserted, ts.res.Deleted, ts.res.Pages = 0, 0, 0
-	return ts.full(ctx, mode, sel, nil)
+	ts.sourceMax = 0
+	return load()
+}
+
+// dropScratch drops the scratch table of seen keys an earlier Ampel's
+// unfinished load left, if any.
+func (ts *tableSync) dropScratch(ctx context.Context, name string) {
+	if name == "" {
+		return
+	}
+	if err := ts.opts.Store.Exec(ctx, "DROP TABLE IF EXISTS "+warehouse.QuoteIdentifier(name)); err != nil {
+		ts.log.Warn("could not drop an old scratch table", "table", name, "error", err)
+	}
 }
 
 // ensureLanding creates or widens the landing table and records added

@@ -11,7 +11,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ampel/ampel/connector"
-	"github.com/ampel/ampel/connector/dataverse"
 	"github.com/ampel/ampel/connector/dvsim"
 	ampelsql "github.com/ampel/ampel/sql"
 	"github.com/ampel/ampel/warehouse"
@@ -104,10 +103,10 @@ func (c *cancelAfter) Rows(_, table string, n int) {
 	}
 }
 
-// viewVersions returns the live ids of a view and their versions.
+// viewVersions returns the live ids of a view and their versionnumbers.
 func viewVersions(t *testing.T, st warehouse.Store, view, key, env string) map[string]uint64 {
 	t.Helper()
-	rows, err := st.Query(context.Background(), fmt.Sprintf("SELECT toString(%s), _version FROM %s WHERE _environment = ?", key, view), env)
+	rows, err := st.Query(context.Background(), fmt.Sprintf("SELECT toString(%s), toUInt64(versionnumber) FROM %s WHERE _environment = ?", key, view), env)
 	require.NoError(t, err)
 	defer rows.Close()
 	out := map[string]uint64{}
@@ -132,11 +131,7 @@ func TestSyncResumesInterruptedLoad(t *testing.T) {
 			sim, err := dvsim.Start(dvsim.Options{Seed: 61, Scale: 1500})
 			require.NoError(t, err)
 			t.Cleanup(func() { sim.Close() })
-			client, err := dataverse.New(context.Background(), dataverse.Config{
-				URL: sim.URL(), Authority: sim.Authority(), TenantID: sim.TenantID(), ClientID: sim.ClientID(),
-				ClientSecret: sim.ClientSecret(), HTTPClient: sim.Client(), PageSize: 50,
-			})
-			require.NoError(t, err)
+			client := pagedClient(t, sim, 50)
 			tables := []connector.Table{{Name: "lead"}}
 			total := len(sim.Records("lead"))
 			sync := func(stopAfter int, full bool) connector.TableResult {
@@ -191,8 +186,8 @@ func TestSyncResumesInterruptedLoad(t *testing.T) {
 			// a resume link the source refuses: the load starts over
 			sync(300, true)
 			require.NoError(t, st.Exec(context.Background(),
-				"INSERT INTO sync_state (environment, table_name, mode, delta_link, watermark, columns, next_link, seen_table, updated_at, seq) "+
-					"SELECT environment, table_name, mode, delta_link, watermark, columns, replaceRegexpOne(next_link, 'skiptoken=.*', 'skiptoken=garbage'), seen_table, updated_at, seq + 1 "+
+				"INSERT INTO sync_state (environment, table_name, mode, delta_link, watermark, columns, next_link, seen_table, generation, updated_at, seq) "+
+					"SELECT environment, table_name, mode, delta_link, watermark, columns, replaceRegexpOne(next_link, 'skiptoken=.*', 'skiptoken=garbage'), seen_table, generation, updated_at, seq + 1 "+
 					"FROM sync_state FINAL WHERE environment = 'prod' AND table_name = 'lead'"))
 			again := sync(0, false)
 			require.Contains(t, again.Note, "could not go on")
@@ -244,11 +239,7 @@ func TestSyncReadsDuringInsert(t *testing.T) {
 			sim, err := dvsim.Start(dvsim.Options{Seed: 62, Scale: 400})
 			require.NoError(t, err)
 			t.Cleanup(func() { sim.Close() })
-			client, err := dataverse.New(ctx, dataverse.Config{
-				URL: sim.URL(), Authority: sim.Authority(), TenantID: sim.TenantID(), ClientID: sim.ClientID(),
-				ClientSecret: sim.ClientSecret(), HTTPClient: sim.Client(), PageSize: 50,
-			})
-			require.NoError(t, err)
+			client := pagedClient(t, sim, 50)
 			held := &heldInsert{Store: st, table: "landing_lead", gate: make(chan struct{})}
 			done := make(chan error, 1)
 			var res []connector.TableResult

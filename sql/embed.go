@@ -1,9 +1,10 @@
 // Package sql holds Ampel's SQL as files, embedded into the binary:
-// schema/ has the numbered migrations `ampel migrate` applies, landing/ the
-// templates for per-table landing tables and current-state views, kpis/ the
-// versioned KPI definitions (<id>/v<N>.sql and releases.lock; see package
-// versioned and package kpis), and later audits/ and marts/ the audit rules
-// and BI views.
+// schema/ has the numbered migrations `ampel migrate` applies, migrate/ the
+// statements of the migration runner itself (its record table and lock),
+// landing/ the templates for per-table landing tables and current-state
+// views, kpis/ the versioned KPI definitions (<id>/v<N>.sql and
+// releases.lock; see package versioned and package kpis), and later
+// audits/ and marts/ the audit rules and BI views.
 // Code reads them only through the fs.FS values here.
 package sql
 
@@ -12,11 +13,15 @@ import (
 	"io/fs"
 )
 
-//go:embed schema landing kpis
+//go:embed schema migrate landing kpis
 var files embed.FS
 
 // Schema holds the numbered migrations, NNNN_name.sql.
 var Schema = sub("schema")
+
+// Migrate holds the migration runner's own statements: the
+// schema_migrations table, the lock, and recording a migration.
+var Migrate = sub("migrate")
 
 // Landing holds the templates for landing tables and current-state views.
 var Landing = sub("landing")

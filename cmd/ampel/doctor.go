@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/ampel/ampel/config"
 	"github.com/ampel/ampel/connector/dataverse"
 	"github.com/ampel/ampel/connector/schema"
 	ampelsql "github.com/ampel/ampel/sql"
+	"github.com/ampel/ampel/warehouse"
 	"github.com/ampel/ampel/warehouse/migrate"
 )
 
@@ -49,15 +51,7 @@ func runDoctor(ctx context.Context, e *env, args []string) error {
 		}
 		defer s.Close()
 		d.ok("warehouse", fmt.Sprintf("%s driver, ClickHouse %s, database %s (%s)", cfg.Warehouse.Driver, s.Dialect().Version, cfg.Warehouse.Database, time.Since(start).Round(time.Millisecond)))
-		applied, pending, err := migrate.Status(ctx, s, ampelsql.Schema)
-		switch {
-		case err != nil:
-			d.fail("migrations", err)
-		case len(pending) > 0:
-			d.warn("migrations", fmt.Sprintf("%d applied, %d pending: run ampel migrate (sync does it on start)", len(applied), len(pending)))
-		default:
-			d.ok("migrations", fmt.Sprintf("%d applied, none pending", len(applied)))
-		}
+		d.migrations(ctx, s)
 	}()
 
 	if len(cfg.Environments) == 0 {
@@ -77,6 +71,51 @@ func runDoctor(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.stdout, "all %d checks passed\n", d.checks)
 	}
 	return nil
+}
+
+// migrations checks the warehouse's migrations and says what the state
+// found needs: nothing, ampel migrate (which also finishes a migration an
+// earlier run began, and takes over a lock its dead owner left), waiting
+// for a migration that runs, or a fix by hand that the message names.
+func (d *doctor) migrations(ctx context.Context, s warehouse.Store) {
+	st, err := migrate.Inspect(ctx, s, ampelsql.Schema, migrate.Options{})
+	if err != nil {
+		d.fail("migrations", err)
+		return
+	}
+	if st.Conflict != nil {
+		d.fail("migrations", st.Conflict)
+		return
+	}
+	counts := fmt.Sprintf("%d applied, %d pending", len(st.Applied), len(st.Pending))
+	if len(st.Pending) == 0 {
+		counts = fmt.Sprintf("%d applied, none pending", len(st.Applied))
+	}
+	lock := st.Lock
+	if lock != nil && !lock.Stale {
+		d.warn("migrations", fmt.Sprintf("%s; a migration is running (%s since %s): wait for it, or if no ampel runs there, drop table schema_migrations_lock",
+			counts, lock.Owner, lock.Since.Format(time.RFC3339)))
+		return
+	}
+	var notes []string
+	for _, m := range st.Pending {
+		if done := st.Begun[m.Name]; len(done) > 0 {
+			notes = append(notes, fmt.Sprintf("%s was interrupted (%s)", m.Name, strings.Join(done, ", ")))
+		}
+	}
+	if lock != nil {
+		notes = append(notes, fmt.Sprintf("a lock left by a migrator that died (%s since %s)", lock.Owner, lock.Since.Format(time.RFC3339)))
+	}
+	switch {
+	case len(st.Pending) > 0 && len(notes) > 0:
+		d.warn("migrations", fmt.Sprintf("%s; %s: run ampel migrate to finish (sync does it on start)", counts, strings.Join(notes, "; ")))
+	case len(st.Pending) > 0:
+		d.warn("migrations", counts+": run ampel migrate (sync does it on start)")
+	case lock != nil:
+		d.warn("migrations", fmt.Sprintf("%s; %s: ampel migrate removes it", counts, notes[0]))
+	default:
+		d.ok("migrations", counts)
+	}
 }
 
 // tokenCheck names the check of an environment's token and application

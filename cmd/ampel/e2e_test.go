@@ -425,20 +425,7 @@ func TestSyncKillResumes(t *testing.T) {
 			total := int64(len(x.sim.Records("lead")))
 			require.Greater(t, total, int64(40_000))
 
-			cmd := exec.Command(ampelBin, "sync", "--config", x.config, "--tables", "lead")
-			var errOut bytes.Buffer
-			cmd.Stderr = &errOut
-			pages := x.sim.Stats().Pages
-			require.NoError(t, cmd.Start())
-			// The reader asks for a page only once the writer has taken the
-			// one before, and the writer takes page 5 only after the
-			// checkpoint at page 4's end is saved: 8 pages served (with room
-			// for the row-count request) means that checkpoint is stored.
-			awaitCond(t, 2*time.Minute, "8 pages of leads served", func() bool { return x.sim.Stats().Pages >= pages+8 })
-			require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
-			err := cmd.Wait()
-			ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus)
-			require.True(t, ok && ws.Signaled(), "ampel sync was killed, not ended on its own: %v\n%s", err, errOut.String())
+			x.killLoadAfterCheckpoint("--tables", "lead")
 
 			x.ampel("sync", "--tables", "lead")
 			lead := x.lastRuns()["lead"]

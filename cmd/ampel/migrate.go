@@ -41,7 +41,7 @@ func runMigrate(ctx context.Context, e *env, args []string) error {
 		}
 		return nil
 	}
-	done, err := migrate.Up(ctx, s, ampelsql.Schema, migrate.Options{Logger: log})
+	done, err := migrate.Up(ctx, s, ampelsql.Schema, migrate.Options{Logger: log, Hook: crashHook()})
 	for _, m := range done {
 		fmt.Fprintf(e.stdout, "applied %s\n", m.Name)
 	}

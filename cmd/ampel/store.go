@@ -29,7 +29,7 @@ func openMigrated(ctx context.Context, cfg *config.Config, log *slog.Logger) (wa
 	if err != nil {
 		return nil, err
 	}
-	if _, err := migrate.Up(ctx, s, ampelsql.Schema, migrate.Options{Logger: log}); err != nil {
+	if _, err := migrate.Up(ctx, s, ampelsql.Schema, migrate.Options{Logger: log, Hook: crashHook()}); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("migrate: %w", err)
 	}

@@ -47,11 +47,12 @@ type cookie struct {
 	from  int64  // delta: the token version
 	phase string // delta: "rows" or "deletes"
 	key   int64  // delta rows: last version sent; deletes: next delete index
+	epoch int    // restores before the walk began: a restore ends every walk
 }
 
 func (c cookie) encode(t *table, tracking bool) string {
 	inner := `<cookie page="` + strconv.Itoa(c.page) + `" snap="` + strconv.FormatInt(c.snap, 10) + `" from="` + strconv.FormatInt(c.from, 10) +
-		`" phase="` + c.phase + `" key="` + strconv.FormatInt(c.key, 10) + `"><` + t.pk + ` last="{` + strings.ToUpper(c.last) + `}" /></cookie>`
+		`" phase="` + c.phase + `" key="` + strconv.FormatInt(c.key, 10) + `" epoch="` + strconv.Itoa(c.epoch) + `"><` + t.pk + ` last="{` + strings.ToUpper(c.last) + `}" /></cookie>`
 	// Dataverse double-encodes the inner cookie.
 	enc := url.QueryEscape(url.QueryEscape(inner))
 	trk := "False"
@@ -92,6 +93,7 @@ func parseCookie(s string) (cookie, bool) {
 	c.from, _ = strconv.ParseInt(attr(inner, "from"), 10, 64)
 	c.phase = attr(inner, "phase")
 	c.key, _ = strconv.ParseInt(attr(inner, "key"), 10, 64)
+	c.epoch, _ = strconv.Atoi(attr(inner, "epoch"))
 	c.last = strings.Trim(attr(inner, "last"), "{}")
 	return c, c.page > 0
 }
@@ -283,6 +285,11 @@ func (s *Server) serveCollection(w http.ResponseWriter, r *http.Request, t *tabl
 	}
 
 	s.mu.RLock()
+	if cur.page > 0 && cur.epoch != s.restores {
+		s.mu.RUnlock()
+		s.writeErr(w, badRequest(codeInvalidArgument, "The $skiptoken is not a valid paging cookie."))
+		return
+	}
 	body := getBody()
 	defer func() { putBody(body) }()
 	ctx := contextURL(s.apiURL, t, q["$select"])
@@ -343,6 +350,7 @@ func (s *Server) serveCollection(w http.ResponseWriter, r *http.Request, t *tabl
 	if snap == 0 {
 		snap = s.version
 	}
+	restores, tokenAt := s.restores, s.deltaTime()
 	s.mu.RUnlock()
 	body = append(body, ']')
 	if top >= 0 {
@@ -357,6 +365,7 @@ func (s *Server) serveCollection(w http.ResponseWriter, r *http.Request, t *tabl
 		if !strings.HasSuffix(link, "?") {
 			link += "&"
 		}
+		next.epoch = restores
 		link += "$skiptoken=" + url.QueryEscape(next.encode(t, tracking))
 		body = append(body, `,"@odata.nextLink":`...)
 		body = appendStr(body, link)
@@ -365,7 +374,7 @@ func (s *Server) serveCollection(w http.ResponseWriter, r *http.Request, t *tabl
 		if sel := q["$select"]; sel != "" {
 			link += "$select=" + url.QueryEscape(sel) + "&"
 		}
-		link += "$deltatoken=" + url.QueryEscape(deltaTokenText(snap, s.clock()))
+		link += "$deltatoken=" + url.QueryEscape(deltaTokenText(snap, tokenAt))
 		body = append(body, `,"@odata.deltaLink":`...)
 		body = appendStr(body, link)
 	}

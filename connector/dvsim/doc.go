@@ -114,4 +114,12 @@
 // live rows, some created leads and accounts are planted duplicates, and a planted invalid
 // value that an update replaces leaves the truth. GET /_sim/records/<logicalname>
 // (Server.Records) returns live rows with numbers as json.Number (exact).
+//
+// A restored or copied environment: POST /_sim/snapshot (Server.Snapshot) copies the data
+// and answers {"snapshot": id}; POST /_sim/restore?snapshot=id (Server.Restore) goes back
+// to it as restoring a backup does — changed rows revert to their old values and lower
+// versionnumbers, deleted rows are back, created rows are gone, the truth follows, and the
+// version counter goes back, so later changes reuse version numbers rows had before. Delta
+// and paging links issued before the restore are refused (400 0x80044352 and an invalid
+// $skiptoken; VERIFY: undocumented for Dataverse). The schema and change tracking stay.
 package dvsim

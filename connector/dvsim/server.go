@@ -143,6 +143,10 @@ type Server struct {
 	createSeq                              int64 // records created by Mutate (unique names, phones)
 	orderCache                             orderCache
 	tokenGen                               atomic.Int64 // tokens of an older generation are expired (ExpireTokens)
+	snapshots                              []*Snapshot  // by id-1
+	restores                               int          // restores so far; paging cookies carry it
+	restoredAt                             time.Time    // the last restore; delta tokens up to it are refused
+	keepLinks                              bool         // the last restore keeps answering older delta tokens
 }
 
 func idFromSeed(seed int64, salt uint64) string {
@@ -318,9 +322,10 @@ func (s *Server) clock() time.Time { return s.opts.Clock() }
 
 // deltaExpired reports whether a delta token (its version and timestamp) can no longer be
 // answered for t: older than ExpireDeltaTokens, than the table's change tracking, than
-// ChangeRetention by the clock, or from the future.
+// ChangeRetention by the clock, or than the last Restore, or from the future.
 func (s *Server) deltaExpired(t *table, v int64, at time.Time) bool {
-	return v < s.expiredBelow || v < t.trackedSince || v > s.version || s.clock().Sub(at) > s.opts.ChangeRetention
+	refused, kept := s.refusedAfterRestore(at)
+	return refused || v < s.expiredBelow || v < t.trackedSince || v > s.version && !kept || s.clock().Sub(at) > s.opts.ChangeRetention
 }
 
 // SetThrottle switches service protection limits at run time.
@@ -372,6 +377,7 @@ func (s *Server) routes() http.Handler {
 		}
 		w.WriteHeader(http.StatusNoContent)
 	})
+	s.restoreRoutes(mux)
 	mux.HandleFunc("GET /_sim/records/{name}", func(w http.ResponseWriter, r *http.Request) {
 		recs := s.Records(r.PathValue("name"))
 		if recs == nil {

@@ -10,16 +10,53 @@
 // has been edited or removed: applied migrations are history, changes go in
 // a new file.
 //
-// ClickHouse has no transactions. A migration that fails halfway is not
-// recorded and runs again from its first statement on the next try, so every
-// statement must be safe to run twice (CREATE … IF NOT EXISTS and the like).
+// # Safe to run twice
+//
+// ClickHouse has no transactions, and a process can be killed between any
+// two statements. A migration is recorded only after its last statement
+// ran; one stopped halfway (an error, SIGKILL, a lost connection) runs
+// again from its first statement on the next try — `ampel migrate` or any
+// writing command. Hence the rule for every statement of every migration:
+// run a second time, after any part of its migration has run, it changes
+// nothing and does not fail. On both engines (ClickHouse 18.16 included):
+//
+//   - CREATE TABLE, VIEW or DATABASE … IF NOT EXISTS; DROP … IF EXISTS. A
+//     view to replace is DROP TABLE IF EXISTS, then CREATE VIEW IF NOT
+//     EXISTS (18.16 has neither CREATE OR REPLACE nor DROP VIEW).
+//   - ALTER TABLE … ADD COLUMN and DROP COLUMN: the runner makes them
+//     idempotent, because 18.16 has neither ADD COLUMN IF NOT EXISTS nor
+//     DROP COLUMN IF EXISTS. Before such an ALTER it reads the table's
+//     columns (system.columns) and leaves out each column that is there
+//     already with the same type — or, to drop, is gone already. A column
+//     that is there with another type stops the migration with a
+//     *ConflictError that says what to fix; the runner never changes a type
+//     on its own. An ALTER that adds or drops columns does nothing else
+//     (one ALTER per kind of change), or the runner refuses it.
+//   - MODIFY COLUMN to a type, and other statements that set a state, are
+//     idempotent as written.
+//   - No data changes (INSERT, ALTER … UPDATE or DELETE) unless written to
+//     be repeatable, e.g. INSERT … SELECT of the rows not there yet.
+//
+// This is also what repairs a warehouse left by an earlier Ampel that was
+// killed inside a migration (a column added, the migration not recorded):
+// the next run skips what is there and records the migration.
+// TestMigrationsRunTwice enforces the rule for every file in sql/schema,
+// on both engines, so a new file is covered as soon as it is added.
+//
+// # Lock
 //
 // Two migrators at once — two processes, or two goroutines — are kept apart
 // by a lock table, schema_migrations_lock: CREATE TABLE without IF NOT EXISTS
 // succeeds for exactly one of them. The others wait (Options.LockTimeout)
-// and then find nothing left to do. A lock left by a migrator that died is
-// taken over when its process is gone (same host) or when it is older than
-// Options.StaleLock.
+// and then find nothing left to do. The lock's owner (host:pid) and time
+// are defaults of its columns, written by the statement that takes it. A
+// lock left by a migrator that died is taken over when its process is gone
+// (same host) or when it is older than Options.StaleLock; a stale lock left
+// after the last migration was recorded is removed by the next Up.
+//
+// The runner's own statements — the schema_migrations table, the lock,
+// recording a migration — are templates in sql/migrate that see the
+// engine's Dialect, like the migrations.
 package migrate
 
 import (
@@ -30,15 +67,13 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"os"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"time"
 
+	ampelsql "github.com/ampel/ampel/sql"
 	"github.com/ampel/ampel/warehouse"
 )
 
@@ -61,6 +96,10 @@ type Applied struct {
 
 // Options tune Up.
 type Options struct {
+	// Hook, if set, is called at each point of Up where a crash test kills
+	// the process: "locked" once the lock is held, "<file>#<k>" after
+	// statement k of a migration ran, "<file>#recorded" once it is recorded.
+	Hook func(point string)
 	// Logger receives one line per applied migration; nil discards.
 	Logger *slog.Logger
 	// LockTimeout is how long to wait for another migrator. Default 2m.
@@ -121,26 +160,42 @@ func Load(fsys fs.FS) ([]Migration, error) {
 	return ms, nil
 }
 
-const createTracking = `CREATE TABLE IF NOT EXISTS schema_migrations
-(
-    version UInt32,
-    name String,
-    checksum String,
-    applied_at DateTime('UTC'),
-    duration_ms UInt64
-)
-ENGINE = MergeTree
-ORDER BY version`
+// trackingTable records the applied migrations.
+const trackingTable = "schema_migrations"
+
+// Statements renders m for the engine d and splits it into statements, as
+// Up runs them.
+func (m Migration) Statements(d warehouse.Dialect) ([]string, error) {
+	script, err := warehouse.RenderText(m.Name, m.Body, map[string]any{"Dialect": d.TemplateData()})
+	if err != nil {
+		return nil, fmt.Errorf("migration %s: %w", m.Name, err)
+	}
+	return warehouse.SplitStatements(script), nil
+}
+
+// State is what Inspect finds in a warehouse.
+type State struct {
+	Applied []Applied
+	Pending []Migration
+	// Begun lists, per pending migration that had started before (a run
+	// killed or failed inside it), what of it is in the warehouse already,
+	// e.g. "column sync_state.next_link exists". Up finishes such a
+	// migration.
+	Begun map[string][]string
+	// Conflict is a pending migration that cannot apply as the warehouse
+	// stands (a column it adds exists with another type); nil if none.
+	Conflict error
+	// Lock is the migration lock, nil when none is held.
+	Lock *Lock
+}
 
 // Status returns the applied migrations and the pending ones, after
-// checking that every applied file is unchanged and still there.
+// checking that every applied file is unchanged and still there. It
+// changes nothing in the warehouse.
 func Status(ctx context.Context, s warehouse.Store, fsys fs.FS) (applied []Applied, pending []Migration, err error) {
 	ms, err := Load(fsys)
 	if err != nil {
 		return nil, nil, err
-	}
-	if err := s.Exec(ctx, createTracking); err != nil {
-		return nil, nil, fmt.Errorf("create schema_migrations: %w", err)
 	}
 	applied, err = readApplied(ctx, s)
 	if err != nil {
@@ -148,6 +203,41 @@ func Status(ctx context.Context, s warehouse.Store, fsys fs.FS) (applied []Appli
 	}
 	pending, err = check(ms, applied)
 	return applied, pending, err
+}
+
+// Inspect is Status plus what the next Up would meet: the pending
+// migrations that had begun, a conflict, and the lock. It changes nothing.
+func Inspect(ctx context.Context, s warehouse.Store, fsys fs.FS, opts Options) (*State, error) {
+	opts = opts.withDefaults()
+	applied, pending, err := Status(ctx, s, fsys)
+	if err != nil {
+		return nil, err
+	}
+	st := &State{Applied: applied, Pending: pending, Begun: map[string][]string{}}
+	for _, m := range pending {
+		stmts, err := m.Statements(s.Dialect())
+		if err != nil {
+			return nil, err
+		}
+		for _, stmt := range stmts {
+			step, err := guard(ctx, s, m.Name, stmt)
+			if err != nil {
+				if st.Conflict == nil {
+					st.Conflict = err
+				}
+				continue
+			}
+			st.Begun[m.Name] = append(st.Begun[m.Name], step.done...)
+		}
+		if len(st.Begun[m.Name]) == 0 {
+			delete(st.Begun, m.Name)
+		}
+	}
+	r := &runner{s: s, opts: opts}
+	if st.Lock, err = r.readLock(ctx); err != nil {
+		return nil, err
+	}
+	return st, nil
 }
 
 func check(ms []Migration, applied []Applied) ([]Migration, error) {
@@ -159,7 +249,8 @@ func check(ms []Migration, applied []Applied) ([]Migration, error) {
 	for _, a := range applied {
 		m, ok := byVersion[a.Version]
 		if !ok {
-			return nil, fmt.Errorf("migration %s was applied on %s but its file is gone: restore it", a.Name, a.AppliedAt.Format(time.DateOnly))
+			return nil, fmt.Errorf("migration %s was applied on %s but this ampel does not have it: "+
+				"the warehouse was migrated by a newer ampel; use that one (or restore the file)", a.Name, a.AppliedAt.Format(time.DateOnly))
 		}
 		if m.Checksum != a.Checksum {
 			return nil, &ChecksumError{Name: m.Name, Applied: a.Checksum, OnDisk: m.Checksum}
@@ -175,182 +266,134 @@ func check(ms []Migration, applied []Applied) ([]Migration, error) {
 	return pending, nil
 }
 
+// readApplied reads schema_migrations; nothing is applied when the table
+// does not exist yet.
 func readApplied(ctx context.Context, s warehouse.Store) ([]Applied, error) {
-	rows, err := s.Query(ctx, "SELECT version, name, checksum, applied_at, duration_ms FROM schema_migrations ORDER BY version")
+	rows, err := s.Query(ctx, "SELECT version, name, checksum, applied_at, duration_ms FROM "+trackingTable+" ORDER BY version")
+	if warehouse.ErrorCode(err) == warehouse.CodeUnknownTable {
+		return nil, nil
+	}
 	if err != nil {
-		return nil, fmt.Errorf("read schema_migrations: %w", err)
+		return nil, fmt.Errorf("read %s: %w", trackingTable, err)
 	}
 	defer rows.Close()
 	var out []Applied
+	seen := map[int]bool{}
 	for rows.Next() {
 		var a Applied
 		var ms uint64
 		if err := rows.Scan(&a.Version, &a.Name, &a.Checksum, &a.AppliedAt, &ms); err != nil {
-			return nil, fmt.Errorf("read schema_migrations: %w", err)
+			return nil, fmt.Errorf("read %s: %w", trackingTable, err)
 		}
+		if seen[a.Version] {
+			continue // recorded twice by two migrators that both took over a stale lock
+		}
+		seen[a.Version] = true
 		a.Duration = time.Duration(ms) * time.Millisecond
 		out = append(out, a)
 	}
 	return out, rows.Err()
 }
 
+func (o Options) withDefaults() Options {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.LockTimeout <= 0 {
+		o.LockTimeout = 2 * time.Minute
+	}
+	if o.StaleLock <= 0 {
+		o.StaleLock = 15 * time.Minute
+	}
+	if o.Hook == nil {
+		o.Hook = func(string) {}
+	}
+	return o
+}
+
+// runner is one Up or Inspect on one store.
+type runner struct {
+	s    warehouse.Store
+	opts Options
+}
+
+// exec runs one of the runner's own statements, the template name in
+// sql/migrate, with data (and the Dialect) and args bound to its ?.
+func (r *runner) exec(ctx context.Context, name string, data map[string]any, args ...any) error {
+	data["Dialect"] = r.s.Dialect().TemplateData()
+	q, err := warehouse.Render(ampelsql.Migrate, name, data)
+	if err != nil {
+		return err
+	}
+	return r.s.Exec(ctx, q, args...)
+}
+
 // Up applies the pending migrations in fsys in order and returns those it
-// applied (none when the warehouse is current).
+// applied (none when the warehouse is current). A migration that an
+// earlier run began and did not finish is finished (see the package doc).
 func Up(ctx context.Context, s warehouse.Store, fsys fs.FS, opts Options) ([]Migration, error) {
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
-	}
-	if opts.LockTimeout <= 0 {
-		opts.LockTimeout = 2 * time.Minute
-	}
-	if opts.StaleLock <= 0 {
-		opts.StaleLock = 15 * time.Minute
-	}
+	r := &runner{s: s, opts: opts.withDefaults()}
 	_, pending, err := Status(ctx, s, fsys)
-	if err != nil || len(pending) == 0 {
+	if err != nil {
 		return nil, err
 	}
-	unlock, err := lock(ctx, s, opts)
+	if len(pending) == 0 {
+		r.clearStaleLock(ctx)
+		return nil, nil
+	}
+	if err := r.exec(ctx, "tracking.sql", map[string]any{"Table": trackingTable}); err != nil {
+		return nil, fmt.Errorf("create %s: %w", trackingTable, err)
+	}
+	unlock, err := r.lock(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
+	r.opts.Hook("locked")
 	// another migrator may have run while we waited
 	_, pending, err = Status(ctx, s, fsys)
 	if err != nil {
 		return nil, err
 	}
-	data := map[string]any{"Dialect": s.Dialect().TemplateData()}
 	var done []Migration
 	for _, m := range pending {
 		start := time.Now()
-		if err := apply(ctx, s, m, data); err != nil {
+		if err := r.apply(ctx, m); err != nil {
 			return done, err
 		}
 		took := time.Since(start)
-		err := s.Exec(ctx, "INSERT INTO schema_migrations (version, name, checksum, applied_at, duration_ms) VALUES (?, ?, ?, ?, ?)",
+		err := r.exec(ctx, "record.sql", map[string]any{"Table": trackingTable},
 			m.Version, m.Name, m.Checksum, start.UTC().Truncate(time.Second), took.Milliseconds())
 		if err != nil {
 			return done, fmt.Errorf("record migration %s: %w", m.Name, err)
 		}
-		opts.Logger.Info("applied migration", "name", m.Name, "duration", took.Round(time.Millisecond))
+		r.opts.Hook(m.Name + "#recorded")
+		r.opts.Logger.Info("applied migration", "name", m.Name, "duration", took.Round(time.Millisecond))
 		done = append(done, m)
 	}
 	return done, nil
 }
 
-func apply(ctx context.Context, s warehouse.Store, m Migration, data any) error {
-	script, err := warehouse.RenderText(m.Name, m.Body, data)
+func (r *runner) apply(ctx context.Context, m Migration) error {
+	stmts, err := m.Statements(r.s.Dialect())
 	if err != nil {
-		return fmt.Errorf("migration %s: %w", m.Name, err)
+		return err
 	}
-	stmts := warehouse.SplitStatements(script)
 	for i, stmt := range stmts {
-		if err := s.Exec(ctx, stmt); err != nil {
-			return fmt.Errorf("migration %s failed at statement %d of %d (the ones before it ran and will run again on the next try): %w",
-				m.Name, i+1, len(stmts), err)
+		step, err := guard(ctx, r.s, m.Name, stmt)
+		if err != nil {
+			return err
 		}
+		if len(step.done) > 0 {
+			r.opts.Logger.Info("migration had begun before; leaving out what is done", "name", m.Name, "statement", i+1, "done", strings.Join(step.done, "; "))
+		}
+		if step.stmt != "" {
+			if err := r.s.Exec(ctx, step.stmt); err != nil {
+				return fmt.Errorf("migration %s failed at statement %d of %d (the ones before it ran and will run again on the next try): %w",
+					m.Name, i+1, len(stmts), err)
+			}
+		}
+		r.opts.Hook(m.Name + "#" + strconv.Itoa(i+1))
 	}
 	return nil
-}
-
-// The lock. One table name; whoever creates it holds the lock.
-const lockTable = "schema_migrations_lock"
-
-// inProcess serialises migrators in one process, whose lock rows carry the
-// same pid and so cannot be told apart by liveness.
-var inProcess sync.Mutex
-
-func lock(ctx context.Context, s warehouse.Store, opts Options) (unlock func(), err error) {
-	if !tryLockInProcess(ctx, opts.LockTimeout) {
-		return nil, fmt.Errorf("%w (another migration in this process)", ErrLockTimeout)
-	}
-	host, _ := os.Hostname()
-	owner := fmt.Sprintf("%s:%d", host, os.Getpid())
-	deadline := time.Now().Add(opts.LockTimeout)
-	wait := 50 * time.Millisecond
-	for {
-		err := s.Exec(ctx, "CREATE TABLE "+lockTable+" (owner String, acquired_at DateTime('UTC')) ENGINE = Log")
-		if err == nil {
-			if err := s.Exec(ctx, "INSERT INTO "+lockTable+" (owner, acquired_at) VALUES (?, ?)", owner, time.Now().UTC().Truncate(time.Second)); err != nil {
-				opts.Logger.Warn("migration lock: could not record owner", "err", err)
-			}
-			return func() {
-				// a fresh context: the lock must go even when ctx was canceled
-				dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-				defer cancel()
-				if err := s.Exec(dctx, "DROP TABLE IF EXISTS "+lockTable); err != nil {
-					opts.Logger.Error("migration lock: could not release; drop table "+lockTable+" by hand", "err", err)
-				}
-				inProcess.Unlock()
-			}, nil
-		}
-		if warehouse.ErrorCode(err) != warehouse.CodeTableAlreadyExists {
-			inProcess.Unlock()
-			return nil, fmt.Errorf("take migration lock: %w", err)
-		}
-		holder, since, stale := lockHolder(ctx, s, host, opts.StaleLock)
-		if stale {
-			opts.Logger.Warn("migration lock: taking over a stale lock", "owner", holder, "since", since)
-			if err := s.Exec(ctx, "DROP TABLE IF EXISTS "+lockTable); err != nil {
-				inProcess.Unlock()
-				return nil, fmt.Errorf("drop stale migration lock: %w", err)
-			}
-			continue
-		}
-		if time.Now().After(deadline) {
-			inProcess.Unlock()
-			return nil, fmt.Errorf("%w: held by %s since %s; if no migration is running there, drop table %s",
-				ErrLockTimeout, holder, since.Format(time.RFC3339), lockTable)
-		}
-		select {
-		case <-ctx.Done():
-			inProcess.Unlock()
-			return nil, ctx.Err()
-		case <-time.After(wait):
-		}
-		wait = min(wait*2, time.Second)
-	}
-}
-
-func tryLockInProcess(ctx context.Context, timeout time.Duration) bool {
-	deadline := time.Now().Add(timeout)
-	for !inProcess.TryLock() {
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return false
-		}
-		time.Sleep(20 * time.Millisecond) // sync.Mutex has no timed lock
-	}
-	return true
-}
-
-// lockHolder reads who holds the lock and whether it is stale: its owner
-// process on this host is gone, or it is older than staleAfter.
-func lockHolder(ctx context.Context, s warehouse.Store, host string, staleAfter time.Duration) (owner string, since time.Time, stale bool) {
-	rows, err := s.Query(ctx, "SELECT owner, acquired_at FROM "+lockTable+" LIMIT 1")
-	if err != nil {
-		return "unknown", time.Now(), false // just dropped, or not yet readable: try again
-	}
-	defer rows.Close()
-	if !rows.Next() {
-		return "unknown (lock being taken)", time.Now(), false
-	}
-	if err := rows.Scan(&owner, &since); err != nil {
-		return "unknown", time.Now(), false
-	}
-	if time.Since(since) > staleAfter {
-		return owner, since, true
-	}
-	h, pidText, ok := strings.Cut(owner, ":")
-	pid, err := strconv.Atoi(pidText)
-	// our own pid: this process holds inProcess, so the row is left over
-	if ok && err == nil && h == host && (pid == os.Getpid() || !processAlive(pid)) {
-		return owner, since, true
-	}
-	return owner, since, false
-}
-
-func processAlive(pid int) bool {
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
 }

@@ -1,0 +1,1 @@
+RENAME TABLE {{ident .Table}} TO {{ident .To}}
