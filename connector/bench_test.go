@@ -19,6 +19,7 @@ import (
 	"github.com/ampel/ampel/connector/dvsim"
 	"github.com/ampel/ampel/connector/schema"
 	"github.com/ampel/ampel/warehouse"
+	"github.com/ampel/ampel/warehouse/landing"
 	"github.com/ampel/ampel/warehouse/warehousetest"
 )
 
@@ -193,8 +194,8 @@ func insertPages(b *testing.B, st warehouse.Store, ent *dataverse.Entity, pages 
 	ctx := context.Background()
 	m, err := schema.New(ent, st.Dialect(), nil)
 	require.NoError(b, err)
-	l := warehouse.Landing{Name: ent.LogicalName, Key: m.Key(), Columns: m.Columns()}
-	_, err = warehouse.EnsureLanding(ctx, st, l, nil)
+	l := landing.Table{Name: ent.LogicalName, Key: m.Key(), Columns: m.Columns()}
+	_, err = landing.Ensure(ctx, st, l, nil)
 	require.NoError(b, err)
 	cols := append(m.ColumnNames(), "_environment", "_version", "_deleted", "_synced_at")
 	batch, err := st.PrepareInsert(ctx, l.Table(), cols)

@@ -7,7 +7,7 @@
 //
 //  1. Metadata. The table's EntityDefinition gives its columns
 //     (connector/schema maps them to ClickHouse types). The landing table and
-//     view are created or widened (warehouse.EnsureLanding); a column added in
+//     view are created or widened (landing.Ensure); a column added in
 //     Dataverse is added and recorded in schema_changes, a changed type stops
 //     this table with a message while the others go on.
 //  2. Mode. With no stored state, with --full, or when the columns changed
@@ -63,6 +63,7 @@ import (
 	"github.com/ampel/ampel/connector/dataverse"
 	"github.com/ampel/ampel/connector/schema"
 	"github.com/ampel/ampel/warehouse"
+	"github.com/ampel/ampel/warehouse/landing"
 )
 
 // Table is one table to sync and the columns to leave out.
@@ -194,7 +195,7 @@ type tableSync struct {
 	log     *slog.Logger
 	entity  *dataverse.Entity
 	mapping *schema.Mapping
-	landing warehouse.Landing
+	landing landing.Table
 	cols    []string // insert column order: data, then meta
 	// stone holds the data columns of a tombstone, stoneKey the key's index
 	stone    []any
@@ -221,7 +222,7 @@ func readSyncStart(ctx context.Context, opts Options) (map[string]state, warehou
 	}
 	var names []string
 	for _, t := range opts.Tables {
-		l := warehouse.Landing{Name: t.Name}
+		l := landing.Table{Name: t.Name}
 		names = append(names, l.Table(), l.Name)
 	}
 	cat, err := warehouse.ReadCatalog(ctx, opts.Store, names...)
@@ -373,13 +374,13 @@ func (ts *tableSync) dropScratch(ctx context.Context, name string) {
 // columns in schema_changes.
 func (ts *tableSync) ensureLanding(ctx context.Context, cat warehouse.Catalog) error {
 	s := ts.opts.Store
-	ts.landing = warehouse.Landing{Name: ts.entity.LogicalName, Key: ts.mapping.Key(), Columns: ts.mapping.Columns()}
+	ts.landing = landing.Table{Name: ts.entity.LogicalName, Key: ts.mapping.Key(), Columns: ts.mapping.Columns()}
 	if _, read := cat[ts.landing.Table()]; !read && ts.landing.Name != ts.res.Table {
 		cat = nil // the catalog was read under the configured name; read again
 	}
-	change, err := warehouse.EnsureLanding(ctx, s, ts.landing, cat)
+	change, err := landing.Ensure(ctx, s, ts.landing, cat)
 	if err != nil {
-		var tc *warehouse.TypeChangeError
+		var tc *landing.TypeChangeError
 		if errors.As(err, &tc) {
 			ts.recordSchemaChange(ctx, []schemaChange{{column: tc.Column, change: "type_changed", oldType: tc.Have, newType: tc.Want}})
 		}

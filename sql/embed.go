@@ -5,7 +5,9 @@
 // views, kpis/ the versioned KPI definitions (<id>/v<N>.sql and
 // releases.lock; see package versioned and package kpis), and later
 // audits/ and marts/ the audit rules and BI views.
-// Code reads them only through the fs.FS values here.
+// Code reads them only through the fs.FS values here, and renders them
+// with Render and RenderText: every file is a text/template that sees the
+// engine's Dialect (see render.go).
 package sql
 
 import (

@@ -56,7 +56,7 @@
 //
 // Reconcile compares the mapped columns with a landing table's existing
 // ones: new columns are returned as added; a column whose type differs is a
-// *warehouse.TypeChangeError naming the table, column, old and new types.
+// *landing.TypeChangeError naming the table, column, old and new types.
 // Spellings of the same type (spacing, Bool vs UInt8) are not a change; the
 // existing spelling is kept.
 package schema
@@ -69,6 +69,7 @@ import (
 
 	"github.com/ampel/ampel/connector/dataverse"
 	"github.com/ampel/ampel/warehouse"
+	"github.com/ampel/ampel/warehouse/landing"
 )
 
 // The ClickHouse types used for Dataverse attribute types.
@@ -402,8 +403,8 @@ func (m *Mapping) ColumnNames() []string {
 }
 
 // Landing describes the landing table for the mapped columns.
-func (m *Mapping) Landing() warehouse.Landing {
-	return warehouse.Landing{Name: m.Table, Key: m.key, Columns: m.Columns()}
+func (m *Mapping) Landing() landing.Table {
+	return landing.Table{Name: m.Table, Key: m.key, Columns: m.Columns()}
 }
 
 // Select returns the Web API properties to $select, in column order.
@@ -414,7 +415,7 @@ func (m *Mapping) Select() []string { return slices.Clone(m.sel) }
 // own _ columns are ignored). It returns the columns to use — want, with
 // the existing spelling for types that are the same — and the ones the
 // warehouse does not have yet. A column whose type really differs is a
-// *warehouse.TypeChangeError. Columns the warehouse has but the source no
+// *landing.TypeChangeError. Columns the warehouse has but the source no
 // longer declares are kept by the warehouse and not reported.
 func Reconcile(table string, have, want []warehouse.Column) (cols, added []warehouse.Column, err error) {
 	haveType := make(map[string]string, len(have))
@@ -432,7 +433,7 @@ func Reconcile(table string, have, want []warehouse.Column) (cols, added []wareh
 			continue
 		}
 		if !SameType(t, c.Type) {
-			return nil, nil, &warehouse.TypeChangeError{Table: table, Column: c.Name, Have: t, Want: c.Type}
+			return nil, nil, &landing.TypeChangeError{Table: table, Column: c.Name, Have: t, Want: c.Type}
 		}
 		cols[i].Type = t
 	}

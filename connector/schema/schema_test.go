@@ -10,6 +10,7 @@ import (
 	"github.com/ampel/ampel/connector/dataverse/dataversetest"
 	"github.com/ampel/ampel/connector/schema"
 	"github.com/ampel/ampel/warehouse"
+	"github.com/ampel/ampel/warehouse/landing"
 	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
 	"github.com/stretchr/testify/require"
@@ -187,9 +188,9 @@ func TestReconcile(t *testing.T) {
 
 	have[2].Type = "Nullable(Float64)"
 	_, _, err = schema.Reconcile("landing_lead", have, want)
-	var tce *warehouse.TypeChangeError
+	var tce *landing.TypeChangeError
 	require.True(t, errors.As(err, &tce))
-	require.Equal(t, warehouse.TypeChangeError{Table: "landing_lead", Column: "amount", Have: "Nullable(Float64)", Want: "Nullable(Decimal(19, 4))"}, *tce)
+	require.Equal(t, landing.TypeChangeError{Table: "landing_lead", Column: "amount", Have: "Nullable(Float64)", Want: "Nullable(Decimal(19, 4))"}, *tce)
 	require.ErrorContains(t, err, "amount")
 }
 

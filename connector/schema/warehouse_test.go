@@ -9,6 +9,7 @@ import (
 	"github.com/ampel/ampel/connector/schema"
 	"github.com/ampel/ampel/warehouse"
 	_ "github.com/ampel/ampel/warehouse/embedded" // registers "embedded"
+	"github.com/ampel/ampel/warehouse/landing"
 	"github.com/ampel/ampel/warehouse/warehousetest"
 	"github.com/stretchr/testify/require"
 )
@@ -28,7 +29,7 @@ func TestLandsInWarehouse(t *testing.T) {
 			st := warehousetest.Open(t, cfg)
 			m, err := schema.New(e, st.Dialect(), nil)
 			require.NoError(t, err)
-			change, err := warehouse.EnsureLanding(ctx, st, m.Landing(), nil)
+			change, err := landing.Ensure(ctx, st, m.Landing(), nil)
 			require.NoError(t, err)
 			require.True(t, change.Created)
 
@@ -83,7 +84,7 @@ func TestLandsInWarehouse(t *testing.T) {
 			m3, err := schema.New(&e3, st.Dialect(), nil)
 			require.NoError(t, err)
 			_, _, err = schema.Reconcile(m3.Landing().Table(), have, m3.Columns())
-			var tce *warehouse.TypeChangeError
+			var tce *landing.TypeChangeError
 			require.ErrorAs(t, err, &tce)
 			require.Equal(t, "numberofemployees", tce.Column)
 			t.Log(err)

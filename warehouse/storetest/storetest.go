@@ -32,6 +32,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ampel/ampel/warehouse"
+	"github.com/ampel/ampel/warehouse/landing"
 )
 
 // Open opens a store on a fresh database for one subtest and arranges for
@@ -366,25 +367,25 @@ func testAppendChecks(t *testing.T, open Open) {
 func testLanding(t *testing.T, open Open) {
 	st := open(t)
 	ctx := ctxT(t)
-	l := warehouse.Landing{Name: "lead", Key: "leadid", Columns: []warehouse.Column{
+	l := landing.Table{Name: "lead", Key: "leadid", Columns: []warehouse.Column{
 		{Name: "leadid", Type: "UUID"},
 		{Name: "subject", Type: "Nullable(String)"},
 		{Name: "revenue", Type: "Decimal(18, 2)"},
 	}}
-	change, err := warehouse.EnsureLanding(ctx, st, l, nil)
+	change, err := landing.Ensure(ctx, st, l, nil)
 	require.NoError(t, err)
-	assert.Equal(t, warehouse.LandingChange{Created: true}, change)
-	change, err = warehouse.EnsureLanding(ctx, st, l, nil)
+	assert.Equal(t, landing.Change{Created: true}, change)
+	change, err = landing.Ensure(ctx, st, l, nil)
 	require.NoError(t, err)
-	assert.Equal(t, warehouse.LandingChange{}, change, "second EnsureLanding changes nothing")
+	assert.Equal(t, landing.Change{}, change, "second EnsureLanding changes nothing")
 	cat, err := warehouse.ReadCatalog(ctx, st, l.Table(), l.Name, "no_such_table")
 	require.NoError(t, err)
-	assert.Len(t, cat[l.Table()], len(l.Columns)+len(warehouse.MetaColumns), "landing table columns")
+	assert.Len(t, cat[l.Table()], len(l.Columns)+len(landing.MetaColumns), "landing table columns")
 	assert.NotEmpty(t, cat[l.Name], "view columns")
 	assert.NotContains(t, cat, "no_such_table")
-	change, err = warehouse.EnsureLanding(ctx, st, l, cat)
+	change, err = landing.Ensure(ctx, st, l, cat)
 	require.NoError(t, err)
-	assert.Equal(t, warehouse.LandingChange{}, change, "EnsureLanding with a catalog changes nothing")
+	assert.Equal(t, landing.Change{}, change, "EnsureLanding with a catalog changes nothing")
 
 	a, bID, c := uuid.MustParse("00000000-0000-0000-0000-00000000000a"), uuid.MustParse("00000000-0000-0000-0000-00000000000b"), uuid.MustParse("00000000-0000-0000-0000-00000000000c")
 	synced := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
@@ -423,9 +424,9 @@ func testLanding(t *testing.T, open Open) {
 
 	// a new source column: added to the table and the view
 	l.Columns = append(l.Columns, warehouse.Column{Name: "statuscode", Type: "Nullable(Int32)"})
-	change, err = warehouse.EnsureLanding(ctx, st, l, nil)
+	change, err = landing.Ensure(ctx, st, l, nil)
 	require.NoError(t, err)
-	assert.Equal(t, warehouse.LandingChange{Added: []warehouse.Column{{Name: "statuscode", Type: "Nullable(Int32)"}}}, change)
+	assert.Equal(t, landing.Change{Added: []warehouse.Column{{Name: "statuscode", Type: "Nullable(Int32)"}}}, change)
 	insert2, err := st.PrepareInsert(ctx, l.Table(), append(cols, "statuscode"))
 	require.NoError(t, err)
 	require.NoError(t, insert2.Append("prod", c, "c2", "5.00", 2, 0, synced, 3))
@@ -435,8 +436,8 @@ func testLanding(t *testing.T, open Open) {
 
 	// a changed type is refused
 	l.Columns[2].Type = "String"
-	_, err = warehouse.EnsureLanding(ctx, st, l, nil)
-	var tce *warehouse.TypeChangeError
+	_, err = landing.Ensure(ctx, st, l, nil)
+	var tce *landing.TypeChangeError
 	assert.ErrorAs(t, err, &tce)
 }
 

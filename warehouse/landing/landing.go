@@ -1,17 +1,18 @@
-package warehouse
+// Package landing owns Ampel's landing layer in the warehouse: for every
+// synced source table a landing table that keeps every version of every
+// record, and a current-state view that shows each live record once.
+package landing
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"io/fs"
 	"strings"
-	"text/template"
 
 	ampelsql "github.com/ampel/ampel/sql"
+	"github.com/ampel/ampel/warehouse"
 )
 
-// Landing describes the landing table of one synced source table and its
+// Table describes the landing table of one synced source table and its
 // current-state view.
 //
 // The landing table landing_<Name> keeps every version of every record:
@@ -19,17 +20,17 @@ import (
 // (newer wins), _deleted (1 for a tombstone) and _synced_at. It is a
 // ReplacingMergeTree ordered by (_environment, Key). The view <Name> shows
 // each live record once.
-type Landing struct {
+type Table struct {
 	// Name is the source table's logical name, e.g. "lead"; it names the view.
 	Name string
 	// Key is the primary key column, e.g. "leadid"; it must be in Columns.
 	Key string
 	// Columns are the data columns in order, the key among them.
-	Columns []Column
+	Columns []warehouse.Column
 }
 
 // MetaColumns are the columns every landing table has besides the data.
-var MetaColumns = []Column{
+var MetaColumns = []warehouse.Column{
 	{Name: "_environment", Type: "String"},
 	{Name: "_version", Type: "UInt64"},
 	{Name: "_deleted", Type: "UInt8"},
@@ -37,7 +38,7 @@ var MetaColumns = []Column{
 }
 
 // Table is the landing table's name.
-func (l Landing) Table() string { return "landing_" + l.Name }
+func (l Table) Table() string { return "landing_" + l.Name }
 
 // TypeChangeError says that a column exists in the warehouse with another
 // type than the source now declares. Ampel does not convert columns on its
@@ -52,47 +53,47 @@ func (e *TypeChangeError) Error() string {
 		e.Table, e.Column, e.Have, e.Want, e.Table)
 }
 
-// LandingChange says what EnsureLanding did.
-type LandingChange struct {
+// Change says what Ensure did.
+type Change struct {
 	// Created is true when the landing table did not exist and was created
 	// with every column.
 	Created bool
 	// Added are the columns added to an existing landing table.
-	Added []Column
+	Added []warehouse.Column
 }
 
-// EnsureLanding creates the landing table and its view when they are
+// Ensure creates the landing table and its view when they are
 // missing, adds the columns the warehouse does not have yet, and rebuilds
 // the view when it added any. A column whose type differs is a
 // *TypeChangeError and changes nothing.
 //
 // cat holds the warehouse's columns of the landing table and the view, as
-// ReadCatalog read them; nil reads them here. With cat, a landing table
+// warehouse.ReadCatalog read them; nil reads them here. With cat, a landing table
 // that needs no change costs no query at all.
-func EnsureLanding(ctx context.Context, s Store, l Landing, cat Catalog) (LandingChange, error) {
+func Ensure(ctx context.Context, s warehouse.Store, l Table, cat warehouse.Catalog) (Change, error) {
 	if err := l.validate(); err != nil {
-		return LandingChange{}, err
+		return Change{}, err
 	}
 	if cat == nil {
 		var err error
-		if cat, err = ReadCatalog(ctx, s, l.Table(), l.Name); err != nil {
-			return LandingChange{}, err
+		if cat, err = warehouse.ReadCatalog(ctx, s, l.Table(), l.Name); err != nil {
+			return Change{}, err
 		}
 	}
 	have, viewExists := cat[l.Table()], len(cat[l.Name]) > 0
 	data := map[string]any{"Table": l.Table(), "View": l.Name, "Key": l.Key, "Columns": l.Columns, "Dialect": s.Dialect().TemplateData()}
 	if len(have) == 0 {
 		if err := execTemplate(ctx, s, "create_table.sql", data); err != nil {
-			return LandingChange{}, err
+			return Change{}, err
 		}
 		data["Replace"] = viewExists // a view left from a dropped table is rebuilt
-		return LandingChange{Created: true}, createView(ctx, s, l.Name, data)
+		return Change{Created: true}, createView(ctx, s, l.Name, data)
 	}
 	haveType := make(map[string]string, len(have))
 	for _, c := range have {
 		haveType[c.Name] = c.Type
 	}
-	var added []Column
+	var added []warehouse.Column
 	for _, c := range l.Columns {
 		t, ok := haveType[c.Name]
 		if !ok {
@@ -100,7 +101,7 @@ func EnsureLanding(ctx context.Context, s Store, l Landing, cat Catalog) (Landin
 			continue
 		}
 		if normalizeType(t) != normalizeType(c.Type) {
-			return LandingChange{}, &TypeChangeError{Table: l.Table(), Column: c.Name, Have: t, Want: c.Type}
+			return Change{}, &TypeChangeError{Table: l.Table(), Column: c.Name, Have: t, Want: c.Type}
 		}
 	}
 	after := "" // new columns go after the last data column, before Ampel's own
@@ -111,13 +112,13 @@ func EnsureLanding(ctx context.Context, s Store, l Landing, cat Catalog) (Landin
 	}
 	for _, c := range added {
 		if err := execTemplate(ctx, s, "add_column.sql", map[string]any{"Table": l.Table(), "Column": c, "After": after}); err != nil {
-			return LandingChange{}, err
+			return Change{}, err
 		}
 		after = c.Name
 	}
 	if len(added) > 0 || !viewExists {
 		// keep columns the warehouse has but the source dropped: history stays readable
-		cols := make([]Column, 0, len(have)+len(added))
+		cols := make([]warehouse.Column, 0, len(have)+len(added))
 		for _, c := range have {
 			if !strings.HasPrefix(c.Name, "_") {
 				cols = append(cols, c)
@@ -127,25 +128,25 @@ func EnsureLanding(ctx context.Context, s Store, l Landing, cat Catalog) (Landin
 		data["Columns"] = cols
 		data["Replace"] = viewExists
 		if err := createView(ctx, s, l.Name, data); err != nil {
-			return LandingChange{}, err
+			return Change{}, err
 		}
 	}
-	return LandingChange{Added: added}, nil
+	return Change{Added: added}, nil
 }
 
 // createView creates the current-state view, replacing it when
 // data["Replace"] says it exists.
-func createView(ctx context.Context, s Store, name string, data map[string]any) error {
+func createView(ctx context.Context, s warehouse.Store, name string, data map[string]any) error {
 	if data["Replace"] == true && !s.Dialect().ModernSQL() { // no CREATE OR REPLACE VIEW before 20.x
-		if err := s.Exec(ctx, "DROP TABLE IF EXISTS "+QuoteIdentifier(name)); err != nil { // 18.16 has no DROP VIEW
+		if err := s.Exec(ctx, "DROP TABLE IF EXISTS "+warehouse.QuoteIdentifier(name)); err != nil { // 18.16 has no DROP VIEW
 			return err
 		}
 	}
 	return execTemplate(ctx, s, "create_view.sql", data)
 }
 
-func (l Landing) validate() error {
-	if !ValidIdentifier(l.Name) {
+func (l Table) validate() error {
+	if !warehouse.ValidIdentifier(l.Name) {
 		return fmt.Errorf("landing table name %q: use letters, digits and underscores only", l.Name)
 	}
 	hasKey := false
@@ -153,7 +154,7 @@ func (l Landing) validate() error {
 		if strings.HasPrefix(c.Name, "_") {
 			return fmt.Errorf("landing table %s: column %q: names starting with _ are Ampel's own", l.Name, c.Name)
 		}
-		if _, err := ParseType(c.Type); err != nil {
+		if _, err := warehouse.ParseType(c.Type); err != nil {
 			return fmt.Errorf("landing table %s: column %s: %w", l.Name, c.Name, err)
 		}
 		hasKey = hasKey || c.Name == l.Key
@@ -164,46 +165,6 @@ func (l Landing) validate() error {
 	return nil
 }
 
-// TableColumns lists the columns of a table in the store's database, in
-// order; none if the table does not exist.
-func TableColumns(ctx context.Context, s Store, table string) ([]Column, error) {
-	cat, err := ReadCatalog(ctx, s, table)
-	return cat[table], err
-}
-
-// Catalog maps table and view names to their columns, in order. A table
-// it does not list does not exist.
-type Catalog map[string][]Column
-
-// ReadCatalog reads the columns of tables (or views) in the store's
-// database in one query.
-func ReadCatalog(ctx context.Context, s Store, tables ...string) (Catalog, error) {
-	marks := strings.TrimSuffix(strings.Repeat("?, ", len(tables)), ", ")
-	q := "SELECT table, name, type FROM system.columns WHERE database = currentDatabase() AND table IN (" + marks + ")"
-	if s.Dialect().ModernSQL() { // no position column before 19.x; rows come in table order there
-		q += " ORDER BY table, position"
-	}
-	args := make([]any, len(tables))
-	for i, t := range tables {
-		args[i] = t
-	}
-	rows, err := s.Query(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	cols := make(Catalog, len(tables))
-	for rows.Next() {
-		var table string
-		var c Column
-		if err := rows.Scan(&table, &c.Name, &c.Type); err != nil {
-			return nil, err
-		}
-		cols[table] = append(cols[table], c)
-	}
-	return cols, rows.Err()
-}
-
 // normalizeType removes spacing differences (Decimal(18, 4) vs Decimal(18,4))
 // and the engine's spelling of the same type.
 func normalizeType(t string) string {
@@ -212,34 +173,8 @@ func normalizeType(t string) string {
 	return t
 }
 
-var templateFuncs = template.FuncMap{"ident": QuoteIdentifier}
-
-// Render executes the SQL template name from fsys with data. Templates
-// see the function ident, which quotes a name.
-func Render(fsys fs.FS, name string, data any) (string, error) {
-	src, err := fs.ReadFile(fsys, name)
-	if err != nil {
-		return "", err
-	}
-	return RenderText(name, string(src), data)
-}
-
-// RenderText executes the SQL template src, called name in errors, with
-// data; see Render.
-func RenderText(name, src string, data any) (string, error) {
-	tmpl, err := template.New(name).Funcs(templateFuncs).Option("missingkey=error").Parse(src)
-	if err != nil {
-		return "", fmt.Errorf("sql template %s: %w", name, err)
-	}
-	var b bytes.Buffer
-	if err := tmpl.Execute(&b, data); err != nil {
-		return "", fmt.Errorf("sql template %s: %w", name, err)
-	}
-	return strings.TrimSpace(b.String()), nil
-}
-
-func execTemplate(ctx context.Context, s Store, name string, data any) error {
-	q, err := Render(ampelsql.Landing, name, data)
+func execTemplate(ctx context.Context, s warehouse.Store, name string, data any) error {
+	q, err := ampelsql.Render(ampelsql.Landing, name, data)
 	if err != nil {
 		return err
 	}
