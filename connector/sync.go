@@ -20,7 +20,7 @@
 //     window instead; deletes cannot be seen for it, which sync_runs notes.
 //  3. Writing. Rows go to the landing table in large batches with
 //     _version = the load generation in the high 20 bits and the row's
-//     versionnumber in the low 44 (landingVersion). Every full load raises
+//     versionnumber in the low 44 (landing.Version). Every full load raises
 //     the generation and saves it in sync_state before it writes a row, so
 //     its rows replace every row stored before even when the source's
 //     version numbers went back (an environment restored from a backup or
@@ -57,8 +57,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/google/uuid"
 
 	"github.com/ampel/ampel/connector/dataverse"
 	"github.com/ampel/ampel/connector/schema"
@@ -196,13 +194,10 @@ type tableSync struct {
 	entity  *dataverse.Entity
 	mapping *schema.Mapping
 	landing landing.Table
-	cols    []string // insert column order: data, then meta
-	// stone holds the data columns of a tombstone, stoneKey the key's index
-	stone    []any
-	stoneKey int
-	res      *TableResult
-	counter  *dataverse.Counter
-	states   *stateWriter
+	rows    *landing.Rows // builds the landing rows of this table and environment
+	res     *TableResult
+	counter *dataverse.Counter
+	states  *stateWriter
 	// stored is the table's state at the start of the run (zero if none)
 	stored state
 	// gen is the generation the rows of this run are written in
@@ -222,8 +217,7 @@ func readSyncStart(ctx context.Context, opts Options) (map[string]state, warehou
 	}
 	var names []string
 	for _, t := range opts.Tables {
-		l := landing.Table{Name: t.Name}
-		names = append(names, l.Table(), l.Name)
+		names = append(names, landing.TableName(t.Name), t.Name)
 	}
 	cat, err := warehouse.ReadCatalog(ctx, opts.Store, names...)
 	if err != nil {
@@ -365,7 +359,7 @@ func (ts *tableSync) dropScratch(ctx context.Context, name string) {
 	if name == "" {
 		return
 	}
-	if err := ts.opts.Store.Exec(ctx, "DROP TABLE IF EXISTS "+warehouse.QuoteIdentifier(name)); err != nil {
+	if err := landing.DropScratch(ctx, ts.opts.Store, name); err != nil {
 		ts.log.Warn("could not drop an old scratch table", "table", name, "error", err)
 	}
 }
@@ -374,7 +368,7 @@ func (ts *tableSync) dropScratch(ctx context.Context, name string) {
 // columns in schema_changes.
 func (ts *tableSync) ensureLanding(ctx context.Context, cat warehouse.Catalog) error {
 	s := ts.opts.Store
-	ts.landing = landing.Table{Name: ts.entity.LogicalName, Key: ts.mapping.Key(), Columns: ts.mapping.Columns()}
+	ts.landing = ts.mapping.Landing()
 	if _, read := cat[ts.landing.Table()]; !read && ts.landing.Name != ts.res.Table {
 		cat = nil // the catalog was read under the configured name; read again
 	}
@@ -394,31 +388,10 @@ func (ts *tableSync) ensureLanding(ctx context.Context, cat warehouse.Catalog) e
 		}
 		ts.recordSchemaChange(ctx, changes)
 	}
-	// the insert columns follow the warehouse's table, which may keep
-	// columns the source no longer has (they get their defaults)
-	ts.cols = ts.cols[:0]
-	ts.stone = ts.stone[:0]
-	for i, c := range ts.landing.Columns {
-		ts.cols = append(ts.cols, c.Name)
-		typ, err := warehouse.ParseType(c.Type)
-		if err != nil {
-			return err
-		}
-		ts.stone = append(ts.stone, typ.Zero())
-		if c.Name == ts.landing.Key {
-			ts.stoneKey = i
-		}
-	}
-	ts.cols = append(ts.cols, "_environment", "_version", "_deleted", "_synced_at")
-	return nil
-}
-
-// tombstoneRow is the landing row that marks key deleted: the key, zero
-// values (NULL mostly) for the other data columns, and the meta columns.
-func (ts *tableSync) tombstoneRow(dst []any, key uuid.UUID, version uint64, syncedAt time.Time) []any {
-	dst = append(dst[:0], ts.stone...)
-	dst[ts.stoneKey] = key
-	return append(dst, ts.opts.Environment, version, uint8(1), syncedAt)
+	// the rows leave out columns the warehouse's table may keep from a
+	// source column that is gone: they get their defaults
+	ts.rows, err = landing.NewRows(ts.landing, ts.opts.Environment)
+	return err
 }
 
 type schemaChange struct{ column, change, oldType, newType string }

@@ -1,6 +1,27 @@
 // Package landing owns Ampel's landing layer in the warehouse: for every
 // synced source table a landing table that keeps every version of every
 // record, and a current-state view that shows each live record once.
+//
+// It knows, in one place:
+//
+//   - the tables' and views' DDL (Ensure: create, widen, rebuild the view),
+//     every statement a template in sql/landing that reads the engine's
+//     Dialect;
+//   - the meta columns every landing row carries besides the data
+//     (MetaColumns: _environment, _version, _deleted, _synced_at) and the
+//     layout of _version (Version: load generation and source version);
+//   - the shape of a landing row: the data values with the meta values
+//     appended, and the tombstone that marks a key deleted (Rows);
+//   - the statements the sync runs on a landing table besides INSERTs: its
+//     newest version, the stored versions of deleted keys, the tombstones
+//     for records a full load did not see (Table's methods);
+//   - when two column types are the same column (SameType): the engines
+//     spell one type in several ways (Bool or UInt8, spacing, quotes,
+//     LowCardinality, Decimal64(4) or Decimal(18, 4)), and only a real
+//     change of type stops a table (*TypeChangeError).
+//
+// The sync engine (package connector) decides what to write and when; this
+// package decides what it looks like in the warehouse.
 package landing
 
 import (
@@ -29,16 +50,33 @@ type Table struct {
 	Columns []warehouse.Column
 }
 
-// MetaColumns are the columns every landing table has besides the data.
+// The meta columns' names.
+const (
+	// ColEnvironment names the source environment of a row.
+	ColEnvironment = "_environment"
+	// ColVersion orders the versions of a record: the newest wins (see Version).
+	ColVersion = "_version"
+	// ColDeleted is 1 for a tombstone.
+	ColDeleted = "_deleted"
+	// ColSyncedAt is when the row was written.
+	ColSyncedAt = "_synced_at"
+)
+
+// MetaColumns are the columns every landing table has besides the data,
+// in the order Rows appends their values. sql/landing/create_table.sql
+// creates them; a test holds the two together.
 var MetaColumns = []warehouse.Column{
-	{Name: "_environment", Type: "String"},
-	{Name: "_version", Type: "UInt64"},
-	{Name: "_deleted", Type: "UInt8"},
-	{Name: "_synced_at", Type: "DateTime('UTC')"},
+	{Name: ColEnvironment, Type: "String"},
+	{Name: ColVersion, Type: "UInt64"},
+	{Name: ColDeleted, Type: "UInt8"},
+	{Name: ColSyncedAt, Type: "DateTime('UTC')"},
 }
 
+// TableName is the name of the landing table of the source table name.
+func TableName(name string) string { return "landing_" + name }
+
 // Table is the landing table's name.
-func (l Table) Table() string { return "landing_" + l.Name }
+func (l Table) Table() string { return TableName(l.Name) }
 
 // TypeChangeError says that a column exists in the warehouse with another
 // type than the source now declares. Ampel does not convert columns on its
@@ -64,12 +102,12 @@ type Change struct {
 
 // Ensure creates the landing table and its view when they are
 // missing, adds the columns the warehouse does not have yet, and rebuilds
-// the view when it added any. A column whose type differs is a
-// *TypeChangeError and changes nothing.
+// the view when it added any. A column whose type differs (see SameType)
+// is a *TypeChangeError and changes nothing.
 //
 // cat holds the warehouse's columns of the landing table and the view, as
-// warehouse.ReadCatalog read them; nil reads them here. With cat, a landing table
-// that needs no change costs no query at all.
+// warehouse.ReadCatalog read them; nil reads them here. With cat, a landing
+// table that needs no change costs no query at all.
 func Ensure(ctx context.Context, s warehouse.Store, l Table, cat warehouse.Catalog) (Change, error) {
 	if err := l.validate(); err != nil {
 		return Change{}, err
@@ -81,37 +119,26 @@ func Ensure(ctx context.Context, s warehouse.Store, l Table, cat warehouse.Catal
 		}
 	}
 	have, viewExists := cat[l.Table()], len(cat[l.Name]) > 0
-	data := map[string]any{"Table": l.Table(), "View": l.Name, "Key": l.Key, "Columns": l.Columns, "Dialect": s.Dialect().TemplateData()}
+	data := map[string]any{"Table": l.Table(), "View": l.Name, "Key": l.Key, "Columns": l.Columns}
 	if len(have) == 0 {
-		if err := execTemplate(ctx, s, "create_table.sql", data); err != nil {
+		if err := exec(ctx, s, "create_table.sql", data); err != nil {
 			return Change{}, err
 		}
 		data["Replace"] = viewExists // a view left from a dropped table is rebuilt
-		return Change{Created: true}, createView(ctx, s, l.Name, data)
+		return Change{Created: true}, exec(ctx, s, "create_view.sql", data)
 	}
-	haveType := make(map[string]string, len(have))
-	for _, c := range have {
-		haveType[c.Name] = c.Type
-	}
-	var added []warehouse.Column
-	for _, c := range l.Columns {
-		t, ok := haveType[c.Name]
-		if !ok {
-			added = append(added, c)
-			continue
-		}
-		if normalizeType(t) != normalizeType(c.Type) {
-			return Change{}, &TypeChangeError{Table: l.Table(), Column: c.Name, Have: t, Want: c.Type}
-		}
+	_, added, err := Diff(l.Table(), have, l.Columns)
+	if err != nil {
+		return Change{}, err
 	}
 	after := "" // new columns go after the last data column, before Ampel's own
 	for _, c := range have {
-		if !strings.HasPrefix(c.Name, "_") {
+		if !isMeta(c.Name) {
 			after = c.Name
 		}
 	}
 	for _, c := range added {
-		if err := execTemplate(ctx, s, "add_column.sql", map[string]any{"Table": l.Table(), "Column": c, "After": after}); err != nil {
+		if err := exec(ctx, s, "add_column.sql", map[string]any{"Table": l.Table(), "Column": c, "After": after}); err != nil {
 			return Change{}, err
 		}
 		after = c.Name
@@ -120,29 +147,47 @@ func Ensure(ctx context.Context, s warehouse.Store, l Table, cat warehouse.Catal
 		// keep columns the warehouse has but the source dropped: history stays readable
 		cols := make([]warehouse.Column, 0, len(have)+len(added))
 		for _, c := range have {
-			if !strings.HasPrefix(c.Name, "_") {
+			if !isMeta(c.Name) {
 				cols = append(cols, c)
 			}
 		}
 		cols = append(cols, added...)
 		data["Columns"] = cols
 		data["Replace"] = viewExists
-		if err := createView(ctx, s, l.Name, data); err != nil {
+		if err := exec(ctx, s, "create_view.sql", data); err != nil {
 			return Change{}, err
 		}
 	}
 	return Change{Added: added}, nil
 }
 
-// createView creates the current-state view, replacing it when
-// data["Replace"] says it exists.
-func createView(ctx context.Context, s warehouse.Store, name string, data map[string]any) error {
-	if data["Replace"] == true && !s.Dialect().ModernSQL() { // no CREATE OR REPLACE VIEW before 20.x
-		if err := s.Exec(ctx, "DROP TABLE IF EXISTS "+warehouse.QuoteIdentifier(name)); err != nil { // 18.16 has no DROP VIEW
-			return err
-		}
+// Diff compares the columns a landing table should have (want) with the
+// ones the warehouse has (have, as warehouse.TableColumns reads them;
+// the meta columns are ignored). It returns the columns to use — want,
+// with the warehouse's spelling for the types that are the same (see
+// SameType) — and those the warehouse does not have yet: all of want when
+// have is empty. A column whose type really differs is a
+// *TypeChangeError naming table. Columns the warehouse has but want does
+// not are kept by the warehouse and not reported.
+func Diff(table string, have, want []warehouse.Column) (cols, added []warehouse.Column, err error) {
+	haveType := make(map[string]string, len(have))
+	for _, c := range have {
+		haveType[c.Name] = c.Type
 	}
-	return execTemplate(ctx, s, "create_view.sql", data)
+	cols = make([]warehouse.Column, len(want))
+	for i, c := range want {
+		cols[i] = c
+		t, ok := haveType[c.Name]
+		if !ok {
+			added = append(added, c)
+			continue
+		}
+		if !SameType(t, c.Type) {
+			return nil, nil, &TypeChangeError{Table: table, Column: c.Name, Have: t, Want: c.Type}
+		}
+		cols[i].Type = t
+	}
+	return cols, added, nil
 }
 
 func (l Table) validate() error {
@@ -151,7 +196,7 @@ func (l Table) validate() error {
 	}
 	hasKey := false
 	for _, c := range l.Columns {
-		if strings.HasPrefix(c.Name, "_") {
+		if isMeta(c.Name) {
 			return fmt.Errorf("landing table %s: column %q: names starting with _ are Ampel's own", l.Name, c.Name)
 		}
 		if _, err := warehouse.ParseType(c.Type); err != nil {
@@ -165,18 +210,29 @@ func (l Table) validate() error {
 	return nil
 }
 
-// normalizeType removes spacing differences (Decimal(18, 4) vs Decimal(18,4))
-// and the engine's spelling of the same type.
-func normalizeType(t string) string {
-	t = strings.ReplaceAll(t, " ", "")
-	t = strings.ReplaceAll(t, `"`, "'")
-	return t
+// isMeta reports whether a column name is Ampel's own: every name that
+// starts with _ is, so that a source column can never take one.
+func isMeta(name string) bool { return strings.HasPrefix(name, "_") }
+
+// render renders the template name of sql/landing with data and the
+// store's Dialect.
+func render(s warehouse.Store, name string, data map[string]any) (string, error) {
+	data["Dialect"] = s.Dialect().TemplateData()
+	return ampelsql.Render(ampelsql.Landing, name, data)
 }
 
-func execTemplate(ctx context.Context, s warehouse.Store, name string, data any) error {
-	q, err := ampelsql.Render(ampelsql.Landing, name, data)
+// exec renders the template name and runs its statements in order (a
+// template may need two statements on one engine where another has one:
+// 18.16 replaces a view by dropping it first).
+func exec(ctx context.Context, s warehouse.Store, name string, data map[string]any) error {
+	script, err := render(s, name, data)
 	if err != nil {
 		return err
 	}
-	return s.Exec(ctx, q)
+	for _, q := range warehouse.SplitStatements(script) {
+		if err := s.Exec(ctx, q); err != nil {
+			return err
+		}
+	}
+	return nil
 }
