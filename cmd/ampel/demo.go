@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ampel/ampel/config"
+	"github.com/ampel/ampel/connector"
 	"github.com/ampel/ampel/connector/dvsim"
 	"github.com/ampel/ampel/kpis"
 )
@@ -57,7 +58,7 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	syncStart := time.Now()
 	// each demo starts a new simulator: reload in full, which also removes
 	// rows of an earlier demo that this one's data does not have
-	results, err := syncAll(ctx, e, cfg, s, nil, cfg.Environments, tables, true, log)
+	results, err := newRunner(cfg, s, cfg.Environments, log).Sync(ctx, connector.Request{Tables: tables, Full: true, Progress: e.progress(log)})
 	printResults(e.stdout, results)
 	if err != nil {
 		return err
