@@ -1,10 +1,11 @@
+//go:build cgo
+
 package embedded
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -16,9 +17,6 @@ import (
 	"github.com/ampel/ampel/warehouse"
 )
 
-// EngineVersion is the chDB release this driver is built and tested for.
-const EngineVersion = "26.7.3"
-
 // Defaults for the Config fields left zero.
 const (
 	DefaultDialTimeout  = 10 * time.Second
@@ -26,17 +24,6 @@ const (
 )
 
 func init() { warehouse.Register("embedded", Open) }
-
-// DefaultLibrary is where deploy/install-libchdb.sh puts libchdb.so:
-// ${XDG_CACHE_HOME:-$HOME/.cache}/ampel/libchdb-26.7.3/libchdb.so.
-func DefaultLibrary() string {
-	cache := os.Getenv("XDG_CACHE_HOME")
-	if cache == "" {
-		home, _ := os.UserHomeDir()
-		cache = filepath.Join(home, ".cache")
-	}
-	return filepath.Join(cache, "ampel", "libchdb-"+EngineVersion, "libchdb.so")
-}
 
 // Store is a warehouse.Store on the in-process engine.
 type Store struct {
