@@ -220,7 +220,8 @@ func grown[T any](s []T, n int) []T {
 }
 
 func (p planted) clone() planted {
-	out := planted{dups: map[string][]dupGroup{}, invalid: map[string]map[string][]int32{}}
+	// the inputs file is made once and never changed: shared, not copied
+	out := planted{dups: map[string][]dupGroup{}, invalid: map[string]map[string][]int32{}, inputs: p.inputs}
 	for k, groups := range p.dups {
 		cp := make([]dupGroup, len(groups))
 		for i, g := range groups {
