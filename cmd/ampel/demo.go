@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"path/filepath"
 	"time"
@@ -17,9 +18,13 @@ import (
 // what landed, and the KPI catalog's traffic lights over it (with the
 // inputs file the simulator writes). (Audit and serving join as they are
 // built.)
+//
+// --addr is in the CLI contract: the demo will serve the OData feed and
+// the cockpit there once ampel serve is built. Until then it serves
+// nothing, and says so when --addr is given.
 func runDemo(ctx context.Context, e *env, args []string) error {
 	fs := e.flagSet("demo", "demo [--addr 127.0.0.1:8080] [--data DIR] [--scale N]")
-	fs.String("addr", "127.0.0.1:8080", "where to serve the results (once serving is built)")
+	addr := fs.String("addr", "127.0.0.1:8080", "where the demo will serve the OData feed and the cockpit; not used yet: serving comes with ampel serve")
 	data := fs.String("data", "ampel-demo", "`directory` for the config and the embedded warehouse")
 	scale := fs.Int("scale", 10000, "number of leads in the simulated Dataverse")
 	seed := fs.Int64("seed", 1, "seed of the simulated data")
@@ -27,6 +32,11 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "addr" {
+			fmt.Fprintf(e.stdout, "--addr %s: nothing is served yet (serving comes with ampel serve); the demo prints its results here\n", *addr)
+		}
+	})
 	start := time.Now()
 	sim, err := dvsim.Start(dvsim.Options{Seed: *seed, Scale: *scale})
 	if err != nil {

@@ -298,8 +298,9 @@ func (mc *metadataCache) put(logicalName, version string, e *Entity) {
 // attributes and their details come from that read: a sync of unchanged
 // tables costs one metadata request per table instead of up to twelve.
 // A server that sends no version gets every request every time. (VERIFY
-// that Dataverse returns the annotation on this request; DATAVERSE.md §3
-// lists it among the useful annotations.) The returned Entity may be
+// that Dataverse returns the annotation on this request: Microsoft lists
+// Microsoft.Dynamics.CRM.globalmetadataversion among the annotations a
+// client may ask for; the simulator returns it.) The returned Entity may be
 // shared with later calls: callers must not modify it.
 //
 // A detail request the server refuses with 400, 404 or 501 is logged and
