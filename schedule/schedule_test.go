@@ -42,18 +42,6 @@ func newLog() (*slog.Logger, *logBuffer) {
 	return slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug})), b
 }
 
-// await polls cond until it holds or timeout passes.
-func await(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("waiting for %s: timed out after %s", what, timeout)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
 // start runs s until the returned stop is called; stop waits for Run to
 // return and says how long that took.
 func start(t *testing.T, s *schedule.Scheduler) (stop func() time.Duration) {
@@ -105,10 +93,10 @@ func TestNoOverlap(t *testing.T) {
 	}}, schedule.Options{RunAtStart: true, Logger: log})
 	require.NoError(t, err)
 	stop := start(t, s)
-	await(t, 10*time.Second, "a missed run", func() bool { return s.Status()[0].Missed >= 1 })
+	require.Eventually(t, func() bool { return s.Status()[0].Missed >= 1 }, 10*time.Second, 2*time.Millisecond, "a missed run")
 	require.True(t, s.Status()[0].Running)
 	close(release)
-	await(t, 10*time.Second, "a second run", func() bool { return s.Status()[0].Runs >= 2 })
+	require.Eventually(t, func() bool { return s.Status()[0].Runs >= 2 }, 10*time.Second, 2*time.Millisecond, "a second run")
 	stop()
 	st := s.Status()[0]
 	require.Equal(t, int32(1), most.Load(), "never two runs at once")
@@ -135,7 +123,7 @@ func TestPanicRecovered(t *testing.T) {
 	}}, schedule.Options{RunAtStart: true, Logger: log})
 	require.NoError(t, err)
 	stop := start(t, s)
-	await(t, 10*time.Second, "a run after the panic", func() bool { st := s.Status()[0]; return st.Runs >= 2 && !st.Running })
+	require.Eventually(t, func() bool { st := s.Status()[0]; return st.Runs >= 2 && !st.Running }, 10*time.Second, 2*time.Millisecond, "a run after the panic")
 	stop()
 	st := s.Status()[0]
 	require.Equal(t, 1, st.Failed)
@@ -154,7 +142,7 @@ func TestErrorKept(t *testing.T) {
 		schedule.Options{RunAtStart: true})
 	require.NoError(t, err)
 	stop := start(t, s)
-	await(t, 10*time.Second, "the first run", func() bool { return s.Status()[0].Failed == 1 })
+	require.Eventually(t, func() bool { return s.Status()[0].Failed == 1 }, 10*time.Second, 2*time.Millisecond, "the first run")
 	stop()
 	st := s.Status()[0]
 	require.ErrorIs(t, st.LastErr, boom)

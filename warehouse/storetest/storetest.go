@@ -33,6 +33,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ampel/ampel/warehouse"
+	"github.com/ampel/ampel/warehouse/warehousetest"
 )
 
 // Open opens a store on a fresh database for one subtest and arranges for
@@ -62,39 +63,25 @@ func Run(t *testing.T, open Open) {
 	}
 }
 
-func ctxT(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	t.Cleanup(cancel)
-	return ctx
-}
+// The helpers below are warehousetest's, named as the subtests call them.
+
+func ctxT(t *testing.T) context.Context { return warehousetest.Context(t) }
 
 func exec(t *testing.T, st warehouse.Store, q string, args ...any) {
 	t.Helper()
-	require.NoError(t, st.Exec(ctxT(t), q, args...), q)
+	warehousetest.Exec(t, st, q, args...)
 }
 
 // queryAll returns every row of q, each a copy of Rows.Values.
 func queryAll(t *testing.T, st warehouse.Store, q string, args ...any) [][]any {
 	t.Helper()
-	rows, err := st.Query(ctxT(t), q, args...)
-	require.NoError(t, err, q)
-	defer rows.Close()
-	var out [][]any
-	for rows.Next() {
-		out = append(out, append([]any(nil), rows.Values()...))
-	}
-	require.NoError(t, rows.Err(), q)
-	require.NoError(t, rows.Close())
-	return out
+	return warehousetest.QueryAll(t, st, q, args...)
 }
 
 // queryOne returns the single value of q.
 func queryOne(t *testing.T, st warehouse.Store, q string, args ...any) any {
 	t.Helper()
-	rows := queryAll(t, st, q, args...)
-	require.Len(t, rows, 1, q)
-	require.Len(t, rows[0], 1, q)
-	return rows[0][0]
+	return warehousetest.QueryOne(t, st, q, args...)
 }
 
 func testDialect(t *testing.T, open Open) {
