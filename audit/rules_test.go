@@ -69,7 +69,11 @@ func TestExactRules(t *testing.T) {
 	}{
 		{"exact, case-insensitive, one condition ignores blanks", rule(cond("emailaddress1", OpExactMatch, 0, false)), [][]int{{0, 1}, {5, 6}}},
 		{"case-sensitive", func() Rule { r := rule(cond("emailaddress1", OpExactMatch, 0, true)); r.CaseSensitive = true; return r }(), nil},
-		{"active records only", func() Rule { r := rule(cond("emailaddress1", OpExactMatch, 0, true)); r.ExcludeInactive = true; return r }(), [][]int{{0, 1}}},
+		{"active records only", func() Rule {
+			r := rule(cond("emailaddress1", OpExactMatch, 0, true))
+			r.ExcludeInactive = true
+			return r
+		}(), [][]int{{0, 1}}},
 		{"two conditions ANDed", rule(cond("emailaddress1", OpExactMatch, 0, true), cond("telephone1", OpSameLastCharacters, 3, true)), [][]int{{0, 1}}},
 		{"first characters", rule(cond("lastname", OpSameFirstCharacters, 3, true)), [][]int{{0, 1, 2, 3, 7}, {4, 5, 6}}},
 		{"blanks match blanks when not ignored", rule(cond("lastname", OpExactMatch, 0, true), cond("telephone1", OpExactMatch, 0, false)), [][]int{{0, 2}, {3, 7}}},
