@@ -12,9 +12,9 @@ type edge struct {
 }
 
 // cluster forms groups from matched pairs: connected components, built from the strongest
-// pair down, where two parts join only when the whole of each fits the other — every pair
-// across them passes the gate, none scores below zero, and their mean score is at least half
-// the threshold — and the group stays within MaxGroup. So A~B and B~C do not make A, B, C
+// pair down, where two parts join only when the whole of each fits the other — no pair
+// across them scores below zero, and their mean score is at least half the threshold — and
+// the group stays within MaxGroup. So A~B and B~C do not make A, B, C
 // one group when A and C are plainly different people. It returns each group's members and
 // the pairs that joined it, both in a stable order.
 func cluster(d *dataset, m *Model, edges []edge) [][]edge {
@@ -79,7 +79,7 @@ func fits(d *dataset, m *Model, A, B []int32) bool {
 	for _, x := range A {
 		for _, y := range B {
 			c := compare(d, m, x, y, false)
-			if !c.pass || c.score < 0 {
+			if c.score < 0 {
 				return false
 			}
 			sum += c.score

@@ -132,7 +132,7 @@ func compareValues(k Kind, a, b string) Level {
 		if min(len(a), len(b)) < 8 {
 			limit = 1
 		}
-		if EditDistance(a, b, limit) <= limit || JaroWinkler(a, b) >= 0.92 {
+		if EditDistance(a, b, limit) <= limit || JaroWinkler(a, b) >= 0.92 || tokenSimilarity(a, b) >= 0.9 {
 			return Close
 		}
 	case KindCity:
@@ -141,6 +141,29 @@ func compareValues(k Kind, a, b string) Level {
 		}
 	}
 	return Different
+}
+
+// tokenSimilarity is the Monge–Elkan similarity of two names' words: for each word of the
+// name with fewer words, the best Jaro–Winkler similarity to a word of the other, averaged.
+// Names whose word counts differ by more than one are 0 apart. So a typo in each of two
+// words, or a word added at the end, still leaves two names close.
+func tokenSimilarity(a, b string) float64 {
+	ta, tb := strings.Fields(a), strings.Fields(b)
+	if len(ta) > len(tb) {
+		ta, tb = tb, ta
+	}
+	if len(ta) == 0 || len(tb)-len(ta) > 1 {
+		return 0
+	}
+	sum := 0.0
+	for _, x := range ta {
+		best := 0.0
+		for _, y := range tb {
+			best = max(best, JaroWinkler(x, y))
+		}
+		sum += best
+	}
+	return sum / float64(len(ta))
 }
 
 // compareName compares two folded names and their Kölner Phonetik codes: close is the same

@@ -152,8 +152,9 @@ func sortedLongestFirst(l []string) []string {
 // NormalizeCompany folds a company name (see Fold; & becomes "und") and removes legal forms
 // (GmbH, AG, KG, OHG, GbR, UG (haftungsbeschränkt), e.K., e.V., SE, KGaA, GmbH & Co. KG,
 // Ltd, Inc, LLC, Corp, S.A., S.r.l., B.V., … in their usual spellings) at the end of the
-// name, repeatedly, so that "Contoso GmbH & Co. KG" and "CONTOSO" agree. A name that is
-// nothing but a legal form keeps it.
+// name, repeatedly, so that "Contoso GmbH & Co. KG" and "CONTOSO" agree; a long one (eight
+// letters or more) also with up to two typos. A name that is nothing but a legal form
+// keeps it.
 func NormalizeCompany(s string) string {
 	f := Fold(strings.ReplaceAll(strings.ReplaceAll(s, "&", " und "), "+", " und "))
 	f = strings.ReplaceAll(" "+f+" ", " und ", " ")
@@ -168,9 +169,29 @@ func NormalizeCompany(s string) string {
 			}
 		}
 		if !cut {
-			return f
+			return trimMisspelledLegalForm(f)
 		}
 	}
+}
+
+// trimMisspelledLegalForm drops a long legal form (eight letters or more, such as
+// Kommanditgesellschaft or UG (haftungsbeschränkt)) that ends f with a typo or two.
+func trimMisspelledLegalForm(f string) string {
+	tokens := strings.Fields(f)
+	for _, lf := range legalForms {
+		if len(lf) < 8 {
+			continue
+		}
+		n := strings.Count(lf, " ") + 1
+		if len(tokens) <= n {
+			continue
+		}
+		tail := strings.Join(tokens[len(tokens)-n:], " ")
+		if EditDistance(tail, lf, 2) <= 2 {
+			return strings.Join(tokens[:len(tokens)-n], " ")
+		}
+	}
+	return f
 }
 
 // NormalizeName folds a person's first or last name (see Fold).

@@ -292,22 +292,34 @@ func (pl *planter) variant(p dupPerson, kinds []string) (dupPerson, []string, bo
 				weak["email"] = weak["email"] || v.email != before.email
 			}
 		case nTypo:
-			n := 1 + pl.rng.IntN(2)
-			for i := 0; i < n; i++ {
-				switch x := pl.rng.IntN(8); {
-				case x < 3:
+			// one typo, or two in two different fields
+			fields := []int{0, 0, 0, 1, 1, 2, 2, 3}
+			if contact || v.company == "" {
+				fields = []int{0, 0, 0, 1, 1, 3}
+			}
+			if v.email == "" {
+				fields = slices.DeleteFunc(fields, func(f int) bool { return f == 3 })
+			}
+			first := fields[pl.rng.IntN(len(fields))]
+			picked := []int{first}
+			if pl.rng.IntN(2) == 0 {
+				if rest := slices.DeleteFunc(slices.Clone(fields), func(f int) bool { return f == first }); len(rest) > 0 {
+					picked = append(picked, rest[pl.rng.IntN(len(rest))])
+				}
+			}
+			for _, f := range picked {
+				switch f {
+				case 0:
 					v.last = typoAt(pl.rng, v.last)
-				case x < 5:
+				case 1:
 					v.first = typoAt(pl.rng, v.first)
-				case x < 7 && v.company != "" && !contact:
+				case 2:
 					v.company = typoAt(pl.rng, v.company)
 					weak["company"] = true
-				case v.email != "":
+				case 3:
 					at := strings.IndexByte(v.email, '@')
 					v.email = typoAt(pl.rng, v.email[:at]) + v.email[at:]
 					weak["email"] = true
-				default:
-					v.last = typoAt(pl.rng, v.last)
 				}
 			}
 		case nSwap:
@@ -711,7 +723,8 @@ func (pl *planter) personLookalike(p *planted, t *table, start time.Time, i int)
 		b.last, b.phone, b.city, b.mobile = a.last, a.phone, a.city, ""
 		b.first = pl.otherName(dupFirstNames, a.first)
 		b.company = ""
-		b.email = personEmail(b.first, b.last, pl.pick(privateDomains))
+		pl.k++ // a private address is the person's own: first.last plus a number
+		b.email = personEmail(b.first, b.last+fmt.Sprint(pl.k%1000), pl.pick(privateDomains))
 		if pl.rng.IntN(2) == 0 {
 			b.email = ""
 		}
