@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"syscall"
 	"testing"
 	"time"
@@ -181,6 +182,16 @@ func benchChild(phase string) error {
 		}
 		rep.Seconds = time.Since(t0).Seconds()
 	case "audit":
+		if file := os.Getenv("AMPEL_AUDIT_BENCH_CPUPROFILE"); file != "" { // for a closer look: go tool pprof
+			f, err := os.Create(file)
+			if err != nil {
+				return err
+			}
+			if err := pprof.StartCPUProfile(f); err != nil {
+				return err
+			}
+			defer pprof.StopCPUProfile()
+		}
 		res, err := audit.Duplicates(ctx, st, audit.Options{})
 		if err != nil {
 			return err

@@ -34,16 +34,42 @@ type entry struct {
 	r int32
 }
 
+// sortEntries sorts entries by hash (an LSD radix sort, 16 bits a pass); the order within
+// one hash does not matter to the callers.
 func sortEntries(es []entry) {
-	slices.SortFunc(es, func(a, b entry) int {
-		switch {
-		case a.h < b.h:
-			return -1
-		case a.h > b.h:
-			return 1
+	if len(es) < 256 {
+		slices.SortFunc(es, func(a, b entry) int {
+			switch {
+			case a.h < b.h:
+				return -1
+			case a.h > b.h:
+				return 1
+			}
+			return int(a.r - b.r)
+		})
+		return
+	}
+	tmp := make([]entry, len(es))
+	src, dst := es, tmp
+	var count [1 << 16]int
+	for shift := 0; shift < 64; shift += 16 {
+		clear(count[:])
+		for _, e := range src {
+			count[(e.h>>shift)&0xffff]++
 		}
-		return int(a.r - b.r)
-	})
+		sum := 0
+		for i, c := range count {
+			count[i] = sum
+			sum += c
+		}
+		for _, e := range src {
+			k := (e.h >> shift) & 0xffff
+			dst[count[k]] = e
+			count[k]++
+		}
+		src, dst = dst, src
+	}
+	// four passes: the sorted entries are back in es
 }
 
 // runs calls fn for every run of entries with one hash.

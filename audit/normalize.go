@@ -12,51 +12,57 @@ import (
 // collapsed and trimmed. Transliteration comes before diacritics removal, or Müller would
 // become Muller. A decomposed umlaut (u followed by U+0308) is transliterated too.
 func Fold(s string) string {
-	var b strings.Builder
-	b.Grow(len(s) + 4)
+	out := make([]byte, 0, len(s)+4)
 	space := false
 	emit := func(t string) {
-		if space && b.Len() > 0 {
-			b.WriteByte(' ')
+		if space && len(out) > 0 {
+			out = append(out, ' ')
 		}
 		space = false
-		b.WriteString(t)
+		out = append(out, t...)
 	}
 	for i := 0; i < len(s); {
-		r, n := utf8.DecodeRuneInString(s[i:])
-		i += n
-		if r < utf8.RuneSelf {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			i++
 			switch {
-			case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
-				emit(string(rune(r)))
-			case r >= 'A' && r <= 'Z':
-				emit(string(r + 'a' - 'A'))
+			case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+			case c >= 'A' && c <= 'Z':
+				c += 'a' - 'A'
 			default:
 				space = true
+				continue
 			}
+			if space && len(out) > 0 {
+				out = append(out, ' ')
+			}
+			space = false
+			out = append(out, c)
 			continue
 		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		i += n
 		if r == 0x308 { // combining diaeresis after a, o or u: the umlaut's e
-			if t := b.String(); strings.HasSuffix(t, "a") || strings.HasSuffix(t, "o") || strings.HasSuffix(t, "u") {
-				b.WriteByte('e')
+			if k := len(out); k > 0 && (out[k-1] == 'a' || out[k-1] == 'o' || out[k-1] == 'u') {
+				out = append(out, 'e')
 			}
 			continue
 		}
 		if unicode.Is(unicode.Mn, r) { // other combining marks
 			continue
 		}
-		if t, ok := foldTable[unicode.ToLower(r)]; ok {
+		lr := unicode.ToLower(r)
+		if t, ok := foldTable[lr]; ok {
 			emit(t)
 			continue
 		}
-		switch lr := unicode.ToLower(r); {
-		case unicode.IsLetter(lr) || unicode.IsDigit(lr):
+		if unicode.IsLetter(lr) || unicode.IsDigit(lr) {
 			emit(string(lr))
-		default:
+		} else {
 			space = true
 		}
 	}
-	return b.String()
+	return string(out)
 }
 
 // foldTable maps lower-case letters with diacritics to ASCII (German ones transliterated).
@@ -139,6 +145,21 @@ var legalForms = sortedLongestFirst([]string{
 	"co", "plc", "s a", "sa", "s r l", "srl", "sarl", "s a r l", "b v", "bv", "n v", "nv", "oy", "ab", "as", "a s", "aps", "spa", "s p a",
 })
 
+// legalByLastWord maps the last word of each legal form to the forms ending in it, longest
+// first; longLegalForms are those of eight letters or more.
+var legalByLastWord, longLegalForms = func() (map[string][]string, []string) {
+	m := map[string][]string{}
+	var long []string
+	for _, lf := range legalForms {
+		last := lf[strings.LastIndexByte(lf, ' ')+1:]
+		m[last] = append(m[last], lf)
+		if len(lf) >= 8 {
+			long = append(long, lf)
+		}
+	}
+	return m, long
+}()
+
 func sortedLongestFirst(l []string) []string {
 	out := append([]string(nil), l...)
 	for i := 1; i < len(out); i++ {
@@ -156,14 +177,15 @@ func sortedLongestFirst(l []string) []string {
 // letters or more) also with up to two typos. A name that is nothing but a legal form
 // keeps it.
 func NormalizeCompany(s string) string {
-	f := Fold(strings.ReplaceAll(strings.ReplaceAll(s, "&", " und "), "+", " und "))
-	f = strings.ReplaceAll(" "+f+" ", " und ", " ")
-	f = strings.TrimSpace(f)
+	f := Fold(s) // & and + are no letters: they become spaces
+	if strings.Contains(f, " und ") {
+		f = strings.ReplaceAll(f, " und ", " ")
+	}
 	for {
 		cut := false
-		for _, lf := range legalForms {
-			if len(f) > len(lf)+1 && strings.HasSuffix(f, " "+lf) {
-				f = strings.TrimSpace(f[:len(f)-len(lf)])
+		for _, lf := range legalByLastWord[f[strings.LastIndexByte(f, ' ')+1:]] {
+			if len(f) > len(lf)+1 && f[len(f)-len(lf)-1] == ' ' && strings.HasSuffix(f, lf) {
+				f = f[:len(f)-len(lf)-1]
 				cut = true
 				break
 			}
@@ -177,18 +199,17 @@ func NormalizeCompany(s string) string {
 // trimMisspelledLegalForm drops a long legal form (eight letters or more, such as
 // Kommanditgesellschaft or UG (haftungsbeschränkt)) that ends f with a typo or two.
 func trimMisspelledLegalForm(f string) string {
-	tokens := strings.Fields(f)
-	for _, lf := range legalForms {
-		if len(lf) < 8 {
+	for _, lf := range longLegalForms {
+		// the tail of f with as many words as lf
+		i := len(f)
+		for w := strings.Count(lf, " ") + 1; w > 0 && i > 0; w-- {
+			i = strings.LastIndexByte(f[:i], ' ')
+		}
+		if i <= 0 {
 			continue
 		}
-		n := strings.Count(lf, " ") + 1
-		if len(tokens) <= n {
-			continue
-		}
-		tail := strings.Join(tokens[len(tokens)-n:], " ")
-		if EditDistance(tail, lf, 2) <= 2 {
-			return strings.Join(tokens[:len(tokens)-n], " ")
+		if tail := f[i+1:]; abs(len(tail)-len(lf)) <= 2 && EditDistance(tail, lf, 2) <= 2 {
+			return f[:i]
 		}
 	}
 	return f
