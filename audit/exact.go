@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // Operator is a duplicate rule condition's operator, numbered as Dataverse's
@@ -103,25 +104,24 @@ func (r *Rule) validate() error {
 	return nil
 }
 
-// matchcode returns record r's matchcode under rule (its values per condition, as the rule
-// compares them), or false when the record takes no part (inactive, or a blank that never
-// matches).
-func (rule *Rule) matchcode(d *dataset, r int32, b *strings.Builder) (string, bool) {
+// matchcode appends record r's matchcode under rule (its values per condition, as the rule
+// compares them) to buf, or reports false when the record takes no part (inactive, or a
+// blank that never matches).
+func (rule *Rule) matchcode(d *dataset, r int32, buf []byte) ([]byte, bool) {
 	if rule.ExcludeInactive && strings.TrimSpace(d.rawValue(r, "statecode")) != "0" {
-		return "", false
+		return buf, false
 	}
-	b.Reset()
-	b.WriteString(d.envs[d.env[r]])
+	buf = append(buf, d.envs[d.env[r]]...)
 	for _, c := range rule.Conditions {
 		col := c.Attribute
 		if c.Operator == OpPicklistLabel {
 			col += "name"
 		}
 		v := d.rawValue(r, col)
-		b.WriteByte(0x1f)
+		buf = append(buf, 0x1f)
 		if strings.TrimSpace(v) == "" {
 			if c.IgnoreBlank || len(rule.Conditions) == 1 {
-				return "", false
+				return buf, false
 			}
 			continue
 		}
@@ -140,7 +140,7 @@ func (rule *Rule) matchcode(d *dataset, r int32, b *strings.Builder) (string, bo
 		case OpSameDate:
 			t, err := parseWarehouseTime(v)
 			if err != nil {
-				return "", false
+				return buf, false
 			}
 			tz := rule.TimeZone
 			if tz == nil {
@@ -148,9 +148,9 @@ func (rule *Rule) matchcode(d *dataset, r int32, b *strings.Builder) (string, bo
 			}
 			v = t.In(tz).Format(time.DateOnly)
 		}
-		b.WriteString(v)
+		buf = append(buf, v...)
 	}
-	return b.String(), true
+	return buf, true
 }
 
 // parseWarehouseTime reads a DateTime or Date as toString writes it (UTC).
@@ -167,36 +167,48 @@ func parseWarehouseTime(s string) (time.Time, error) {
 func exactGroups(d *dataset, rules []Rule) []*Group {
 	uf := newUnionFind()
 	var links []exactLink
-	type coded struct {
-		code string
-		r    int32
-	}
-	var b strings.Builder
+	var buf []byte
 	for ri := range rules {
 		rule := &rules[ri]
-		var cs []coded
+		// matchcodes are hashed and sorted as hashes; records with one hash are then told
+		// apart by their matchcodes, so a collision costs nothing but time
+		var es []entry
 		for r := int32(0); r < int32(d.n()); r++ {
-			if code, ok := rule.matchcode(d, r, &b); ok {
-				cs = append(cs, coded{code, r})
+			var ok bool
+			if buf, ok = rule.matchcode(d, r, buf[:0]); ok {
+				es = append(es, entry{uint64(fnvOffset.str(unsafe.String(unsafe.SliceData(buf), len(buf)))), r})
 			}
 		}
-		slices.SortFunc(cs, func(x, y coded) int {
-			if c := strings.Compare(x.code, y.code); c != 0 {
-				return c
+		sortEntries(es)
+		runs(es, func(run []entry) {
+			if len(run) < 2 {
+				return
 			}
-			return int(x.r - y.r)
+			type coded struct {
+				code string
+				r    int32
+			}
+			cs := make([]coded, len(run))
+			for i, e := range run {
+				buf, _ = rule.matchcode(d, e.r, buf[:0])
+				cs[i] = coded{string(buf), e.r}
+			}
+			slices.SortFunc(cs, func(x, y coded) int {
+				if c := strings.Compare(x.code, y.code); c != 0 {
+					return c
+				}
+				return int(x.r - y.r)
+			})
+			for i := 0; i < len(cs); {
+				j := i + 1
+				for j < len(cs) && cs[j].code == cs[i].code {
+					uf.union(cs[i].r, cs[j].r)
+					links = append(links, exactLink{rule: ri, a: cs[i].r, b: cs[j].r})
+					j++
+				}
+				i = j
+			}
 		})
-		for i := 0; i < len(cs); {
-			j := i + 1
-			for j < len(cs) && cs[j].code == cs[i].code {
-				j++
-			}
-			for k := i + 1; k < j; k++ {
-				uf.union(cs[i].r, cs[k].r)
-				links = append(links, exactLink{rule: ri, a: cs[i].r, b: cs[k].r})
-			}
-			i = j
-		}
 	}
 	byRoot := map[int32][]exactLink{}
 	for _, l := range links {

@@ -18,10 +18,10 @@ import (
 //     original and variants of it, each variant with one to three kinds of noise — case,
 //     whitespace, phone format, legal form, transliteration (ü/ue, ß/ss, or the umlaut
 //     dropped), one or two typos, swapped first and last name, a missing field, or an exact
-//     copy. A variant always keeps enough to be recognised by a careful person: its names
-//     stay within two typos (or are swapped), and of e-mail, phone and company (accounts:
-//     phone and website) at least one is unchanged up to case, spaces, format, legal form or
-//     transliteration.
+//     copy. A variant always keeps enough to be recognised by a careful person: a typo hits
+//     one field, two typos two fields, names may be swapped, and of e-mail, phone and company
+//     (accounts: phone and website) at least one is unchanged up to case, spaces, format,
+//     legal form or transliteration.
 //   - look-alikes: records that resemble each other but are different people or companies —
 //     the same (common) name at another company, the same company with another person (and
 //     its switchboard number), family members sharing a phone, and for accounts the same
