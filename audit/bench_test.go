@@ -197,6 +197,16 @@ func benchChild(phase string) error {
 			return err
 		}
 		rep.Seconds = time.Since(t0).Seconds()
+		if file := os.Getenv("AMPEL_AUDIT_BENCH_MEMPROFILE"); file != "" { // allocations: go tool pprof -sample_index=alloc_space
+			f, err := os.Create(file)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+				return err
+			}
+		}
 		data, err := os.ReadFile(filepath.Join(dir, "truth.json"))
 		if err != nil {
 			return err

@@ -92,6 +92,9 @@ func prepare(d *dataset, m *Model, country func(env string) string) {
 	for fi, f := range m.Fields {
 		col := &d.norm[fi]
 		col.end = make([]uint32, 0, n)
+		if i, ok := d.colIdx[f.Columns[0]]; ok { // normalised values are no longer than raw ones, give or take
+			col.buf = make([]byte, 0, len(d.raw[i].buf)+len(d.raw[i].buf)/16)
+		}
 		var codes *strCol
 		if f.Kind == KindFirstName || f.Kind == KindLastName {
 			codes = &strCol{end: make([]uint32, 0, n)}
@@ -252,7 +255,7 @@ func candidates(d *dataset, m *Model) ([]uint64, blockStats) {
 			}
 		}
 		sortEntries(es)
-		var keys []entry
+		keys := make([]entry, 0, 2*len(es))
 		runs(es, func(run []entry) {
 			if len(run) > m.MaxTokenCount {
 				return
