@@ -14,7 +14,8 @@ type edge struct {
 // cluster forms groups from matched pairs: connected components, built from the strongest
 // pair down, where two parts join only when the whole of each fits the other — no pair
 // across them scores below zero, and their mean score is at least half the threshold — and
-// the group stays within MaxGroup. So A~B and B~C do not make A, B, C
+// the group stays within MaxGroup, and no two records a steward marked as no duplicates
+// (see Review) end up in one group. So A~B and B~C do not make A, B, C
 // one group when A and C are plainly different people. It returns each group's members and
 // the pairs that joined it, both in a stable order.
 func cluster(d *dataset, m *Model, edges []edge) [][]edge {
@@ -50,7 +51,7 @@ func cluster(d *dataset, m *Model, edges []edge) [][]edge {
 			continue
 		}
 		A, B := members[ra], members[rb]
-		if len(A)+len(B) > m.MaxGroup {
+		if len(A)+len(B) > m.MaxGroup || d.cannot.across(A, B) {
 			continue
 		}
 		if len(A)+len(B) > 2 && !fits(d, m, A, B) {

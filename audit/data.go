@@ -51,6 +51,7 @@ type dataset struct {
 	count   map[int][]int32 // per TF field: how many records share the record's value
 	colIdx  map[string]int  // column → index in raw
 	missing map[string]bool // columns the view does not have (blank everywhere)
+	cannot  cannotLink      // pairs a steward marked as no duplicates
 }
 
 func (d *dataset) n() int { return len(d.ids) }

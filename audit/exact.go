@@ -202,8 +202,13 @@ func exactGroups(d *dataset, rules []Rule) []*Group {
 			for i := 0; i < len(cs); {
 				j := i + 1
 				for j < len(cs) && cs[j].code == cs[i].code {
-					uf.union(cs[i].r, cs[j].r)
-					links = append(links, exactLink{rule: ri, a: cs[i].r, b: cs[j].r})
+					// join the first earlier record of the run it may be grouped with
+					for k := i; k < j; k++ {
+						if uf.join(cs[k].r, cs[j].r, d.cannot) {
+							links = append(links, exactLink{rule: ri, a: cs[k].r, b: cs[j].r})
+							break
+						}
+					}
 					j++
 				}
 				i = j
@@ -259,14 +264,20 @@ type exactLink struct {
 }
 
 // unionFind joins records into groups.
-type unionFind struct{ parent map[int32]int32 }
+type unionFind struct {
+	parent  map[int32]int32
+	members map[int32][]int32 // per root
+}
 
-func newUnionFind() *unionFind { return &unionFind{parent: map[int32]int32{}} }
+func newUnionFind() *unionFind {
+	return &unionFind{parent: map[int32]int32{}, members: map[int32][]int32{}}
+}
 
 func (u *unionFind) find(x int32) int32 {
 	p, ok := u.parent[x]
 	if !ok {
 		u.parent[x] = x
+		u.members[x] = []int32{x}
 		return x
 	}
 	if p == x {
@@ -277,9 +288,22 @@ func (u *unionFind) find(x int32) int32 {
 	return root
 }
 
-func (u *unionFind) union(a, b int32) {
+// join puts a and b in one group unless records of their groups must not be grouped
+// (cannot), and reports whether they are in one group now.
+func (u *unionFind) join(a, b int32, cannot cannotLink) bool {
 	ra, rb := u.find(a), u.find(b)
-	if ra != rb {
-		u.parent[rb] = ra
+	if ra == rb {
+		return true
 	}
+	A, B := u.members[ra], u.members[rb]
+	if cannot.across(A, B) {
+		return false
+	}
+	if len(A) < len(B) {
+		ra, rb, A, B = rb, ra, B, A
+	}
+	u.parent[rb] = ra
+	u.members[ra] = append(A, B...)
+	delete(u.members, rb)
+	return true
 }

@@ -82,3 +82,32 @@ func TestFuzzyLookalikesAndChains(t *testing.T) {
 		t.Fatalf("groups %v, want only [4 5]", got)
 	}
 }
+
+func TestNotDuplicateMarksSplitGroups(t *testing.T) {
+	m := DefaultModels()[0].withDefaults()
+	rows := [][]string{
+		{"Jürgen", "Weiß", "juergen.weiss@bamoku.example", "+49 69 3030303", "", "Bamoku Systems GmbH", "Köln"},
+		{"Juergen", "Weiss", "juergen.weiss@bamoku.example", "069 3030303", "", "Bamoku Systems", "Köln"},
+		{"Jürgen", "Weiss", "JUERGEN.WEISS@bamoku.example", "", "", "Bamoku Systems AG", "Köln"},
+	}
+	d := testData("lead", leadCols, append(rows, filler(400)...)...)
+	d.cannot = cannotLink{0: {2}, 2: {0}}
+	var st Stats
+	gs, err := fuzzyGroups(t.Context(), d, m, func(string) string { return "49" }, 1, &st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range groupsOf(gs) {
+		if slices.Contains(g, 0) && slices.Contains(g, 2) {
+			t.Fatalf("records 0 and 2 grouped though marked: %v", groupsOf(gs))
+		}
+	}
+	if len(gs) != 1 || len(gs[0].Members) != 2 {
+		t.Fatalf("groups %v: want one pair", groupsOf(gs))
+	}
+	// the exact rule (same e-mail, case-insensitive) keeps them apart too
+	x := exactGroups(d, []Rule{DefaultRules()[3]})
+	if got := groupsOf(x); !slices.EqualFunc(got, [][]int{{0, 1}}, slices.Equal) {
+		t.Fatalf("exact groups %v, want [[0 1]]", got)
+	}
+}

@@ -175,7 +175,9 @@ func sortGroups(gs []*Group) {
 
 // Duplicates runs the duplicate audit over the current-state views: per table it reads
 // the columns its fuzzy model and its exact rules need once, then finds the model's groups
-// and the exact rules' groups. Records are compared only within their environment.
+// and the exact rules' groups. Records are compared only within their environment, and two
+// records a steward marked as no duplicates (RecordReview, MarkNotDuplicate) are never in
+// one group, under either kind of rule. The warehouse must be migrated (dq_reviews).
 func Duplicates(ctx context.Context, st warehouse.Store, opts Options) (*Result, error) {
 	log := opts.Logger
 	if log == nil {
@@ -249,6 +251,9 @@ func auditTable(ctx context.Context, st warehouse.Store, table, key string, m *M
 	t0 := time.Now()
 	d, err := load(ctx, st, loadSpec{table: table, key: key, columns: wantedColumns(m, rules), environments: envs})
 	if err != nil {
+		return nil, err
+	}
+	if d.cannot, err = readCannotLinks(ctx, st, d); err != nil {
 		return nil, err
 	}
 	tr.Stats.Load = time.Since(t0)
