@@ -10,7 +10,9 @@
 // says otherwise; blanks ignored where the condition says so (always in a rule of one
 // condition); all conditions ANDed; optionally active records only. Records that share the
 // rule's matchcode are duplicates, so an organisation's own rules give the groups Dynamics
-// would find. DefaultRules are the out-of-the-box ones (see there).
+// would find. DefaultRules are the out-of-the-box ones (see there); ParseDataverseRules reads
+// an organisation's own from the Web API's JSON (GET
+// duplicaterules?$expand=DuplicateRule_DuplicateRuleConditions).
 //
 // # Fuzzy matching (what Dynamics cannot)
 //
