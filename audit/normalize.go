@@ -215,8 +215,22 @@ func trimMisspelledLegalForm(f string) string {
 	return f
 }
 
-// NormalizeName folds a person's first or last name (see Fold).
-func NormalizeName(s string) string { return Fold(s) }
+// NormalizeName folds a person's first or last name (see Fold) and drops salutations and
+// academic titles in front of it (Herr, Frau, Dr., Prof., Dipl.-Ing., Mr, Mrs, Ms, …), so
+// "Dr. Anna" and "Anna" agree. A name that is nothing but a title keeps it.
+func NormalizeName(s string) string {
+	f := Fold(s)
+	for {
+		i := strings.IndexByte(f, ' ')
+		if i < 0 || !nameTitles[f[:i]] {
+			return f
+		}
+		f = f[i+1:]
+	}
+}
+
+var nameTitles = map[string]bool{"herr": true, "frau": true, "hr": true, "fr": true, "dr": true, "prof": true, "dipl": true, "ing": true,
+	"med": true, "rer": true, "nat": true, "phil": true, "mr": true, "mrs": true, "ms": true, "miss": true, "sir": true}
 
 // NormalizeWebsite returns the host of a website without scheme, "www." and path, lower-case.
 func NormalizeWebsite(s string) string {

@@ -65,6 +65,14 @@ func TestNormalizeCompany(t *testing.T) {
 	}
 }
 
+func TestNormalizeName(t *testing.T) {
+	for in, want := range map[string]string{"Dr. Anna": "anna", "Prof. Dr.-Ing. Jürgen": "juergen", "Frau Dörte": "doerte", "Dr.": "dr", "Drake": "drake", "Mary Ann": "mary ann"} {
+		if got := NormalizeName(in); got != want {
+			t.Errorf("NormalizeName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
 func TestNormalizeEmailAndWebsite(t *testing.T) {
 	for in, want := range map[string]string{" A.B+news@X.COM ": "a.b+news@x.com", "a@": "", "a.b": "", "a b@x.com": "", "a@b@x.com": ""} {
 		if got := NormalizeEmail(in); got != want {
