@@ -67,8 +67,7 @@ func cluster(d *dataset, m *Model, edges []edge) [][]edge {
 		delete(links, rb)
 	}
 	var out [][]edge
-	for root, ls := range links {
-		_ = root
+	for _, ls := range links {
 		out = append(out, ls)
 	}
 	return out

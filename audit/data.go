@@ -164,8 +164,10 @@ func load(ctx context.Context, st warehouse.Store, spec loadSpec) (*dataset, err
 		for i := range d.columns {
 			d.raw[i].add(v[2+i].(string))
 		}
-		if err := ctx.Err(); err != nil && len(d.ids)%4096 == 0 {
-			return nil, err
+		if len(d.ids)%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if err := rows.Err(); err != nil {
