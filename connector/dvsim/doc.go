@@ -4,7 +4,9 @@
 // in proportion: users N/200 (min 5) plus one application user for the client, ~0.35N
 // accounts and contacts, ~0.3N opportunities from qualified leads, quotes with revisions,
 // orders from won quotes, invoices (paid, partial, cancelled, open), ~N activities regarding
-// leads and opportunities, N/50 cases rising after GoLive and falling off) and serves it over
+// leads and opportunities, N/50 cases rising after GoLive and falling off; then the planted
+// duplicate groups and look-alikes of dups.go, about 0.09N leads, 0.03N contacts and 0.05N
+// accounts from a random stream of their own) and serves it over
 // HTTPS at URL()+"/api/data/v9.2/". Records are stored column-wise (no map per row) and
 // rendered to JSON on the fly.
 //
