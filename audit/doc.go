@@ -62,10 +62,10 @@
 // them and even leftUTF8 and trimBoth, and no engine has Kölner Phonetik. Running the
 // comparison in Go gives the same groups on both engines by construction. Measured by
 // BenchmarkDuplicates (figures in the README): at 1M leads the pairs compared are about
-// 10⁵ per table against n²/2 ≈ 6·10¹¹, and time and pairs grow about tenfold from 100k to
-// 1M leads; the matching costs a few times a plain read of the same columns, most of it
-// normalising and blocking, and the audit's memory is that of the table's columns held
-// once (about 1.2 GB peak RSS at 1M leads, the engine's read 0.4 GB of it).
+// 10⁵ per table against n²/2 ≈ 6·10¹¹, and CPU time and pairs grow about tenfold from 100k
+// to 1M leads; the matching costs about three times a plain read of the same columns in CPU,
+// most of it normalising and blocking, and the audit's memory is that of the table's columns
+// held once (about 1.2 GB peak RSS at 1M leads, the engine's read 0.4 GB of it).
 //
 // Measured against the simulator's planted truth (connector/dvsim: duplicate groups with
 // realistic noise, and look-alikes that are not duplicates) in duplicates_test.go, on both
