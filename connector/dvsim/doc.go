@@ -6,7 +6,9 @@
 // orders from won quotes, invoices (paid, partial, cancelled, open), ~N activities regarding
 // leads and opportunities, N/50 cases rising after GoLive and falling off; one record in five
 // with a money column is in a second currency, exchangerate 1.25, so its _base amounts are the
-// amounts ÷ 1.25 — transactioncurrencyid still names one currency: VERIFY) and serves it over
+// amounts ÷ 1.25 — transactioncurrencyid still names one currency: VERIFY; then the planted
+// duplicate groups and look-alikes of dups.go, about 0.09N leads, 0.03N contacts and 0.05N
+// accounts from a random stream of their own) and serves it over
 // HTTPS at URL()+"/api/data/v9.2/". Records are stored column-wise (no map per row) and
 // rendered to JSON on the fly.
 //
@@ -46,11 +48,24 @@
 //
 //	now, go_live
 //	tables.<logicalname>.count                    live rows
-//	duplicates.<logicalname> = [{kind, ids}]       planted groups (lead, contact, account);
-//	                                               kind exact|case|whitespace|phone|typo|suffix.
-//	                                               Generated base records are unique after trim,
-//	                                               case folding, digits-only phones and removing
-//	                                               legal forms, so these are all the groups.
+//	duplicates.<logicalname> = [{kind, ids}]       the true duplicate groups of lead, contact and
+//	                                               account, 2 to 4 live records each: pairs planted
+//	                                               beside generated records (kind exact, case,
+//	                                               whitespace, phone, typo or suffix) and noisy
+//	                                               groups of their own (dups.go; kind names the
+//	                                               noise, "+"-joined: case, whitespace,
+//	                                               phone_format, legal_form, transliteration, typo,
+//	                                               swapped_names, missing_field, website_format,
+//	                                               exact). A deleted record, or one merged into
+//	                                               another (merged = true), leaves its group; a
+//	                                               group left with one record is gone. Generated
+//	                                               records are distinct people and companies, so
+//	                                               these are all the groups.
+//	lookalikes.<logicalname> = [{kind, ids}]       pairs that look alike and are no duplicates:
+//	                                               same_name_other_company,
+//	                                               same_company_other_person, family_shared_phone
+//	                                               (lead, contact), same_word_other_business,
+//	                                               similar_name (account)
 //	completeness.<logicalname>.<field>            share of live rows with a non-blank value
 //	                                               (leads: email ~95 %, phone ~92 %, company 98 %)
 //	invalid.<logicalname>.<field> = [ids]         planted invalid emails (~1.5 %) and phones (~1 %)
@@ -110,9 +125,12 @@
 // behaviour (VERIFY): parental children are deleted with their parent (activities regarding
 // the record; a customer's contacts, opportunities, quotes, orders, invoices and cases; an
 // opportunity's quotes), other lookups to it are cleared, which updates the referencing row.
-// No live row is left pointing at a deleted one. The truth stays current: it is computed over
-// live rows, some created leads and accounts are planted duplicates, and a planted invalid
-// value that an update replaces leaves the truth. GET /_sim/records/<logicalname>
+// No live row is left pointing at a deleted one. One update in fifteen merges a planted
+// duplicate into the first record of its group as Dynamics' Merge does (merged = true,
+// masterid, deactivated), and a batch of ten creates or more adds a noisy member to a planted
+// lead group. The truth stays current: it is computed over live rows, some created leads and
+// accounts are planted duplicates, and a planted invalid value that an update replaces leaves
+// the truth. GET /_sim/records/<logicalname>
 // (Server.Records) returns live rows with numbers as json.Number (exact).
 //
 // A restored or copied environment: POST /_sim/snapshot (Server.Snapshot) copies the data

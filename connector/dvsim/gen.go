@@ -253,6 +253,7 @@ func (s *Server) generate() {
 		setI(s.cases, row, "casetypecode", int32(1+g.rng.IntN(3)))
 		setI(s.cases, row, "resolvebyslastatus", []int32{1, 3, 3, 3, 4}[g.rng.IntN(5)])
 	}
+	s.plantDuplicates(g, p)
 	p.inputs = s.genInputs()
 }
 

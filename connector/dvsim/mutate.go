@@ -92,6 +92,7 @@ func (s *Server) Mutate(creates, updates, deletes int) MutateResult {
 	for i := 0; i < updates; i++ {
 		m.update(updateCycle[(off+i)%len(updateCycle)])
 	}
+	m.mutateDuplicates(creates, updates)
 	var roots []rowRef
 	for i := 0; i < deletes; i++ {
 		if r, ok := m.pickDelete(deleteCycle[(off+i)%len(deleteCycle)]); ok {

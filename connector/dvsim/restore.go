@@ -220,20 +220,25 @@ func grown[T any](s []T, n int) []T {
 }
 
 func (p planted) clone() planted {
-	// the inputs file is made once and never changed: shared, not copied
-	out := planted{dups: map[string][]dupGroup{}, invalid: map[string]map[string][]int32{}, inputs: p.inputs}
-	for k, groups := range p.dups {
-		cp := make([]dupGroup, len(groups))
-		for i, g := range groups {
-			cp[i] = dupGroup{Kind: g.Kind, rows: slices.Clone(g.rows)}
-		}
-		out.dups[k] = cp
-	}
+	out := planted{dups: cloneGroups(p.dups), look: cloneGroups(p.look), invalid: map[string]map[string][]int32{},
+		inputs: p.inputs} // the inputs are made once and never changed
 	for k, fields := range p.invalid {
 		out.invalid[k] = map[string][]int32{}
 		for f, rows := range fields {
 			out.invalid[k][f] = slices.Clone(rows)
 		}
+	}
+	return out
+}
+
+func cloneGroups(in map[string][]dupGroup) map[string][]dupGroup {
+	out := make(map[string][]dupGroup, len(in))
+	for k, groups := range in {
+		cp := make([]dupGroup, len(groups))
+		for i, g := range groups {
+			cp[i] = dupGroup{Kind: g.Kind, rows: slices.Clone(g.rows)}
+		}
+		out[k] = cp
 	}
 	return out
 }

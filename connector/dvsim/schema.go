@@ -152,6 +152,7 @@ func (s *Server) defineSchema() {
 	a.addCol(&column{name: "numberofemployees", kind: kInt, attrType: "Integer", format: "None"})
 	money(a, "revenue")
 	currency(a)
+	mergeable(a)
 
 	c := s.contacts
 	common(c, contactDef, true)
@@ -160,6 +161,7 @@ func (s *Server) defineSchema() {
 	str(c, "emailaddress1", "telephone1", "mobilephone", "jobtitle", "address1_city")
 	lookup(c, "parentcustomerid", "Customer", a, c)
 	c.addCol(&column{name: "birthdate", kind: kDateOnly, attrType: "DateTime", format: "DateOnly"})
+	mergeable(c)
 
 	l := s.leads
 	common(l, leadDef, true)
@@ -175,6 +177,7 @@ func (s *Server) defineSchema() {
 	lookup(l, "customerid", "Customer", a, c)
 	lookup(l, "qualifyingopportunityid", "Lookup", s.opps)
 	l.addCol(&column{name: "donotemail", kind: kBool, attrType: "Boolean", options: opts(0, "Allow", 1, "Do Not Allow")})
+	mergeable(l)
 
 	o := s.opps
 	common(o, oppDef, true)
@@ -284,6 +287,13 @@ func (s *Server) defineSchema() {
 	k.addCol(&column{name: "caseorigincode", kind: kChoice, attrType: "Picklist", options: opts(1, "Phone", 2, "Email", 3, "Web", 2483, "Facebook", 3986, "Twitter", 700610000, "IoT")})
 	k.addCol(&column{name: "casetypecode", kind: kChoice, attrType: "Picklist", options: opts(1, "Question", 2, "Problem", 3, "Request")})
 	k.addCol(&column{name: "resolvebyslastatus", kind: kChoice, attrType: "Picklist", options: opts(1, "In Progress", 2, "Nearing Noncompliance", 3, "Succeeded", 4, "Noncompliant")})
+}
+
+// mergeable adds what Dynamics' Merge sets on the subordinate record: merged and masterid
+// (lead, contact, account).
+func mergeable(t *table) {
+	t.addCol(&column{name: "merged", kind: kBool, attrType: "Boolean", options: yesNo})
+	t.addCol(&column{name: "masterid", kind: kLookup, attrType: "Lookup", targets: []*table{t}})
 }
 
 func guidFromHash(h uint64) string {

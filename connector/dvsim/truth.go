@@ -19,6 +19,7 @@ type dupGroup struct {
 
 type planted struct {
 	dups    map[string][]dupGroup
+	look    map[string][]dupGroup // look-alikes: not duplicates
 	invalid map[string]map[string][]int32
 	inputs  Inputs // the KPI inputs file, made once after the data
 }
@@ -49,6 +50,7 @@ type Truth struct {
 	GoLive       string                                   `json:"go_live"`
 	Tables       map[string]TableTruth                    `json:"tables"`
 	Duplicates   map[string][]DupGroup                    `json:"duplicates"`
+	Lookalikes   map[string][]DupGroup                    `json:"lookalikes"`
 	Completeness map[string]map[string]float64            `json:"completeness"`
 	Invalid      map[string]map[string][]string           `json:"invalid"`
 	Retention    map[string]RetentionTruth                `json:"retention"`
@@ -114,20 +116,7 @@ func (s *Server) Truth() Truth {
 	for _, t := range s.tables {
 		tr.Tables[t.logical] = TableTruth{Count: t.liveCount()}
 	}
-	for name, groups := range s.truth.dups {
-		t := s.byLogical[name]
-		for _, g := range groups {
-			var ids []string
-			for _, r := range g.rows {
-				if t.alive(r) {
-					ids = append(ids, t.guid(r))
-				}
-			}
-			if len(ids) > 1 {
-				tr.Duplicates[name] = append(tr.Duplicates[name], DupGroup{Kind: g.Kind, IDs: ids})
-			}
-		}
-	}
+	tr.Duplicates, tr.Lookalikes = s.dupTruth()
 	for name, fields := range criticalFields {
 		t := s.byLogical[name]
 		tr.Completeness[name] = map[string]float64{}
