@@ -80,7 +80,7 @@ func (ts *tableSync) full(ctx context.Context, mode string, sel []string, resume
 func (ts *tableSync) newGeneration(ctx context.Context, mode string, sel []string) (stale bool, err error) {
 	newest, n, err := ts.landing.Newest(ctx, ts.opts.Store, ts.opts.Environment)
 	if err != nil {
-		return false, err
+		return false, fmt.Errorf("read the generation of %s: %w", ts.landing.Table(), err)
 	}
 	gen := uint64(max(ts.stored.Generation, landing.Generation(newest))) + 1
 	if gen > landing.MaxGeneration {

@@ -2,7 +2,6 @@ package landing
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/google/uuid"
 
@@ -15,10 +14,7 @@ func (l Table) Newest(ctx context.Context, s warehouse.Store, env string) (versi
 	err = l.queryRows(ctx, s, "newest.sql", nil, []any{env}, func(r warehouse.Rows) error {
 		return r.Scan(&version, &rows)
 	})
-	if err != nil {
-		return 0, 0, fmt.Errorf("read the newest version in %s: %w", l.Table(), err)
-	}
-	return version, rows, nil
+	return version, rows, err
 }
 
 // StoredVersions returns the newest stored _version of each of keys that
