@@ -108,3 +108,16 @@ func TestDeniedFunctionsExist(t *testing.T) {
 		assert.True(t, ok, name)
 	}
 }
+
+func TestTrimStatement(t *testing.T) {
+	for in, want := range map[string]string{
+		"SELECT 1":                   "SELECT 1",
+		"SELECT 1; -- done\n":        "SELECT 1",
+		"SELECT ';' /* ; */ ;  ":     "SELECT ';'",
+		"SELECT 1 -- no semicolon":   "SELECT 1",
+		" ; ":                        "",
+		"SELECT 'unterminated; -- x": "SELECT 'unterminated; -- x",
+	} {
+		assert.Equal(t, want, TrimStatement(in), "%q", in)
+	}
+}

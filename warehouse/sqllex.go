@@ -193,6 +193,25 @@ func lex(s string) ([]token, error) {
 	return toks, nil
 }
 
+// TrimStatement returns q up to the end of its last token, without a
+// trailing semicolon and the whitespace and comments around it, so that q
+// can be wrapped (DESCRIBE TABLE (q)). A statement the tokenizer cannot
+// read is returned as it is.
+func TrimStatement(q string) string {
+	toks, err := lex(q)
+	if err != nil {
+		return q
+	}
+	if n := len(toks); n > 0 && toks[n-1].is(";") {
+		toks = toks[:n-1]
+	}
+	if len(toks) == 0 {
+		return ""
+	}
+	last := toks[len(toks)-1]
+	return q[:last.pos+len(last.text)]
+}
+
 // operatorLen returns the length of the operator at the start of s, or 0.
 func operatorLen(s string) int {
 	for _, op := range []string{"<=>", "->", "==", "!=", "<>", "<=", ">=", "::", "||", "@@",

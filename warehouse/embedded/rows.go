@@ -79,9 +79,9 @@ func (s *Store) Query(ctx context.Context, query string, args ...any) (warehouse
 // statement cannot be described (SHOW, EXISTS, …).
 func (s *Store) describe(ctx context.Context, c *conn, q string) ([]warehouse.Column, error) {
 	var cols []warehouse.Column
-	// the newline ends a trailing -- comment; a trailing ; would end the statement
-	q = strings.TrimRight(q, "; \t\r\n")
-	_, err := s.run(ctx, c, "DESCRIBE TABLE ("+q+"\n)", "RowBinaryWithNamesAndTypes", func(b []byte) error {
+	// without a trailing ; or comment, which would swallow the parenthesis
+	q = warehouse.TrimStatement(q)
+	_, err := s.run(ctx, c, "DESCRIBE TABLE ("+q+")", "RowBinaryWithNamesAndTypes", func(b []byte) error {
 		d := &rows{rd: reader{b: b}}
 		if len(b) == 0 {
 			return nil
