@@ -54,11 +54,11 @@ func CheckReadOnly(query, database string) error {
 	case first.is("SELECT"), first.is("WITH"), first.is("("):
 		return c.selectQuery()
 	case first.is("DESCRIBE"), first.is("DESC"):
-		return c.describe()
+		return c.plainTable("DESCRIBE")
 	case first.is("SHOW"):
 		return c.show()
 	case first.is("EXISTS"):
-		return c.exists()
+		return c.plainTable("EXISTS")
 	}
 	kw := strings.ToUpper(first.text)
 	if r, ok := statementReasons[kw]; ok && first.kind == tokWord {
@@ -217,30 +217,17 @@ func (c *checker) end(i int, stmt string) error {
 	return nil
 }
 
-// describe checks DESCRIBE [TABLE] name.
-func (c *checker) describe() error {
+// plainTable checks DESCRIBE [TABLE] name and EXISTS [TABLE] name.
+func (c *checker) plainTable(stmt string) error {
 	i := 1
 	if c.at(i).is("TABLE") {
 		i++
 	}
-	i, err := c.tableName(i, "DESCRIBE")
+	i, err := c.tableName(i, stmt)
 	if err != nil {
 		return err
 	}
-	return c.end(i, "DESCRIBE")
-}
-
-// exists checks EXISTS [TABLE] name.
-func (c *checker) exists() error {
-	i := 1
-	if c.at(i).is("TABLE") {
-		i++
-	}
-	i, err := c.tableName(i, "EXISTS")
-	if err != nil {
-		return err
-	}
-	return c.end(i, "EXISTS")
+	return c.end(i, stmt)
 }
 
 // show checks SHOW TABLES [FROM|IN db] [[NOT] LIKE|ILIKE 'pattern'] [LIMIT n]

@@ -1,10 +1,7 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"fmt"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,22 +14,13 @@ import (
 	"github.com/ampel/ampel/warehouse/warehousetest"
 )
 
-// runAmpelStdin runs the binary with stdin read from a pipe that holds
-// input, and returns stdout, stderr and the exit code.
-func runAmpelStdin(t *testing.T, input string, args ...string) (string, string, int) {
+// migratedConfig writes a config for driver and migrates its warehouse.
+func migratedConfig(t *testing.T, driver string) string {
 	t.Helper()
-	cmd := exec.CommandContext(context.Background(), ampelBin, args...)
-	cmd.Stdin = strings.NewReader(input) // not a file: exec feeds it through a pipe
-	var o, e bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &o, &e
-	err := cmd.Run()
-	code := 0
-	if err != nil {
-		ee, ok := err.(*exec.ExitError)
-		require.True(t, ok, "run ampel: %v", err)
-		code = ee.ExitCode()
-	}
-	return o.String(), e.String(), code
+	cfg := warehouseConfig(t, driver)
+	_, errOut, code := runAmpel(t, "migrate", "--config", cfg)
+	require.Equal(t, 0, code, errOut)
+	return cfg
 }
 
 // TestSQLRefuses runs statements that ampel sql must refuse through the
@@ -42,10 +30,7 @@ func runAmpelStdin(t *testing.T, input string, args ...string) (string, string, 
 func TestSQLRefuses(t *testing.T) {
 	for _, driver := range drivers {
 		t.Run(driver, func(t *testing.T) {
-			cfg := warehouseConfig(t, driver)
-			_, errOut, code := runAmpel(t, "migrate", "--config", cfg)
-			require.Equal(t, 0, code, errOut)
-
+			cfg := migratedConfig(t, driver)
 			dir := t.TempDir()
 			canary := filepath.Join(dir, "canary")
 			require.NoError(t, os.WriteFile(canary, []byte("AMPEL_CANARY_SECRET\n"), 0o644))
@@ -61,7 +46,8 @@ func TestSQLRefuses(t *testing.T) {
 			}
 			for _, tc := range cases {
 				for _, stdin := range []string{"", "SELECT 1\n"} {
-					out, errOut, code := runAmpelStdin(t, stdin, "sql", "--config", cfg, tc.query)
+					// a strings.Reader is no file: exec feeds it through a pipe
+					out, errOut, code := ampelRun(t, strings.NewReader(stdin), nil, "sql", "--config", cfg, tc.query)
 					assert.Equal(t, 1, code, tc.query)
 					assert.Equal(t, "ampel sql: "+tc.line+"\n", errOut, tc.query)
 					assert.Empty(t, out, tc.query)
@@ -81,9 +67,7 @@ func TestSQLRefuses(t *testing.T) {
 func TestSQLSyntaxErrorPosition(t *testing.T) {
 	for _, driver := range drivers {
 		t.Run(driver, func(t *testing.T) {
-			cfg := warehouseConfig(t, driver)
-			_, errOut, code := runAmpel(t, "migrate", "--config", cfg)
-			require.Equal(t, 0, code, errOut)
+			cfg := migratedConfig(t, driver)
 			// a trailing ; and comment are the user's, and an empty result
 			// still has its header
 			out, errOut, code := runAmpel(t, "sql", "--config", cfg, "SELECT 1 AS n WHERE 0; -- nothing")
@@ -133,22 +117,7 @@ func TestPrivateFiles(t *testing.T) {
 			cmd := exec.Command("sh", "-c", "umask "+umask+" && exec \"$0\" migrate --config \"$1\"", ampelBin, cfg)
 			out, err := cmd.CombinedOutput()
 			require.NoError(t, err, string(out))
-			data := filepath.Join(filepath.Dir(cfg), "data")
-			n := 0
-			require.NoError(t, filepath.WalkDir(data, func(path string, d fs.DirEntry, err error) error {
-				require.NoError(t, err)
-				info, err := os.Lstat(path)
-				require.NoError(t, err)
-				switch {
-				case d.IsDir():
-					assert.Equal(t, fs.FileMode(0o700), info.Mode().Perm(), path)
-				case info.Mode().IsRegular():
-					assert.Equal(t, fs.FileMode(0o600), info.Mode().Perm(), path)
-				}
-				n++
-				return nil
-			}))
-			assert.Greater(t, n, 20, "the warehouse has its files")
+			warehousetest.RequirePrivate(t, filepath.Join(filepath.Dir(cfg), "data"), 10)
 		})
 	}
 }

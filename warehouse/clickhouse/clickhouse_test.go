@@ -3,7 +3,6 @@ package clickhouse_test
 import (
 	"context"
 	"net"
-	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -78,21 +77,7 @@ func TestReadOnlyServerLayer(t *testing.T) {
 	st := warehousetest.Open(t, warehousetest.ClickHouse(t))
 	ctx := context.Background()
 	require.NoError(t, st.Exec(ctx, "CREATE TABLE r (a UInt8) ENGINE = Memory"))
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	var connections atomic.Int64
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			connections.Add(1)
-			c.Close()
-		}
-	}()
-	addr := ln.Addr().String()
+	addr, connections := storetest.Listener(t)
 	for _, q := range []string{
 		"INSERT INTO r VALUES (1)", "DROP TABLE r", "SET max_threads = 1", "SELECT 1 SETTINGS max_threads = 1",
 		"SYSTEM STOP MERGES",

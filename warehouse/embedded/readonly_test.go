@@ -3,14 +3,11 @@ package embedded_test
 import (
 	"context"
 	"io/fs"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -18,31 +15,8 @@ import (
 	"github.com/ampel/ampel/warehouse"
 	"github.com/ampel/ampel/warehouse/embedded"
 	"github.com/ampel/ampel/warehouse/storetest"
+	"github.com/ampel/ampel/warehouse/warehousetest"
 )
-
-// listener is a loopback listener that counts the connections made to it.
-func listener(t *testing.T) (addr string, connections *atomic.Int64) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() { ln.Close() })
-	connections = new(atomic.Int64)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			connections.Add(1)
-			c.Close()
-		}
-	}()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	require.NoError(t, err)
-	c.Close()
-	require.Eventually(t, func() bool { return connections.Load() == 1 }, 10*time.Second, 5*time.Millisecond, "the listener counts")
-	connections.Store(0)
-	return ln.Addr().String(), connections
-}
 
 // TestReadOnlyEngineLayer runs statements on a read-only connection with
 // the checks in Go switched off: what the engine's own settings stop
@@ -53,7 +27,7 @@ func TestReadOnlyEngineLayer(t *testing.T) {
 	st := open(t)
 	ctx := ctxT(t)
 	require.NoError(t, st.Exec(ctx, "CREATE TABLE r (a UInt8) ENGINE = Memory"))
-	addr, connections := listener(t)
+	addr, connections := storetest.Listener(t)
 	canary := filepath.Join(t.TempDir(), "canary")
 	require.NoError(t, os.WriteFile(canary, []byte("AMPEL_CANARY_SECRET\n"), 0o600))
 
@@ -156,24 +130,7 @@ func TestReadOnlyExplainLayer(t *testing.T) {
 // left open by an older Ampel private. The driver runs in child processes,
 // each with its own umask and engine.
 func TestPrivateFiles(t *testing.T) {
-	check := func(dir string) {
-		t.Helper()
-		n := 0
-		require.NoError(t, filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-			require.NoError(t, err)
-			info, err := os.Lstat(path)
-			require.NoError(t, err)
-			switch {
-			case d.IsDir():
-				assert.Equal(t, fs.FileMode(0o700), info.Mode().Perm(), path)
-			case info.Mode().IsRegular():
-				assert.Equal(t, fs.FileMode(0o600), info.Mode().Perm(), path)
-			}
-			n++
-			return nil
-		}))
-		assert.Greater(t, n, 20, "the warehouse has its files")
-	}
+	check := func(dir string) { warehousetest.RequirePrivate(t, dir, 10) }
 	for _, umask := range []string{"022", "000"} {
 		t.Run("umask "+umask, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "warehouse")

@@ -313,27 +313,7 @@ func testReadOnlyHostile(t *testing.T, open Open) {
 	relative := "ampel-outfile-test.txt"
 	t.Cleanup(func() { os.Remove(relative) })
 
-	// a loopback listener counts every connection made to it
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() { ln.Close() })
-	var connections atomic.Int64
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			connections.Add(1)
-			c.Close()
-		}
-	}()
-	// the listener counts: a connection of our own is seen
-	probe, err := net.Dial("tcp", ln.Addr().String())
-	require.NoError(t, err)
-	probe.Close()
-	require.Eventually(t, func() bool { return connections.Load() == 1 }, 10*time.Second, 5*time.Millisecond, "the listener counts connections")
-	connections.Store(0)
+	listener, connections := Listener(t)
 
 	// a statement that streams while the hostile ones run: KILL QUERY would
 	// end it (both engines cancel a paused stream)
@@ -343,7 +323,7 @@ func testReadOnlyHostile(t *testing.T, open Open) {
 	ro := warehouse.ReadOnly(ctx)
 
 	r := strings.NewReplacer("{canary}", canary, "{outfile}", outfile, "{appendfile}", appendfile,
-		"{listener}", ln.Addr().String(), "{db}", db)
+		"{listener}", listener, "{db}", db)
 	for _, h := range HostileStatements {
 		q := r.Replace(h)
 		name := warehouse.ShortQuery(q)
@@ -420,4 +400,32 @@ func testFunctionList(t *testing.T, open Open) {
 	assert.Empty(t, missing, "the engine (%s) has functions warehouse/functions.txt does not list; "+
 		"review each (deny those that touch files, the network, the process or the server in "+
 		"warehouse/readonly_functions.go), then add these lines:\n%s", st.Dialect().Version, strings.Join(missing, "\n"))
+}
+
+// Listener starts a loopback listener for tb that counts the connections
+// made to it, and checks that it counts (by connecting once itself, then
+// starting again from zero). Tests give its address to statements that
+// must not connect anywhere.
+func Listener(tb testing.TB) (addr string, connections *atomic.Int64) {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(tb, err)
+	tb.Cleanup(func() { ln.Close() })
+	connections = new(atomic.Int64)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			connections.Add(1)
+			c.Close()
+		}
+	}()
+	probe, err := net.Dial("tcp", ln.Addr().String())
+	require.NoError(tb, err)
+	probe.Close()
+	require.Eventually(tb, func() bool { return connections.Load() == 1 }, 10*time.Second, 5*time.Millisecond, "the listener counts connections")
+	connections.Store(0)
+	return ln.Addr().String(), connections
 }
