@@ -51,9 +51,9 @@ type lexError struct {
 
 func (e *lexError) Error() string { return fmt.Sprintf("%s at position %d", e.reason, e.pos+1) }
 
-// lex splits a statement into its significant tokens the way ClickHouse's
-// own lexer does (src/Parsers/Lexer.cpp of ClickHouse 26.x), so that what
-// the read-only check sees is what the engine will parse. Where the engines
+// lex splits a statement into its significant tokens the way ClickHouse
+// 26.x's own SQL lexer does, so that what the read-only check sees is what
+// the engine will parse. Where the engines
 // Ampel supports read a text differently, lex refuses the text instead of
 // guessing:
 //
