@@ -31,6 +31,8 @@ func TestSQLRefuses(t *testing.T) {
 	for _, driver := range drivers {
 		t.Run(driver, func(t *testing.T) {
 			cfg := migratedConfig(t, driver)
+			migrations, _, code := runAmpel(t, "sql", "--config", cfg, "SELECT count() FROM schema_migrations")
+			require.Equal(t, 0, code)
 			dir := t.TempDir()
 			canary := filepath.Join(dir, "canary")
 			require.NoError(t, os.WriteFile(canary, []byte("AMPEL_CANARY_SECRET\n"), 0o644))
@@ -56,7 +58,7 @@ func TestSQLRefuses(t *testing.T) {
 			assert.NoFileExists(t, outfile)
 			out, _, code := runAmpel(t, "sql", "--config", cfg, "SELECT count() FROM schema_migrations")
 			require.Equal(t, 0, code)
-			assert.Equal(t, "count()\n2\n", out, "the warehouse is unchanged")
+			assert.Equal(t, migrations, out, "the warehouse is unchanged")
 		})
 	}
 }
