@@ -73,22 +73,11 @@ func Bind(query string, args ...any) (string, error) {
 	return b.String(), nil
 }
 
-// skipQuoted returns the index just after the quoted run starting at i.
+// SkipQuoted returns the index just after the quoted run starting at i
+// (len(s) when it is not closed); see quotedEnd.
 func SkipQuoted(s string, i int) int {
-	q := s[i]
-	for j := i + 1; j < len(s); j++ {
-		switch s[j] {
-		case '\\':
-			j++
-		case q:
-			if j+1 < len(s) && s[j+1] == q { // doubled quote
-				j++
-				continue
-			}
-			return j + 1
-		}
-	}
-	return len(s)
+	end, _ := quotedEnd(s, i)
+	return end
 }
 
 // Literal writes v as a ClickHouse literal; see Bind for the forms.

@@ -73,6 +73,12 @@ func (d Dialect) Bool() string {
 // (21.x and newer), which KPI definitions may require.
 func (d Dialect) ModernSQL() bool { return d.Version.AtLeast(21, 9) }
 
+// ExplainAST reports whether the engine has EXPLAIN AST (20.6 and newer),
+// which drivers use as the second read-only check (CheckExplainAST). Its
+// output was checked against ClickHouse 26.7; older servers that print node
+// types it does not know have statements refused, never let through.
+func (d Dialect) ExplainAST() bool { return d.Version.AtLeast(20, 6) }
+
 // TemplateData is what SQL templates see as {{.Dialect}}: plain fields, so
 // a template can write {{if .Dialect.IsDeleted}}.
 func (d Dialect) TemplateData() map[string]any {

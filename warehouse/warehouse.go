@@ -31,6 +31,52 @@
 //	LowCardinality(T)           the value for T
 //
 // Rows.Scan copies into pointers of the usual Go types; see Scan.
+//
+// # Read-only statements
+//
+// Every read path Ampel opens to users (ampel sql; the OData feed, the
+// cockpit and the local query endpoint when they come) runs its statements
+// under a context marked with ReadOnly, and such a statement reads the
+// store's database and nothing else: no files, no network, no settings, no
+// system statements, no other database (not system, not
+// information_schema). The engines' readonly=1 setting is not enough for
+// that: on the embedded engine SELECT … INTO OUTFILE wrote files, file()
+// read any path (/proc/self/environ with the client secret), DESCRIBE
+// TABLE url(…) connected out, SYSTEM STOP MERGES and KILL QUERY ran. So
+// there are three layers, and a statement runs only when all let it:
+//
+//  1. CheckReadOnly, in Go, before anything reaches the engine. A tokenizer
+//     that follows ClickHouse's lexer (strings with escapes, quoted names,
+//     comments, heredocs, numbers; anything two engines would read
+//     differently is refused) feeds a checker that allows one statement
+//     (a trailing ; is fine) of these kinds: SELECT, WITH … SELECT,
+//     (SELECT …) with UNION, DESCRIBE [TABLE] name, SHOW TABLES [FROM db]
+//     [LIKE 'p'] [LIMIT n], SHOW CREATE [TABLE] name, EXISTS [TABLE] name.
+//     In a SELECT it refuses INTO OUTFILE, SETTINGS and FORMAT clauses,
+//     EXPLAIN, APPLY and PARALLEL WITH; every table function (FROM
+//     numbers(…) too); every function not on the engines' function list
+//     (functions.txt, taken from system.functions of both engines) or on
+//     the deny-list in readonly_functions.go (files, the network,
+//     dictionaries and other tables, the server's settings, users and
+//     host, sleeping, introspection); names in the system databases; and
+//     tables of any database but the store's.
+//  2. CheckExplainAST, on the engine's own parse (EXPLAIN AST, on engines
+//     that have it: the embedded engine and servers from 20.6): only the
+//     node types of plain reads, no Function under a TableExpression, the
+//     same function policy, only the store's database. The 18.16 server
+//     has no EXPLAIN; there the first check and readonly=1 hold.
+//  3. The engine's settings, per driver: readonly=1 on every read-only
+//     statement; the embedded engine runs as a user without file, network,
+//     SYSTEM, introspection or dictionary privileges, with a private,
+//     empty user_files directory (see warehouse/embedded); a server should
+//     be configured with an empty user_files_path and remote_url_allow_hosts
+//     (deploy/clickhouse-test/config.xml does so for the tests).
+//
+// A refused statement is a *RefusedError (layers 1 and 2) or a *Error
+// (layer 3), both wrapping ErrReadOnly, on one line. The conformance suite
+// (warehouse/storetest, readonly.go) holds the table of hostile statements
+// both drivers must refuse, with checks that none had an effect, and the
+// reads that must keep working; each new bypass goes into that table.
 package warehouse
 
 import (
@@ -38,7 +84,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -118,6 +166,10 @@ type Config struct {
 	// Database is the database the store works in; it is created if missing.
 	// Default "ampel".
 	Database string
+	// MustExist makes Open fail with an error wrapping ErrNoWarehouse when
+	// the warehouse is not there (no such data directory or database)
+	// instead of creating it: for commands that only read.
+	MustExist bool
 	// MaxConns caps open connections (clickhouse) or engine sessions
 	// (embedded). Default 8.
 	MaxConns int
@@ -194,8 +246,12 @@ var (
 	// ErrClosed is returned by calls on a closed Store, Batch or Rows.
 	ErrClosed = errors.New("warehouse: store is closed")
 	// ErrReadOnly is returned when a statement run under ReadOnly would
-	// change something.
+	// change something or read past the warehouse's tables; see
+	// RefusedError.
 	ErrReadOnly = errors.New("warehouse: statement is not read-only")
+	// ErrNoWarehouse is returned by Open with Config.MustExist when the
+	// warehouse does not exist.
+	ErrNoWarehouse = errors.New("no warehouse")
 )
 
 // Error is a failure the ClickHouse engine reported, with the statement
@@ -254,11 +310,35 @@ func ShortQuery(q string) string {
 	return q
 }
 
+var positionRE = regexp.MustCompile(`(at position )(\d+)`)
+
+// HidePrefix removes prefix, text a driver sent before the caller's
+// statement (a marker comment, EXPLAIN AST), from an engine's error
+// message, and its length from the positions of syntax errors ("failed
+// at position N"), so that they count from the start of the statement.
+func HidePrefix(msg, prefix string) string {
+	if prefix == "" {
+		return msg
+	}
+	msg = strings.ReplaceAll(msg, prefix, "")
+	return positionRE.ReplaceAllStringFunc(msg, func(m string) string {
+		sub := positionRE.FindStringSubmatch(m)
+		n, _ := strconv.Atoi(sub[2])
+		if n > len(prefix) {
+			n -= len(prefix)
+		}
+		return sub[1] + strconv.Itoa(n)
+	})
+}
+
 type readOnlyKey struct{}
 
-// ReadOnly marks ctx so that Query and Exec refuse any statement that would
-// change data, settings or schema; drivers enforce it with the engine's own
-// readonly setting, so it holds for every statement form.
+// ReadOnly marks ctx so that Query and Exec run only statements that read
+// the store's database: a statement that would change data, settings or
+// schema, or read files, the network, the engine's system tables or other
+// databases, is refused with an error wrapping ErrReadOnly. Every read
+// path Ampel opens to users runs under it. See the package comment
+// ("Read-only statements") for the checks behind it.
 func ReadOnly(ctx context.Context) context.Context {
 	return context.WithValue(ctx, readOnlyKey{}, true)
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,8 +24,16 @@ const secretValue = "Xy7~qR2sT9uVwZ4aB6cD"
 // ampelWith runs the binary with extra environment variables.
 func ampelWith(t *testing.T, env []string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
+	return ampelRun(t, nil, env, args...)
+}
+
+// ampelRun runs the binary with stdin (nil: none) and extra environment
+// variables.
+func ampelRun(t *testing.T, stdin io.Reader, env []string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
 	cmd := exec.CommandContext(context.Background(), ampelBin, args...)
 	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdin = stdin
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
 	if err := cmd.Run(); err != nil {

@@ -44,7 +44,7 @@ func runSQL(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	s, err := openStore(ctx, cfg, e.logger(cfg.Log))
+	s, err := openExisting(ctx, cfg, e.logger(cfg.Log))
 	if err != nil {
 		return err
 	}
@@ -52,13 +52,28 @@ func runSQL(ctx context.Context, e *env, args []string) error {
 
 	rows, err := s.Query(warehouse.ReadOnly(ctx), fs.Arg(0))
 	if err != nil {
-		return err
+		return sqlRefusal(err)
 	}
 	defer rows.Close()
 	if err := writeRows(out, rows); err != nil {
 		return err
 	}
 	return w.Flush()
+}
+
+// sqlRefusal rewrites a statement refused as not read-only into the line
+// ampel sql prints; other errors pass unchanged.
+func sqlRefusal(err error) error {
+	var re *warehouse.RefusedError
+	switch {
+	case errors.As(err, &re) && re.What == "FORMAT":
+		return errors.New("refused: a FORMAT clause; ampel sql chooses the output format: use --format tsv, csv or json")
+	case errors.As(err, &re):
+		return fmt.Errorf("refused: %s; ampel sql reads the warehouse's tables only", re.Reason)
+	case errors.Is(err, warehouse.ErrReadOnly):
+		return fmt.Errorf("refused: ampel sql is read-only, and the warehouse refused the statement as a change: %w", err)
+	}
+	return err
 }
 
 // writeRows streams rows through out.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 
@@ -16,6 +17,23 @@ func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (wareh
 	wc := cfg.WarehouseConfig()
 	wc.Logger = log
 	s, err := warehouse.Open(ctx, wc)
+	if err != nil {
+		return nil, fmt.Errorf("open %s warehouse: %w", wc.Driver, err)
+	}
+	return s, nil
+}
+
+// openExisting opens the configured warehouse for reading: a warehouse
+// that is not there is an error saying how to make one, not an empty new
+// one.
+func openExisting(ctx context.Context, cfg *config.Config, log *slog.Logger) (warehouse.Store, error) {
+	wc := cfg.WarehouseConfig()
+	wc.Logger = log
+	wc.MustExist = true
+	s, err := warehouse.Open(ctx, wc)
+	if errors.Is(err, warehouse.ErrNoWarehouse) {
+		return nil, fmt.Errorf("%w: run ampel sync or ampel migrate first", err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open %s warehouse: %w", wc.Driver, err)
 	}

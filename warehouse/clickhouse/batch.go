@@ -39,6 +39,9 @@ func (s *Store) PrepareInsert(ctx context.Context, table string, columns []strin
 	if s.closed.Load() {
 		return nil, warehouse.ErrClosed
 	}
+	if warehouse.IsReadOnly(ctx) {
+		return nil, &warehouse.RefusedError{What: "INSERT", Reason: "INSERT writes data", Query: "INSERT INTO " + table}
+	}
 	if !warehouse.ValidIdentifier(table) {
 		return nil, fmt.Errorf("clickhouse: insert: table name %q: use letters, digits and underscores only", table)
 	}

@@ -45,9 +45,15 @@
 // # Behaviour
 //
 // Server errors are *warehouse.Error with the server's code and message and
-// the statement. A context marked with warehouse.ReadOnly runs the statement
-// with the server setting readonly=1; what the server then refuses is an
-// error that wraps warehouse.ErrReadOnly. Batches are prepared with
+// the statement. A statement under a warehouse.ReadOnly context passes
+// warehouse.CheckReadOnly, then on servers with EXPLAIN AST (20.6 and newer)
+// warehouse.CheckExplainAST, and runs with the server setting readonly=1;
+// what the server then refuses is an error that wraps warehouse.ErrReadOnly.
+// On 18.16 readonly=1 also refuses every table function, before connecting
+// anywhere. A server should have an empty user_files_path and an empty
+// remote_url_allow_hosts (deploy/clickhouse-test/config.xml). With
+// Config.MustExist, a missing database is an error wrapping
+// warehouse.ErrNoWarehouse instead of being created. Batches are prepared with
 // clickhouse-go's PrepareBatch and release their connection until Send, so a
 // slow producer holds no server connection.
 package clickhouse
@@ -127,7 +133,11 @@ func Open(ctx context.Context, cfg warehouse.Config) (warehouse.Store, error) {
 	s := &Store{conn: bootConn, db: cfg.Database, queryTimeout: qt}
 	version, err := s.version(ctx)
 	if err == nil {
-		err = s.createDatabase(ctx)
+		err = s.createDatabase(ctx, !cfg.MustExist)
+	}
+	if errors.Is(err, warehouse.ErrNoWarehouse) {
+		_ = bootConn.Close()
+		return nil, fmt.Errorf("clickhouse: %w at %s (no database %s)", err, hostList(opts), cfg.Database)
 	}
 	_ = bootConn.Close()
 	if err != nil {
@@ -233,7 +243,9 @@ func (s *Store) version(ctx context.Context) (warehouse.Version, error) {
 	return warehouse.ParseVersion(v)
 }
 
-func (s *Store) createDatabase(ctx context.Context) error {
+// createDatabase creates the store's database when it is missing, or
+// returns ErrNoWarehouse when create is false.
+func (s *Store) createDatabase(ctx context.Context, create bool) error {
 	rows, err := s.Query(ctx, "SELECT count() FROM system.databases WHERE name = ?", s.db)
 	if err != nil {
 		return err
@@ -248,6 +260,9 @@ func (s *Store) createDatabase(ctx context.Context) error {
 	}
 	if n > 0 {
 		return nil
+	}
+	if !create {
+		return warehouse.ErrNoWarehouse
 	}
 	return s.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+warehouse.QuoteIdentifier(s.db))
 }
@@ -290,6 +305,9 @@ func (s *Store) Exec(ctx context.Context, query string, args ...any) error {
 	}
 	ctx, cancel := s.queryContext(ctx, true)
 	defer cancel()
+	if err := s.checkReadOnly(ctx, q); err != nil {
+		return err
+	}
 	if err := s.conn.Exec(ctx, q); err != nil {
 		return wrapErr(ctx, err, q)
 	}
@@ -306,6 +324,10 @@ func (s *Store) Query(ctx context.Context, query string, args ...any) (warehouse
 		return nil, err
 	}
 	ctx, cancel := s.queryContext(ctx, false)
+	if err := s.checkReadOnly(ctx, q); err != nil {
+		cancel()
+		return nil, err
+	}
 	r, err := s.conn.Query(ctx, q)
 	if err != nil {
 		err = wrapErr(ctx, err, q) // before cancel, which would make every error look canceled
@@ -313,6 +335,44 @@ func (s *Store) Query(ctx context.Context, query string, args ...any) (warehouse
 		return nil, err
 	}
 	return newRows(ctx, r, cancel, q), nil
+}
+
+// checkReadOnly runs the read-only checks on q when ctx is ReadOnly:
+// warehouse.CheckReadOnly, and on servers with EXPLAIN AST the server's own
+// parse through warehouse.CheckExplainAST. ctx carries readonly=1 already.
+func (s *Store) checkReadOnly(ctx context.Context, q string) error {
+	if !warehouse.IsReadOnly(ctx) {
+		return nil
+	}
+	if err := warehouse.CheckReadOnly(q, s.db); err != nil {
+		return err
+	}
+	if !s.dialect.ExplainAST() {
+		return nil
+	}
+	const explain = "EXPLAIN AST "
+	rows, err := s.conn.Query(ctx, explain+q)
+	if err != nil {
+		var exc *ch.Exception
+		if errors.As(err, &exc) {
+			exc.Message = warehouse.HidePrefix(exc.Message, explain)
+		}
+		return wrapErr(ctx, err, q)
+	}
+	defer rows.Close()
+	var tree strings.Builder
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			return wrapErr(ctx, err, q)
+		}
+		tree.WriteString(line)
+		tree.WriteByte('\n')
+	}
+	if err := rows.Err(); err != nil {
+		return wrapErr(ctx, err, q)
+	}
+	return warehouse.CheckExplainAST(q, tree.String(), s.db)
 }
 
 // statement binds args into query and, on servers before 21.9, rewrites

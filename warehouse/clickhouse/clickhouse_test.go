@@ -5,9 +5,11 @@ import (
 	"net"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/ampel/ampel/warehouse"
+	"github.com/ampel/ampel/warehouse/clickhouse"
 	"github.com/ampel/ampel/warehouse/storetest"
 	"github.com/ampel/ampel/warehouse/warehousetest"
 )
@@ -62,4 +64,33 @@ func TestTLS(t *testing.T) {
 			require.NotContains(t, err.Error(), "\n")
 		})
 	}
+}
+
+// TestReadOnlyServerLayer runs statements with readonly=1 and the checks
+// in Go switched off: what the server alone refuses. On 18.16 that is
+// every write, setting, SYSTEM statement and table function (also under
+// DESCRIBE, before connecting anywhere); the test server's configuration
+// (deploy/clickhouse-test/config.xml) also gives it an empty
+// user_files_path and no remote hosts, which newer servers apply. KILL
+// QUERY and FORMAT get through the server; the checks in Go refuse them.
+func TestReadOnlyServerLayer(t *testing.T) {
+	st := warehousetest.Open(t, warehousetest.ClickHouse(t))
+	ctx := context.Background()
+	require.NoError(t, st.Exec(ctx, "CREATE TABLE r (a UInt8) ENGINE = Memory"))
+	addr, connections := storetest.Listener(t)
+	for _, q := range []string{
+		"INSERT INTO r VALUES (1)", "DROP TABLE r", "SET max_threads = 1", "SELECT 1 SETTINGS max_threads = 1",
+		"SYSTEM STOP MERGES",
+		"SELECT * FROM url('http://" + addr + "/a', TSV, 'a String')",
+		"DESCRIBE TABLE url('http://" + addr + "/b', TSV, 'a String')",
+		"SELECT * FROM remote('" + addr + "', system.one)",
+		"DESCRIBE TABLE remote('" + addr + "', system.one)",
+		"SELECT * FROM file('/etc/hostname', TSV, 'a String')",
+		"SELECT * FROM numbers(3)",
+	} {
+		_, err := clickhouse.QueryUnchecked(ctx, st, q)
+		assert.Equal(t, warehouse.CodeReadOnly, warehouse.ErrorCode(err), "%s: %v", q, err)
+		assert.ErrorIs(t, err, warehouse.ErrReadOnly, q)
+	}
+	assert.Zero(t, connections.Load(), "no connection reached the listener")
 }

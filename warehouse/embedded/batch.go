@@ -22,6 +22,9 @@ const chunkSize = 8 << 20
 // PrepareInsert starts a batch for table; Append encodes each row into
 // RowBinary at once, so a batch holds bytes, not Go values.
 func (s *Store) PrepareInsert(ctx context.Context, table string, columns []string) (warehouse.Batch, error) {
+	if warehouse.IsReadOnly(ctx) {
+		return nil, &warehouse.RefusedError{What: "INSERT", Reason: "INSERT writes data", Query: "INSERT INTO " + table}
+	}
 	db, name := s.db, table
 	if d, n, ok := strings.Cut(table, "."); ok && warehouse.ValidIdentifier(d) && warehouse.ValidIdentifier(n) {
 		db, name = d, n

@@ -4,8 +4,8 @@
 //
 //	st, err := warehouse.Open(ctx, warehouse.Config{Driver: "embedded", Path: "/var/lib/ampel/warehouse"})
 //
-// Config.Path is the data directory (created if missing); it survives
-// restarts. Config.Library is libchdb.so; when empty it is DefaultLibrary,
+// Config.Path is the data directory (created if missing, unless
+// Config.MustExist); it survives restarts. Config.Library is libchdb.so; when empty it is DefaultLibrary,
 // where deploy/install-libchdb.sh (make libchdb) installs it. The driver
 // reads no environment variables.
 //
@@ -59,9 +59,50 @@
 // Query, until Rows.Close; for a batch, during Send). Each connection's
 // current database is Config.Database (created on Open), so unqualified
 // names work. Connections for ReadOnly contexts are a separate pool opened
-// with the engine's readonly=1 setting: the engine itself refuses every
-// write, DDL and SET, which the driver reports as an error wrapping
-// warehouse.ErrReadOnly. (readonly=1 also refuses a SETTINGS clause.)
+// with the engine's readonly=1 setting.
+//
+// # Read-only statements
+//
+// A statement under a warehouse.ReadOnly context passes
+// warehouse.CheckReadOnly, then warehouse.CheckExplainAST on the engine's
+// EXPLAIN AST of it, then runs on a readonly=1 connection (see the
+// warehouse package comment). The engine itself is set up so that it
+// cannot reach past the warehouse even for a statement the checks missed:
+// every connection passes --config-file=Path/ampel-engine.xml, which the
+// driver writes at each start together with Path/ampel-users.xml:
+//
+//   - the engine's user has only SHOW, SELECT, INSERT, ALTER, CREATE, DROP,
+//     TRUNCATE, OPTIMIZE and KILL QUERY: no FILE, URL, REMOTE, S3 or other
+//     sources, no SYSTEM, no introspection, no dictGet. url(), remote(),
+//     s3() and file() as tables fail with ACCESS_DENIED before connecting,
+//     also inside DESCRIBE TABLE (tested with a loopback listener). This
+//     holds for Ampel's own statements too; add a privilege in engine.go
+//     when Ampel needs one;
+//   - user_files_path is Path/user_files, made 0700 and left empty;
+//   - remote_url_allow_hosts is empty, although clickhouse-local (libchdb
+//     26.7.3) ignores it: the missing privileges are what keep it off the
+//     network.
+//
+// What the engine still allows there, measured: the scalar file() reads
+// any absolute path (clickhouse-local does not confine it to
+// user_files_path), SELECT … INTO OUTFILE writes files (the client part of
+// the engine does it), and KILL QUERY runs (the driver needs the
+// privilege). The checks in Go refuse all three; the engine's own
+// settings are the last layer, not the only one.
+//
+// # Files
+//
+// The warehouse holds customer data, so the directory is 0700 and every
+// file in it 0600 whatever the umask: Open sets the process umask to 077
+// before the engine starts (the engine creates files from its own threads
+// for as long as the process runs, so a umask set around single calls
+// would not cover them), and a directory that was open to others (made by
+// an older Ampel) has its modes fixed once, file by file.
+//
+// With Config.MustExist, Open fails with an error wrapping
+// warehouse.ErrNoWarehouse when Path holds no database Config.Database
+// (metadata/<database>.sql), before the engine starts, so that a read-only
+// command pointed at the wrong directory creates nothing there.
 //
 // # Formats
 //
@@ -79,7 +120,9 @@
 // # Cancellation and timeouts
 //
 // libchdb cannot interrupt a call that is running. Every statement carries
-// a marker comment; when its context ends (or QueryTimeout passes, 10
+// a marker comment before it (taken out of the engine's error messages
+// again, and from their "position N", so positions count in the caller's
+// statement); when its context ends (or QueryTimeout passes, 10
 // minutes by default, when the context has no deadline) the driver runs
 // KILL QUERY … ASYNC on a spare connection, repeating until the statement
 // returns, and reports an error that wraps the context's error. A stream

@@ -9,8 +9,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -299,31 +301,6 @@ func TestErrors(t *testing.T) {
 	assert.Equal(t, [][]any{{uint64(1)}}, all(t, st, "SELECT 1"))
 }
 
-func TestReadOnly(t *testing.T) {
-	st := open(t)
-	ctx := ctxT(t)
-	require.NoError(t, st.Exec(ctx, "CREATE TABLE r (a UInt8) ENGINE = Memory"))
-	ro := warehouse.ReadOnly(ctx)
-	for _, q := range []string{"INSERT INTO r VALUES (1)", "DROP TABLE r", "CREATE TABLE r2 (a UInt8) ENGINE = Memory", "SET max_threads = 1", "TRUNCATE TABLE r"} {
-		err := st.Exec(ro, q)
-		assert.ErrorIs(t, err, warehouse.ErrReadOnly, q)
-		assert.Equal(t, warehouse.CodeReadOnly, warehouse.ErrorCode(err), q)
-	}
-	_, err := st.Query(ro, "SELECT 1 SETTINGS readonly = 0")
-	assert.ErrorIs(t, err, warehouse.ErrReadOnly)
-	b, err := st.PrepareInsert(ro, "r", []string{"a"})
-	require.NoError(t, err)
-	require.NoError(t, b.Append(1))
-	assert.ErrorIs(t, b.Send(ro), warehouse.ErrReadOnly)
-	// reads work, in the store's database
-	assert.Equal(t, [][]any{{uint64(0)}}, all(t, st, "SELECT count() FROM r"))
-	rows, err := st.Query(ro, "SELECT count() FROM r")
-	require.NoError(t, err)
-	require.True(t, rows.Next())
-	require.NoError(t, rows.Close())
-	assert.Equal(t, [][]any{{uint64(1)}}, all(t, st, "EXISTS TABLE r"))
-}
-
 func TestCancel(t *testing.T) {
 	st := open(t)
 	// a statement blocked in the engine is killed when its context ends
@@ -450,6 +427,14 @@ func TestRestartAndLock(t *testing.T) {
 
 func child(mode string) int {
 	ctx := context.Background()
+	if m := os.Getenv("AMPEL_TEST_UMASK"); m != "" {
+		mask, err := strconv.ParseUint(m, 8, 32)
+		if err != nil {
+			fmt.Println(err)
+			return 1
+		}
+		syscall.Umask(int(mask))
+	}
 	cfg := warehouse.Config{Driver: "embedded", Path: os.Getenv("AMPEL_TEST_DIR"), Library: os.Getenv("AMPEL_LIBCHDB"), DialTimeout: 300 * time.Millisecond}
 	st, err := warehouse.Open(ctx, cfg)
 	if mode == "lock" {

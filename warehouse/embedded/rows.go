@@ -17,23 +17,33 @@ func (s *Store) Query(ctx context.Context, query string, args ...any) (warehouse
 		return nil, err
 	}
 	ro := warehouse.IsReadOnly(ctx)
-	if !ro && !readStatement(q) {
+	if ro {
+		if err := warehouse.CheckReadOnly(q, s.db); err != nil {
+			return nil, err
+		}
+	} else if !readStatement(q) {
 		s.schemas.forget() // it may change a table
 	}
 	c, err := s.acquire(ctx, ro)
 	if err != nil {
 		return nil, err
 	}
+	if ro {
+		if broken, err := s.checkAST(ctx, c, q); err != nil {
+			s.release(c, ro, broken)
+			return nil, err
+		}
+	}
 	ctx, cancel := s.timeout(ctx)
 	mark := s.marker()
-	r := &rows{s: s, c: c, ro: ro, query: q, ctx: ctx, cancel: cancel}
+	r := &rows{s: s, c: c, ro: ro, query: q, mark: mark, ctx: ctx, cancel: cancel}
 	r.stopWatch = s.watch(ctx, mark)
 	r.stream = c.streamQuery(mark+q, "RowBinaryWithNamesAndTypes")
 	if e := r.stream.error(); e != "" {
 		r.stream.free()
 		r.stream = result{}
 		if !strings.Contains(e, "Streaming query is not supported") {
-			err := s.failure(ctx, e, q)
+			err := s.failure(ctx, e, q, mark)
 			r.finish(false)
 			return nil, err
 		}
@@ -42,7 +52,7 @@ func (s *Store) Query(ctx context.Context, query string, args ...any) (warehouse
 		res := c.query(mark+q, "RowBinaryWithNamesAndTypes")
 		if e := res.error(); e != "" {
 			res.free()
-			err := s.failure(ctx, e, q)
+			err := s.failure(ctx, e, q, mark)
 			r.finish(false)
 			return nil, err
 		}
@@ -71,6 +81,8 @@ func (s *Store) Query(ctx context.Context, query string, args ...any) (warehouse
 // statement cannot be described (SHOW, EXISTS, …).
 func (s *Store) describe(ctx context.Context, c *conn, q string) ([]warehouse.Column, error) {
 	var cols []warehouse.Column
+	// without a trailing ; or comment, which would swallow the parenthesis
+	q = warehouse.TrimStatement(q)
 	_, err := s.run(ctx, c, "DESCRIBE TABLE ("+q+")", "RowBinaryWithNamesAndTypes", func(b []byte) error {
 		d := &rows{rd: reader{b: b}}
 		if len(b) == 0 {
@@ -103,6 +115,7 @@ type rows struct {
 	c         *conn
 	ro        bool
 	query     string
+	mark      string          // the marker before query
 	ctx       context.Context // the statement's context, with its timeout
 	cancel    context.CancelFunc
 	stopWatch func() bool
@@ -140,7 +153,7 @@ func (r *rows) fetch() bool {
 		}
 		if e := ch.error(); e != "" {
 			ch.free()
-			r.err = r.s.failure(r.ctx, e, r.query)
+			r.err = r.s.failure(r.ctx, e, r.query, r.mark)
 			return false
 		}
 		b := ch.bytes()

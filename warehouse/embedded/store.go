@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -31,6 +32,8 @@ type Store struct {
 	dialect  warehouse.Dialect
 	qTimeout time.Duration
 	args     []string // connect arguments, without readonly
+
+	create bool // create the database when missing (not with Config.MustExist)
 
 	sem    chan struct{} // one token per connection in use
 	mu     sync.Mutex
@@ -81,18 +84,30 @@ func Open(ctx context.Context, cfg warehouse.Config) (warehouse.Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("embedded warehouse: %w", err)
 	}
+	if cfg.MustExist {
+		// an Atomic database keeps its definition in metadata/<name>.sql;
+		// checked before the engine starts, which would fill the directory
+		if _, err := os.Stat(filepath.Join(dir, "metadata", cfg.Database+".sql")); err != nil {
+			return nil, fmt.Errorf("embedded warehouse: %w at %s (no database %s)", warehouse.ErrNoWarehouse, dir, cfg.Database)
+		}
+	}
 	if err := acquireEngine(ctx, dir, cfg.DialTimeout); err != nil {
 		return nil, err
 	}
 	s := &Store{
 		db:       cfg.Database,
 		qTimeout: cfg.QueryTimeout,
-		args:     []string{"clickhouse", "--path=" + dir, "--log-level=none"}, // the engine logs to a terminal otherwise; errors reach us as results
-		sem:      make(chan struct{}, cfg.MaxConns),
+		// the engine logs to a terminal otherwise; errors reach us as results
+		args:   []string{"clickhouse", "--path=" + dir, "--config-file=" + filepath.Join(dir, engineConfigFile), "--log-level=none"},
+		create: !cfg.MustExist,
+		sem:    make(chan struct{}, cfg.MaxConns),
 	}
 	c, err := s.dial(false)
 	if err != nil {
 		releaseEngine()
+		if warehouse.ErrorCode(err) == warehouse.CodeUnknownDatabase {
+			return nil, fmt.Errorf("embedded warehouse: %w at %s (no database %s)", warehouse.ErrNoWarehouse, dir, cfg.Database)
+		}
 		return nil, err
 	}
 	if _, err := s.run(ctx, c, "SELECT version()", "TabSeparated", func(b []byte) error {
@@ -122,7 +137,7 @@ func (s *Store) dial(readonly bool) (*conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("embedded warehouse: connect to the engine on %s: %w", strings.TrimPrefix(s.args[1], "--path="), err)
 	}
-	if !readonly {
+	if !readonly && s.create {
 		if err := s.simple(c, "CREATE DATABASE IF NOT EXISTS "+warehouse.QuoteIdentifier(s.db)); err != nil {
 			c.close()
 			return nil, err
@@ -271,6 +286,12 @@ func (s *Store) timeout(ctx context.Context) (context.Context, context.CancelFun
 // run executes q on c to completion and hands its output to out. broken
 // says the statement was killed, so c should not be reused.
 func (s *Store) run(ctx context.Context, c *conn, q, format string, out func([]byte) error) (broken bool, err error) {
+	return s.runPrefixed(ctx, c, "", q, format, out)
+}
+
+// runPrefixed runs prefix+q like run; its errors name q, and positions in
+// them count from the start of q.
+func (s *Store) runPrefixed(ctx context.Context, c *conn, prefix, q, format string, out func([]byte) error) (broken bool, err error) {
 	if err := ctx.Err(); err != nil {
 		return false, err
 	}
@@ -278,11 +299,11 @@ func (s *Store) run(ctx context.Context, c *conn, q, format string, out func([]b
 	defer cancel()
 	mark := s.marker()
 	stop := s.watch(ctx, mark)
-	r := c.query(mark+q, format)
+	r := c.query(mark+prefix+q, format)
 	broken = stop()
 	defer r.free()
 	if e := r.error(); e != "" {
-		return broken, s.failure(ctx, e, q)
+		return broken, s.failure(ctx, e, q, mark+prefix)
 	}
 	if out != nil {
 		return broken, out(r.bytes())
@@ -291,9 +312,11 @@ func (s *Store) run(ctx context.Context, c *conn, q, format string, out func([]b
 }
 
 // failure turns an engine error into the error callers see: the
-// context's error when the statement was killed for it.
-func (s *Store) failure(ctx context.Context, msg, q string) error {
-	err := engineError(msg, q, nil)
+// context's error when the statement was killed for it. hidden is what the
+// driver put before q (the marker): it is taken out of the message and
+// from its positions, so that they point into q.
+func (s *Store) failure(ctx context.Context, msg, q, hidden string) error {
+	err := engineError(warehouse.HidePrefix(msg, hidden), q, nil)
 	if ctx.Err() != nil && warehouse.ErrorCode(err) == codeQueryWasCancelled {
 		return &warehouse.Error{Code: codeQueryWasCancelled, Message: "statement cancelled: " + ctx.Err().Error(), Query: warehouse.ShortQuery(q), Err: context.Cause(ctx)}
 	}
@@ -309,11 +332,22 @@ func (s *Store) Exec(ctx context.Context, query string, args ...any) error {
 		return err
 	}
 	ro := warehouse.IsReadOnly(ctx)
+	if ro {
+		if err := warehouse.CheckReadOnly(q, s.db); err != nil {
+			return err
+		}
+	}
 	c, err := s.acquire(ctx, ro)
 	if err != nil {
 		return err
 	}
-	broken, err := s.run(ctx, c, q, "Null", nil)
+	broken := false
+	if ro {
+		broken, err = s.checkAST(ctx, c, q)
+	}
+	if err == nil {
+		broken, err = s.run(ctx, c, q, "Null", nil)
+	}
 	s.release(c, ro, broken)
 	s.schemas.forget() // DDL goes through Exec
 	return err
@@ -345,6 +379,25 @@ func (s *Store) Close() error {
 	s.killMu.Unlock()
 	releaseEngine()
 	return nil
+}
+
+// checkAST runs the second read-only check: the engine's own parse of q
+// (EXPLAIN AST) through warehouse.CheckExplainAST.
+func (s *Store) checkAST(ctx context.Context, c *conn, q string) (broken bool, err error) {
+	tree, broken, err := s.explainAST(ctx, c, q)
+	if err != nil {
+		return broken, err
+	}
+	return broken, warehouse.CheckExplainAST(q, tree, s.db)
+}
+
+// explainAST returns the engine's EXPLAIN AST output for q.
+func (s *Store) explainAST(ctx context.Context, c *conn, q string) (tree string, broken bool, err error) {
+	broken, err = s.runPrefixed(ctx, c, "EXPLAIN AST ", q, "TSVRaw", func(b []byte) error {
+		tree = string(b)
+		return nil
+	})
+	return tree, broken, err
 }
 
 var codeRE = regexp.MustCompile(`^Code: (\d+)\. (?:DB::Exception: )?`)

@@ -263,7 +263,11 @@ const configXML = `<?xml version="1.0"?>
     <http_port>{{HTTP_PORT}}</http_port>
     <path>{{DIR}}/data/</path>
     <tmp_path>{{DIR}}/tmp/</tmp_path>
+    <!-- read paths: an empty directory for file(), and no host for url(),
+         remote() and s3() (18.16 ignores remote_url_allow_hosts; readonly=1
+         refuses table functions there). See the warehouse package doc. -->
     <user_files_path>{{DIR}}/user_files/</user_files_path>
+    <remote_url_allow_hosts></remote_url_allow_hosts>
     <format_schema_path>{{DIR}}/format_schemas/</format_schema_path>
     <users_config>users.xml</users_config>
     <default_profile>default</default_profile>
