@@ -17,13 +17,13 @@ import (
 // ddl matches the statements that change the warehouse's schema, written
 // in capitals as Ampel writes SQL (prose such as "drop table x by hand"
 // in a message does not match).
-var ddl = regexp.MustCompile(`\b(CREATE\s+(OR\s+REPLACE\s+)?(TABLE|VIEW|MATERIALIZED\s+VIEW)|ALTER\s+TABLE|DROP\s+(TABLE|VIEW)|RENAME\s+TABLE)\b`)
+var ddl = regexp.MustCompile(`\b(CREATE\s+(OR\s+REPLACE\s+)?(TABLE|VIEW|MATERIALIZED\s+VIEW|DATABASE)|ALTER\s+TABLE|DROP\s+(TABLE|VIEW|DATABASE)|RENAME\s+TABLE)\b`)
 
 // TestNoInlineDDL holds every DDL statement Ampel runs in sql/, as a
 // template that reads the engine's Dialect, so that a cluster (ON
 // CLUSTER, Replicated engines) changes templates only: it fails on a Go
-// string literal that holds CREATE TABLE or VIEW, ALTER TABLE, DROP TABLE
-// or VIEW, or RENAME TABLE outside tests. Left out: test files and the
+// string literal that holds CREATE or DROP of a TABLE, VIEW or DATABASE,
+// ALTER TABLE or RENAME TABLE outside tests. Left out: test files and the
 // test-support packages (storetest, warehousetest, dataversetest), which
 // create tables of their own; and messages — the arguments of fmt.Errorf
 // and errors.New and the body of an Error method — which may tell a user

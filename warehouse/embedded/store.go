@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	ampelsql "github.com/ampel/ampel/sql"
 	"github.com/ampel/ampel/warehouse"
 )
 
@@ -138,7 +139,11 @@ func (s *Store) dial(readonly bool) (*conn, error) {
 		return nil, fmt.Errorf("embedded warehouse: connect to the engine on %s: %w", strings.TrimPrefix(s.args[1], "--path="), err)
 	}
 	if !readonly && s.create {
-		if err := s.simple(c, "CREATE DATABASE IF NOT EXISTS "+warehouse.QuoteIdentifier(s.db)); err != nil {
+		q, err := createDatabase(s.db)
+		if err == nil {
+			err = s.simple(c, q)
+		}
+		if err != nil {
 			c.close()
 			return nil, err
 		}
@@ -148,6 +153,19 @@ func (s *Store) dial(readonly bool) (*conn, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// createDatabase is the statement that creates the database db
+// (sql/warehouse/create_database.sql). It runs on a store's first
+// connection, before the engine is asked its version, so the template
+// sees the dialect of the engine this driver is built for.
+func createDatabase(db string) (string, error) {
+	v, err := warehouse.ParseVersion(EngineVersion)
+	if err != nil {
+		return "", err
+	}
+	d := warehouse.Dialect{Driver: "embedded", Version: v}
+	return ampelsql.Render(ampelsql.Warehouse, "create_database.sql", map[string]any{"Database": db, "Dialect": d.TemplateData()})
 }
 
 // simple runs a statement without output, context or markers.
