@@ -22,13 +22,10 @@ import (
 
 func TestMain(m *testing.M) { warehousetest.Main(m) }
 
-// query returns two rows with a NULL, escapes, a decimal, a time and
-// arrays, ordered.
-const query = `SELECT * FROM (
-	SELECT 1 AS n, 'tab\there' AS s, CAST(NULL AS Nullable(String)) AS nothing, toDecimal64(12.5, 2) AS amount,
-		toDateTime('2025-03-01 10:00:00', 'UTC') AS at, ['a', 'b'] AS tags UNION ALL
-	SELECT 2, 'quote"comma,', 'x', toDecimal64(-0.01, 2), toDateTime('2025-03-02 00:00:00', 'UTC'), CAST([] AS Array(String))
-) ORDER BY n`
+// query returns one row of the types whose text differs between the
+// formats: a UUID, escapes, a decimal, a date, an array, a NULL.
+const query = `SELECT toUUID('7b0f2f9a-0c1d-ef11-9f89-000d3a5c4e11') AS id, 'line\nbreak "q"' AS name,
+	toDecimal64(3.25, 4) AS amount, toDate('2025-03-01') AS day, ['x,y'] AS tags, CAST(NULL AS Nullable(UInt8)) AS flag`
 
 // write runs q on st and writes the result in format.
 func write(t *testing.T, st warehouse.Store, format, q string) string {
@@ -43,37 +40,23 @@ func write(t *testing.T, st warehouse.Store, format, q string) string {
 	return b.String()
 }
 
-// TestFormats writes the same result in each format, from both drivers:
-// what ClickHouse itself prints for TabSeparatedWithNames, RFC 4180 CSV,
-// and JSON with exact decimals and RFC 3339 times.
+// TestFormats writes one result in each format, from both drivers.
 func TestFormats(t *testing.T) {
 	for _, cfg := range warehousetest.All(t) {
 		t.Run(cfg.Driver, func(t *testing.T) {
 			st := warehousetest.Open(t, cfg)
-			require.Equal(t, "n\ts\tnothing\tamount\tat\ttags\n"+
-				"1\ttab\\there\t\\N\t12.5\t2025-03-01 10:00:00\t['a','b']\n"+
-				"2\tquote\"comma,\tx\t-0.01\t2025-03-02 00:00:00\t[]\n", write(t, st, "tsv", query))
+			require.Equal(t, "id\tname\tamount\tday\ttags\tflag\n"+
+				"7b0f2f9a-0c1d-ef11-9f89-000d3a5c4e11\tline\\nbreak \"q\"\t3.25\t2025-03-01\t['x,y']\t\\N\n", write(t, st, "tsv", query))
 
 			records, err := csv.NewReader(strings.NewReader(write(t, st, "csv", query))).ReadAll()
 			require.NoError(t, err)
 			require.Equal(t, [][]string{
-				{"n", "s", "nothing", "amount", "at", "tags"},
-				{"1", "tab\there", "", "12.5", "2025-03-01 10:00:00", "['a','b']"},
-				{"2", `quote"comma,`, "x", "-0.01", "2025-03-02 00:00:00", "[]"},
+				{"id", "name", "amount", "day", "tags", "flag"},
+				{"7b0f2f9a-0c1d-ef11-9f89-000d3a5c4e11", "line\nbreak \"q\"", "3.25", "2025-03-01", "['x,y']", ""},
 			}, records)
 
-			out := write(t, st, "json", query)
-			var rows []map[string]any
-			dec := json.NewDecoder(strings.NewReader(out))
-			dec.UseNumber()
-			require.NoError(t, dec.Decode(&rows), out)
-			require.Len(t, rows, 2)
-			require.Equal(t, json.Number("12.5"), rows[0]["amount"])
-			require.Nil(t, rows[0]["nothing"])
-			require.Equal(t, "2025-03-01T10:00:00Z", rows[0]["at"])
-			require.Equal(t, []any{"a", "b"}, rows[0]["tags"])
-			require.Equal(t, []any{}, rows[1]["tags"])
-			require.Equal(t, "tab\there", rows[0]["s"])
+			require.JSONEq(t, `[{"id": "7b0f2f9a-0c1d-ef11-9f89-000d3a5c4e11", "name": "line\nbreak \"q\"", "amount": 3.25,
+				"day": "2025-03-01T00:00:00Z", "tags": ["x,y"], "flag": null}]`, write(t, st, "json", query))
 
 			// an empty result: the header alone, or an empty array
 			require.Equal(t, "n\n", write(t, st, "tsv", "SELECT 1 AS n WHERE 0"))
