@@ -1,6 +1,9 @@
 // Package connector is Ampel's sync engine: it reads Dataverse tables
 // through connector/dataverse and keeps their landing tables and
-// current-state views in the warehouse equal to the source.
+// current-state views in the warehouse equal to the source. Sync syncs
+// the tables of one environment; a Runner syncs every environment one
+// after the other and keeps a client per environment (runner.go). What a
+// landing table and its rows look like is package warehouse/landing's.
 //
 // Per run, sync_state and the landing tables' columns are read once for
 // all tables. Per table:
