@@ -33,7 +33,7 @@ func Generation(version uint64) uint32 { return uint32(version >> VersionBits) }
 // Rows builds the rows of one landing table for one environment, in the
 // column order of Columns: the data values, then the meta values.
 type Rows struct {
-	env     string
+	env     any // boxed once: boxing the string for every row would allocate
 	columns []string
 	// stone holds the data values of a tombstone, key the key's index
 	stone []any
