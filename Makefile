@@ -3,18 +3,24 @@
 #   make test    installs test dependencies, starts a ClickHouse server on
 #                loopback, runs every test against it and the embedded engine
 #   make bench   the benchmarks, same set-up
+#   make build-server  bin/ampel-server: no cgo, static, the clickhouse
+#                driver only (a server-only deployment, a distroless image)
 GO        ?= go
 BIN       ?= bin/ampel
 GOFLAGS_TEST ?= -race -timeout 45m
 BENCH     ?= .
 BENCHTIME ?= 1x
 
-.PHONY: all build demo libchdb test-deps test test-short bench vet fmt clean kpi-docs kpi-release
+.PHONY: all build build-server demo libchdb test-deps test test-short bench vet fmt clean kpi-docs kpi-release
 
 all: build
 
 build:
 	$(GO) build -o $(BIN) ./cmd/ampel
+
+# without cgo: the embedded engine (a C library) is left out
+build-server:
+	CGO_ENABLED=0 $(GO) build -o $(BIN)-server ./cmd/ampel
 
 libchdb:
 	deploy/install-libchdb.sh
@@ -27,9 +33,12 @@ demo: libchdb build
 
 vet:
 	$(GO) vet ./...
+	CGO_ENABLED=0 $(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
 
-test: test-deps vet
+# both builds: with cgo (the tests' binary) and without (build-server;
+# TestServerOnlyBuild also runs one)
+test: test-deps vet build build-server
 	deploy/with-test-clickhouse.sh $(GO) test $(GOFLAGS_TEST) ./...
 
 test-short: test-deps

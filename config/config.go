@@ -207,7 +207,9 @@ type Duration time.Duration
 func (d Duration) D() time.Duration { return time.Duration(d) }
 
 // DefaultTables are the Dataverse tables Ampel syncs unless told otherwise:
-// the sales process of MISSION.md.
+// the sales process (leads, opportunities, quotes, orders, invoices and
+// their activities), the service cases after go-live, and the users,
+// accounts and contacts they refer to.
 var DefaultTables = []string{
 	"lead", "opportunity", "quote", "salesorder", "invoice",
 	"activitypointer", "phonecall", "email", "task", "appointment",

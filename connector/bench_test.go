@@ -19,6 +19,7 @@ import (
 	"github.com/ampel/ampel/connector/dvsim"
 	"github.com/ampel/ampel/connector/schema"
 	"github.com/ampel/ampel/warehouse"
+	"github.com/ampel/ampel/warehouse/landing"
 	"github.com/ampel/ampel/warehouse/warehousetest"
 )
 
@@ -193,10 +194,12 @@ func insertPages(b *testing.B, st warehouse.Store, ent *dataverse.Entity, pages 
 	ctx := context.Background()
 	m, err := schema.New(ent, st.Dialect(), nil)
 	require.NoError(b, err)
-	l := warehouse.Landing{Name: ent.LogicalName, Key: m.Key(), Columns: m.Columns()}
-	_, err = warehouse.EnsureLanding(ctx, st, l, nil)
+	l := m.Landing()
+	_, err = landing.Ensure(ctx, st, l, nil)
 	require.NoError(b, err)
-	cols := append(m.ColumnNames(), "_environment", "_version", "_deleted", "_synced_at")
+	lr, err := landing.NewRows(l, "bench")
+	require.NoError(b, err)
+	cols := lr.Columns()
 	batch, err := st.PrepareInsert(ctx, l.Table(), cols)
 	require.NoError(b, err)
 	now := time.Now().UTC().Truncate(time.Second)
@@ -207,7 +210,7 @@ func insertPages(b *testing.B, st warehouse.Store, ent *dataverse.Entity, pages 
 			row, err = m.Row(&p.Records[k], row[:0])
 			require.NoError(b, err)
 			v, _ := p.Records[k].Version()
-			row = append(row, "bench", v, uint8(0), now)
+			row = lr.Live(row, v, now)
 			require.NoError(b, batch.Append(row...))
 			n++
 			if batch.Rows() >= connector.DefaultBatchRows {

@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/ampel/ampel/connector/dataverse"
 	"github.com/ampel/ampel/warehouse"
+	"github.com/ampel/ampel/warehouse/landing"
 )
 
 // full loads every row of the table with change tracking requested, then
@@ -19,7 +19,7 @@ import (
 // the delta link.
 //
 // Every full load writes its rows in a new generation (see
-// landingVersion), saved in sync_state before the first row is written:
+// landing.Version), saved in sync_state before the first row is written:
 // its rows win over every row stored before, whatever their version
 // numbers, and the rows it did not see are those whose newest version is
 // of an older generation, which reconcile tombstones.
@@ -70,23 +70,6 @@ func (ts *tableSync) full(ctx context.Context, mode string, sel []string, resume
 	return ts.states.save(ctx, ts.entity.LogicalName, state{Mode: ModeDelta, DeltaLink: link, Columns: sel, Generation: ts.gen})
 }
 
-// Landing versions: _version is the load generation in the high bits and
-// the source's versionnumber in the low versionBits, so that ordering by
-// _version orders first by load, then by the source's version. A full
-// load raises the generation: its rows replace every row stored before
-// even when the source's version numbers went back (an environment
-// restored from a backup or copied over another). Deltas and tombstones
-// stay in the generation of the load they follow.
-const (
-	versionBits   = 44 // versionnumbers up to 1.7e13; Dataverse's are far below
-	versionMask   = 1<<versionBits - 1
-	maxGeneration = 1<<(64-versionBits) - 1
-)
-
-// landingVersion is the _version of a row with the source's versionnumber
-// v, loaded in generation gen.
-func landingVersion(gen uint32, v uint64) uint64 { return uint64(gen)<<versionBits | v }
-
 // newGeneration starts the generation of a full load: one above the
 // stored state's and above every row of the environment in the landing
 // table (in case sync_state was lost), saved in sync_state before the load
@@ -95,25 +78,14 @@ func landingVersion(gen uint32, v uint64) uint64 { return uint64(gen)<<versionBi
 // generation: rows of an unfinished load never outrank later ones. stale
 // reports whether the landing table held rows of the environment.
 func (ts *tableSync) newGeneration(ctx context.Context, mode string, sel []string) (stale bool, err error) {
-	rows, err := ts.opts.Store.Query(ctx, "SELECT max(_version), count() FROM "+warehouse.QuoteIdentifier(ts.landing.Table())+" WHERE _environment = ?", ts.opts.Environment)
+	newest, n, err := ts.landing.Newest(ctx, ts.opts.Store, ts.opts.Environment)
 	if err != nil {
 		return false, fmt.Errorf("read the generation of %s: %w", ts.landing.Table(), err)
 	}
-	var newest, n uint64
-	for rows.Next() {
-		if err := rows.Scan(&newest, &n); err != nil {
-			rows.Close()
-			return false, fmt.Errorf("read the generation of %s: %w", ts.landing.Table(), err)
-		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return false, fmt.Errorf("read the generation of %s: %w", ts.landing.Table(), err)
-	}
-	gen := uint64(max(ts.stored.Generation, uint32(newest>>versionBits))) + 1
-	if gen > maxGeneration {
+	gen := uint64(max(ts.stored.Generation, landing.Generation(newest))) + 1
+	if gen > landing.MaxGeneration {
 		return false, fmt.Errorf("%s was loaded in full %d times, as many as _version can count: drop the table (DROP TABLE %s) and sync again to load it anew",
-			ts.landing.Table(), maxGeneration, ts.landing.Table())
+			ts.landing.Table(), landing.MaxGeneration, ts.landing.Table())
 	}
 	ts.gen = uint32(gen)
 	return n > 0, ts.states.save(ctx, ts.entity.LogicalName, state{Mode: mode, Columns: sel, Generation: ts.gen})
@@ -323,7 +295,7 @@ func (w *batchWriter) begin(ctx context.Context) error {
 	if w.batch != nil {
 		return nil
 	}
-	b, err := w.ts.opts.Store.PrepareInsert(ctx, w.ts.landing.Table(), w.ts.cols)
+	b, err := w.ts.opts.Store.PrepareInsert(ctx, w.ts.landing.Table(), w.ts.rows.Columns())
 	if err != nil {
 		return err
 	}
@@ -341,25 +313,22 @@ func (w *batchWriter) upsert(ctx context.Context, rec *dataverse.Record) error {
 		return fmt.Errorf("%s: %w", ts.entity.EntitySetName, err)
 	}
 	version, _ := rec.Version()
-	if version > versionMask {
-		return fmt.Errorf("%s: versionnumber %d is above %d, the most _version holds beside the load generation", ts.entity.EntitySetName, version, uint64(versionMask))
+	if version > landing.MaxSourceVersion {
+		return fmt.Errorf("%s: versionnumber %d is above %d, the most _version holds beside the load generation", ts.entity.EntitySetName, version, uint64(landing.MaxSourceVersion))
 	}
 	ts.sourceMax = max(ts.sourceMax, version)
-	version = landingVersion(ts.gen, version)
+	version = landing.Version(ts.gen, version)
 	w.maxVersion = max(w.maxVersion, version)
-	row = append(row, ts.opts.Environment, version, uint8(0), w.syncedAt)
+	if w.pending != nil {
+		// the key is the row's first value, parsed by Row
+		w.pending[row[0].(uuid.UUID)] = struct{}{}
+	}
+	row = ts.rows.Live(row, version, w.syncedAt)
 	w.row = row
 	if err := w.batch.Append(row...); err != nil {
 		return fmt.Errorf("%s row: %w", ts.entity.EntitySetName, err)
 	}
 	w.upserts++
-	if w.pending != nil {
-		id, err := w.key(rec)
-		if err != nil {
-			return err
-		}
-		w.pending[id] = struct{}{}
-	}
 	return nil
 }
 
@@ -369,18 +338,6 @@ func (w *batchWriter) rows() int {
 		return 0
 	}
 	return w.batch.Rows()
-}
-
-func (w *batchWriter) key(rec *dataverse.Record) (uuid.UUID, error) {
-	key, err := w.ts.mapping.KeyOf(rec)
-	if err != nil {
-		return uuid.UUID{}, err
-	}
-	id, err := uuid.Parse(key)
-	if err != nil {
-		return uuid.UUID{}, fmt.Errorf("%s: primary key %q is not a GUID", w.ts.entity.EntitySetName, key)
-	}
-	return id, nil
 }
 
 // delete queues tombstones for the deleted ids; they are written with the
@@ -494,29 +451,8 @@ func (w *batchWriter) tombstones(ctx context.Context) error {
 	ts := w.ts
 	deleted := w.deleted
 	w.deleted = w.deleted[:0]
-	ids := make([]string, len(deleted))
-	for i, id := range deleted {
-		ids[i] = "'" + id.String() + "'"
-	}
-	key := warehouse.QuoteIdentifier(ts.landing.Key)
-	q := fmt.Sprintf("SELECT %s, max(_version) FROM %s WHERE _environment = ? AND %s IN (%s) GROUP BY %s",
-		key, warehouse.QuoteIdentifier(ts.landing.Table()), key, strings.Join(ids, ","), key)
-	rows, err := ts.opts.Store.Query(ctx, q, ts.opts.Environment)
+	stored, err := ts.landing.StoredVersions(ctx, ts.opts.Store, ts.opts.Environment, deleted)
 	if err != nil {
-		return fmt.Errorf("find deleted %s rows: %w", ts.entity.LogicalName, err)
-	}
-	stored := make(map[uuid.UUID]uint64, len(deleted))
-	for rows.Next() {
-		var id uuid.UUID
-		var version uint64
-		if err := rows.Scan(&id, &version); err != nil {
-			rows.Close()
-			return err
-		}
-		stored[id] = version
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return fmt.Errorf("find deleted %s rows: %w", ts.entity.LogicalName, err)
 	}
 	for _, id := range deleted {
@@ -529,7 +465,7 @@ func (w *batchWriter) tombstones(ctx context.Context) error {
 		}
 		// a tombstone carries only the key: the other columns get their
 		// defaults, and the view hides it
-		w.row = ts.tombstoneRow(w.row, id, max(version, w.maxVersion)+1, w.syncedAt)
+		w.row = ts.rows.Tombstone(w.row, id, max(version, w.maxVersion)+1, w.syncedAt)
 		if err := w.batch.Append(w.row...); err != nil {
 			return fmt.Errorf("%s tombstone: %w", ts.entity.EntitySetName, err)
 		}
@@ -544,32 +480,16 @@ func (w *batchWriter) tombstones(ctx context.Context) error {
 // version is one above the row's, in the row's generation: it outranks the
 // row, and a row the key gets again (an undone delete) outranks it.
 func (ts *tableSync) reconcile(ctx context.Context) error {
-	s := ts.opts.Store
-	key := warehouse.QuoteIdentifier(ts.landing.Key)
-	table := warehouse.QuoteIdentifier(ts.landing.Table())
-	base := landingVersion(ts.gen, 0)
-	from := fmt.Sprintf("FROM %s FINAL WHERE _environment = ? AND _deleted = 0 AND _version < ?", table)
-	rows, err := s.Query(ctx, "SELECT count() "+from, ts.opts.Environment, base)
+	s, env := ts.opts.Store, ts.opts.Environment
+	base := landing.Version(ts.gen, 0)
+	gone, err := ts.landing.CountOlder(ctx, s, env, base)
 	if err != nil {
 		return fmt.Errorf("find rows gone from %s: %w", ts.entity.LogicalName, err)
-	}
-	var gone uint64
-	for rows.Next() {
-		if err := rows.Scan(&gone); err != nil {
-			rows.Close()
-			return err
-		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
 	}
 	if gone == 0 {
 		return nil
 	}
-	err = s.Exec(ctx, fmt.Sprintf("INSERT INTO %s (%s, _environment, _version, _deleted, _synced_at) SELECT %s, _environment, _version + 1, 1, now() %s",
-		table, key, key, from), ts.opts.Environment, base)
-	if err != nil {
+	if err := ts.landing.TombstoneOlder(ctx, s, env, base); err != nil {
 		return fmt.Errorf("tombstone rows gone from %s: %w", ts.entity.LogicalName, err)
 	}
 	ts.log.Info("rows gone from the source since the last full load", "rows", gone)

@@ -37,7 +37,7 @@ type state struct {
 	SeenTable string
 	// Generation is the table's load generation: a full load raises it
 	// and saves it before it writes a row; the landing rows carry it in
-	// the high bits of _version (see landingVersion). 0 for rows and
+	// the high bits of _version (see landing.Version). 0 for rows and
 	// states written before generations.
 	Generation uint32
 	// SourceVersion is, for a table without change tracking, the newest

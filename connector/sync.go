@@ -1,13 +1,16 @@
 // Package connector is Ampel's sync engine: it reads Dataverse tables
 // through connector/dataverse and keeps their landing tables and
-// current-state views in the warehouse equal to the source.
+// current-state views in the warehouse equal to the source. Sync syncs
+// the tables of one environment; a Runner syncs every environment one
+// after the other and keeps a client per environment (runner.go). What a
+// landing table and its rows look like is package warehouse/landing's.
 //
 // Per run, sync_state and the landing tables' columns are read once for
 // all tables. Per table:
 //
 //  1. Metadata. The table's EntityDefinition gives its columns
 //     (connector/schema maps them to ClickHouse types). The landing table and
-//     view are created or widened (warehouse.EnsureLanding); a column added in
+//     view are created or widened (landing.Ensure); a column added in
 //     Dataverse is added and recorded in schema_changes, a changed type stops
 //     this table with a message while the others go on.
 //  2. Mode. With no stored state, with --full, or when the columns changed
@@ -20,7 +23,7 @@
 //     window instead; deletes cannot be seen for it, which sync_runs notes.
 //  3. Writing. Rows go to the landing table in large batches with
 //     _version = the load generation in the high 20 bits and the row's
-//     versionnumber in the low 44 (landingVersion). Every full load raises
+//     versionnumber in the low 44 (landing.Version). Every full load raises
 //     the generation and saves it in sync_state before it writes a row, so
 //     its rows replace every row stored before even when the source's
 //     version numbers went back (an environment restored from a backup or
@@ -58,11 +61,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/ampel/ampel/connector/dataverse"
 	"github.com/ampel/ampel/connector/schema"
 	"github.com/ampel/ampel/warehouse"
+	"github.com/ampel/ampel/warehouse/landing"
 )
 
 // Table is one table to sync and the columns to leave out.
@@ -194,14 +196,11 @@ type tableSync struct {
 	log     *slog.Logger
 	entity  *dataverse.Entity
 	mapping *schema.Mapping
-	landing warehouse.Landing
-	cols    []string // insert column order: data, then meta
-	// stone holds the data columns of a tombstone, stoneKey the key's index
-	stone    []any
-	stoneKey int
-	res      *TableResult
-	counter  *dataverse.Counter
-	states   *stateWriter
+	landing landing.Table
+	rows    *landing.Rows // builds the landing rows of this table and environment
+	res     *TableResult
+	counter *dataverse.Counter
+	states  *stateWriter
 	// stored is the table's state at the start of the run (zero if none)
 	stored state
 	// gen is the generation the rows of this run are written in
@@ -221,8 +220,7 @@ func readSyncStart(ctx context.Context, opts Options) (map[string]state, warehou
 	}
 	var names []string
 	for _, t := range opts.Tables {
-		l := warehouse.Landing{Name: t.Name}
-		names = append(names, l.Table(), l.Name)
+		names = append(names, landing.TableName(t.Name), t.Name)
 	}
 	cat, err := warehouse.ReadCatalog(ctx, opts.Store, names...)
 	if err != nil {
@@ -364,7 +362,7 @@ func (ts *tableSync) dropScratch(ctx context.Context, name string) {
 	if name == "" {
 		return
 	}
-	if err := ts.opts.Store.Exec(ctx, "DROP TABLE IF EXISTS "+warehouse.QuoteIdentifier(name)); err != nil {
+	if err := landing.DropScratch(ctx, ts.opts.Store, name); err != nil {
 		ts.log.Warn("could not drop an old scratch table", "table", name, "error", err)
 	}
 }
@@ -373,13 +371,13 @@ func (ts *tableSync) dropScratch(ctx context.Context, name string) {
 // columns in schema_changes.
 func (ts *tableSync) ensureLanding(ctx context.Context, cat warehouse.Catalog) error {
 	s := ts.opts.Store
-	ts.landing = warehouse.Landing{Name: ts.entity.LogicalName, Key: ts.mapping.Key(), Columns: ts.mapping.Columns()}
+	ts.landing = ts.mapping.Landing()
 	if _, read := cat[ts.landing.Table()]; !read && ts.landing.Name != ts.res.Table {
 		cat = nil // the catalog was read under the configured name; read again
 	}
-	change, err := warehouse.EnsureLanding(ctx, s, ts.landing, cat)
+	change, err := landing.Ensure(ctx, s, ts.landing, cat)
 	if err != nil {
-		var tc *warehouse.TypeChangeError
+		var tc *landing.TypeChangeError
 		if errors.As(err, &tc) {
 			ts.recordSchemaChange(ctx, []schemaChange{{column: tc.Column, change: "type_changed", oldType: tc.Have, newType: tc.Want}})
 		}
@@ -393,31 +391,10 @@ func (ts *tableSync) ensureLanding(ctx context.Context, cat warehouse.Catalog) e
 		}
 		ts.recordSchemaChange(ctx, changes)
 	}
-	// the insert columns follow the warehouse's table, which may keep
-	// columns the source no longer has (they get their defaults)
-	ts.cols = ts.cols[:0]
-	ts.stone = ts.stone[:0]
-	for i, c := range ts.landing.Columns {
-		ts.cols = append(ts.cols, c.Name)
-		typ, err := warehouse.ParseType(c.Type)
-		if err != nil {
-			return err
-		}
-		ts.stone = append(ts.stone, typ.Zero())
-		if c.Name == ts.landing.Key {
-			ts.stoneKey = i
-		}
-	}
-	ts.cols = append(ts.cols, "_environment", "_version", "_deleted", "_synced_at")
-	return nil
-}
-
-// tombstoneRow is the landing row that marks key deleted: the key, zero
-// values (NULL mostly) for the other data columns, and the meta columns.
-func (ts *tableSync) tombstoneRow(dst []any, key uuid.UUID, version uint64, syncedAt time.Time) []any {
-	dst = append(dst[:0], ts.stone...)
-	dst[ts.stoneKey] = key
-	return append(dst, ts.opts.Environment, version, uint8(1), syncedAt)
+	// the rows leave out columns the warehouse's table may keep from a
+	// source column that is gone: they get their defaults
+	ts.rows, err = landing.NewRows(ts.landing, ts.opts.Environment)
+	return err
 }
 
 type schemaChange struct{ column, change, oldType, newType string }

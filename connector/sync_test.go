@@ -12,8 +12,10 @@ import (
 
 	"github.com/ampel/ampel/connector"
 	"github.com/ampel/ampel/connector/dvsim"
+	"github.com/ampel/ampel/connector/schema"
 	ampelsql "github.com/ampel/ampel/sql"
 	"github.com/ampel/ampel/warehouse"
+	"github.com/ampel/ampel/warehouse/landing"
 	"github.com/ampel/ampel/warehouse/migrate"
 	"github.com/ampel/ampel/warehouse/warehousetest"
 )
@@ -258,4 +260,53 @@ func TestSyncReadsDuringInsert(t *testing.T) {
 			require.Equal(t, len(sim.Records("lead")), count(t, st, "lead", "prod"))
 		})
 	}
+}
+
+// TestSyncKeepsOldBoolSpelling: a landing table created on a server before
+// 21.12 has its two-option columns as Nullable(UInt8). After the upgrade
+// the mapping asks for Nullable(Bool); the sync goes on with the table as
+// it is — no type-change stop — and the values land as 0 and 1. The
+// table is created here with the old mapping on the embedded engine
+// (26.7), which has Bool.
+func TestSyncKeepsOldBoolSpelling(t *testing.T) {
+	ctx := context.Background()
+	st := openMigrated(t, warehousetest.Embedded(t))
+	require.Equal(t, "Bool", st.Dialect().Bool())
+	sim := startSim(t, dvsim.Options{Seed: 73, Scale: 120})
+	client := simClient(t, sim)
+	ent, err := client.EntityDefinition(ctx, "lead")
+	require.NoError(t, err)
+	old, err := schema.Map(ent, schema.Options{Dialect: warehouse.Dialect{Driver: "clickhouse", Version: warehouse.Version{Major: 18, Minor: 16}}})
+	require.NoError(t, err)
+	_, err = landing.Ensure(ctx, st, old.Landing(), nil)
+	require.NoError(t, err)
+	cols, err := warehouse.TableColumns(ctx, st, "landing_lead")
+	require.NoError(t, err)
+	require.Contains(t, cols, warehouse.Column{Name: "donotemail", Type: "Nullable(UInt8)"}, "the old spelling")
+
+	res, err := connector.Sync(ctx, connector.Options{Store: st, Client: client, Environment: "prod", Tables: []connector.Table{{Name: "lead"}}, RunID: "old-bool"})
+	require.NoError(t, err)
+	require.Equal(t, connector.StatusOK, res[0].Status, "no type-change stop: %v", res[0].Err)
+
+	cols, err = warehouse.TableColumns(ctx, st, "landing_lead")
+	require.NoError(t, err)
+	require.Contains(t, cols, warehouse.Column{Name: "donotemail", Type: "Nullable(UInt8)"}, "the table is left as it is")
+	want := map[uint64]int{}
+	for _, r := range sim.Records("lead") {
+		if v, ok := r["donotemail"].(bool); ok {
+			want[map[bool]uint64{false: 0, true: 1}[v]]++
+		}
+	}
+	require.NotEmpty(t, want)
+	rows, err := st.Query(ctx, "SELECT donotemail, count() FROM lead WHERE donotemail IS NOT NULL GROUP BY donotemail")
+	require.NoError(t, err)
+	defer rows.Close()
+	got := map[uint64]int{}
+	for rows.Next() {
+		var v, n uint64
+		require.NoError(t, rows.Scan(&v, &n))
+		got[v] = int(n)
+	}
+	require.NoError(t, rows.Err())
+	require.Equal(t, want, got, "donotemail as 0 and 1, as the simulator holds it")
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	ampelsql "github.com/ampel/ampel/sql"
 	"github.com/ampel/ampel/warehouse"
 )
 
@@ -454,7 +455,7 @@ func (r Result) less(o Result) bool {
 
 // Render executes the definition's SQL template with data.
 func (d *Definition) Render(data map[string]any) (string, error) {
-	q, err := warehouse.RenderText(d.File.Path, d.File.Body, data)
+	q, err := ampelsql.RenderText(d.File.Path, d.File.Body, data)
 	if err != nil {
 		return "", err
 	}

@@ -1,12 +1,3 @@
-// Package odata holds the OData v4 pieces Ampel needs on both sides of the wire.
-//
-// Server side (used by the Dataverse simulator and the OData feed): a $filter parser that
-// produces an AST (ParseFilter), $orderby and $select parsing (ParseOrderBy, ParseSelect),
-// Prefer header parsing (ParsePrefer) with annotation pattern matching, and the error body
-// Dataverse and OData services send ({"error":{"code":"…","message":"…"}}, WriteError).
-//
-// The parser never evaluates anything: callers walk the AST and bind literals as values
-// (never by pasting text), which keeps translation to SQL safe.
 package odata
 
 import (

@@ -4,9 +4,58 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 )
+
+// Query holds the system query options of a request to an entity set.
+type Query struct {
+	// Select lists the properties to read; empty reads all.
+	Select []string
+	// Filter and OrderBy are $filter and $orderby, as OData text.
+	Filter, OrderBy string
+	// Expand is $expand, as OData text.
+	Expand string
+	// Top caps the rows; 0 leaves it out.
+	Top int
+	// Count asks for @odata.count.
+	Count bool
+}
+
+// Encode writes the options as a URL query string, without the leading
+// ?: $select, $filter, $orderby, $expand, $top and $count in that order,
+// the options left empty left out, each value escaped with EscapeOption.
+func (q Query) Encode() string {
+	var parts []string
+	add := func(name, value string) { parts = append(parts, name+"="+EscapeOption(value)) }
+	if len(q.Select) > 0 {
+		add(OptionSelect, strings.Join(q.Select, ","))
+	}
+	if q.Filter != "" {
+		add(OptionFilter, q.Filter)
+	}
+	if q.OrderBy != "" {
+		add(OptionOrderBy, q.OrderBy)
+	}
+	if q.Expand != "" {
+		add(OptionExpand, q.Expand)
+	}
+	if q.Top > 0 {
+		add(OptionTop, strconv.Itoa(q.Top))
+	}
+	if q.Count {
+		add(OptionCount, "true")
+	}
+	return strings.Join(parts, "&")
+}
+
+// EscapeOption percent-encodes a query option value: spaces as %20 (OData
+// services do not all read + as a space), commas kept, as Microsoft's
+// samples write lists.
+func EscapeOption(v string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(url.QueryEscape(v), "+", "%20"), "%2C", ",")
+}
 
 // ParseSelect splits a $select value into property names (trimmed, empty entries dropped).
 func ParseSelect(s string) []string {
@@ -63,12 +112,34 @@ type Prefer struct {
 	IncludeAnnotations []string
 }
 
+// String writes the preferences as one Prefer (or Preference-Applied)
+// header value: odata.maxpagesize, odata.include-annotations (quoted;
+// written whenever IncludeAnnotations is not nil), odata.track-changes
+// and return=representation, in that order, separated by commas; "" when
+// none is set.
+func (p Prefer) String() string {
+	var items []string
+	if p.MaxPageSize > 0 {
+		items = append(items, "odata.maxpagesize="+strconv.Itoa(p.MaxPageSize))
+	}
+	if p.IncludeAnnotations != nil {
+		items = append(items, `odata.include-annotations="`+strings.Join(p.IncludeAnnotations, ",")+`"`)
+	}
+	if p.TrackChanges {
+		items = append(items, "odata.track-changes")
+	}
+	if p.ReturnRepresentation {
+		items = append(items, "return=representation")
+	}
+	return strings.Join(items, ",")
+}
+
 // ParsePrefer reads every Prefer header of h. Preferences are separated by ',' — and, as
 // Microsoft's samples write them and Dataverse honours them, by ';' too; a value may be
 // quoted (odata.include-annotations="a,b").
 func ParsePrefer(h http.Header) Prefer {
 	var p Prefer
-	for _, line := range h.Values("Prefer") {
+	for _, line := range h.Values(HeaderPrefer) {
 		for _, item := range splitQuoted(strings.ReplaceAll(line, ";", ","), ',') {
 			item = strings.TrimSpace(item)
 			name, value, _ := strings.Cut(item, "=")
@@ -143,20 +214,6 @@ func annotationMatch(pattern, term string) bool {
 	return strings.EqualFold(pattern, term)
 }
 
-// Error is an OData / Dataverse error: the HTTP status and the body's code and message.
-type Error struct {
-	Status  int
-	Code    string
-	Message string
-}
-
-func (e *Error) Error() string {
-	if e.Code == "" {
-		return fmt.Sprintf("odata: %d: %s", e.Status, e.Message)
-	}
-	return fmt.Sprintf("odata: %d %s: %s", e.Status, e.Code, e.Message)
-}
-
 // ErrorBody is the JSON shape of an error response.
 type ErrorBody struct {
 	Error struct {
@@ -173,11 +230,21 @@ func MarshalError(code, message string) []byte {
 	return out
 }
 
+// ParseErrorBody reads an error response's body; ok is false when it is
+// not that shape or says nothing (no code, no message).
+func ParseErrorBody(body []byte) (code, message string, ok bool) {
+	var e ErrorBody
+	if json.Unmarshal(body, &e) != nil || e.Error.Code == "" && e.Error.Message == "" {
+		return "", "", false
+	}
+	return e.Error.Code, e.Error.Message, true
+}
+
 // WriteError writes an error response in Dataverse's shape with the OData headers.
 func WriteError(w http.ResponseWriter, status int, code, message string) {
 	h := w.Header()
-	h.Set("Content-Type", "application/json; odata.metadata=minimal")
-	h.Set("OData-Version", "4.0")
+	h.Set("Content-Type", ContentTypeJSON)
+	h.Set(HeaderVersion, Version)
 	w.WriteHeader(status)
 	_, _ = w.Write(MarshalError(code, message))
 }

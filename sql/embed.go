@@ -2,10 +2,13 @@
 // schema/ has the numbered migrations `ampel migrate` applies, migrate/ the
 // statements of the migration runner itself (its record table and lock),
 // landing/ the templates for per-table landing tables and current-state
-// views, kpis/ the versioned KPI definitions (<id>/v<N>.sql and
+// views, warehouse/ the statements the drivers run (creating the store's
+// database), kpis/ the versioned KPI definitions (<id>/v<N>.sql and
 // releases.lock; see package versioned and package kpis), and later
 // audits/ and marts/ the audit rules and BI views.
-// Code reads them only through the fs.FS values here.
+// Code reads them only through the fs.FS values here, and renders them
+// with Render and RenderText: every file is a text/template that sees the
+// engine's Dialect (see render.go).
 package sql
 
 import (
@@ -13,7 +16,7 @@ import (
 	"io/fs"
 )
 
-//go:embed schema migrate landing kpis
+//go:embed schema migrate landing warehouse kpis
 var files embed.FS
 
 // Schema holds the numbered migrations, NNNN_name.sql.
@@ -25,6 +28,9 @@ var Migrate = sub("migrate")
 
 // Landing holds the templates for landing tables and current-state views.
 var Landing = sub("landing")
+
+// Warehouse holds the statements the warehouse drivers run themselves.
+var Warehouse = sub("warehouse")
 
 // KPIs holds the built-in KPI definitions, <id>/v<N>.sql, and their lock
 // file releases.lock.

@@ -69,16 +69,6 @@ func (d Dialect) Bool() string {
 	return "UInt8"
 }
 
-// LowCardinality wraps t in LowCardinality where the server allows it
-// without experimental settings (19.9 and newer), and returns t unchanged
-// otherwise.
-func (d Dialect) LowCardinality(t string) string {
-	if d.Version.AtLeast(19, 9) {
-		return "LowCardinality(" + t + ")"
-	}
-	return t
-}
-
 // ModernSQL reports whether the engine has CTEs and window functions
 // (21.x and newer), which KPI definitions may require.
 func (d Dialect) ModernSQL() bool { return d.Version.AtLeast(21, 9) }

@@ -9,6 +9,12 @@
 // types below), report server errors as *Error, and pass the conformance
 // suite in warehouse/storetest.
 //
+// This package is the driver contract (Store, Batch, Rows, Dialect,
+// Config, errors, value types, Bind, SplitStatements, the catalog read)
+// and imports nothing of Ampel. What Ampel keeps in the warehouse is
+// elsewhere: the landing layer in warehouse/landing, the migrations in
+// warehouse/migrate, the SQL text in sql/.
+//
 // Value types. Append accepts, and Rows.Values returns, these Go values:
 //
 //	String, FixedString, Enum   string (Append also takes []byte)

@@ -21,7 +21,6 @@ import (
 
 	"github.com/ampel/ampel/connector/dvsim"
 	ampelsql "github.com/ampel/ampel/sql"
-	"github.com/ampel/ampel/warehouse"
 	"github.com/ampel/ampel/warehouse/migrate"
 	"github.com/ampel/ampel/warehouse/warehousetest"
 )
@@ -271,7 +270,7 @@ func TestDoctorMigrationAdvice(t *testing.T) {
 	// a live migrator holds the lock (pid 1 on this host always runs)
 	host, err := os.Hostname()
 	require.NoError(t, err)
-	q, err := warehouse.Render(ampelsql.Migrate, "lock.sql", map[string]any{"Table": "schema_migrations_lock", "Dialect": st.Dialect().TemplateData()})
+	q, err := ampelsql.Render(ampelsql.Migrate, "lock.sql", map[string]any{"Table": "schema_migrations_lock", "Dialect": st.Dialect().TemplateData()})
 	require.NoError(t, err)
 	require.NoError(t, st.Exec(ctx, q, host+":1", uint32(time.Now().Unix())))
 	m = migrations()

@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"path/filepath"
 	"time"
 
 	"github.com/ampel/ampel/config"
+	"github.com/ampel/ampel/connector"
 	"github.com/ampel/ampel/connector/dvsim"
 	"github.com/ampel/ampel/kpis"
 )
@@ -16,9 +18,13 @@ import (
 // what landed, and the KPI catalog's traffic lights over it (with the
 // inputs file the simulator writes). (Audit and serving join as they are
 // built.)
+//
+// --addr is in the CLI contract: the demo will serve the OData feed and
+// the cockpit there once ampel serve is built. Until then it serves
+// nothing, and says so when --addr is given.
 func runDemo(ctx context.Context, e *env, args []string) error {
 	fs := e.flagSet("demo", "demo [--addr 127.0.0.1:8080] [--data DIR] [--scale N]")
-	fs.String("addr", "127.0.0.1:8080", "where to serve the results (once serving is built)")
+	addr := fs.String("addr", "127.0.0.1:8080", "where the demo will serve the OData feed and the cockpit; not used yet: serving comes with ampel serve")
 	data := fs.String("data", "ampel-demo", "`directory` for the config and the embedded warehouse")
 	scale := fs.Int("scale", 10000, "number of leads in the simulated Dataverse")
 	seed := fs.Int64("seed", 1, "seed of the simulated data")
@@ -26,6 +32,11 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "addr" {
+			fmt.Fprintf(e.stdout, "--addr %s: nothing is served yet (serving comes with ampel serve); the demo prints its results here\n", *addr)
+		}
+	})
 	start := time.Now()
 	sim, err := dvsim.Start(dvsim.Options{Seed: *seed, Scale: *scale})
 	if err != nil {
@@ -57,7 +68,7 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	syncStart := time.Now()
 	// each demo starts a new simulator: reload in full, which also removes
 	// rows of an earlier demo that this one's data does not have
-	results, err := syncAll(ctx, e, cfg, s, nil, cfg.Environments, tables, true, log)
+	results, err := newRunner(cfg, s, cfg.Environments, log).Sync(ctx, connector.Request{Tables: tables, Full: true, Progress: e.progress(log)})
 	printResults(e.stdout, results)
 	if err != nil {
 		return err

@@ -2,16 +2,13 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"time"
-
-	"github.com/robfig/cron/v3"
 
 	"github.com/ampel/ampel/config"
 	"github.com/ampel/ampel/connector"
+	"github.com/ampel/ampel/schedule"
 	"github.com/ampel/ampel/warehouse"
 )
 
@@ -47,97 +44,61 @@ func runRun(ctx context.Context, e *env, args []string) error {
 		schedules = []config.Schedule{{Name: "all", Cron: "@every 1h"}}
 		log.Info("no schedules configured: syncing every table every hour")
 	}
-	clients := newClientPool()
-	c2 := cron.New(cron.WithLogger(cronLogger{log}), cron.WithChain(cron.Recover(cronLogger{log})))
-	var running, first sync.WaitGroup
+	// one runner for all groups: each environment's client, its token and
+	// the tables' metadata carry over from one scheduled sync to the next
+	runner := newRunner(cfg, s, cfg.Environments, log)
+	var jobs []schedule.Job
 	for _, sc := range schedules {
 		tables, err := selectTables(cfg, strings.Join(sc.Tables, ","))
 		if err != nil {
 			return configError{err}
 		}
-		job := &groupJob{ctx: ctx, e: e, cfg: cfg, store: s, clients: clients, log: log.With("group", sc.Name), name: sc.Name, tables: tables, wg: &running}
-		if _, err := c2.AddJob(sc.Cron, job); err != nil {
-			return configError{fmt.Errorf("schedule %s: %w", sc.Name, err)}
-		}
+		glog := log.With("group", sc.Name)
+		jobs = append(jobs, schedule.Job{Name: sc.Name, Spec: sc.Cron, Logger: glog, Run: groupSync(cfg, s, runner, tables, glog)})
 		log.Info("scheduled", "group", sc.Name, "cron", sc.Cron, "tables", len(tables))
-		// every group runs once at start: after a restart or a pause the
-		// warehouse catches up now, not at the next scheduled time
-		first.Add(1)
-		go func() { defer first.Done(); job.Run() }()
 	}
-	c2.Start()
-	<-ctx.Done()
-	log.Info("stopping: finishing the running syncs")
-	<-c2.Stop().Done()
-	first.Wait()
-	running.Wait()
-	log.Info("stopped")
-	return nil
-}
-
-// groupJob is one schedule's sync.
-type groupJob struct {
-	ctx     context.Context
-	e       *env
-	cfg     *config.Config
-	store   warehouse.Store
-	clients *clientPool // shared by the groups
-	log     *slog.Logger
-	name    string
-	tables  []connector.Table
-	wg      *sync.WaitGroup
-
-	mu      sync.Mutex
-	running bool
-}
-
-func (j *groupJob) Run() {
-	j.mu.Lock()
-	if j.running {
-		j.mu.Unlock()
-		j.log.Warn("run missed: the previous run of this group is still going")
-		return
+	// every group runs once at start: after a restart or a pause the
+	// warehouse catches up now, not at the next scheduled time
+	sched, err := schedule.New(jobs, schedule.Options{RunAtStart: true, Logger: log})
+	if err != nil {
+		return configError{err}
 	}
-	if j.ctx.Err() != nil {
-		j.mu.Unlock()
-		return
-	}
-	j.running = true
-	j.wg.Add(1)
-	j.mu.Unlock()
-	defer func() {
-		j.mu.Lock()
-		j.running = false
-		j.mu.Unlock()
-		j.wg.Done()
+	stopping := make(chan struct{})
+	go func() {
+		<-ctx.Done()
+		log.Info("stopping: finishing the running syncs")
+		close(stopping)
 	}()
-	start := time.Now()
-	j.log.Info("sync group started")
-	quiet := *j.e
-	quiet.isTerminal = false
-	results, err := syncAll(j.ctx, &quiet, j.cfg, j.store, j.clients, j.cfg.Environments, j.tables, false, j.log)
-	var rows uint64
-	for _, r := range results {
-		rows += r.Upserted + r.Deleted
-	}
-	switch {
-	case err != nil && j.ctx.Err() != nil:
-		// SIGTERM: the rows read so far landed, a full load saved where it
-		// stands, and a delta's state stays: the next start goes on from there.
-		j.log.Info("sync group stopped", "rows", rows, "duration", time.Since(start).Round(time.Millisecond))
-		return
-	case err != nil:
-		j.log.Error("sync group failed", "rows", rows, "duration", time.Since(start).Round(time.Millisecond), "error", oneLine(err.Error()))
-		return
-	}
-	j.log.Info("sync group done", "rows", rows, "duration", time.Since(start).Round(time.Millisecond))
-	runCatalog(j.ctx, j.cfg, j.store, j.log)
+	err = sched.Run(ctx) // until SIGTERM or SIGINT, and the running syncs have stopped
+	<-stopping
+	log.Info("stopped")
+	return err
 }
 
-// cronLogger sends robfig/cron's logs to slog.
-type cronLogger struct{ log *slog.Logger }
-
-func (l cronLogger) Info(msg string, kv ...any) { l.log.Debug("cron: "+msg, kv...) }
-func (l cronLogger) Error(err error, msg string, kv ...any) {
-	l.log.Error("cron: "+msg, append(kv, "error", err)...)
+// groupSync is one schedule group's job: sync its tables, log the
+// outcome, and run the KPI catalog after a sync that succeeded.
+func groupSync(cfg *config.Config, s warehouse.Store, runner *connector.Runner, tables []connector.Table, log *slog.Logger) func(context.Context) error {
+	return func(ctx context.Context) error {
+		start := time.Now()
+		log.Info("sync group started")
+		results, err := runner.Sync(ctx, connector.Request{Tables: tables, Progress: connector.LogProgress(log, 10*time.Second)})
+		var rows uint64
+		for _, r := range results {
+			rows += r.Upserted + r.Deleted
+		}
+		took := time.Since(start).Round(time.Millisecond)
+		switch {
+		case err != nil && ctx.Err() != nil:
+			// SIGTERM: the rows read so far landed, a full load saved where it
+			// stands, and a delta's state stays: the next start goes on from there.
+			log.Info("sync group stopped", "rows", rows, "duration", took)
+			return err
+		case err != nil:
+			log.Error("sync group failed", "rows", rows, "duration", took, "error", oneLine(err.Error()))
+			return err
+		}
+		log.Info("sync group done", "rows", rows, "duration", took)
+		runCatalog(ctx, cfg, s, log)
+		return nil
+	}
 }

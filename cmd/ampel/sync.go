@@ -2,16 +2,12 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"strings"
-	"sync"
 	"text/tabwriter"
 	"time"
-
-	"github.com/google/uuid"
 
 	"github.com/ampel/ampel/config"
 	"github.com/ampel/ampel/connector"
@@ -54,105 +50,35 @@ func runSync(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer s.Close()
-	results, err := syncAll(ctx, e, cfg, s, nil, envs, sel, *full, log)
+	results, err := newRunner(cfg, s, envs, log).Sync(ctx, connector.Request{Tables: sel, Full: *full, Progress: e.progress(log)})
 	// the summary goes to stdout, on a terminal or not (logs and the live
 	// progress go to stderr)
 	printResults(e.stdout, results)
 	return err
 }
 
-// clientPool keeps one Dataverse client per environment for the life of
-// `ampel run`, so that its token and the tables' metadata (read in full
-// again only when the environment's metadata version changes) carry over
-// from one scheduled sync to the next. A nil pool makes a client per call.
-type clientPool struct {
-	mu      sync.Mutex
-	clients map[string]*dataverse.Client
-}
-
-func newClientPool() *clientPool {
-	return &clientPool{clients: map[string]*dataverse.Client{}}
-}
-
-func (p *clientPool) client(ctx context.Context, cfg *config.Config, env config.Environment, log *slog.Logger) (*dataverse.Client, error) {
-	if p == nil {
-		return dataverse.New(ctx, clientConfig(cfg, env, log))
+// newRunner wires the sync of envs into s.
+func newRunner(cfg *config.Config, s warehouse.Store, envs []config.Environment, log *slog.Logger) *connector.Runner {
+	rc := connector.RunnerConfig{
+		Store:           s,
+		ParallelTables:  cfg.Sync.ParallelTables,
+		Overlap:         cfg.Sync.Overlap.D(),
+		CheckpointEvery: cfg.Sync.CheckpointEvery.D(),
+		Logger:          log,
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if c, ok := p.clients[env.Name]; ok {
-		return c, nil
-	}
-	c, err := dataverse.New(ctx, clientConfig(cfg, env, log))
-	if err != nil {
-		return nil, err
-	}
-	p.clients[env.Name] = c
-	return c, nil
-}
-
-// syncAll syncs tables of every environment in envs, one environment after
-// the other, and returns every table's result. Clients come from pool
-// (nil: new ones).
-func syncAll(ctx context.Context, e *env, cfg *config.Config, s warehouse.Store, pool *clientPool, envs []config.Environment, tables []connector.Table, full bool, log *slog.Logger) ([]connector.TableResult, error) {
-	var progress connector.Progress
-	if e.isTerminal {
-		progress = connector.TerminalProgress(e.stderr, 200*time.Millisecond)
-	} else {
-		progress = connector.LogProgress(log, 10*time.Second)
-	}
-	runID := uuid.NewString()
-	var all []connector.TableResult
-	var errs []error
 	for _, env := range envs {
-		// a refusal before any table starts is said once for the
-		// environment, and in sync_runs for each table
-		failed := func(err error) {
-			errs = append(errs, fmt.Errorf("environment %s: %w", env.Name, err))
-			results, rerr := connector.RecordFailure(ctx, s, runID, env.Name, tables, full, err)
-			all = append(all, results...)
-			if rerr != nil {
-				errs = append(errs, rerr)
-			}
-		}
-		client, err := pool.client(ctx, cfg, env, log)
-		if err != nil {
-			failed(err)
-			continue
-		}
-		// One request proves the token and the application user, so a
-		// refusal (wrong secret, unknown tenant, no application user) is
-		// said once for the environment, not once per table.
-		if _, err := client.WhoAmI(ctx); err != nil {
-			if ctx.Err() != nil {
-				errs = append(errs, fmt.Errorf("environment %s: %w", env.Name, err))
-				break
-			}
-			failed(err)
-			continue
-		}
-		results, err := connector.Sync(ctx, connector.Options{
-			Store:           s,
-			Client:          client,
-			Environment:     env.Name,
-			Tables:          tables,
-			Full:            full,
-			ParallelTables:  cfg.Sync.ParallelTables,
-			Overlap:         cfg.Sync.Overlap.D(),
-			CheckpointEvery: cfg.Sync.CheckpointEvery.D(),
-			RunID:           runID,
-			Progress:        progress,
-			Logger:          log,
-		})
-		all = append(all, results...)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("environment %s: %w", env.Name, err))
-		}
-		if ctx.Err() != nil {
-			break
-		}
+		rc.Environments = append(rc.Environments, connector.Environment{Name: env.Name, Client: clientConfig(cfg, env, log)})
 	}
-	return all, errors.Join(errs...)
+	return connector.NewRunner(rc)
+}
+
+// progress is how a sync shows its progress: redrawn lines on a terminal,
+// log lines every 10 s elsewhere.
+func (e *env) progress(log *slog.Logger) connector.Progress {
+	if e.isTerminal {
+		return connector.TerminalProgress(e.stderr, 200*time.Millisecond)
+	}
+	return connector.LogProgress(log, 10*time.Second)
 }
 
 // clientConfig is the Dataverse client's configuration for env.

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/ampel/ampel/odata"
 )
 
 // RecordCount estimates the number of rows of a table, for progress
@@ -42,7 +44,7 @@ func (c *Client) RecordCount(ctx context.Context, logicalName string) (int64, er
 	if err != nil {
 		return 0, err
 	}
-	resp, err := c.do(ctx, call{method: http.MethodGet, url: c.base + set + "/$count", table: set})
+	resp, err := c.do(ctx, call{method: http.MethodGet, url: c.base + set + "/" + odata.OptionCount, table: set})
 	if err != nil {
 		return 0, fmt.Errorf("count %s: %w", logicalName, err)
 	}
@@ -72,7 +74,7 @@ func (c *Client) entitySet(ctx context.Context, logicalName string) (string, err
 		return set, nil
 	}
 	var raw struct{ EntitySetName string }
-	if err := c.getJSON(ctx, c.base+"EntityDefinitions(LogicalName='"+logicalName+"')?$select=EntitySetName", logicalName, &raw, nil); err != nil {
+	if err := c.getJSON(ctx, c.base+"EntityDefinitions(LogicalName='"+logicalName+"')?"+odata.Query{Select: []string{"EntitySetName"}}.Encode(), logicalName, &raw, nil); err != nil {
 		return "", fmt.Errorf("metadata of %s: %w", logicalName, err)
 	}
 	c.rememberSet(logicalName, raw.EntitySetName)

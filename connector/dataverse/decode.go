@@ -8,6 +8,8 @@ import (
 	"unicode/utf16"
 	"unicode/utf8"
 	"unsafe"
+
+	"github.com/ampel/ampel/odata"
 )
 
 // Page decoding.
@@ -25,11 +27,6 @@ import (
 // (FuzzDecodePage checks it never panics and agrees with encoding/json on
 // validity of the envelope), and reports anything else as an error with
 // its byte offset.
-
-const (
-	annFormatted = "OData.Community.Display.V1.FormattedValue"
-	annLookup    = "Microsoft.Dynamics.CRM.lookuplogicalname"
-)
 
 type syntaxError struct {
 	off int
@@ -357,11 +354,11 @@ func decodePage(body []byte, p *Page) (err error) {
 			case "value":
 				sawValue = true
 				d.records()
-			case "@odata.nextLink":
+			case odata.KeyNextLink:
 				p.NextLink = strings.Clone(d.str()) // kept after Release
-			case "@odata.deltaLink":
+			case odata.KeyDeltaLink:
 				p.DeltaLink = strings.Clone(d.str()) // kept after Release
-			case "@odata.context":
+			case odata.KeyContext:
 				p.Context = strings.Clone(d.str()) // kept after Release
 			default:
 				d.skip()
@@ -446,13 +443,13 @@ func (d *pageDecoder) record() {
 			switch at := strings.IndexByte(key, '@'); {
 			case at == 0:
 				switch key {
-				case "@odata.etag":
+				case odata.KeyETag:
 					etag = d.value().Text
-				case "@odata.context":
-					deleted = strings.Contains(d.value().Text, "$deletedEntity") || deleted
-				case "@odata.id", "@id":
+				case odata.KeyContext:
+					deleted = strings.Contains(d.value().Text, odata.ContextDeletedEntity) || deleted
+				case odata.KeyID, odata.KeyIDV401:
 					odataID = d.value().Text
-				case "@removed", "@odata.removed":
+				case odata.KeyRemoved, odata.KeyRemovedV4:
 					deleted = true
 					d.skip()
 				default:
@@ -464,9 +461,9 @@ func (d *pageDecoder) record() {
 					pending++
 				}
 				switch key[at+1:] {
-				case annFormatted:
+				case odata.AnnotationFormattedValue:
 					f.Formatted = d.value().Text
-				case annLookup:
+				case odata.AnnotationLookupLogicalName:
 					f.LookupLogicalName = d.value().Text
 				default:
 					d.skip()

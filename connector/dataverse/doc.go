@@ -45,6 +45,9 @@
 // no slot. Stats counts requests, 429s, retries, bytes and time waited;
 // WithCounter counts one run or table on its own.
 //
+// Query options, Prefer headers, annotation names and the error body are
+// written and read with package odata, which the simulator uses too.
+//
 // Every request sends OData-MaxVersion/OData-Version 4.0, Accept
 // application/json and If-None-Match: null. Data reads add Prefer:
 // odata.maxpagesize=N, odata.include-annotations with FormattedValue and

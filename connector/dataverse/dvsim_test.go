@@ -16,10 +16,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/ampel/ampel/connector/dataverse"
 	"github.com/ampel/ampel/connector/dvsim"
 	"github.com/ampel/ampel/connector/schema"
 	"github.com/ampel/ampel/warehouse"
+	"github.com/ampel/ampel/warehouse/landing"
 	"github.com/stretchr/testify/require"
 )
 
@@ -79,9 +82,9 @@ func readAll(t testing.TB, c *dataverse.Client, q dataverse.Query, m *schema.Map
 				_, err := warehouse.Coerce(types[j], v)
 				require.NoError(t, err, "%s.%s = %#v", m.Table, m.Columns()[j].Name, v)
 			}
-			k, err := m.KeyOf(&p.Records[i])
-			require.NoError(t, err)
-			rows[k] = row
+			key, ok := row[0].(uuid.UUID)
+			require.True(t, ok, "the primary key comes first")
+			rows[key.String()] = row
 		}
 		deleted = append(deleted, p.Deleted...)
 	}
@@ -112,10 +115,10 @@ func TestSimAllTablesFullAndDelta(t *testing.T) {
 		links[name] = last.DeltaLink
 		// lookup names and choice labels arrive
 		if name == "lead" {
-			cols := m.ColumnNames()
+			cols := m.Columns()
 			idx := func(n string) int {
 				for i, c := range cols {
-					if c == n {
+					if c.Name == n {
 						return i
 					}
 				}
@@ -279,7 +282,7 @@ func TestSimAddedColumnAppears(t *testing.T) {
 	require.NoError(t, err)
 	after, err := schema.Map(e, schema.Options{})
 	require.NoError(t, err)
-	_, added, err := schema.Reconcile("landing_opportunity", before.Columns(), after.Columns())
+	_, added, err := landing.Diff("landing_opportunity", before.Columns(), after.Columns())
 	require.NoError(t, err)
 	var names []string
 	for _, a := range added {
@@ -385,9 +388,9 @@ func TestSimReleasedPages(t *testing.T) {
 					row[j] = cl
 				}
 			}
-			k, err := m.KeyOf(&p.Records[i])
-			require.NoError(t, err)
-			got[strings.Clone(k)] = row
+			key, ok := row[0].(uuid.UUID)
+			require.True(t, ok, "the primary key comes first")
+			got[key.String()] = row
 		}
 		p.Release()
 		require.Nil(t, p.Records, "Release drops the records")

@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"sort"
 	"sync"
+
+	"github.com/ampel/ampel/odata"
 )
 
 // Entity is the metadata of one table.
@@ -229,18 +231,18 @@ var logicalNameRE = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
 var detailCasts = []struct {
 	cast  string
 	types []string
-	query string
+	query odata.Query
 }{
-	{"LookupAttributeMetadata", []string{"Lookup", "Customer", "Owner"}, "$select=LogicalName,Targets"},
-	{"PicklistAttributeMetadata", []string{"Picklist"}, "$select=LogicalName&$expand=OptionSet,GlobalOptionSet"},
-	{"StateAttributeMetadata", []string{"State"}, "$select=LogicalName&$expand=OptionSet"},
-	{"StatusAttributeMetadata", []string{"Status"}, "$select=LogicalName&$expand=OptionSet"},
-	{"MultiSelectPicklistAttributeMetadata", []string{"MultiSelectPicklistType"}, "$select=LogicalName&$expand=OptionSet,GlobalOptionSet"},
-	{"BooleanAttributeMetadata", []string{"Boolean"}, "$select=LogicalName&$expand=OptionSet"},
-	{"DateTimeAttributeMetadata", []string{"DateTime"}, "$select=LogicalName,Format,DateTimeBehavior"},
-	{"MoneyAttributeMetadata", []string{"Money"}, "$select=LogicalName,Precision"},
-	{"DecimalAttributeMetadata", []string{"Decimal"}, "$select=LogicalName,Precision"},
-	{"DoubleAttributeMetadata", []string{"Double"}, "$select=LogicalName,Precision"},
+	{"LookupAttributeMetadata", []string{"Lookup", "Customer", "Owner"}, odata.Query{Select: []string{"LogicalName", "Targets"}}},
+	{"PicklistAttributeMetadata", []string{"Picklist"}, odata.Query{Select: []string{"LogicalName"}, Expand: "OptionSet,GlobalOptionSet"}},
+	{"StateAttributeMetadata", []string{"State"}, odata.Query{Select: []string{"LogicalName"}, Expand: "OptionSet"}},
+	{"StatusAttributeMetadata", []string{"Status"}, odata.Query{Select: []string{"LogicalName"}, Expand: "OptionSet"}},
+	{"MultiSelectPicklistAttributeMetadata", []string{"MultiSelectPicklistType"}, odata.Query{Select: []string{"LogicalName"}, Expand: "OptionSet,GlobalOptionSet"}},
+	{"BooleanAttributeMetadata", []string{"Boolean"}, odata.Query{Select: []string{"LogicalName"}, Expand: "OptionSet"}},
+	{"DateTimeAttributeMetadata", []string{"DateTime"}, odata.Query{Select: []string{"LogicalName", "Format", "DateTimeBehavior"}}},
+	{"MoneyAttributeMetadata", []string{"Money"}, odata.Query{Select: []string{"LogicalName", "Precision"}}},
+	{"DecimalAttributeMetadata", []string{"Decimal"}, odata.Query{Select: []string{"LogicalName", "Precision"}}},
+	{"DoubleAttributeMetadata", []string{"Double"}, odata.Query{Select: []string{"LogicalName", "Precision"}}},
 }
 
 // strong asks for metadata fresh from the source rather than from the
@@ -248,11 +250,8 @@ var detailCasts = []struct {
 var strong = http.Header{"Consistency": {"Strong"}}
 
 // strongWithVersion is strong, and asks for the global metadata version.
-var strongWithVersion = http.Header{"Consistency": {"Strong"}, "Prefer": {`odata.include-annotations="` + metadataVersionAnnotation + `"`}}
-
-// metadataVersionAnnotation is Dataverse's global metadata version: it
-// changes with any schema change in the environment.
-const metadataVersionAnnotation = "Microsoft.Dynamics.CRM.globalmetadataversion"
+var strongWithVersion = http.Header{"Consistency": {"Strong"},
+	odata.HeaderPrefer: {odata.Prefer{IncludeAnnotations: []string{odata.AnnotationGlobalMetadataVersion}}.String()}}
 
 // metadataCache keeps each table's last definition with the global
 // metadata version it was read at.
@@ -299,8 +298,9 @@ func (mc *metadataCache) put(logicalName, version string, e *Entity) {
 // attributes and their details come from that read: a sync of unchanged
 // tables costs one metadata request per table instead of up to twelve.
 // A server that sends no version gets every request every time. (VERIFY
-// that Dataverse returns the annotation on this request; DATAVERSE.md §3
-// lists it among the useful annotations.) The returned Entity may be
+// that Dataverse returns the annotation on this request: Microsoft lists
+// Microsoft.Dynamics.CRM.globalmetadataversion among the annotations a
+// client may ask for; the simulator returns it.) The returned Entity may be
 // shared with later calls: callers must not modify it.
 //
 // A detail request the server refuses with 400, 404 or 501 is logged and
@@ -320,7 +320,7 @@ func (c *Client) EntityDefinition(ctx context.Context, logicalName string) (*Ent
 		ObjectTypeCode        int
 		MetadataVersion       string `json:"@Microsoft.Dynamics.CRM.globalmetadataversion"`
 	}
-	err := c.getJSON(ctx, defURL+"?$select=LogicalName,EntitySetName,PrimaryIdAttribute,PrimaryNameAttribute,ChangeTrackingEnabled,ObjectTypeCode", logicalName, &raw, strongWithVersion)
+	err := c.getJSON(ctx, defURL+"?"+odata.Query{Select: []string{"LogicalName", "EntitySetName", "PrimaryIdAttribute", "PrimaryNameAttribute", "ChangeTrackingEnabled", "ObjectTypeCode"}}.Encode(), logicalName, &raw, strongWithVersion)
 	if err != nil {
 		return nil, fmt.Errorf("metadata of %s: %w", logicalName, err)
 	}
@@ -341,7 +341,7 @@ func (c *Client) EntityDefinition(ctx context.Context, logicalName string) (*Ent
 		return cached, nil
 	}
 	var attrs struct{ Value []rawAttr }
-	err = c.getJSON(ctx, defURL+"/Attributes?$select=LogicalName,AttributeType,AttributeTypeName,IsValidForRead,IsPrimaryId,AttributeOf", logicalName, &attrs, strong)
+	err = c.getJSON(ctx, defURL+"/Attributes?"+odata.Query{Select: []string{"LogicalName", "AttributeType", "AttributeTypeName", "IsValidForRead", "IsPrimaryId", "AttributeOf"}}.Encode(), logicalName, &attrs, strong)
 	if err != nil {
 		return nil, fmt.Errorf("attributes of %s: %w", logicalName, err)
 	}
@@ -383,7 +383,7 @@ func (c *Client) EntityDefinition(ctx context.Context, logicalName string) (*Ent
 		}
 		wg.Go(func() {
 			var details struct{ Value []rawAttr }
-			err := c.getJSON(ctx, defURL+"/Attributes/Microsoft.Dynamics.CRM."+dc.cast+"?"+dc.query, logicalName, &details, strong)
+			err := c.getJSON(ctx, defURL+"/Attributes/Microsoft.Dynamics.CRM."+dc.cast+"?"+dc.query.Encode(), logicalName, &details, strong)
 			answers[i] = answer{details.Value, err}
 		})
 	}

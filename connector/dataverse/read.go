@@ -9,10 +9,11 @@ import (
 	"net/http"
 	"net/url"
 	"path"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/ampel/ampel/odata"
 )
 
 // Query says what to read from one entity set.
@@ -86,7 +87,7 @@ func (p *Page) Release() {
 // A sync.Pool lets idle buffers go after two garbage collections.
 var bodyPool sync.Pool // of *[]byte
 
-func getBody() []byte {
+func pooledBody() []byte {
 	if b, ok := bodyPool.Get().(*[]byte); ok {
 		return (*b)[:0]
 	}
@@ -213,27 +214,11 @@ func (c *Client) queryURL(q Query) (string, error) {
 	if q.TrackChanges && (q.Filter != "" || q.OrderBy != "") {
 		return "", fmt.Errorf("dataverse: %s: $filter and $orderby cannot be combined with change tracking", q.EntitySet)
 	}
-	var parts []string
-	if len(q.Select) > 0 {
-		parts = append(parts, "$select="+odataEscape(strings.Join(q.Select, ",")))
-	}
-	if q.Filter != "" {
-		parts = append(parts, "$filter="+odataEscape(q.Filter))
-	}
-	if q.OrderBy != "" {
-		parts = append(parts, "$orderby="+odataEscape(q.OrderBy))
-	}
 	u := c.base + q.EntitySet
-	if len(parts) > 0 {
-		u += "?" + strings.Join(parts, "&")
+	if opts := (odata.Query{Select: q.Select, Filter: q.Filter, OrderBy: q.OrderBy}).Encode(); opts != "" {
+		u += "?" + opts
 	}
 	return u, nil
-}
-
-// odataEscape percent-encodes a query option value, spaces as %20 (OData
-// servers do not all read + as a space) and commas kept.
-func odataEscape(s string) string {
-	return strings.ReplaceAll(strings.ReplaceAll(url.QueryEscape(s), "+", "%20"), "%2C", ",")
 }
 
 func (c *Client) prefer(q Query) string {
@@ -241,11 +226,7 @@ func (c *Client) prefer(q Query) string {
 	if size <= 0 || size > 5000 {
 		size = c.cfg.PageSize
 	}
-	p := "odata.maxpagesize=" + strconv.Itoa(size) + `,odata.include-annotations="` + Annotations + `"`
-	if q.TrackChanges || q.DeltaLink != "" {
-		p += ",odata.track-changes"
-	}
-	return p
+	return odata.Prefer{MaxPageSize: size, IncludeAnnotations: Annotations, TrackChanges: q.TrackChanges || q.DeltaLink != ""}.String()
 }
 
 // maxBody caps one page's body; Dataverse itself refuses responses far
@@ -263,7 +244,7 @@ func (c *Client) fetchPage(ctx context.Context, q Query, link string, delta bool
 	case n == 1 && q.NextLink != "":
 		refused = ErrLinkRefused
 	}
-	body, path, status, err := c.getBody(ctx, call{method: http.MethodGet, url: link, table: table, prefer: c.prefer(q), refused: refused}, getBody())
+	body, path, status, err := c.getBody(ctx, call{method: http.MethodGet, url: link, table: table, prefer: c.prefer(q), refused: refused}, pooledBody())
 	if err != nil {
 		return nil, fmt.Errorf("read %s page %d: %w", table, n, err)
 	}

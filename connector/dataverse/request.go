@@ -15,13 +15,15 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
+
+	"github.com/ampel/ampel/odata"
 )
 
 // Annotations Ampel asks for on data reads: the display name of lookups
 // and the label of choices (FormattedValue) and the target table of
 // lookups (lookuplogicalname). Asking for "*" would add
 // associatednavigationproperty to every lookup and make pages bigger.
-const Annotations = `OData.Community.Display.V1.FormattedValue,Microsoft.Dynamics.CRM.lookuplogicalname`
+var Annotations = []string{odata.AnnotationFormattedValue, odata.AnnotationLookupLogicalName}
 
 // call is one logical request.
 type call struct {
@@ -165,11 +167,11 @@ func (c *Client) doOnce(ctx context.Context, cl call, u *url.URL, force bool) (*
 	h := req.Header
 	h.Set("Authorization", "Bearer "+tok)
 	h.Set("Accept", "application/json")
-	h.Set("OData-MaxVersion", "4.0")
-	h.Set("OData-Version", "4.0")
+	h.Set(odata.HeaderMaxVersion, odata.Version)
+	h.Set(odata.HeaderVersion, odata.Version)
 	h.Set("If-None-Match", "null")
 	if cl.prefer != "" {
-		h.Set("Prefer", cl.prefer)
+		h.Set(odata.HeaderPrefer, cl.prefer)
 	}
 	for k, vs := range cl.extra {
 		h[k] = vs
@@ -232,14 +234,8 @@ func (c *Client) doOnce(ctx context.Context, cl call, u *url.URL, force bool) (*
 // An HTML page (a proxy's or gateway's 502 page) says nothing the status
 // line does not: it gives no message, and the error shows the status.
 func parseErrorBody(contentType string, body []byte) (code, msg string) {
-	var e struct {
-		Error struct {
-			Code    string `json:"code"`
-			Message string `json:"message"`
-		} `json:"error"`
-	}
-	if json.Unmarshal(body, &e) == nil && (e.Error.Code != "" || e.Error.Message != "") {
-		return e.Error.Code, e.Error.Message
+	if code, msg, ok := odata.ParseErrorBody(body); ok {
+		return code, msg
 	}
 	if strings.Contains(strings.ToLower(contentType), "html") || bytes.HasPrefix(bytes.TrimSpace(body), []byte("<")) {
 		return "", ""

@@ -3,6 +3,8 @@ package dataverse
 import (
 	"strings"
 	"time"
+
+	"github.com/ampel/ampel/odata"
 )
 
 // WatermarkQuery reads the rows of a table without change tracking that
@@ -44,4 +46,4 @@ func Watermark(p *Page, prev time.Time) time.Time {
 }
 
 // IsDeltaContext reports whether an @odata.context is that of a delta page.
-func IsDeltaContext(ctx string) bool { return strings.HasSuffix(ctx, "/$delta") }
+func IsDeltaContext(ctx string) bool { return strings.HasSuffix(ctx, odata.ContextDelta) }

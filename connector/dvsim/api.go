@@ -33,8 +33,8 @@ func (s *Server) writeErr(w http.ResponseWriter, err error) {
 
 func writeJSON(w http.ResponseWriter, status int, body []byte) {
 	h := w.Header()
-	h.Set("Content-Type", "application/json; odata.metadata=minimal")
-	h.Set("OData-Version", "4.0")
+	h.Set("Content-Type", odata.ContentTypeJSON)
+	h.Set(odata.HeaderVersion, odata.Version)
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 }
@@ -177,16 +177,11 @@ func (s *Server) serveCollection(w http.ResponseWriter, r *http.Request, t *tabl
 	if pref.MaxPageSize > 0 && pref.MaxPageSize < maxPage {
 		pageSize = pref.MaxPageSize
 	}
-	var a ann
-	if pref.IncludeAnnotations != nil {
-		a.formatted = odata.AnnotationIncluded(pref.IncludeAnnotations, "OData.Community.Display.V1.FormattedValue")
-		a.lookupLN = odata.AnnotationIncluded(pref.IncludeAnnotations, "Microsoft.Dynamics.CRM.lookuplogicalname")
-		a.navProp = odata.AnnotationIncluded(pref.IncludeAnnotations, "Microsoft.Dynamics.CRM.associatednavigationproperty")
-	}
+	a := annotationsFor(pref)
 	for k := range q {
 		switch k {
-		case "$select", "$filter", "$orderby", "$top", "$count", "$skiptoken", "$deltatoken":
-		case "$expand":
+		case odata.OptionSelect, odata.OptionFilter, odata.OptionOrderBy, odata.OptionTop, odata.OptionCount, odata.OptionSkipToken, odata.OptionDeltaToken:
+		case odata.OptionExpand:
 			s.writeErr(w, badRequest(codeODataSyntax, "The simulator does not support $expand on %s.", t.set))
 			return
 		default:
@@ -196,16 +191,16 @@ func (s *Server) serveCollection(w http.ResponseWriter, r *http.Request, t *tabl
 			}
 		}
 	}
-	_, isDelta := q["$deltatoken"]
+	_, isDelta := q[odata.OptionDeltaToken]
 	tracking := pref.TrackChanges || isDelta
 	var cur cookie
-	if st, ok := q["$skiptoken"]; ok {
+	if st, ok := q[odata.OptionSkipToken]; ok {
 		if cur, ok = parseCookie(st); !ok {
 			s.writeErr(w, badRequest(codeInvalidArgument, "The $skiptoken is not a valid paging cookie."))
 			return
 		}
 	}
-	cols, err := s.selectCols(t, q["$select"])
+	cols, err := s.selectCols(t, q[odata.OptionSelect])
 	if err != nil {
 		s.writeErr(w, err)
 		return
@@ -215,7 +210,7 @@ func (s *Server) serveCollection(w http.ResponseWriter, r *http.Request, t *tabl
 			s.writeErr(w, badRequest(codeInvalidArgument, "Entity: %s isn't enabled for change tracking.", t.logical))
 			return
 		}
-		for _, o := range []string{"$filter", "$orderby", "$expand", "$top"} {
+		for _, o := range []string{odata.OptionFilter, odata.OptionOrderBy, odata.OptionExpand, odata.OptionTop} {
 			if _, ok := q[o]; ok {
 				s.writeErr(w, badRequest(codeInvalidArgument, "The \"%s\" query parameter isn't supported when Change Tracking is enabled.", strings.TrimPrefix(o, "$")))
 				return
@@ -223,7 +218,7 @@ func (s *Server) serveCollection(w http.ResponseWriter, r *http.Request, t *tabl
 		}
 	}
 	var filter pred
-	if f, ok := q["$filter"]; ok {
+	if f, ok := q[odata.OptionFilter]; ok {
 		n, err := odata.ParseFilter(f)
 		if err != nil {
 			s.writeErr(w, badRequest(codeODataSyntax, "Syntax error in $filter: %v", err))
@@ -239,7 +234,7 @@ func (s *Server) serveCollection(w http.ResponseWriter, r *http.Request, t *tabl
 	}
 	var order []*column
 	var desc []bool
-	if ob, ok := q["$orderby"]; ok {
+	if ob, ok := q[odata.OptionOrderBy]; ok {
 		items, err := odata.ParseOrderBy(ob)
 		if err != nil {
 			s.writeErr(w, badRequest(codeODataSyntax, "Syntax error in $orderby: %v", err))
@@ -255,7 +250,7 @@ func (s *Server) serveCollection(w http.ResponseWriter, r *http.Request, t *tabl
 		}
 	}
 	top := -1
-	if v, ok := q["$top"]; ok {
+	if v, ok := q[odata.OptionTop]; ok {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {
 			s.writeErr(w, badRequest(codeODataSyntax, "Invalid value for $top: %s", v))
@@ -265,13 +260,13 @@ func (s *Server) serveCollection(w http.ResponseWriter, r *http.Request, t *tabl
 		// simulator ignores odata.maxpagesize then.
 		top, pageSize = n, min(n, maxPage)
 	}
-	count := q["$count"] == "true"
+	count := q[odata.OptionCount] == "true"
 
 	var from int64
 	if isDelta {
-		v, at, ok := parseDeltaToken(q["$deltatoken"])
+		v, at, ok := parseDeltaToken(q[odata.OptionDeltaToken])
 		if !ok {
-			s.writeErr(w, badRequest(codeInvalidArgument, "The delta token '%s' is not valid.", q["$deltatoken"]))
+			s.writeErr(w, badRequest(codeInvalidArgument, "The delta token '%s' is not valid.", q[odata.OptionDeltaToken]))
 			return
 		}
 		s.mu.RLock()
@@ -292,11 +287,11 @@ func (s *Server) serveCollection(w http.ResponseWriter, r *http.Request, t *tabl
 	}
 	body := getBody()
 	defer func() { putBody(body) }()
-	ctx := contextURL(s.apiURL, t, q["$select"])
+	ctx := contextURL(s.apiURL, t, q[odata.OptionSelect])
 	if isDelta {
-		ctx += "/$delta"
+		ctx += odata.ContextDelta
 	}
-	body = append(body, `{"@odata.context":`...)
+	body = append(body, `{"`+odata.KeyContext+`":`...)
 	body = appendStr(body, ctx)
 	if count {
 		n := 0
@@ -305,14 +300,14 @@ func (s *Server) serveCollection(w http.ResponseWriter, r *http.Request, t *tabl
 				n++
 			}
 		}
-		body = append(body, `,"@odata.count":`...)
+		body = append(body, `,"`+odata.KeyCount+`":`...)
 		body = strconv.AppendInt(body, int64(min(n, maxPage)), 10)
 		if n > maxPage {
-			body = append(body, `,"@Microsoft.Dynamics.CRM.totalrecordcount":-1,"@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded":true`...)
+			body = append(body, `,"@`+odata.AnnotationTotalRecordCount+`":-1,"@`+odata.AnnotationTotalRecordCountLimitExceeded+`":true`...)
 		} else {
-			body = append(body, `,"@Microsoft.Dynamics.CRM.totalrecordcount":`...)
+			body = append(body, `,"@`+odata.AnnotationTotalRecordCount+`":`...)
 			body = strconv.AppendInt(body, int64(n), 10)
-			body = append(body, `,"@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded":false`...)
+			body = append(body, `,"@`+odata.AnnotationTotalRecordCountLimitExceeded+`":false`...)
 		}
 	}
 	body = append(body, `,"value":[`...)
@@ -332,14 +327,14 @@ func (s *Server) serveCollection(w http.ResponseWriter, r *http.Request, t *tabl
 				body = append(body, ',')
 			}
 			first = false
-			body = append(body, `{"@odata.context":`...)
-			body = appendStr(body, s.apiURL+"$metadata#"+t.set+"/$deletedEntity")
+			body = append(body, `{"`+odata.KeyContext+`":`...)
+			body = appendStr(body, s.apiURL+"$metadata#"+t.set+odata.ContextDeletedEntity)
 			body = append(body, `,"id":"`...)
 			body = append(body, id...)
 			body = append(body, `","reason":"deleted"}`...)
 		})
 	case order != nil:
-		next = s.orderedPage(t, cur, q["$filter"]+"\x00"+q["$orderby"], filter, order, desc, pageSize, emit)
+		next = s.orderedPage(t, cur, q[odata.OptionFilter]+"\x00"+q[odata.OptionOrderBy], filter, order, desc, pageSize, emit)
 	default:
 		next = s.keyPage(t, cur, filter, pageSize, emit)
 	}
@@ -361,36 +356,30 @@ func (s *Server) serveCollection(w http.ResponseWriter, r *http.Request, t *tabl
 			next.snap = snap
 			next.from = from
 		}
-		link := s.apiURL + t.set + "?" + withoutParam(r.URL.RawQuery, "$skiptoken")
+		link := s.apiURL + t.set + "?" + withoutParam(r.URL.RawQuery, odata.OptionSkipToken)
 		if !strings.HasSuffix(link, "?") {
 			link += "&"
 		}
 		next.epoch = restores
-		link += "$skiptoken=" + url.QueryEscape(next.encode(t, tracking))
-		body = append(body, `,"@odata.nextLink":`...)
+		link += odata.OptionSkipToken + "=" + url.QueryEscape(next.encode(t, tracking))
+		body = append(body, `,"`+odata.KeyNextLink+`":`...)
 		body = appendStr(body, link)
 	} else if tracking {
 		link := s.apiURL + t.set + "?"
-		if sel := q["$select"]; sel != "" {
-			link += "$select=" + url.QueryEscape(sel) + "&"
+		if sel := q[odata.OptionSelect]; sel != "" {
+			link += odata.OptionSelect + "=" + url.QueryEscape(sel) + "&"
 		}
-		link += "$deltatoken=" + url.QueryEscape(deltaTokenText(snap, tokenAt))
-		body = append(body, `,"@odata.deltaLink":`...)
+		link += odata.OptionDeltaToken + "=" + url.QueryEscape(deltaTokenText(snap, tokenAt))
+		body = append(body, `,"`+odata.KeyDeltaLink+`":`...)
 		body = appendStr(body, link)
 	}
 	body = append(body, '}')
-	var applied []string
+	applied := odata.Prefer{IncludeAnnotations: pref.IncludeAnnotations, TrackChanges: pref.TrackChanges}
 	if pref.MaxPageSize > 0 && top < 0 {
-		applied = append(applied, "odata.maxpagesize="+strconv.Itoa(pageSize))
+		applied.MaxPageSize = pageSize
 	}
-	if pref.IncludeAnnotations != nil {
-		applied = append(applied, `odata.include-annotations="`+strings.Join(pref.IncludeAnnotations, ",")+`"`)
-	}
-	if pref.TrackChanges {
-		applied = append(applied, "odata.track-changes")
-	}
-	if applied != nil {
-		w.Header().Set("Preference-Applied", strings.Join(applied, ","))
+	if h := applied.String(); h != "" {
+		w.Header().Set(odata.HeaderPreferenceApplied, h)
 	}
 	s.stats.pages.Add(1)
 	writeJSON(w, 200, body)
@@ -484,18 +473,12 @@ func (s *Server) deltaPage(t *table, cur cookie, from int64, size int, emit func
 // serveRecord answers GET <entityset>(<guid>).
 func (s *Server) serveRecord(w http.ResponseWriter, r *http.Request, t *table, id string) {
 	q, _ := queryParams(r.URL.RawQuery)
-	cols, err := s.selectCols(t, q["$select"])
+	cols, err := s.selectCols(t, q[odata.OptionSelect])
 	if err != nil {
 		s.writeErr(w, err)
 		return
 	}
-	pref := odata.ParsePrefer(r.Header)
-	var a ann
-	if pref.IncludeAnnotations != nil {
-		a = ann{formatted: odata.AnnotationIncluded(pref.IncludeAnnotations, "OData.Community.Display.V1.FormattedValue"),
-			lookupLN: odata.AnnotationIncluded(pref.IncludeAnnotations, "Microsoft.Dynamics.CRM.lookuplogicalname"),
-			navProp:  odata.AnnotationIncluded(pref.IncludeAnnotations, "Microsoft.Dynamics.CRM.associatednavigationproperty")}
-	}
+	a := annotationsFor(odata.ParsePrefer(r.Header))
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	row := t.rowOf(id)
@@ -504,7 +487,7 @@ func (s *Server) serveRecord(w http.ResponseWriter, r *http.Request, t *table, i
 		return
 	}
 	rec := appendRow(nil, t, row, cols, a)
-	body := append([]byte(`{"@odata.context":`), appendStr(nil, contextURL(s.apiURL, t, q["$select"])+"/$entity")...)
+	body := append([]byte(`{"`+odata.KeyContext+`":`), appendStr(nil, contextURL(s.apiURL, t, q[odata.OptionSelect])+"/$entity")...)
 	body = append(body, ',')
 	body = append(body, rec[1:]...)
 	writeJSON(w, 200, body)

@@ -21,6 +21,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/ampel/ampel/odata"
 )
 
 var b64 = base64.RawURLEncoding
@@ -136,7 +138,7 @@ func (s *Server) checkToken(r *http.Request) (string, string) {
 func (s *Server) unauthorized(w http.ResponseWriter, msg string) {
 	w.Header().Set("WWW-Authenticate", `Bearer authorization_uri=`+s.authority+`/oauth2/authorize, resource_id=`+s.envURL+`/`)
 	// VERIFY: Dataverse's 401 body; the simulator sends the error JSON with an empty code.
-	writeJSON(w, http.StatusUnauthorized, []byte(`{"error":{"code":"","message":`+string(appendStr(nil, msg))+`}}`))
+	writeJSON(w, http.StatusUnauthorized, odata.MarshalError("", msg))
 }
 
 func (s *Server) openIDConfig(w http.ResponseWriter) {

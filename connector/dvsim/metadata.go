@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/ampel/ampel/odata"
 )
@@ -29,7 +28,7 @@ func label(s string) map[string]any {
 
 func (s *Server) attrMeta(t *table, c *column, withOptions bool) map[string]any {
 	m := map[string]any{
-		"@odata.type": "#Microsoft.Dynamics.CRM." + castTypes[c.attrType], "LogicalName": c.name, "SchemaName": c.name,
+		odata.KeyType: "#Microsoft.Dynamics.CRM." + castTypes[c.attrType], "LogicalName": c.name, "SchemaName": c.name,
 		"AttributeType": c.attrType, "AttributeTypeName": map[string]any{"Value": typeNames[c.attrType]},
 		"IsValidForRead": true, "IsCustomAttribute": c.custom, "AttributeOf": nil, "EntityLogicalName": t.logical,
 		"IsPrimaryId": c.kind == kPK, "IsPrimaryName": c.name == t.primaryName,
@@ -92,7 +91,7 @@ func (s *Server) attrMeta(t *table, c *column, withOptions bool) map[string]any 
 }
 
 func (s *Server) entityMeta(t *table) map[string]any {
-	return map[string]any{"@odata.type": "#Microsoft.Dynamics.CRM.EntityMetadata", "LogicalName": t.logical, "SchemaName": t.logical,
+	return map[string]any{odata.KeyType: "#Microsoft.Dynamics.CRM.EntityMetadata", "LogicalName": t.logical, "SchemaName": t.logical,
 		"EntitySetName": t.set, "LogicalCollectionName": t.set, "PrimaryIdAttribute": t.pk, "PrimaryNameAttribute": t.primaryName,
 		"ChangeTrackingEnabled": t.changeTracking, "CanChangeTrackingBeEnabled": map[string]any{"Value": true, "CanBeChanged": t.changeTracking},
 		"MetadataId": t.metadataID, "DisplayName": label(t.display), "IsCustomEntity": false, "ObjectTypeCode": 1 + t.idx}
@@ -104,8 +103,8 @@ func project(m map[string]any, sel []string) map[string]any {
 		return m
 	}
 	out := map[string]any{"MetadataId": m["MetadataId"]}
-	if v, ok := m["@odata.type"]; ok {
-		out["@odata.type"] = v
+	if v, ok := m[odata.KeyType]; ok {
+		out[odata.KeyType] = v
 	}
 	for _, k := range sel {
 		if v, ok := m[k]; ok {
@@ -181,18 +180,18 @@ func evalMeta(n odata.Node, m map[string]any) bool {
 func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request, rest string) {
 	q, _ := queryParams(r.URL.RawQuery)
 	var sel []string
-	if v, ok := q["$select"]; ok {
+	if v, ok := q[odata.OptionSelect]; ok {
 		sel = odata.ParseSelect(v)
 	}
 	var filter odata.Node
-	if f, ok := q["$filter"]; ok {
+	if f, ok := q[odata.OptionFilter]; ok {
 		var err error
 		if filter, err = odata.ParseFilter(f); err != nil {
 			s.writeErr(w, badRequest(codeODataSyntax, "Syntax error in $filter: %v", err))
 			return
 		}
 	}
-	expand := q["$expand"]
+	expand := q[odata.OptionExpand]
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	version := strconv.FormatInt(s.metadataVersion, 10)
@@ -206,7 +205,7 @@ func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request, rest stri
 				out = append(out, project(m, sel))
 			}
 		}
-		body, _ := json.Marshal(map[string]any{"@odata.context": ctxBase, "value": out})
+		body, _ := json.Marshal(map[string]any{odata.KeyContext: ctxBase, "value": out})
 		writeJSON(w, 200, body)
 		return
 	}
@@ -233,9 +232,9 @@ func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request, rest stri
 			}
 			m["Attributes"] = attrs
 		}
-		m["@odata.context"] = ctxBase + "/$entity"
-		if p := odata.ParsePrefer(r.Header); p.IncludeAnnotations != nil && odata.AnnotationIncluded(p.IncludeAnnotations, annMetadataVersion) {
-			m["@"+annMetadataVersion] = version
+		m[odata.KeyContext] = ctxBase + "/$entity"
+		if p := odata.ParsePrefer(r.Header); p.IncludeAnnotations != nil && odata.AnnotationIncluded(p.IncludeAnnotations, odata.AnnotationGlobalMetadataVersion) {
+			m["@"+odata.AnnotationGlobalMetadataVersion] = version
 		}
 		body, _ := json.Marshal(m)
 		writeJSON(w, 200, body)
@@ -280,12 +279,12 @@ func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request, rest stri
 			return
 		}
 		m := out[0].(map[string]any)
-		m["@odata.context"] = ctxBase + "('" + t.logical + "')/Attributes/$entity"
+		m[odata.KeyContext] = ctxBase + "('" + t.logical + "')/Attributes/$entity"
 		body, _ := json.Marshal(m)
 		writeJSON(w, 200, body)
 		return
 	}
-	body, _ := json.Marshal(map[string]any{"@odata.context": ctxBase + "('" + t.logical + "')/Attributes", "value": out})
+	body, _ := json.Marshal(map[string]any{odata.KeyContext: ctxBase + "('" + t.logical + "')/Attributes", "value": out})
 	writeJSON(w, 200, body)
 }
 
@@ -295,5 +294,3 @@ func optionKeys(on bool) []string {
 	}
 	return nil
 }
-
-var _ = time.Second

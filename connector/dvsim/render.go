@@ -5,6 +5,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/ampel/ampel/odata"
 )
 
 // Page bodies are built in pooled buffers: a 5000-row page is megabytes, and growing a new
@@ -29,6 +31,18 @@ func putBody(b []byte) {
 // ann says which annotations a request asked for.
 type ann struct {
 	formatted, lookupLN, navProp bool
+}
+
+// annotationsFor reads which annotations a request's Prefer header asks for.
+func annotationsFor(pref odata.Prefer) ann {
+	if pref.IncludeAnnotations == nil {
+		return ann{}
+	}
+	return ann{
+		formatted: odata.AnnotationIncluded(pref.IncludeAnnotations, odata.AnnotationFormattedValue),
+		lookupLN:  odata.AnnotationIncluded(pref.IncludeAnnotations, odata.AnnotationLookupLogicalName),
+		navProp:   odata.AnnotationIncluded(pref.IncludeAnnotations, odata.AnnotationAssociatedNavigationProperty),
+	}
 }
 
 func appendJSONString(dst []byte, s []byte) []byte {
@@ -196,12 +210,11 @@ func appendDigits(dst []byte, v, width int) []byte {
 	return append(dst, b[:width]...)
 }
 
+// The annotation suffixes of a property, "<property>@<term>".
 const (
-	annFormatted = "@OData.Community.Display.V1.FormattedValue"
-	annLookupLN  = "@Microsoft.Dynamics.CRM.lookuplogicalname"
-	annNavProp   = "@Microsoft.Dynamics.CRM.associatednavigationproperty"
-
-	annMetadataVersion = "Microsoft.Dynamics.CRM.globalmetadataversion"
+	annFormatted = "@" + odata.AnnotationFormattedValue
+	annLookupLN  = "@" + odata.AnnotationLookupLogicalName
+	annNavProp   = "@" + odata.AnnotationAssociatedNavigationProperty
 )
 
 func appendKey(dst []byte, prop, suffix string) []byte {
@@ -239,7 +252,7 @@ func fullName(c *column, row int32) string {
 // appendRow renders one record as the Web API does: @odata.etag first, then each selected
 // property with its annotations in front of it.
 func appendRow(dst []byte, t *table, row int32, cols []*column, a ann) []byte {
-	dst = append(dst, `{"@odata.etag":"W/\"`...)
+	dst = append(dst, `{"`+odata.KeyETag+`":"W/\"`...)
 	dst = strconv.AppendInt(dst, t.owner.version.i64[row], 10)
 	dst = append(dst, `\""`...)
 	for _, c := range cols {

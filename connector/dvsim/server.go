@@ -564,7 +564,7 @@ func (s *Server) apiRoute(w http.ResponseWriter, r *http.Request) {
 	p := strings.TrimPrefix(r.URL.Path, "/api/data/v9.2/")
 	switch {
 	case p == "WhoAmI" || p == "WhoAmI()":
-		body, _ := json.Marshal(map[string]any{"@odata.context": s.apiURL + "$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse",
+		body, _ := json.Marshal(map[string]any{odata.KeyContext: s.apiURL + "$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse",
 			"BusinessUnitId": s.businessUnitID, "UserId": s.appUserID, "OrganizationId": s.orgID})
 		writeJSON(w, 200, body)
 		return
@@ -594,7 +594,7 @@ func (s *Server) apiRoute(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case id != "" && rest == "":
 		s.serveRecord(w, r, t, id)
-	case id == "" && rest == "$count":
+	case id == "" && rest == odata.OptionCount:
 		s.mu.RLock()
 		n := t.liveCount()
 		s.mu.RUnlock()
@@ -633,7 +633,7 @@ func (s *Server) serveRecordCount(w http.ResponseWriter, args string) {
 	}
 	s.mu.RUnlock()
 	body, _ := json.Marshal(map[string]any{
-		"@odata.context":              s.apiURL + "$metadata#Microsoft.Dynamics.CRM.RetrieveTotalRecordCountResponse",
+		odata.KeyContext:              s.apiURL + "$metadata#Microsoft.Dynamics.CRM.RetrieveTotalRecordCountResponse",
 		"EntityRecordCountCollection": map[string]any{"Count": len(keys), "IsReadOnly": false, "Keys": keys, "Values": values},
 	})
 	writeJSON(w, 200, body)

@@ -6,9 +6,10 @@ import (
 	"fmt"
 	mrand "math/rand/v2"
 	"slices"
-	"sort"
 	"strings"
 	"time"
+
+	"github.com/ampel/ampel/odata"
 )
 
 type dupGroup struct {
@@ -334,7 +335,7 @@ func (s *Server) Records(logical string) []map[string]any {
 	dec.UseNumber()
 	_ = dec.Decode(&out)
 	for _, m := range out {
-		delete(m, "@odata.etag")
+		delete(m, odata.KeyETag)
 	}
 	return out
 }
@@ -404,5 +405,3 @@ func (s *Server) AddColumn(tableName, logicalName, attributeType string) error {
 	s.metadataVersion++
 	return nil
 }
-
-var _ = sort.Ints

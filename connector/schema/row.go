@@ -10,7 +10,8 @@ import (
 	"github.com/shopspring/decimal"
 )
 
-// Row appends the values of r in column order to dst[:0] and returns it.
+// Row appends the values of r in column order to dst[:0] and returns it;
+// the first is the primary key, a uuid.UUID.
 // The values are the canonical Go values of the column types, which the
 // warehouse drivers take without conversion where they can: uuid.UUID,
 // string, int (Int32), int64, uint64, float64, decimal.Decimal, time.Time,
@@ -33,22 +34,6 @@ func (m *Mapping) Row(r *dataverse.Record, dst []any) ([]any, error) {
 		dst = append(dst, v)
 	}
 	return dst, nil
-}
-
-// Version returns the record's row version for the landing table:
-// versionnumber, else the number in @odata.etag, else 0.
-func (m *Mapping) Version(r *dataverse.Record) uint64 {
-	v, _ := r.Version()
-	return v
-}
-
-// KeyOf returns the record's primary key.
-func (m *Mapping) KeyOf(r *dataverse.Record) (string, error) {
-	f := r.Field(m.key)
-	if f == nil || f.Value.Kind != dataverse.KindString || f.Value.Text == "" {
-		return "", fmt.Errorf("%s: record without primary key %s", m.Table, m.key)
-	}
-	return f.Value.Text, nil
 }
 
 func findField(r *dataverse.Record, prop string, pos *int) *dataverse.Field {

@@ -54,21 +54,21 @@
 //
 // # Type changes
 //
-// Reconcile compares the mapped columns with a landing table's existing
-// ones: new columns are returned as added; a column whose type differs is a
-// *warehouse.TypeChangeError naming the table, column, old and new types.
-// Spellings of the same type (spacing, Bool vs UInt8) are not a change; the
-// existing spelling is kept.
+// The mapping says what the source declares now; the landing table of the
+// mapped columns (Mapping.Landing) is package landing's, which compares
+// them with the warehouse's columns and decides which differences are a
+// type change (landing.SameType: spellings of one type, such as Bool and
+// the UInt8 of older servers, are not).
 package schema
 
 import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/ampel/ampel/connector/dataverse"
 	"github.com/ampel/ampel/warehouse"
+	"github.com/ampel/ampel/warehouse/landing"
 )
 
 // The ClickHouse types used for Dataverse attribute types.
@@ -392,66 +392,10 @@ func (m *Mapping) Columns() []warehouse.Column {
 	return out
 }
 
-// ColumnNames returns the column names in row order.
-func (m *Mapping) ColumnNames() []string {
-	out := make([]string, len(m.cols))
-	for i, c := range m.cols {
-		out[i] = c.name
-	}
-	return out
-}
-
 // Landing describes the landing table for the mapped columns.
-func (m *Mapping) Landing() warehouse.Landing {
-	return warehouse.Landing{Name: m.Table, Key: m.key, Columns: m.Columns()}
+func (m *Mapping) Landing() landing.Table {
+	return landing.Table{Name: m.Table, Key: m.key, Columns: m.Columns()}
 }
 
 // Select returns the Web API properties to $select, in column order.
 func (m *Mapping) Select() []string { return slices.Clone(m.sel) }
-
-// Reconcile compares the mapped columns (want) with a landing table's
-// existing data columns (have, e.g. from warehouse.TableColumns; Ampel's
-// own _ columns are ignored). It returns the columns to use — want, with
-// the existing spelling for types that are the same — and the ones the
-// warehouse does not have yet. A column whose type really differs is a
-// *warehouse.TypeChangeError. Columns the warehouse has but the source no
-// longer declares are kept by the warehouse and not reported.
-func Reconcile(table string, have, want []warehouse.Column) (cols, added []warehouse.Column, err error) {
-	haveType := make(map[string]string, len(have))
-	for _, c := range have {
-		haveType[c.Name] = c.Type
-	}
-	cols = make([]warehouse.Column, len(want))
-	for i, c := range want {
-		cols[i] = c
-		t, ok := haveType[c.Name]
-		if !ok {
-			if len(have) > 0 {
-				added = append(added, c)
-			}
-			continue
-		}
-		if !SameType(t, c.Type) {
-			return nil, nil, &warehouse.TypeChangeError{Table: table, Column: c.Name, Have: t, Want: c.Type}
-		}
-		cols[i].Type = t
-	}
-	if len(have) == 0 {
-		added = slices.Clone(want)
-	}
-	return cols, added, nil
-}
-
-// SameType reports whether two ClickHouse type names mean the same column
-// for Ampel: equal after removing spaces and quote differences, with Bool
-// and UInt8 (the Bool of servers before 21.12) taken as one.
-func SameType(a, b string) bool {
-	return normType(a) == normType(b)
-}
-
-func normType(t string) string {
-	t = strings.ReplaceAll(t, " ", "")
-	t = strings.ReplaceAll(t, `"`, "'")
-	t = strings.ReplaceAll(t, "Bool", "UInt8")
-	return strings.ReplaceAll(t, "UInt8ean", "UInt8")
-}

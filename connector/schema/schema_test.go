@@ -2,7 +2,6 @@ package schema_test
 
 import (
 	"context"
-	"errors"
 	"testing"
 	"time"
 
@@ -144,10 +143,11 @@ func TestRow(t *testing.T) {
 	require.Equal(t, "New", got["statuscodename"])
 	require.Equal(t, "US Dollar", got["transactioncurrencyidname"])
 	require.Equal(t, uint64(5512), got["versionnumber"])
-	require.EqualValues(t, 5512, m.Version(&p.Records[0]))
-	k, err := m.KeyOf(&p.Records[0])
-	require.NoError(t, err)
-	require.Equal(t, "7b0f2f9a-0c1d-ef11-9f89-000d3a5c4e11", k)
+	v, ok := p.Records[0].Version()
+	require.True(t, ok)
+	require.EqualValues(t, 5512, v)
+	require.Equal(t, "leadid", m.Key())
+	require.Equal(t, uuid.MustParse("7b0f2f9a-0c1d-ef11-9f89-000d3a5c4e11"), row[0], "the primary key comes first")
 
 	// a record with only some properties, in another order
 	p = decode(t, `{"value":[{"versionnumber":7,"leadid":"7b0f2f9a-0c1d-ef11-9f89-000d3a5c4e12","new_interests":null}]}`)
@@ -169,28 +169,6 @@ func decode(t *testing.T, body string) *dataverse.Page {
 	p, err := r.Next(context.Background())
 	require.NoError(t, err)
 	return p
-}
-
-func TestReconcile(t *testing.T) {
-	t.Parallel()
-	want := []warehouse.Column{{Name: "leadid", Type: "UUID"}, {Name: "donotemail", Type: "Nullable(Bool)"}, {Name: "amount", Type: "Nullable(Decimal(19, 4))"}, {Name: "new_x", Type: "Nullable(String)"}}
-	have := []warehouse.Column{{Name: "leadid", Type: "UUID"}, {Name: "donotemail", Type: "Nullable(UInt8)"}, {Name: "amount", Type: "Nullable(Decimal(19,4))"},
-		{Name: "_version", Type: "UInt64"}, {Name: "dropped", Type: "String"}}
-	cols, added, err := schema.Reconcile("landing_lead", have, want)
-	require.NoError(t, err)
-	require.Equal(t, []warehouse.Column{{Name: "new_x", Type: "Nullable(String)"}}, added)
-	require.Equal(t, "Nullable(UInt8)", cols[1].Type, "existing spelling kept")
-
-	_, added, err = schema.Reconcile("landing_lead", nil, want)
-	require.NoError(t, err)
-	require.Equal(t, want, added)
-
-	have[2].Type = "Nullable(Float64)"
-	_, _, err = schema.Reconcile("landing_lead", have, want)
-	var tce *warehouse.TypeChangeError
-	require.True(t, errors.As(err, &tce))
-	require.Equal(t, warehouse.TypeChangeError{Table: "landing_lead", Column: "amount", Have: "Nullable(Float64)", Want: "Nullable(Decimal(19, 4))"}, *tce)
-	require.ErrorContains(t, err, "amount")
 }
 
 func TestExcludeColumns(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"github.com/ampel/ampel/connector/schema"
 	"github.com/ampel/ampel/warehouse"
 	_ "github.com/ampel/ampel/warehouse/embedded" // registers "embedded"
+	"github.com/ampel/ampel/warehouse/landing"
 	"github.com/ampel/ampel/warehouse/warehousetest"
 	"github.com/stretchr/testify/require"
 )
@@ -28,20 +29,22 @@ func TestLandsInWarehouse(t *testing.T) {
 			st := warehousetest.Open(t, cfg)
 			m, err := schema.New(e, st.Dialect(), nil)
 			require.NoError(t, err)
-			change, err := warehouse.EnsureLanding(ctx, st, m.Landing(), nil)
+			change, err := landing.Ensure(ctx, st, m.Landing(), nil)
 			require.NoError(t, err)
 			require.True(t, change.Created)
 
-			cols := append(m.ColumnNames(), "_environment", "_version", "_deleted", "_synced_at")
-			b, err := st.PrepareInsert(ctx, m.Landing().Table(), cols)
+			lr, err := landing.NewRows(m.Landing(), "test")
+			require.NoError(t, err)
+			b, err := st.PrepareInsert(ctx, m.Landing().Table(), lr.Columns())
 			require.NoError(t, err)
 			row, err := m.Row(&p.Records[0], nil)
 			require.NoError(t, err)
-			require.NoError(t, b.Append(append(row, "test", m.Version(&p.Records[0]), uint8(0), time.Now())...))
+			version, _ := p.Records[0].Version()
+			require.NoError(t, b.Append(lr.Live(row, version, time.Now())...))
 			sparse := decode(t, `{"value":[{"leadid":"7b0f2f9a-0c1d-ef11-9f89-000d3a5c4e12","versionnumber":8}]}`)
 			row, err = m.Row(&sparse.Records[0], row)
 			require.NoError(t, err)
-			require.NoError(t, b.Append(append(row, "test", uint64(8), uint8(0), time.Now())...))
+			require.NoError(t, b.Append(lr.Live(row, uint64(8), time.Now())...))
 			require.NoError(t, b.Send(ctx))
 
 			rows, err := st.Query(ctx, "SELECT toString(leadid), estimatedamount, estimatedclosedate, owneridtype, statecodename, new_interestsname FROM lead ORDER BY leadid")
@@ -69,7 +72,7 @@ func TestLandsInWarehouse(t *testing.T) {
 			require.NoError(t, err)
 			have, err := warehouse.TableColumns(ctx, st, m2.Landing().Table())
 			require.NoError(t, err)
-			_, add, err := schema.Reconcile(m2.Landing().Table(), have, m2.Columns())
+			_, add, err := landing.Diff(m2.Landing().Table(), have, m2.Columns())
 			require.NoError(t, err)
 			require.Equal(t, []warehouse.Column{{Name: "new_region", Type: "Nullable(String)"}}, add)
 
@@ -82,8 +85,8 @@ func TestLandsInWarehouse(t *testing.T) {
 			}
 			m3, err := schema.New(&e3, st.Dialect(), nil)
 			require.NoError(t, err)
-			_, _, err = schema.Reconcile(m3.Landing().Table(), have, m3.Columns())
-			var tce *warehouse.TypeChangeError
+			_, _, err = landing.Diff(m3.Landing().Table(), have, m3.Columns())
+			var tce *landing.TypeChangeError
 			require.ErrorAs(t, err, &tce)
 			require.Equal(t, "numberofemployees", tce.Column)
 			t.Log(err)

@@ -1,7 +1,8 @@
 {{/* A landing table keeps every version of every record of one Dataverse
 table. The newest _version of a key wins; a tombstone has _deleted = 1.
-No partitioning: merges never cross partitions, and a record's key never
-changes (see ../shared/CLICKHOUSE.md §2.3). */ -}}
+No partitioning: merges, and FINAL on older engines, collapse versions only
+within a partition, so a record with versions in two partitions would show
+twice; the environment and the key, which never change, are the order. */ -}}
 CREATE TABLE IF NOT EXISTS {{ident .Table}}
 (
     _environment String,

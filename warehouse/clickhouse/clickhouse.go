@@ -74,6 +74,7 @@ import (
 	ch "github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	ampelsql "github.com/ampel/ampel/sql"
 	"github.com/ampel/ampel/warehouse"
 )
 
@@ -133,7 +134,7 @@ func Open(ctx context.Context, cfg warehouse.Config) (warehouse.Store, error) {
 	s := &Store{conn: bootConn, db: cfg.Database, queryTimeout: qt}
 	version, err := s.version(ctx)
 	if err == nil {
-		err = s.createDatabase(ctx, !cfg.MustExist)
+		err = s.createDatabase(ctx, !cfg.MustExist, warehouse.Dialect{Driver: DriverName, Version: version})
 	}
 	if errors.Is(err, warehouse.ErrNoWarehouse) {
 		_ = bootConn.Close()
@@ -243,9 +244,10 @@ func (s *Store) version(ctx context.Context) (warehouse.Version, error) {
 	return warehouse.ParseVersion(v)
 }
 
-// createDatabase creates the store's database when it is missing, or
+// createDatabase creates the store's database when it is missing
+// (sql/warehouse/create_database.sql, for the server's dialect d), or
 // returns ErrNoWarehouse when create is false.
-func (s *Store) createDatabase(ctx context.Context, create bool) error {
+func (s *Store) createDatabase(ctx context.Context, create bool, d warehouse.Dialect) error {
 	rows, err := s.Query(ctx, "SELECT count() FROM system.databases WHERE name = ?", s.db)
 	if err != nil {
 		return err
@@ -264,7 +266,11 @@ func (s *Store) createDatabase(ctx context.Context, create bool) error {
 	if !create {
 		return warehouse.ErrNoWarehouse
 	}
-	return s.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+warehouse.QuoteIdentifier(s.db))
+	q, err := ampelsql.Render(ampelsql.Warehouse, "create_database.sql", map[string]any{"Database": s.db, "Dialect": d.TemplateData()})
+	if err != nil {
+		return err
+	}
+	return s.Exec(ctx, q)
 }
 
 // Dialect reports the server's version.

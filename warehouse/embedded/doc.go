@@ -18,6 +18,12 @@
 // error line naming the set-up command. The library is loaded once per
 // process and never closed.
 //
+// The driver needs cgo for those trampolines: every file but this one,
+// library.go and nocgo.go is built only with cgo. A binary built without
+// it (CGO_ENABLED=0: a static binary, make build-server) registers
+// "embedded" as a driver whose Open fails with ErrNoCgo, one line that
+// says to use the clickhouse driver or build with cgo.
+//
 // # Signals
 //
 // ClickHouse installs its own signal handlers, which break the Go runtime.

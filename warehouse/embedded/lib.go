@@ -1,3 +1,5 @@
+//go:build cgo
+
 package embedded
 
 /*
@@ -23,7 +25,6 @@ typedef void (*fn_destroy_result)(ach_result *);
 typedef char *(*fn_result_buffer)(ach_result *);
 typedef size_t (*fn_result_length)(ach_result *);
 typedef const char *(*fn_result_error)(ach_result *);
-typedef uint64_t (*fn_result_u64)(ach_result *);
 typedef ach_insert (*fn_insert_n)(ach_conn, const char *, size_t, const char *, size_t);
 typedef int (*fn_append)(ach_insert, const void *, size_t);
 typedef ach_result *(*fn_done)(ach_insert);
@@ -43,8 +44,6 @@ static fn_destroy_result p_destroy_result;
 static fn_result_buffer p_result_buffer;
 static fn_result_length p_result_length;
 static fn_result_error p_result_error;
-static fn_result_u64 p_result_rows_read;
-static fn_result_u64 p_result_rows_written;
 static fn_insert_n p_insert_n;
 static fn_append p_append;
 static fn_done p_done;
@@ -103,8 +102,6 @@ static const char *ach_load(const char *path) {
 	REQ(p_result_buffer, fn_result_buffer, "chdb_result_buffer")
 	REQ(p_result_length, fn_result_length, "chdb_result_length")
 	REQ(p_result_error, fn_result_error, "chdb_result_error")
-	REQ(p_result_rows_read, fn_result_u64, "chdb_result_rows_read")
-	REQ(p_result_rows_written, fn_result_u64, "chdb_result_rows_written")
 	REQ(p_insert_n, fn_insert_n, "chdb_stream_insert_n")
 	REQ(p_append, fn_append, "chdb_stream_append")
 	REQ(p_done, fn_done, "chdb_stream_done")
@@ -136,8 +133,6 @@ static void ach_destroy_result(ach_result *r) { p_destroy_result(r); }
 static char *ach_result_buffer(ach_result *r) { return p_result_buffer(r); }
 static size_t ach_result_length(ach_result *r) { return p_result_length(r); }
 static const char *ach_result_error(ach_result *r) { return p_result_error(r); }
-static uint64_t ach_result_rows_read(ach_result *r) { return p_result_rows_read(r); }
-static uint64_t ach_result_rows_written(ach_result *r) { return p_result_rows_written(r); }
 static ach_insert ach_insert_n(ach_conn *c, const char *q, size_t ql, const char *f, size_t fl) { return p_insert_n(*c, q, ql, f, fl); }
 static int ach_append(ach_insert s, const void *d, size_t n) { return p_append(s, d, n); }
 static ach_result *ach_done(ach_insert s) { return p_done(s); }
@@ -248,8 +243,6 @@ func (r result) error() string {
 	}
 	return C.GoString(e)
 }
-
-func (r result) rowsWritten() uint64 { return uint64(C.ach_result_rows_written(r.r)) }
 
 func (r result) free() {
 	if r.r != nil {

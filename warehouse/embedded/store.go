@@ -1,3 +1,5 @@
+//go:build cgo
+
 package embedded
 
 import (
@@ -13,11 +15,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	ampelsql "github.com/ampel/ampel/sql"
 	"github.com/ampel/ampel/warehouse"
 )
-
-// EngineVersion is the chDB release this driver is built and tested for.
-const EngineVersion = "26.7.3"
 
 // Defaults for the Config fields left zero.
 const (
@@ -26,17 +26,6 @@ const (
 )
 
 func init() { warehouse.Register("embedded", Open) }
-
-// DefaultLibrary is where deploy/install-libchdb.sh puts libchdb.so:
-// ${XDG_CACHE_HOME:-$HOME/.cache}/ampel/libchdb-26.7.3/libchdb.so.
-func DefaultLibrary() string {
-	cache := os.Getenv("XDG_CACHE_HOME")
-	if cache == "" {
-		home, _ := os.UserHomeDir()
-		cache = filepath.Join(home, ".cache")
-	}
-	return filepath.Join(cache, "ampel", "libchdb-"+EngineVersion, "libchdb.so")
-}
 
 // Store is a warehouse.Store on the in-process engine.
 type Store struct {
@@ -150,7 +139,11 @@ func (s *Store) dial(readonly bool) (*conn, error) {
 		return nil, fmt.Errorf("embedded warehouse: connect to the engine on %s: %w", strings.TrimPrefix(s.args[1], "--path="), err)
 	}
 	if !readonly && s.create {
-		if err := s.simple(c, "CREATE DATABASE IF NOT EXISTS "+warehouse.QuoteIdentifier(s.db)); err != nil {
+		q, err := createDatabase(s.db)
+		if err == nil {
+			err = s.simple(c, q)
+		}
+		if err != nil {
 			c.close()
 			return nil, err
 		}
@@ -160,6 +153,19 @@ func (s *Store) dial(readonly bool) (*conn, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// createDatabase is the statement that creates the database db
+// (sql/warehouse/create_database.sql). It runs on a store's first
+// connection, before the engine is asked its version, so the template
+// sees the dialect of the engine this driver is built for.
+func createDatabase(db string) (string, error) {
+	v, err := warehouse.ParseVersion(EngineVersion)
+	if err != nil {
+		return "", err
+	}
+	d := warehouse.Dialect{Driver: "embedded", Version: v}
+	return ampelsql.Render(ampelsql.Warehouse, "create_database.sql", map[string]any{"Database": db, "Dialect": d.TemplateData()})
 }
 
 // simple runs a statement without output, context or markers.

@@ -166,7 +166,7 @@ const trackingTable = "schema_migrations"
 // Statements renders m for the engine d and splits it into statements, as
 // Up runs them.
 func (m Migration) Statements(d warehouse.Dialect) ([]string, error) {
-	script, err := warehouse.RenderText(m.Name, m.Body, map[string]any{"Dialect": d.TemplateData()})
+	script, err := ampelsql.RenderText(m.Name, m.Body, map[string]any{"Dialect": d.TemplateData()})
 	if err != nil {
 		return nil, fmt.Errorf("migration %s: %w", m.Name, err)
 	}
@@ -321,7 +321,7 @@ type runner struct {
 // sql/migrate, with data (and the Dialect) and args bound to its ?.
 func (r *runner) exec(ctx context.Context, name string, data map[string]any, args ...any) error {
 	data["Dialect"] = r.s.Dialect().TemplateData()
-	q, err := warehouse.Render(ampelsql.Migrate, name, data)
+	q, err := ampelsql.Render(ampelsql.Migrate, name, data)
 	if err != nil {
 		return err
 	}

@@ -276,7 +276,7 @@ func deadPID(t *testing.T) int {
 // leaveLock creates the lock table as a migrator with owner would.
 func leaveLock(t *testing.T, s warehouse.Store, owner string, at time.Time) {
 	t.Helper()
-	q, err := warehouse.Render(ampelsql.Migrate, "lock.sql", map[string]any{"Table": "schema_migrations_lock", "Dialect": s.Dialect().TemplateData()})
+	q, err := ampelsql.Render(ampelsql.Migrate, "lock.sql", map[string]any{"Table": "schema_migrations_lock", "Dialect": s.Dialect().TemplateData()})
 	require.NoError(t, err)
 	require.NoError(t, s.Exec(context.Background(), q, owner, uint32(at.Unix())))
 }

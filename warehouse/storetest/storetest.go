@@ -1,9 +1,10 @@
 // Package storetest is the contract every warehouse driver passes: one
 // suite, run against a real engine, that pins down what warehouse.Store
-// promises (DDL and its errors, every value type Ampel stores, the landing
-// layer's ReplacingMergeTree and current-state view, large batches,
-// concurrent readers and writers, server errors, read-only contexts and
-// the hostile statements they refuse (readonly.go), placeholders, Close).
+// promises (DDL and its errors, every value type Ampel stores, large
+// batches, concurrent readers and writers, server errors, read-only
+// contexts and the hostile statements they refuse (readonly.go),
+// placeholders, Close). The landing layer built on it (ReplacingMergeTree,
+// current-state views) is tested in warehouse/landing, on both drivers.
 //
 // A driver's tests call Run with a function that opens a store on a fresh
 // database:
@@ -32,6 +33,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ampel/ampel/warehouse"
+	"github.com/ampel/ampel/warehouse/warehousetest"
 )
 
 // Open opens a store on a fresh database for one subtest and arranges for
@@ -48,7 +50,6 @@ func Run(t *testing.T, open Open) {
 		{"DDL", testDDL},
 		{"Types", testTypes},
 		{"AppendChecks", testAppendChecks},
-		{"Landing", testLanding},
 		{"LargeBatch", testLargeBatch},
 		{"ConcurrentReadWrite", testConcurrent},
 		{"Errors", testErrors},
@@ -65,39 +66,25 @@ func Run(t *testing.T, open Open) {
 	}
 }
 
-func ctxT(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	t.Cleanup(cancel)
-	return ctx
-}
+// The helpers below are warehousetest's, named as the subtests call them.
+
+func ctxT(t *testing.T) context.Context { return warehousetest.Context(t) }
 
 func exec(t *testing.T, st warehouse.Store, q string, args ...any) {
 	t.Helper()
-	require.NoError(t, st.Exec(ctxT(t), q, args...), q)
+	warehousetest.Exec(t, st, q, args...)
 }
 
 // queryAll returns every row of q, each a copy of Rows.Values.
 func queryAll(t *testing.T, st warehouse.Store, q string, args ...any) [][]any {
 	t.Helper()
-	rows, err := st.Query(ctxT(t), q, args...)
-	require.NoError(t, err, q)
-	defer rows.Close()
-	var out [][]any
-	for rows.Next() {
-		out = append(out, append([]any(nil), rows.Values()...))
-	}
-	require.NoError(t, rows.Err(), q)
-	require.NoError(t, rows.Close())
-	return out
+	return warehousetest.QueryAll(t, st, q, args...)
 }
 
 // queryOne returns the single value of q.
 func queryOne(t *testing.T, st warehouse.Store, q string, args ...any) any {
 	t.Helper()
-	rows := queryAll(t, st, q, args...)
-	require.Len(t, rows, 1, q)
-	require.Len(t, rows[0], 1, q)
-	return rows[0][0]
+	return warehousetest.QueryOne(t, st, q, args...)
 }
 
 func testDialect(t *testing.T, open Open) {
@@ -364,83 +351,6 @@ func testAppendChecks(t *testing.T, open Open) {
 	require.NoError(t, b2.Abort())
 	assert.Error(t, b2.Send(ctx), "Send after Abort")
 	assert.Equal(t, uint64(2), queryOne(t, st, "SELECT count() FROM ac_t"), "an aborted batch writes nothing")
-}
-
-func testLanding(t *testing.T, open Open) {
-	st := open(t)
-	ctx := ctxT(t)
-	l := warehouse.Landing{Name: "lead", Key: "leadid", Columns: []warehouse.Column{
-		{Name: "leadid", Type: "UUID"},
-		{Name: "subject", Type: "Nullable(String)"},
-		{Name: "revenue", Type: "Decimal(18, 2)"},
-	}}
-	change, err := warehouse.EnsureLanding(ctx, st, l, nil)
-	require.NoError(t, err)
-	assert.Equal(t, warehouse.LandingChange{Created: true}, change)
-	change, err = warehouse.EnsureLanding(ctx, st, l, nil)
-	require.NoError(t, err)
-	assert.Equal(t, warehouse.LandingChange{}, change, "second EnsureLanding changes nothing")
-	cat, err := warehouse.ReadCatalog(ctx, st, l.Table(), l.Name, "no_such_table")
-	require.NoError(t, err)
-	assert.Len(t, cat[l.Table()], len(l.Columns)+len(warehouse.MetaColumns), "landing table columns")
-	assert.NotEmpty(t, cat[l.Name], "view columns")
-	assert.NotContains(t, cat, "no_such_table")
-	change, err = warehouse.EnsureLanding(ctx, st, l, cat)
-	require.NoError(t, err)
-	assert.Equal(t, warehouse.LandingChange{}, change, "EnsureLanding with a catalog changes nothing")
-
-	a, bID, c := uuid.MustParse("00000000-0000-0000-0000-00000000000a"), uuid.MustParse("00000000-0000-0000-0000-00000000000b"), uuid.MustParse("00000000-0000-0000-0000-00000000000c")
-	synced := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
-	cols := []string{"_environment", "leadid", "subject", "revenue", "_version", "_deleted", "_synced_at"}
-	insert := func(rows ...[]any) {
-		t.Helper()
-		b, err := st.PrepareInsert(ctx, l.Table(), cols)
-		require.NoError(t, err)
-		for _, r := range rows {
-			require.NoError(t, b.Append(r...))
-		}
-		require.NoError(t, b.Send(ctx))
-	}
-	// separate batches make separate parts; versions arrive out of order
-	insert([]any{"prod", a, "a1", "1.00", 1, 0, synced}, []any{"prod", bID, "b1", "2.00", 1, 0, synced})
-	insert([]any{"prod", a, "a3", "3.00", 3, 0, synced}, []any{"prod", c, nil, "5.00", 1, 0, synced})
-	insert([]any{"prod", a, "a2", "2.00", 2, 0, synced}, []any{"prod", bID, "b1", "2.00", 2, 1, synced})
-	insert([]any{"test", a, "other env", "9.00", 1, 0, synced})
-
-	check := func(when string) {
-		t.Helper()
-		got := queryAll(t, st, "SELECT _environment, leadid, subject, revenue, _version FROM lead ORDER BY _environment, leadid")
-		require.Len(t, got, 3, when)
-		assert.Equal(t, []any{"prod", a, "a3"}, got[0][:3], when)
-		assertValue(t, decimal.RequireFromString("3"), got[0][3], when)
-		assert.Equal(t, uint64(3), got[0][4], when)
-		assert.Equal(t, []any{"prod", c, nil}, got[1][:3], when)
-		assert.Equal(t, []any{"test", a, "other env"}, got[2][:3], when)
-		assert.Equal(t, uint64(0), queryOne(t, st, "SELECT count() FROM lead WHERE leadid = ?", bID), when+": tombstoned record hidden")
-	}
-	check("before OPTIMIZE")
-	exec(t, st, "OPTIMIZE TABLE "+l.Table()+" FINAL")
-	check("after OPTIMIZE FINAL")
-	raw := queryOne(t, st, "SELECT count() FROM "+l.Table()).(uint64)
-	assert.LessOrEqual(t, raw, uint64(4), "OPTIMIZE FINAL merged the versions")
-
-	// a new source column: added to the table and the view
-	l.Columns = append(l.Columns, warehouse.Column{Name: "statuscode", Type: "Nullable(Int32)"})
-	change, err = warehouse.EnsureLanding(ctx, st, l, nil)
-	require.NoError(t, err)
-	assert.Equal(t, warehouse.LandingChange{Added: []warehouse.Column{{Name: "statuscode", Type: "Nullable(Int32)"}}}, change)
-	insert2, err := st.PrepareInsert(ctx, l.Table(), append(cols, "statuscode"))
-	require.NoError(t, err)
-	require.NoError(t, insert2.Append("prod", c, "c2", "5.00", 2, 0, synced, 3))
-	require.NoError(t, insert2.Send(ctx))
-	got := queryAll(t, st, "SELECT subject, statuscode FROM lead WHERE leadid = ? AND _environment = 'prod'", c)
-	assert.Equal(t, [][]any{{"c2", int64(3)}}, got)
-
-	// a changed type is refused
-	l.Columns[2].Type = "String"
-	_, err = warehouse.EnsureLanding(ctx, st, l, nil)
-	var tce *warehouse.TypeChangeError
-	assert.ErrorAs(t, err, &tce)
 }
 
 func testLargeBatch(t *testing.T, open Open) {

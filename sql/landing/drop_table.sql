@@ -1,0 +1,3 @@
+{{/* Drops a table of the landing layer that is no longer needed: the
+scratch table of seen keys an earlier Ampel kept during a full load. */ -}}
+DROP TABLE IF EXISTS {{ident .Table}}

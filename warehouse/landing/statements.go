@@ -1,0 +1,93 @@
+package landing
+
+import (
+	"context"
+
+	"github.com/google/uuid"
+
+	"github.com/ampel/ampel/warehouse"
+)
+
+// Newest returns the newest _version of env's rows in the landing table
+// (0 when there are none) and how many rows env has there.
+func (l Table) Newest(ctx context.Context, s warehouse.Store, env string) (version, rows uint64, err error) {
+	err = l.queryRows(ctx, s, "newest.sql", nil, []any{env}, func(r warehouse.Rows) error {
+		return r.Scan(&version, &rows)
+	})
+	return version, rows, err
+}
+
+// StoredVersions returns the newest stored _version of each of keys that
+// env has in the landing table; a key it does not have is not in the map.
+func (l Table) StoredVersions(ctx context.Context, s warehouse.Store, env string, keys []uuid.UUID) (map[uuid.UUID]uint64, error) {
+	stored := make(map[uuid.UUID]uint64, len(keys))
+	if len(keys) == 0 {
+		return stored, nil
+	}
+	err := l.queryRows(ctx, s, "stored_versions.sql", map[string]any{"Keys": keys}, []any{env}, func(r warehouse.Rows) error {
+		var id uuid.UUID
+		var version uint64
+		if err := r.Scan(&id, &version); err != nil {
+			return err
+		}
+		stored[id] = version
+		return nil
+	})
+	return stored, err
+}
+
+// CountOlder counts env's live records whose newest _version is below
+// version: after a full load whose generation starts at version, the
+// records the load did not see.
+func (l Table) CountOlder(ctx context.Context, s warehouse.Store, env string, version uint64) (uint64, error) {
+	var n uint64
+	err := l.queryRows(ctx, s, "older_count.sql", nil, []any{env, version}, func(r warehouse.Rows) error { return r.Scan(&n) })
+	return n, err
+}
+
+// TombstoneOlder writes a tombstone for each of env's live records whose
+// newest _version is below version (those CountOlder counts), one version
+// above the record's: it outranks the record, and a row the key gets
+// again (an undone delete) outranks it.
+func (l Table) TombstoneOlder(ctx context.Context, s warehouse.Store, env string, version uint64) error {
+	q, err := render(s, "tombstone_older.sql", l.data(nil))
+	if err != nil {
+		return err
+	}
+	return s.Exec(ctx, q, env, version)
+}
+
+// DropScratch drops name, a scratch table of seen keys an earlier Ampel
+// kept during a full load, if it exists.
+func DropScratch(ctx context.Context, s warehouse.Store, name string) error {
+	return exec(ctx, s, "drop_table.sql", map[string]any{"Table": name})
+}
+
+// data is the template data of l's statements, with extra.
+func (l Table) data(extra map[string]any) map[string]any {
+	data := map[string]any{"Table": l.Table(), "View": l.Name, "Key": l.Key}
+	for k, v := range extra {
+		data[k] = v
+	}
+	return data
+}
+
+// queryRows runs the statement of template name with args and calls each
+// for every row.
+func (l Table) queryRows(ctx context.Context, s warehouse.Store, name string, extra map[string]any, args []any, each func(warehouse.Rows) error) error {
+	q, err := render(s, name, l.data(extra))
+	if err != nil {
+		return err
+	}
+	rows, err := s.Query(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := each(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
