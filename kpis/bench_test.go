@@ -14,6 +14,7 @@ import (
 
 	"github.com/ampel/ampel/connector/dvsim"
 	"github.com/ampel/ampel/kpis"
+	"github.com/ampel/ampel/kpis/kpistest"
 	"github.com/ampel/ampel/warehouse"
 	"github.com/ampel/ampel/warehouse/warehousetest"
 )
@@ -30,11 +31,11 @@ func BenchmarkCatalog(b *testing.B) {
 		scale = 20_000
 	}
 	ctx := context.Background()
-	st := openMigrated(b, warehousetest.Embedded(b))
+	st := kpistest.OpenMigrated(b, warehousetest.Embedded(b))
 	sim, err := dvsim.Start(dvsim.Options{Seed: 1, Scale: scale})
 	require.NoError(b, err)
 	defer sim.Close()
-	syncSim(b, st, sim, simClient(b, sim), "bench")
+	kpistest.Sync(b, st, kpistest.Client(b, sim), "bench")
 	cat := loadCatalog(b)
 	in := simInputs(b, sim)
 	scans := scanQueries(b, st, cat)
