@@ -15,7 +15,9 @@ import (
 	"github.com/ampel/ampel/connector/dvsim"
 	"github.com/ampel/ampel/kpis"
 	"github.com/ampel/ampel/kpis/kpistest"
+	"github.com/ampel/ampel/kpis/scoring"
 	ampelsql "github.com/ampel/ampel/sql"
+	"github.com/ampel/ampel/warehouse"
 	"github.com/ampel/ampel/warehouse/warehousetest"
 )
 
@@ -129,6 +131,17 @@ func compare(t *testing.T, stage string, rep *kpis.Report, truth dvsim.Truth) {
 	}
 }
 
+// score runs the built-in lead scoring models, whose backtest the
+// lead_score_* KPIs read.
+func score(t *testing.T, st warehouse.Store, asOf time.Time) {
+	t.Helper()
+	models, err := scoring.Load(ampelsql.Scoring, "", nil)
+	require.NoError(t, err)
+	rep, err := scoring.Run(context.Background(), scoring.Options{Store: st, Models: models, AsOf: asOf})
+	require.NoError(t, err)
+	require.Empty(t, rep.Failed)
+}
+
 // TestCatalogMatchesTruth syncs a simulator into each engine, runs the
 // whole catalog and compares every result with the simulator's truth;
 // then again after a mutation and a delta sync.
@@ -147,6 +160,7 @@ func TestCatalogMatchesTruth(t *testing.T) {
 			truth := sim.Truth()
 			asOf, err := time.Parse(time.RFC3339, truth.Now)
 			require.NoError(t, err)
+			score(t, st, asOf)
 			rep, err := kpis.Run(ctx, kpis.Options{Store: st, Catalog: cat, Inputs: in, AsOf: asOf})
 			require.NoError(t, err)
 			require.NotEmpty(t, rep.Results)
@@ -154,6 +168,7 @@ func TestCatalogMatchesTruth(t *testing.T) {
 
 			sim.Mutate(60, 120, 30)
 			kpistest.Sync(t, st, client, "s2")
+			score(t, st, asOf)
 			rep2, err := kpis.Run(ctx, kpis.Options{Store: st, Catalog: cat, Inputs: in, AsOf: asOf})
 			require.NoError(t, err)
 			compare(t, "after mutate", rep2, sim.Truth())
