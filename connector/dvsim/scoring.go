@@ -216,15 +216,26 @@ type LeadScore struct {
 
 // BacktestTruth is the expected backtest of the demo model.
 type BacktestTruth struct {
-	WindowStart string            `json:"window_start"`
-	WindowEnd   string            `json:"window_end"`
-	Grades      []GradeTruth      `json:"grades"` // from the top grade down
-	Positives   int               `json:"positives"`
-	Negatives   int               `json:"negatives"`
-	Concordant  float64           `json:"concordant"` // pairs ordered right by score, ties half
-	AUC         *float64          `json:"auc,omitempty"`
-	Lift        *float64          `json:"lift,omitempty"`
-	Decisions   map[string]string `json:"decided_at"` // lead id → decision moment (RFC 3339)
+	WindowStart string       `json:"window_start"`
+	WindowEnd   string       `json:"window_end"`
+	Grades      []GradeTruth `json:"grades"` // from the top grade down
+	Positives   int          `json:"positives"`
+	Negatives   int          `json:"negatives"`
+	Concordant  float64      `json:"concordant"` // pairs ordered right by score, ties half
+	AUC         *float64     `json:"auc,omitempty"`
+	Lift        *float64     `json:"lift,omitempty"`
+	// Leads are the decided leads of the window by id: when each was
+	// decided and what it scored then.
+	Leads map[string]DecidedLead `json:"leads"`
+}
+
+// DecidedLead is one lead of the backtest: the moment of its decision
+// (RFC 3339), its score and grade as of then, and whether it was qualified.
+type DecidedLead struct {
+	DecidedAt string  `json:"decided_at"`
+	Score     float64 `json:"score"`
+	Grade     string  `json:"grade"`
+	Qualified bool    `json:"qualified"`
 }
 
 // GradeTruth is the expected conversion of one grade: the decided leads
@@ -421,7 +432,7 @@ func (s *Server) scoringTruth() *ScoringTruth {
 	// the decision: modifiedon, or a qualified lead's opportunity's
 	// createdon when earlier.
 	start := now.Add(-demoWindow)
-	bt := BacktestTruth{WindowStart: start.Format(time.RFC3339), WindowEnd: now.Format(time.RFC3339), Decisions: map[string]string{}}
+	bt := BacktestTruth{WindowStart: start.Format(time.RFC3339), WindowEnd: now.Format(time.RFC3339), Leads: map[string]DecidedLead{}}
 	for _, g := range demoGrades {
 		bt.Grades = append(bt.Grades, GradeTruth{Grade: g})
 	}
@@ -449,7 +460,7 @@ func (s *Server) scoringTruth() *ScoringTruth {
 			continue
 		}
 		sc := demoScore(d, at)
-		bt.Decisions[l.guid(row)] = at.Format(time.RFC3339)
+		bt.Leads[l.guid(row)] = DecidedLead{DecidedAt: at.Format(time.RFC3339), Score: sc.Score, Grade: sc.Grade, Qualified: st == 1}
 		g := &bt.Grades[slices.Index(demoGrades, sc.Grade)]
 		g.Decided++
 		if st == 1 {

@@ -40,6 +40,8 @@ type compiler struct {
 	// run's as-of literal.
 	asOf, asOfConst string
 	nr, ng          int // rules and groups numbered so far (__r<i>, __g<i>)
+	// lead, when set, is the UUID literal of the one lead to score.
+	lead string
 }
 
 // term is one entry of a lead's explanation: a rule or a group's cap.
@@ -345,6 +347,9 @@ func (c *compiler) leadSide(backtest bool, windowStart string) string {
 	}
 	sel := strings.Join(append([]string{"_environment", "leadid"}, cols...), ", ")
 	if !backtest {
+		if c.lead != "" {
+			return "SELECT " + sel + " FROM " + leadView + " WHERE leadid = " + c.lead
+		}
 		return "SELECT " + sel + " FROM " + leadView
 	}
 	return "SELECT " + sel + ", qualified, decided_at FROM (" + c.decided(windowStart) + ")"
@@ -361,18 +366,26 @@ func (c *compiler) decided(windowStart string) string {
 		raw = append(raw, warehouse.QuoteIdentifier(name))
 	}
 	from := fmt.Sprintf("(SELECT %s, toUInt8(statecode = 1) AS qualified, assumeNotNull(modifiedon) AS modified FROM %s "+
-		"WHERE statecode IN (1, 2) AND modifiedon IS NOT NULL)", strings.Join(raw, ", "), leadView)
+		"WHERE statecode IN (1, 2) AND modifiedon IS NOT NULL%s)", strings.Join(raw, ", "), leadView, c.leadFilter("leadid"))
 	decidedAt := "modified"
 	if c.hasOpp {
 		from = fmt.Sprintf("(SELECT %s, toUInt8(statecode = 1) AS qualified, assumeNotNull(modifiedon) AS modified, "+
 			"if(statecode = 1, ifNull(qualifyingopportunityid, %s), %s) AS opportunityid FROM %s "+
-			"WHERE statecode IN (1, 2) AND modifiedon IS NOT NULL)", strings.Join(raw, ", "), zeroUUID, zeroUUID, leadView)
+			"WHERE statecode IN (1, 2) AND modifiedon IS NOT NULL%s)", strings.Join(raw, ", "), zeroUUID, zeroUUID, leadView, c.leadFilter("leadid"))
 		from += " AS d ANY LEFT JOIN (SELECT _environment, opportunityid, assumeNotNull(createdon) AS opp_created FROM " + oppView +
 			" WHERE createdon IS NOT NULL) AS o USING (_environment, opportunityid)"
 		decidedAt = "if(toUInt32(opp_created) > 0 AND opp_created < modified, opp_created, modified)"
 	}
 	return fmt.Sprintf("SELECT %s, qualified, %s AS decided_at FROM %s WHERE decided_at >= %s AND decided_at < %s",
 		strings.Join(raw, ", "), decidedAt, from, windowStart, c.asOfConst)
+}
+
+// leadFilter restricts a WHERE to the one lead, when there is one.
+func (c *compiler) leadFilter(col string) string {
+	if c.lead == "" {
+		return ""
+	}
+	return " AND " + col + " = " + c.lead
 }
 
 // activitySide is the activity subquery: per lead, the aggregates over
@@ -389,7 +402,7 @@ func (c *compiler) activitySide(backtest bool, windowStart string) string {
 	}
 	src := "SELECT _environment, assumeNotNull(regardingobjectid) AS leadid, assumeNotNull(activitytypecode) AS atype, assumeNotNull(actualend) AS t FROM " +
 		activityView + " WHERE regardingobjectidtype = 'lead' AND regardingobjectid IS NOT NULL AND statecode = 1 AND actualend IS NOT NULL" +
-		" AND activitytypecode IN (" + strings.Join(lits, ", ") + ")"
+		" AND activitytypecode IN (" + strings.Join(lits, ", ") + ")" + c.leadFilter("regardingobjectid")
 	if !backtest {
 		src += " AND actualend < " + c.asOf
 		return "SELECT _environment, leadid, " + strings.Join(aggs, ", ") + " FROM (" + src + ") GROUP BY _environment, leadid"
@@ -398,24 +411,39 @@ func (c *compiler) activitySide(backtest bool, windowStart string) string {
 		c.decided(windowStart) + ")) AS d USING (_environment, leadid) WHERE t < decided_at GROUP BY _environment, leadid"
 }
 
+// query says what scoredSQL selects.
+type query struct {
+	// asOf is the run's as-of moment.
+	asOf time.Time
+	// backtest scores the leads decided in [from, asOf) as of their
+	// decision instead of every lead as of asOf.
+	backtest bool
+	from     time.Time
+	// lead, when set, restricts the query to one lead (its GUID).
+	lead string
+}
+
 // scoredSQL is the SELECT of every lead's score: environment, leadid,
 // (qualified, decided_at in the backtest), score, grade, stage, rules,
 // points.
-func scoredSQL(m *Model, v views, asOf time.Time, backtest bool) string {
-	lit, _ := warehouse.Literal(asOf.UTC().Truncate(time.Second))
+func scoredSQL(m *Model, v views, q query) string {
+	lit, _ := warehouse.Literal(q.asOf.UTC().Truncate(time.Second))
 	c := &compiler{dialect: v.dialect, hasOpp: v.hasOpp, viewKinds: v.lead, kinds: map[string]kind{}, asOf: lit, asOfConst: lit}
-	windowStart, _ := warehouse.Literal(asOf.UTC().Truncate(time.Second).Add(-time.Duration(m.WindowDays()) * 24 * time.Hour))
-	if backtest {
+	windowStart, _ := warehouse.Literal(q.from.UTC().Truncate(time.Second))
+	if q.backtest {
 		c.asOf = "decided_at"
+	}
+	if q.lead != "" {
+		c.lead = "toUUID(" + quote(q.lead) + ")"
 	}
 	p := c.plan(m)
 	extra := ""
-	if backtest {
+	if q.backtest {
 		extra = ", qualified, decided_at"
 	}
-	from := "(" + c.leadSide(backtest, windowStart) + ") AS l"
+	from := "(" + c.leadSide(q.backtest, windowStart) + ") AS l"
 	if len(c.aggs) > 0 {
-		from += " ANY LEFT JOIN (" + c.activitySide(backtest, windowStart) + ") AS a USING (_environment, leadid)"
+		from += " ANY LEFT JOIN (" + c.activitySide(q.backtest, windowStart) + ") AS a USING (_environment, leadid)"
 	}
 	level1 := "SELECT _environment AS environment, leadid" + extra
 	if len(p.rules) > 0 {

@@ -294,7 +294,7 @@ func scoreModel(ctx context.Context, o Options, v views, m *Model, started time.
 	mr := &ModelReport{Model: m}
 	meta := []any{o.RunID, started, o.AsOf}
 	head := fmt.Sprintf("SELECT ?, ?, ?, environment, leadid, %s, %d, %s, %d, score, grade, stage, rules, points FROM (%s)",
-		quote(m.ID), m.Version, quote(m.File.Checksum), b2u(!m.File.Released), scoredSQL(m, v, o.AsOf, false))
+		quote(m.ID), m.Version, quote(m.File.Checksum), b2u(!m.File.Released), scoredSQL(m, v, query{asOf: o.AsOf}))
 	q, err := warehouse.Bind("INSERT INTO lead_scores (run_id, scored_at, as_of, environment, leadid, model, version, checksum, draft, "+
 		"score, grade, stage, rules, points) "+head, meta...)
 	if err != nil {
@@ -339,13 +339,13 @@ type decidedLead struct {
 // backtest scores the leads decided in the window as of their decision
 // and counts per environment and grade.
 func backtest(ctx context.Context, o Options, v views, m *Model) ([]Backtest, error) {
-	q := "SELECT environment, score, grade, qualified FROM (" + scoredSQL(m, v, o.AsOf, true) + ")"
+	start := o.AsOf.Add(-time.Duration(m.WindowDays()) * 24 * time.Hour)
+	q := "SELECT environment, score, grade, qualified FROM (" + scoredSQL(m, v, query{asOf: o.AsOf, backtest: true, from: start}) + ")"
 	rows, err := o.Store.Query(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("backtest %s (%s): %w", m.Ref(), m.File.Path, err)
 	}
 	defer rows.Close()
-	start := o.AsOf.Add(-time.Duration(m.WindowDays()) * 24 * time.Hour)
 	byEnv := map[string]*Backtest{}
 	leads := map[string][]decidedLead{}
 	rank := map[string]int{}

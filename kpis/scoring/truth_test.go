@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -191,6 +192,73 @@ func compareBacktest(t *testing.T, stage string, rep *scoring.Report, truth dvsi
 	require.Equal(t, uint64(len(truth.Scoring.Leads)), mr.Leads, stage)
 }
 
+// explain checks Explain on a decided lead (by its email address) and an
+// open one (by its id) against the truth: the current score and its rules,
+// the history, and the score at the decision.
+func explain(t *testing.T, st warehouse.Store, models *scoring.Set, truth dvsim.Truth) {
+	t.Helper()
+	ctx := context.Background()
+	var decided, open string
+	for id, d := range truth.Scoring.Backtest.Leads {
+		if d.Qualified && d.Score > 0 && (decided == "" || id < decided) {
+			decided = id
+		}
+	}
+	for id := range truth.Scoring.Leads {
+		if _, closed := truth.Scoring.Backtest.Leads[id]; !closed && (open == "" || id < open) {
+			open = id
+		}
+	}
+	require.NotEmpty(t, decided)
+	var email string
+	rows, err := st.Query(ctx, "SELECT ifNull(emailaddress1, '') FROM lead WHERE leadid = toUUID(?)", decided)
+	require.NoError(t, err)
+	require.True(t, rows.Next())
+	require.NoError(t, rows.Scan(&email))
+	rows.Close()
+
+	for _, lead := range []string{decided, open} {
+		ref := lead
+		if lead == decided && strings.Contains(email, "@") {
+			ref = strings.ToUpper(email) // found by email address, whatever its case
+		}
+		e, err := scoring.Explain(ctx, st, models, ref)
+		require.NoError(t, err)
+		require.Equal(t, lead, e.LeadID)
+		require.Equal(t, kpistest.Env, e.Environment)
+		var cur *scoring.Scored
+		for i := range e.Current {
+			if e.Current[i].Model == "demo@v1" {
+				cur = &e.Current[i]
+			}
+		}
+		require.NotNil(t, cur, lead)
+		want := truth.Scoring.Leads[lead]
+		require.True(t, near(cur.Score, want.Score), lead)
+		require.Equal(t, want.Rules, nonNil(cur.Rules), lead)
+		require.NotEmpty(t, e.History, lead)
+		if lead == open {
+			require.Equal(t, 0, e.State)
+			require.Empty(t, e.AtDecision)
+			continue
+		}
+		d := truth.Scoring.Backtest.Leads[lead]
+		require.Equal(t, 1, e.State)
+		var at *scoring.Scored
+		for i := range e.AtDecision {
+			if e.AtDecision[i].Model == "demo@v1" {
+				at = &e.AtDecision[i]
+			}
+		}
+		require.NotNil(t, at, lead)
+		require.Equal(t, d.DecidedAt, at.DecidedAt.Format(time.RFC3339), lead)
+		require.True(t, near(at.Score, d.Score), "%s: score at the decision %v, truth %v", lead, at.Score, d.Score)
+		require.Equal(t, d.Grade, at.Grade, lead)
+	}
+	_, err = scoring.Explain(ctx, st, models, "nobody@example.org")
+	require.ErrorContains(t, err, "no lead has the email address nobody@example.org")
+}
+
 // TestScoresMatchTruth syncs a simulator into each engine, scores its
 // leads with the demo model and compares every lead's score and the
 // backtest with the simulator's truth; then again after a mutation and a
@@ -227,6 +295,8 @@ func TestScoresMatchTruth(t *testing.T) {
 			compareScores(t, "first load", st, "r1", truth)
 			compareBacktest(t, "first load", rep, truth)
 			compareHalf(t, st, "r1", truth)
+
+			explain(t, st, models, truth)
 
 			sim.Mutate(60, 120, 30)
 			kpistest.Sync(t, st, client, "s2")
