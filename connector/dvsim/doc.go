@@ -78,7 +78,7 @@
 //	scoring {model, leads.<lead id> = {score, grade, stage, rules, points},
 //	         backtest {window_start, window_end, grades [{grade, decided, qualified, rate}],
 //	                   positives, negatives, concordant, auc, lift,
-//	                   leads.<lead id> = {decided_at, score, grade, qualified}}}
+//	                   leads.<lead id> = {decided_at, score, grade, rules, qualified}}}
 //	                                             what the demo scoring model
 //	                                             (sql/scoring/demo/v1.yaml) gives every live lead
 //	                                             as of now, and its backtest over the leads decided

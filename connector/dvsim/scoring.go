@@ -230,12 +230,14 @@ type BacktestTruth struct {
 }
 
 // DecidedLead is one lead of the backtest: the moment of its decision
-// (RFC 3339), its score and grade as of then, and whether it was qualified.
+// (RFC 3339), its score, grade and fired rules as of then, and whether it
+// was qualified.
 type DecidedLead struct {
-	DecidedAt string  `json:"decided_at"`
-	Score     float64 `json:"score"`
-	Grade     string  `json:"grade"`
-	Qualified bool    `json:"qualified"`
+	DecidedAt string   `json:"decided_at"`
+	Score     float64  `json:"score"`
+	Grade     string   `json:"grade"`
+	Rules     []string `json:"rules"`
+	Qualified bool     `json:"qualified"`
 }
 
 // GradeTruth is the expected conversion of one grade: the decided leads
@@ -460,7 +462,7 @@ func (s *Server) scoringTruth() *ScoringTruth {
 			continue
 		}
 		sc := demoScore(d, at)
-		bt.Leads[l.guid(row)] = DecidedLead{DecidedAt: at.Format(time.RFC3339), Score: sc.Score, Grade: sc.Grade, Qualified: st == 1}
+		bt.Leads[l.guid(row)] = DecidedLead{DecidedAt: at.Format(time.RFC3339), Score: sc.Score, Grade: sc.Grade, Rules: sc.Rules, Qualified: st == 1}
 		g := &bt.Grades[slices.Index(demoGrades, sc.Grade)]
 		g.Decided++
 		if st == 1 {

@@ -111,5 +111,10 @@
 // leads and the pairs the score orders right, ties half). The KPI
 // catalog's lead_score_conversion_by_grade, lead_score_lift (the top
 // grade's conversion over the bottom's: red when the top converts no
-// better) and lead_score_auc read them (sql/kpis/lead_score_*).
+// better) and lead_score_auc read them
+// (sql/kpis/lead_score_conversion_by_grade/v1.sql, and lead_score_lift and
+// lead_score_auc beside it); BacktestKPIs names them. The report also
+// counts, per rule, the decided leads it fired for and how many of them
+// were qualified: a rule whose leads convert worse than the rest gives
+// points it should take (Backtest.Rules).
 package scoring

@@ -181,6 +181,34 @@ func (m *Model) RuleCount() int {
 	return n
 }
 
+// TermNames lists the names a lead's explanation may show, in the
+// model's order: rules, and <group>:cap after a group with a cap or
+// floor; a combined model's are prefixed with the model's id and a dot.
+func (m *Model) TermNames() []string {
+	if m.Combined() {
+		var out []string
+		for _, c := range m.components {
+			for _, n := range c.TermNames() {
+				out = append(out, c.ID+"."+n)
+			}
+		}
+		return out
+	}
+	var out []string
+	for _, r := range m.Rules {
+		out = append(out, r.Name)
+	}
+	for _, g := range m.Groups {
+		for _, r := range g.Rules {
+			out = append(out, r.Name)
+		}
+		if g.capV != nil || g.floor != nil {
+			out = append(out, g.Name+":cap")
+		}
+	}
+	return out
+}
+
 // Components lists the resolved models of a combined model with their
 // weights, in the file's order.
 func (m *Model) Components() ([]*Model, []float64) {

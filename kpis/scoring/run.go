@@ -54,7 +54,9 @@ type ModelReport struct {
 	Counts []Count
 	// Backtests holds one backtest per environment with decided leads.
 	Backtests []Backtest
-	Took      time.Duration
+	// Took is the model's whole time; ScoreTook the scoring statement's
+	// (writing every lead's score), BacktestTook the backtest's.
+	Took, ScoreTook, BacktestTook time.Duration
 }
 
 // Count is how many leads of an environment got a grade and stage.
@@ -73,6 +75,18 @@ type Backtest struct {
 	Positives         uint64         // decided and qualified
 	Negatives         uint64         // decided and disqualified
 	Concordant        float64        // (qualified, disqualified) pairs ordered right by score; ties half
+	// Rules count, per rule (and group cap) of the model in its order, the
+	// decided leads it fired for as of their decision and the qualified
+	// ones among them: a rule whose leads convert worse than the others
+	// takes points it should give, or the other way round.
+	Rules []RuleOutcome
+}
+
+// RuleOutcome counts the decided leads a rule fired for.
+type RuleOutcome struct {
+	Rule      string
+	Fired     uint64
+	Qualified uint64
 }
 
 // GradeOutcome counts the decided leads of one grade.
@@ -300,9 +314,11 @@ func scoreModel(ctx context.Context, o Options, v views, m *Model, started time.
 	if err != nil {
 		return nil, err
 	}
+	t0 := time.Now()
 	if err := o.Store.Exec(ctx, q); err != nil {
 		return nil, fmt.Errorf("score %s (%s): %w", m.Ref(), m.File.Path, err)
 	}
+	mr.ScoreTook = time.Since(t0)
 	rows, err := o.Store.Query(ctx, "SELECT environment, grade, stage, count() FROM lead_scores WHERE model = ? AND version = ? AND run_id = ? "+
 		"GROUP BY environment, grade, stage ORDER BY environment, grade, stage", m.ID, m.Version, o.RunID)
 	if err != nil {
@@ -321,9 +337,11 @@ func scoreModel(ctx context.Context, o Options, v views, m *Model, started time.
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("count the scores of %s: %w", m.Ref(), err)
 	}
+	t0 = time.Now()
 	if mr.Backtests, err = backtest(ctx, o, v, m); err != nil {
 		return nil, err
 	}
+	mr.BacktestTook = time.Since(t0)
 	if err := writeBacktests(ctx, o, m, mr.Backtests); err != nil {
 		return nil, err
 	}
@@ -340,7 +358,7 @@ type decidedLead struct {
 // and counts per environment and grade.
 func backtest(ctx context.Context, o Options, v views, m *Model) ([]Backtest, error) {
 	start := o.AsOf.Add(-time.Duration(m.WindowDays()) * 24 * time.Hour)
-	q := "SELECT environment, score, grade, qualified FROM (" + scoredSQL(m, v, query{asOf: o.AsOf, backtest: true, from: start}) + ")"
+	q := "SELECT environment, score, grade, qualified, rules FROM (" + scoredSQL(m, v, query{asOf: o.AsOf, backtest: true, from: start}) + ")"
 	rows, err := o.Store.Query(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("backtest %s (%s): %w", m.Ref(), m.File.Path, err)
@@ -356,7 +374,8 @@ func backtest(ctx context.Context, o Options, v views, m *Model) ([]Backtest, er
 		var env, grade string
 		var score float64
 		var qualified uint64
-		if err := rows.Scan(&env, &score, &grade, &qualified); err != nil {
+		var rules []string
+		if err := rows.Scan(&env, &score, &grade, &qualified, &rules); err != nil {
 			return nil, fmt.Errorf("backtest %s: %w", m.Ref(), err)
 		}
 		b := byEnv[env]
@@ -365,7 +384,20 @@ func backtest(ctx context.Context, o Options, v views, m *Model) ([]Backtest, er
 			for i, g := range m.Grades {
 				b.Grades[i].Grade = g.Name
 			}
+			for _, name := range m.TermNames() {
+				b.Rules = append(b.Rules, RuleOutcome{Rule: name})
+			}
 			byEnv[env] = b
+		}
+		for _, r := range rules {
+			for i := range b.Rules {
+				if b.Rules[i].Rule == r {
+					b.Rules[i].Fired++
+					if qualified == 1 {
+						b.Rules[i].Qualified++
+					}
+				}
+			}
 		}
 		g := &b.Grades[rank[grade]]
 		g.Decided++

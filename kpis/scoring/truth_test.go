@@ -190,6 +190,21 @@ func compareBacktest(t *testing.T, stage string, rep *scoring.Report, truth dvsi
 		require.True(t, near(lift, *want.Lift), "%s: lift %v, truth %v", stage, lift, *want.Lift)
 	}
 	require.Equal(t, uint64(len(truth.Scoring.Leads)), mr.Leads, stage)
+	fired, qualified := map[string]uint64{}, map[string]uint64{}
+	for _, d := range want.Leads {
+		for _, r := range d.Rules {
+			fired[r]++
+			if d.Qualified {
+				qualified[r]++
+			}
+		}
+	}
+	require.Len(t, b.Rules, len(mr.Model.TermNames()), stage)
+	for _, r := range b.Rules {
+		require.Equal(t, fired[r.Rule], r.Fired, "%s: rule %s fired", stage, r.Rule)
+		require.Equal(t, qualified[r.Rule], r.Qualified, "%s: rule %s qualified", stage, r.Rule)
+	}
+	require.NotZero(t, fired["trade_show"], "%s: trade_show fires in the window", stage)
 }
 
 // explain checks Explain on a decided lead (by its email address) and an
