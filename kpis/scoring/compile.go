@@ -33,8 +33,10 @@ type compiler struct {
 	// viewKinds are the kinds of the lead view's columns, for columns the
 	// known list does not have (custom columns).
 	viewKinds map[string]kind
-	aggs      []string // activity aggregates; aggs[i] is __a<i>
-	types     []string // activity types read
+	// viewStrings are the lead view's String columns.
+	viewStrings map[string]bool
+	aggs        []string // activity aggregates; aggs[i] is __a<i>
+	types       []string // activity types read
 	// asOf is the SQL of the moment a score is computed for: a DateTime
 	// literal, or the column decided_at in the backtest; asOfConst is the
 	// run's as-of literal.
@@ -85,10 +87,13 @@ func (c *compiler) normalized(name string) string {
 	id := warehouse.QuoteIdentifier(name)
 	switch c.kinds[name] {
 	case kindText:
-		if c.dialect.ModernSQL() {
-			return fmt.Sprintf("lowerUTF8(trimBoth(toString(%s)))", id)
+		if !c.viewStrings[name] {
+			id = "toString(" + id + ")"
 		}
-		return fmt.Sprintf("lowerUTF8(replaceRegexpAll(toString(%s), '^ +| +$', ''))", id)
+		if c.dialect.ModernSQL() {
+			return fmt.Sprintf("lowerUTF8(trimBoth(%s))", id)
+		}
+		return fmt.Sprintf("lowerUTF8(replaceRegexpAll(%s, '^ +| +$', ''))", id)
 	case kindBool:
 		return fmt.Sprintf("toUInt8(%s)", id)
 	default:
@@ -428,7 +433,7 @@ type query struct {
 // points.
 func scoredSQL(m *Model, v views, q query) string {
 	lit, _ := warehouse.Literal(q.asOf.UTC().Truncate(time.Second))
-	c := &compiler{dialect: v.dialect, hasOpp: v.hasOpp, viewKinds: v.lead, kinds: map[string]kind{}, asOf: lit, asOfConst: lit}
+	c := &compiler{dialect: v.dialect, hasOpp: v.hasOpp, viewKinds: v.lead, viewStrings: v.strings, kinds: map[string]kind{}, asOf: lit, asOfConst: lit}
 	windowStart, _ := warehouse.Literal(q.from.UTC().Truncate(time.Second))
 	if q.backtest {
 		c.asOf = "decided_at"

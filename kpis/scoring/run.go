@@ -137,6 +137,9 @@ func NewRunID(now time.Time) string {
 type views struct {
 	dialect warehouse.Dialect
 	lead    map[string]kind // the lead view's columns
+	// strings are the lead view's columns of type (Nullable) String,
+	// which text rules read as they are; others go through toString.
+	strings map[string]bool
 	hasLead bool
 	// activities says whether activitypointer has what activity rules read.
 	activities bool
@@ -148,9 +151,10 @@ func readViews(ctx context.Context, s warehouse.Store) (views, error) {
 	if err != nil {
 		return views{}, fmt.Errorf("read the views scoring reads: %w", err)
 	}
-	v := views{dialect: s.Dialect(), lead: map[string]kind{}}
+	v := views{dialect: s.Dialect(), lead: map[string]kind{}, strings: map[string]bool{}}
 	for _, c := range cat[leadView] {
 		v.lead[c.Name] = kindOf(c.Type)
+		v.strings[c.Name] = strings.TrimSuffix(strings.TrimPrefix(c.Type, "Nullable("), ")") == "String"
 	}
 	v.hasLead = len(v.lead) > 0
 	has := func(table string, cols ...string) bool {
