@@ -42,7 +42,7 @@ func BenchmarkCatalog(b *testing.B) {
 	truth := sim.Truth()
 	asOf, err := time.Parse(time.RFC3339, truth.Now)
 	require.NoError(b, err)
-	settle(b, st)
+	kpistest.Settle(b, st)
 	b.ResetTimer()
 	var scan, run time.Duration
 	var rep *kpis.Report
@@ -81,27 +81,6 @@ func BenchmarkCatalog(b *testing.B) {
 	b.Logf("every KPI: %s", strings.Join(all, ", "))
 	b.Logf("leads=%d: catalog %s (%d KPIs, %d results), scan %s; slowest: %s", scale, (run / time.Duration(b.N)).Round(time.Millisecond),
 		len(rep.Timings), len(rep.Results), (scan / time.Duration(b.N)).Round(time.Millisecond), strings.Join(slow, ", "))
-}
-
-// settle waits until the engine has no merges running, so that the scan and
-// the catalog see the same parts (the same wait as connector's benchmark).
-func settle(b *testing.B, st warehouse.Store) {
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		rows, err := st.Query(context.Background(), "SELECT count() FROM system.merges")
-		require.NoError(b, err)
-		var n uint64
-		for rows.Next() {
-			require.NoError(b, rows.Scan(&n))
-		}
-		require.NoError(b, rows.Err())
-		rows.Close()
-		if n == 0 {
-			return
-		}
-		require.True(b, time.Now().Before(deadline), "the engine still runs %d merges after 2 minutes", n)
-		time.Sleep(20 * time.Millisecond) // polling the engine's merge list
-	}
 }
 
 // scanQueries builds the baseline: for every view the catalog reads, one

@@ -6,6 +6,7 @@ package kpistest
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -53,4 +54,26 @@ func Sync(tb testing.TB, st warehouse.Store, client *dataverse.Client, run strin
 	}
 	_, err := connector.Sync(context.Background(), connector.Options{Store: st, Client: client, Environment: Env, Tables: tables, RunID: run})
 	require.NoError(tb, err)
+}
+
+// Settle waits until the engine has no merges running, so that a
+// benchmark's baseline and the work it measures see the same parts.
+func Settle(tb testing.TB, st warehouse.Store) {
+	tb.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		rows, err := st.Query(context.Background(), "SELECT count() FROM system.merges")
+		require.NoError(tb, err)
+		var n uint64
+		for rows.Next() {
+			require.NoError(tb, rows.Scan(&n))
+		}
+		require.NoError(tb, rows.Err())
+		rows.Close()
+		if n == 0 {
+			return
+		}
+		require.True(tb, time.Now().Before(deadline), "the engine still runs %d merges after 2 minutes", n)
+		time.Sleep(20 * time.Millisecond) // polling the engine's merge list
+	}
 }
