@@ -29,7 +29,7 @@ func TestScoreCommand(t *testing.T) {
 			bt := truth.Scoring.Backtest
 
 			out := x.ampel("score", "run", "--as-of", truth.Now)
-			require.Contains(t, out, fmt.Sprintf("demo@v1 (draft): %d leads scored", len(truth.Scoring.Leads)))
+			require.Contains(t, out, fmt.Sprintf("demo@v1 (released): %d leads scored", len(truth.Scoring.Leads)))
 			decided := bt.Positives + bt.Negatives
 			require.Contains(t, out, fmt.Sprintf("backtest sim: %d leads decided", decided))
 			for _, g := range bt.Grades {
@@ -52,7 +52,7 @@ func TestScoreCommand(t *testing.T) {
 			require.Equal(t, want, got)
 
 			out = x.ampel("score", "list")
-			require.Regexp(t, `demo +v1 +v1 \(draft\) +13 +A B C +Demo lead score`, out)
+			require.Regexp(t, `demo +v1 +v1 +13 +A B C +Demo lead score`, out)
 
 			// a decided lead: its current score, and its score at the decision
 			var ids []string

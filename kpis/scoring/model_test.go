@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ampel/ampel/kpis/scoring"
+	ampelsql "github.com/ampel/ampel/sql"
 )
 
 // base is a valid model; the cases below break it one key at a time.
@@ -140,4 +141,16 @@ combine:
 	_, err = load(map[string]string{"m/v1.yaml": base, "both/v1.yaml": combined("  - {model: m@v1, weight: 1}\n"),
 		"nested/v1.yaml": strings.Replace(combined("  - {model: both@v1, weight: 1}\n"), "id: both", "id: nested", 1)})
 	require.ErrorContains(t, err, "nested/v1.yaml:11: combine[0].model: both@v1 combines models itself")
+}
+
+// TestBuiltinModels: every built-in model loads and its default version
+// is released, so that it never changes under the scores it made.
+func TestBuiltinModels(t *testing.T) {
+	t.Parallel()
+	set, err := scoring.Load(ampelsql.Scoring, "", nil)
+	require.NoError(t, err)
+	require.NotEmpty(t, set.IDs())
+	for _, m := range set.Defaults() {
+		require.True(t, m.File.Released, "%s is a draft: release it with make score-release MODEL=%s", m.Ref(), m.Ref())
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/ampel/ampel/kpis/scoring"
 	ampelsql "github.com/ampel/ampel/sql"
 	"github.com/ampel/ampel/warehouse"
+	"github.com/ampel/ampel/warehouse/migrate"
 	"github.com/ampel/ampel/warehouse/warehousetest"
 )
 
@@ -339,6 +341,28 @@ func TestScoresMatchTruth(t *testing.T) {
 			require.Equal(t, second, n)
 			require.Equal(t, uint64(1), nruns)
 			require.Equal(t, "r2", run)
+		})
+	}
+}
+
+// TestMigrationRunsTwice runs every statement of 0006_scoring.sql again
+// on a migrated database of each engine: each is safe to run twice.
+func TestMigrationRunsTwice(t *testing.T) {
+	ctx := context.Background()
+	all, err := migrate.Load(ampelsql.Schema)
+	require.NoError(t, err)
+	i := slices.IndexFunc(all, func(m migrate.Migration) bool { return m.Name == "0006_scoring.sql" })
+	require.GreaterOrEqual(t, i, 0)
+	for _, cfg := range warehousetest.All(t) {
+		t.Run(cfg.Driver, func(t *testing.T) {
+			st := kpistest.OpenMigrated(t, cfg)
+			script, err := warehouse.RenderText(all[i].Name, all[i].Body, map[string]any{"Dialect": st.Dialect().TemplateData()})
+			require.NoError(t, err)
+			stmts := warehouse.SplitStatements(script)
+			require.Len(t, stmts, 6)
+			for _, s := range stmts {
+				require.NoError(t, st.Exec(ctx, s))
+			}
 		})
 	}
 }
