@@ -130,6 +130,18 @@ func (e *env) kpiCatalog(c *commonFlags) (*config.Config, kpis.Options, error) {
 	return cfg, o, nil
 }
 
+// versionList shows the versions of a definition: "v1, v2 (draft)".
+func versionList(files []*versioned.File) string {
+	vs := make([]string, len(files))
+	for i, f := range files {
+		vs[i] = fmt.Sprintf("v%d", f.Version)
+		if !f.Released {
+			vs[i] += " (draft)"
+		}
+	}
+	return strings.Join(vs, ", ")
+}
+
 func kpiList(e *env, args []string) error {
 	fs := e.flagSet("kpi list", "kpi list --config FILE")
 	var c commonFlags
@@ -144,15 +156,11 @@ func kpiList(e *env, args []string) error {
 	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "ID\tDEFAULT\tVERSIONS\tPHASE\tLEVEL\tUNIT\tTITLE")
 	for _, d := range o.Catalog.Defaults() {
-		var vs []string
+		var files []*versioned.File
 		for _, v := range o.Catalog.Versions(d.ID) {
-			s := fmt.Sprintf("v%d", v.Version)
-			if !v.File.Released {
-				s += " (draft)"
-			}
-			vs = append(vs, s)
+			files = append(files, v.File)
 		}
-		fmt.Fprintf(w, "%s\tv%d\t%s\t%s\t%s\t%s\t%s\n", d.ID, d.Version, strings.Join(vs, ", "), d.Phase, d.Level, d.Unit, d.Title)
+		fmt.Fprintf(w, "%s\tv%d\t%s\t%s\t%s\t%s\t%s\n", d.ID, d.Version, versionList(files), d.Phase, d.Level, d.Unit, d.Title)
 	}
 	return w.Flush()
 }

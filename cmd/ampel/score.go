@@ -15,6 +15,7 @@ import (
 	"github.com/ampel/ampel/config"
 	"github.com/ampel/ampel/kpis"
 	"github.com/ampel/ampel/kpis/scoring"
+	"github.com/ampel/ampel/versioned"
 	"github.com/ampel/ampel/warehouse"
 )
 
@@ -207,13 +208,9 @@ func scoreList(e *env, args []string) error {
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tDEFAULT\tVERSIONS\tRULES\tGRADES\tTITLE")
 	for _, m := range o.Models.Defaults() {
-		var vs []string
+		var files []*versioned.File
 		for _, v := range o.Models.Versions(m.ID) {
-			s := fmt.Sprintf("v%d", v.Version)
-			if !v.File.Released {
-				s += " (draft)"
-			}
-			vs = append(vs, s)
+			files = append(files, v.File)
 		}
 		rules := fmt.Sprint(m.RuleCount())
 		if m.Combined() {
@@ -224,7 +221,7 @@ func scoreList(e *env, args []string) error {
 			}
 			rules += " (" + strings.Join(parts, " + ") + ")"
 		}
-		fmt.Fprintf(tw, "%s\tv%d\t%s\t%s\t%s\t%s\n", m.ID, m.Version, strings.Join(vs, ", "), rules, strings.Join(m.GradeNames(), " "), m.Title)
+		fmt.Fprintf(tw, "%s\tv%d\t%s\t%s\t%s\t%s\n", m.ID, m.Version, versionList(files), rules, strings.Join(m.GradeNames(), " "), m.Title)
 	}
 	return tw.Flush()
 }
