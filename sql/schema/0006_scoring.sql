@@ -26,22 +26,25 @@ ORDER BY (model, version, started_at);
 -- series. rules and points say why: the rules that fired and a group's
 -- cap (<group>:cap, negative when the cap took points away) with their
 -- points, which add up to the score. Ordered so that one run of a model
--- (the current scores) and one lead's series both read few rows.
+-- (the current scores) and one lead's series both read few rows. Texts are
+-- LowCardinality where the engine has it: a run repeats its id, the model,
+-- grades, stages and rule names on every row.
+{{$lc := "String"}}{{if .Dialect.ModernSQL}}{{$lc = "LowCardinality(String)"}}{{end}}
 CREATE TABLE IF NOT EXISTS lead_scores
 (
-    run_id String,
+    run_id {{$lc}},
     scored_at DateTime('UTC'),
     as_of DateTime('UTC'),
-    environment String,
+    environment {{$lc}},
     leadid UUID,
-    model String,
+    model {{$lc}},
     version UInt32,
-    checksum String,
+    checksum {{$lc}},
     draft UInt8,
     score Float64,
-    grade String,
-    stage String,             -- sales_ready, marketing_qualified, not_qualified ('' without thresholds)
-    rules Array(String),
+    grade {{$lc}},
+    stage {{$lc}},            -- sales_ready, marketing_qualified, not_qualified ('' without thresholds)
+    rules Array({{$lc}}),
     points Array(Float64)
 )
 ENGINE = MergeTree
