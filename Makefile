@@ -11,7 +11,7 @@ GOFLAGS_TEST ?= -race -timeout 45m
 BENCH     ?= .
 BENCHTIME ?= 1x
 
-.PHONY: all build build-server demo libchdb test-deps test test-short bench vet fmt clean kpi-docs kpi-release
+.PHONY: all build build-server demo libchdb test-deps test test-short bench vet fmt clean kpi-docs kpi-release score-release
 
 all: build
 
@@ -55,6 +55,10 @@ kpi-docs:
 kpi-release:
 	$(GO) run ./cmd/ampel kpi release --dir sql/kpis $(KPI)
 	$(MAKE) kpi-docs
+
+# release a built-in scoring model version: make score-release MODEL=demo@v1
+score-release:
+	$(GO) run ./cmd/ampel score release --dir sql/scoring $(MODEL)
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

@@ -68,6 +68,9 @@
 //	  critical_fields:          # completeness KPIs: replaces a table's default critical fields
 //	    - table: lead
 //	      fields: [lastname, companyname, emailaddress1]
+//	scoring:
+//	  dir: ""                   # your own lead scoring models, <id>/v<N>.yaml, beside the built-in ones
+//	  models: []                # the models ampel score run and ampel run score (ID or ID@vN); empty: every model
 //	log:
 //	  level: info               # debug, info, warn, error
 //	  format: text              # text or json
@@ -80,6 +83,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -97,6 +101,7 @@ type Config struct {
 	Schedules    []Schedule    `yaml:"schedules"`
 	Serve        Serve         `yaml:"serve"`
 	KPIs         KPIs          `yaml:"kpis"`
+	Scoring      Scoring       `yaml:"scoring"`
 	Log          Log           `yaml:"log"`
 
 	// File is the path the configuration was read from; relative paths in
@@ -188,6 +193,15 @@ type KPIs struct {
 	CriticalFields []CriticalFields `yaml:"critical_fields"`
 }
 
+// Scoring configures lead scoring (package kpis/scoring).
+type Scoring struct {
+	// Dir holds the user's own models, <id>/v<N>.yaml, beside the built-in ones.
+	Dir string `yaml:"dir"`
+	// Models are the models ampel score run and ampel run score, ID or
+	// ID@vN; empty scores the default version of every model.
+	Models []string `yaml:"models"`
+}
+
 // CriticalFields names the fields of one table that must be filled.
 type CriticalFields struct {
 	Table  string   `yaml:"table"`
@@ -199,6 +213,9 @@ type Log struct {
 	Level  string `yaml:"level"`
 	Format string `yaml:"format"`
 }
+
+// modelRef is a scoring model reference: ID or ID@vN.
+var modelRef = regexp.MustCompile(`^[a-z][a-z0-9_]*(@v[1-9][0-9]*)?$`)
 
 // Duration is a time.Duration written as "90s", "5m", "1h30m".
 type Duration time.Duration
@@ -338,6 +355,7 @@ func (c *Config) setDefaults() {
 	}
 	c.KPIs.Inputs = c.resolve(c.KPIs.Inputs)
 	c.KPIs.Dir = c.resolve(c.KPIs.Dir)
+	c.Scoring.Dir = c.resolve(c.Scoring.Dir)
 	if c.Log.Level == "" {
 		c.Log.Level = "info"
 	}
@@ -526,6 +544,13 @@ func (c *Config) validate() error {
 			if !warehouse.ValidIdentifier(f) {
 				add(fmt.Sprintf("%s.fields[%d]", key, j), "%q is not a column logical name", f)
 			}
+		}
+	}
+
+	for i, m := range c.Scoring.Models {
+		key := fmt.Sprintf("scoring.models[%d]", i)
+		if !modelRef.MatchString(m) {
+			add(key, "%q is not a model: write ID or ID@vN, e.g. demo@v1", m)
 		}
 	}
 

@@ -40,6 +40,8 @@ func TestLoadGood(t *testing.T) {
 	require.Equal(t, []string{"new_notes"}, c.Sync.Tables[len(names)-1].ExcludeColumns)
 	require.Equal(t, 1000, c.Sync.PageSize)
 	require.Equal(t, "json", c.Log.Format)
+	require.Equal(t, filepath.Join("testdata", "models"), c.Scoring.Dir, "relative to the file")
+	require.Equal(t, []string{"demo@v1"}, c.Scoring.Models)
 
 	wc := c.WarehouseConfig()
 	require.Equal(t, 4, wc.MaxConns)
@@ -56,6 +58,7 @@ func TestEmptyFileIsDefaults(t *testing.T) {
 	require.Equal(t, "127.0.0.1:8080", c.Serve.Addr)
 	require.Equal(t, 10*time.Second, c.Sync.CheckpointEvery.D())
 	require.Equal(t, "UTC", c.KPIs.Timezone)
+	require.Empty(t, c.Scoring.Models, "every model")
 }
 
 func TestDecodeYAML(t *testing.T) {
@@ -105,6 +108,7 @@ func TestLoadBad(t *testing.T) {
 		"tab":             "tab.bad.yaml:4: a tab character indents this line; YAML allows spaces only",
 		"kpi_timezone":    `kpi_timezone.bad.yaml:2: kpis.timezone: "Mars/Olympus" is not a time zone`,
 		"kpi_field":       `kpi_field.bad.yaml:4: kpis.critical_fields[0].fields[0]: "email address" is not a column logical name`,
+		"scoring_model":   `scoring_model.bad.yaml:3: scoring.models[1]: "Demo v2" is not a model: write ID or ID@vN`,
 	}
 	secrets := map[string]string{"AMPEL_TEST_SECRET": "Xy7~qR2sT9uVwZ4aB6cD"}
 	for name, want := range cases {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/ampel/ampel/connector/dvsim"
 	"github.com/ampel/ampel/kpis"
+	"github.com/ampel/ampel/kpis/kpistest"
 	"github.com/ampel/ampel/warehouse"
 	"github.com/ampel/ampel/warehouse/warehousetest"
 )
@@ -30,18 +31,18 @@ func BenchmarkCatalog(b *testing.B) {
 		scale = 20_000
 	}
 	ctx := context.Background()
-	st := openMigrated(b, warehousetest.Embedded(b))
+	st := kpistest.OpenMigrated(b, warehousetest.Embedded(b))
 	sim, err := dvsim.Start(dvsim.Options{Seed: 1, Scale: scale})
 	require.NoError(b, err)
 	defer sim.Close()
-	syncSim(b, st, sim, simClient(b, sim), "bench")
+	kpistest.Sync(b, st, kpistest.Client(b, sim), "bench")
 	cat := loadCatalog(b)
 	in := simInputs(b, sim)
 	scans := scanQueries(b, st, cat)
 	truth := sim.Truth()
 	asOf, err := time.Parse(time.RFC3339, truth.Now)
 	require.NoError(b, err)
-	settle(b, st)
+	kpistest.Settle(b, st)
 	b.ResetTimer()
 	var scan, run time.Duration
 	var rep *kpis.Report
@@ -80,27 +81,6 @@ func BenchmarkCatalog(b *testing.B) {
 	b.Logf("every KPI: %s", strings.Join(all, ", "))
 	b.Logf("leads=%d: catalog %s (%d KPIs, %d results), scan %s; slowest: %s", scale, (run / time.Duration(b.N)).Round(time.Millisecond),
 		len(rep.Timings), len(rep.Results), (scan / time.Duration(b.N)).Round(time.Millisecond), strings.Join(slow, ", "))
-}
-
-// settle waits until the engine has no merges running, so that the scan and
-// the catalog see the same parts (the same wait as connector's benchmark).
-func settle(b *testing.B, st warehouse.Store) {
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		rows, err := st.Query(context.Background(), "SELECT count() FROM system.merges")
-		require.NoError(b, err)
-		var n uint64
-		for rows.Next() {
-			require.NoError(b, rows.Scan(&n))
-		}
-		require.NoError(b, rows.Err())
-		rows.Close()
-		if n == 0 {
-			return
-		}
-		require.True(b, time.Now().Before(deadline), "the engine still runs %d merges after 2 minutes", n)
-		time.Sleep(20 * time.Millisecond) // polling the engine's merge list
-	}
 }
 
 // scanQueries builds the baseline: for every view the catalog reads, one

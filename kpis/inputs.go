@@ -428,23 +428,9 @@ func (in *Inputs) write(ctx context.Context, s warehouse.Store, runID string) er
 		if len(t.rows) == 0 {
 			continue
 		}
-		if err := insertRows(ctx, s, t.name, t.cols, t.rows); err != nil {
+		if err := warehouse.InsertRows(ctx, s, t.name, t.cols, t.rows); err != nil {
 			return fmt.Errorf("load inputs into %s: %w", t.name, err)
 		}
 	}
 	return nil
-}
-
-func insertRows(ctx context.Context, s warehouse.Store, table string, cols []string, rows [][]any) error {
-	b, err := s.PrepareInsert(ctx, table, cols)
-	if err != nil {
-		return err
-	}
-	for _, r := range rows {
-		if err := b.Append(r...); err != nil {
-			b.Abort()
-			return err
-		}
-	}
-	return b.Send(ctx)
 }

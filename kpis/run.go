@@ -550,7 +550,7 @@ func writeDefinitions(ctx context.Context, s warehouse.Store, defs []*Definition
 			d.Owner, d.Level, d.Phase, d.Type, d.Unit, d.Direction, d.Thresholds.Green, d.Thresholds.Amber,
 			d.MinDenominator, d.Grain, nonNil(d.Dimensions), nonNil(d.Sources), nonNil(d.Inputs), d.Source, d.File.Path, at})
 	}
-	err := insertRows(ctx, s, "kpi_definitions", []string{"kpi_id", "version", "checksum", "released", "title", "description",
+	err := warehouse.InsertRows(ctx, s, "kpi_definitions", []string{"kpi_id", "version", "checksum", "released", "title", "description",
 		"owner", "level", "phase", "type", "unit", "direction", "green", "amber", "min_denominator", "grain",
 		"dimensions", "sources", "inputs", "source", "path", "loaded_at"}, rows)
 	if err != nil {
@@ -594,7 +594,7 @@ func writeResults(ctx context.Context, s warehouse.Store, rep *Report, at time.T
 			r.Environment, r.PeriodStart, r.PeriodEnd, r.DimText(), names, values, ptr(r.Value), ptr(r.Numerator),
 			ptr(r.Denominator), r.Def.Unit, r.Status, nonNil(r.SyncRuns)})
 	}
-	err := insertRows(ctx, s, "kpi_results", []string{"run_id", "computed_at", "kpi_id", "version", "checksum", "draft",
+	err := warehouse.InsertRows(ctx, s, "kpi_results", []string{"run_id", "computed_at", "kpi_id", "version", "checksum", "draft",
 		"environment", "period_start", "period_end", "dimensions", "dim_names", "dim_values", "value", "numerator",
 		"denominator", "unit", "status", "sync_runs"}, rows)
 	if err != nil {
@@ -621,7 +621,7 @@ func writeRun(ctx context.Context, o Options, rep *Report, kpis int, started tim
 	if o.Inputs != nil {
 		file, sum = o.Inputs.File, o.Inputs.Checksum
 	}
-	err := insertRows(ctx, o.Store, "kpi_runs", []string{"run_id", "started_at", "finished_at", "as_of", "timezone", "kpis",
+	err := warehouse.InsertRows(ctx, o.Store, "kpi_runs", []string{"run_id", "started_at", "finished_at", "as_of", "timezone", "kpis",
 		"results", "failed", "skipped", "red", "amber", "green", "inputs_file", "inputs_checksum", "status", "error", "note"},
 		[][]any{{rep.RunID, started, time.Now().UTC(), rep.AsOf, o.Timezone, uint64(kpis), uint64(len(rep.Results)),
 			uint64(len(rep.Failed)), uint64(len(rep.Skipped)), uint64(rep.Count(Red)), uint64(rep.Count(Amber)),

@@ -12,49 +12,18 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/ampel/ampel/config"
-	"github.com/ampel/ampel/connector"
-	"github.com/ampel/ampel/connector/dataverse"
 	"github.com/ampel/ampel/connector/dvsim"
 	"github.com/ampel/ampel/kpis"
+	"github.com/ampel/ampel/kpis/kpistest"
+	"github.com/ampel/ampel/kpis/scoring"
 	ampelsql "github.com/ampel/ampel/sql"
 	"github.com/ampel/ampel/warehouse"
-	"github.com/ampel/ampel/warehouse/migrate"
 	"github.com/ampel/ampel/warehouse/warehousetest"
 )
 
 func TestMain(m *testing.M) { warehousetest.Main(m) }
 
-const env = "sim"
-
-// openMigrated opens a test database with Ampel's schema.
-func openMigrated(tb testing.TB, cfg warehouse.Config) warehouse.Store {
-	tb.Helper()
-	st := warehousetest.Open(tb, cfg)
-	_, err := migrate.Up(context.Background(), st, ampelsql.Schema, migrate.Options{})
-	require.NoError(tb, err)
-	return st
-}
-
-func simClient(tb testing.TB, sim *dvsim.Server) *dataverse.Client {
-	tb.Helper()
-	c, err := dataverse.New(context.Background(), dataverse.Config{
-		URL: sim.URL(), Authority: sim.Authority(), TenantID: sim.TenantID(),
-		ClientID: sim.ClientID(), ClientSecret: sim.ClientSecret(), HTTPClient: sim.Client(),
-	})
-	require.NoError(tb, err)
-	return c
-}
-
-func syncSim(tb testing.TB, st warehouse.Store, sim *dvsim.Server, client *dataverse.Client, run string) {
-	tb.Helper()
-	var tables []connector.Table
-	for _, n := range config.DefaultTables {
-		tables = append(tables, connector.Table{Name: n})
-	}
-	_, err := connector.Sync(context.Background(), connector.Options{Store: st, Client: client, Environment: env, Tables: tables, RunID: run})
-	require.NoError(tb, err)
-}
+const env = kpistest.Env
 
 func loadCatalog(tb testing.TB) *kpis.Catalog {
 	tb.Helper()
@@ -162,6 +131,17 @@ func compare(t *testing.T, stage string, rep *kpis.Report, truth dvsim.Truth) {
 	}
 }
 
+// score runs the built-in lead scoring models, whose backtest the
+// lead_score_* KPIs read.
+func score(t *testing.T, st warehouse.Store, asOf time.Time) {
+	t.Helper()
+	models, err := scoring.Load(ampelsql.Scoring, "", nil)
+	require.NoError(t, err)
+	rep, err := scoring.Run(context.Background(), scoring.Options{Store: st, Models: models, AsOf: asOf})
+	require.NoError(t, err)
+	require.Empty(t, rep.Failed)
+}
+
 // TestCatalogMatchesTruth syncs a simulator into each engine, runs the
 // whole catalog and compares every result with the simulator's truth;
 // then again after a mutation and a delta sync.
@@ -170,23 +150,25 @@ func TestCatalogMatchesTruth(t *testing.T) {
 	cat := loadCatalog(t)
 	for _, cfg := range warehousetest.All(t) {
 		t.Run(cfg.Driver, func(t *testing.T) {
-			st := openMigrated(t, cfg)
+			st := kpistest.OpenMigrated(t, cfg)
 			sim, err := dvsim.Start(dvsim.Options{Seed: 12, Scale: 600})
 			require.NoError(t, err)
 			t.Cleanup(func() { sim.Close() })
-			client := simClient(t, sim)
+			client := kpistest.Client(t, sim)
 			in := simInputs(t, sim)
-			syncSim(t, st, sim, client, "s1")
+			kpistest.Sync(t, st, client, "s1")
 			truth := sim.Truth()
 			asOf, err := time.Parse(time.RFC3339, truth.Now)
 			require.NoError(t, err)
+			score(t, st, asOf)
 			rep, err := kpis.Run(ctx, kpis.Options{Store: st, Catalog: cat, Inputs: in, AsOf: asOf})
 			require.NoError(t, err)
 			require.NotEmpty(t, rep.Results)
 			compare(t, "first load", rep, truth)
 
 			sim.Mutate(60, 120, 30)
-			syncSim(t, st, sim, client, "s2")
+			kpistest.Sync(t, st, client, "s2")
+			score(t, st, asOf)
 			rep2, err := kpis.Run(ctx, kpis.Options{Store: st, Catalog: cat, Inputs: in, AsOf: asOf})
 			require.NoError(t, err)
 			compare(t, "after mutate", rep2, sim.Truth())
@@ -212,7 +194,7 @@ func TestSkips(t *testing.T) {
 	cat := loadCatalog(t)
 	for _, cfg := range warehousetest.All(t) {
 		t.Run(cfg.Driver, func(t *testing.T) {
-			st := openMigrated(t, cfg)
+			st := kpistest.OpenMigrated(t, cfg)
 			rep, err := kpis.Run(ctx, kpis.Options{Store: st, Catalog: cat, RunID: "r1"})
 			require.NoError(t, err)
 			require.Empty(t, rep.Results)

@@ -4,7 +4,9 @@
 // landing/ the templates for per-table landing tables and current-state
 // views, warehouse/ the statements the drivers run (creating the store's
 // database), kpis/ the versioned KPI definitions (<id>/v<N>.sql and
-// releases.lock; see package versioned and package kpis), and later
+// releases.lock; see package versioned and package kpis), scoring/ the
+// versioned lead scoring models (<id>/v<N>.yaml and releases.lock; see
+// package kpis/scoring), and later
 // audits/ and marts/ the audit rules and BI views.
 // Code reads them only through the fs.FS values here, and renders them
 // with Render and RenderText: every file is a text/template that sees the
@@ -16,7 +18,7 @@ import (
 	"io/fs"
 )
 
-//go:embed schema migrate landing warehouse kpis
+//go:embed schema migrate landing warehouse kpis scoring
 var files embed.FS
 
 // Schema holds the numbered migrations, NNNN_name.sql.
@@ -35,6 +37,10 @@ var Warehouse = sub("warehouse")
 // KPIs holds the built-in KPI definitions, <id>/v<N>.sql, and their lock
 // file releases.lock.
 var KPIs = sub("kpis")
+
+// Scoring holds the built-in lead scoring models, <id>/v<N>.yaml, and
+// their lock file releases.lock.
+var Scoring = sub("scoring")
 
 func sub(dir string) fs.FS {
 	f, err := fs.Sub(files, dir)

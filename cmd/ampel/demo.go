@@ -11,11 +11,13 @@ import (
 	"github.com/ampel/ampel/connector"
 	"github.com/ampel/ampel/connector/dvsim"
 	"github.com/ampel/ampel/kpis"
+	"github.com/ampel/ampel/kpis/scoring"
 )
 
 // runDemo runs the main job end to end on one machine: a simulated
 // Dataverse, a sync into an embedded warehouse in --data, a summary of
-// what landed, and the KPI catalog's traffic lights over it (with the
+// what landed, the lead scores of the built-in models with their
+// backtest, and the KPI catalog's traffic lights over it (with the
 // inputs file the simulator writes). (Audit and serving join as they are
 // built.)
 //
@@ -82,6 +84,17 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	took := time.Since(syncStart)
 	fmt.Fprintf(e.stdout, "synced %d tables, %d rows in %s (%.0f rows/s), %d requests, %d throttled\n",
 		len(results), rows, took.Round(time.Millisecond), float64(rows)/took.Seconds(), requests, throttled)
+	so, err := scoring.Configure(cfg)
+	if err != nil {
+		return configError{err}
+	}
+	so.Store, so.Logger = s, log
+	srep, err := scoring.Run(ctx, so)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "\nlead scores (sql/scoring; ampel score show LEAD explains one):\n")
+	printScoreReport(e.stdout, srep)
 	o, err := kpis.Configure(cfg)
 	if err != nil {
 		return configError{err}
@@ -95,5 +108,6 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	printKPIReport(e.stdout, rep, true)
 	fmt.Fprintf(e.stdout, "\nquery it: ampel sql --config %s \"SELECT count() FROM lead\"\n", file)
 	fmt.Fprintf(e.stdout, "every KPI result: ampel kpi run --config %s\n", file)
+	fmt.Fprintf(e.stdout, "scores: ampel score run --config %s; ampel sql --config %s \"SELECT grade, count() FROM lead_score GROUP BY grade\"\n", file, file)
 	return nil
 }

@@ -43,34 +43,37 @@ func (l *listFlag) Set(v string) error {
 var kpiValueFlags = map[string]bool{"config": true, "log-level": true, "log-format": true, "kpi": true,
 	"fail-on": true, "as-of": true, "dir": true}
 
-// runKPI finds the subcommand among the arguments (flags may come first:
-// ampel kpi --config FILE run) and runs it.
-func runKPI(ctx context.Context, e *env, args []string) error {
-	sub := -1
+// subcommand finds the subcommand among the arguments of a command with
+// subcommands (flags may come first: ampel kpi --config FILE run):
+// valueFlags are the flags that take the next argument as their value.
+// It returns the subcommand and the other arguments; --help before it
+// prints usage and returns errHelp.
+func subcommand(e *env, args []string, valueFlags map[string]bool, usage, what string) (string, []string, error) {
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		if a == "-h" || a == "--help" || a == "-help" {
-			if sub < 0 {
-				fmt.Fprintf(e.stdout, "Usage: ampel %s\n", kpiUsage)
-				return errHelp
-			}
-			continue
+			fmt.Fprintf(e.stdout, "Usage: ampel %s\n", usage)
+			return "", nil, errHelp
 		}
 		if strings.HasPrefix(a, "-") {
 			name := strings.TrimLeft(a, "-")
-			if !strings.Contains(name, "=") && kpiValueFlags[name] {
+			if !strings.Contains(name, "=") && valueFlags[name] {
 				i++
 			}
 			continue
 		}
-		sub = i
-		break
+		return a, append(append([]string{}, args[:i]...), args[i+1:]...), nil
 	}
-	if sub < 0 {
-		return usageError{errors.New("name what to do: list, show ID, run or release ID@vN")}
+	return "", nil, usageError{errors.New("name what to do: " + what)}
+}
+
+// runKPI finds the subcommand among the arguments and runs it.
+func runKPI(ctx context.Context, e *env, args []string) error {
+	sub, rest, err := subcommand(e, args, kpiValueFlags, kpiUsage, "list, show ID, run or release ID@vN")
+	if err != nil {
+		return err
 	}
-	rest := append(append([]string{}, args[:sub]...), args[sub+1:]...)
-	switch args[sub] {
+	switch sub {
 	case "list":
 		return kpiList(e, rest)
 	case "show":
@@ -80,7 +83,7 @@ func runKPI(ctx context.Context, e *env, args []string) error {
 	case "release":
 		return kpiRelease(e, rest)
 	}
-	return usageError{fmt.Errorf("%q is not a kpi subcommand: use list, show, run or release", args[sub])}
+	return usageError{fmt.Errorf("%q is not a kpi subcommand: use list, show, run or release", sub)}
 }
 
 // parseAll parses flags that may stand before, between and after the
@@ -99,6 +102,21 @@ func parseAll(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
+// parseAsOf reads --as-of: RFC 3339 or a date (UTC); empty is the zero
+// time (now).
+func parseAsOf(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	at, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		if at, err = time.Parse("2006-01-02", s); err != nil {
+			return time.Time{}, usageError{fmt.Errorf("--as-of %q: write 2026-11-30 or 2026-11-30T08:00:00Z", s)}
+		}
+	}
+	return at, nil
+}
+
 // kpiCatalog loads the config and its KPI definitions and inputs.
 func (e *env) kpiCatalog(c *commonFlags) (*config.Config, kpis.Options, error) {
 	cfg, err := e.load(c)
@@ -110,6 +128,18 @@ func (e *env) kpiCatalog(c *commonFlags) (*config.Config, kpis.Options, error) {
 		return nil, o, configError{err}
 	}
 	return cfg, o, nil
+}
+
+// versionList shows the versions of a definition: "v1, v2 (draft)".
+func versionList(files []*versioned.File) string {
+	vs := make([]string, len(files))
+	for i, f := range files {
+		vs[i] = fmt.Sprintf("v%d", f.Version)
+		if !f.Released {
+			vs[i] += " (draft)"
+		}
+	}
+	return strings.Join(vs, ", ")
 }
 
 func kpiList(e *env, args []string) error {
@@ -126,15 +156,11 @@ func kpiList(e *env, args []string) error {
 	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "ID\tDEFAULT\tVERSIONS\tPHASE\tLEVEL\tUNIT\tTITLE")
 	for _, d := range o.Catalog.Defaults() {
-		var vs []string
+		var files []*versioned.File
 		for _, v := range o.Catalog.Versions(d.ID) {
-			s := fmt.Sprintf("v%d", v.Version)
-			if !v.File.Released {
-				s += " (draft)"
-			}
-			vs = append(vs, s)
+			files = append(files, v.File)
 		}
-		fmt.Fprintf(w, "%s\tv%d\t%s\t%s\t%s\t%s\t%s\n", d.ID, d.Version, strings.Join(vs, ", "), d.Phase, d.Level, d.Unit, d.Title)
+		fmt.Fprintf(w, "%s\tv%d\t%s\t%s\t%s\t%s\t%s\n", d.ID, d.Version, versionList(files), d.Phase, d.Level, d.Unit, d.Title)
 	}
 	return w.Flush()
 }
@@ -215,14 +241,9 @@ func kpiRun(ctx context.Context, e *env, args []string) error {
 	if *failOn != "" && *failOn != kpis.Red && *failOn != kpis.Amber {
 		return usageError{fmt.Errorf("--fail-on %q: use red or amber", *failOn)}
 	}
-	var at time.Time
-	if *asOf != "" {
-		var err error
-		if at, err = time.Parse(time.RFC3339, *asOf); err != nil {
-			if at, err = time.Parse("2006-01-02", *asOf); err != nil {
-				return usageError{fmt.Errorf("--as-of %q: write 2026-11-30 or 2026-11-30T08:00:00Z", *asOf)}
-			}
-		}
+	at, err := parseAsOf(*asOf)
+	if err != nil {
+		return err
 	}
 	cfg, o, err := e.kpiCatalog(&c)
 	if err != nil {
@@ -257,26 +278,31 @@ func kpiRun(ctx context.Context, e *env, args []string) error {
 }
 
 func kpiRelease(e *env, args []string) error {
-	fs := e.flagSet("kpi release", "kpi release ID@vN [--dir DIR | --config FILE]")
+	return releaseVersion(e, args, "kpi", "kpis.dir", func(cfg *config.Config) string { return cfg.KPIs.Dir })
+}
+
+// releaseVersion is ampel kpi|score release ID@vN: it adds a draft to the
+// releases.lock of --dir, or of the directory the config names (key).
+func releaseVersion(e *env, args []string, command, key string, dirOf func(*config.Config) string) error {
+	fs := e.flagSet(command+" release", command+" release ID@vN [--dir DIR | --config FILE]")
 	var c commonFlags
 	c.register(fs)
-	dir := fs.String("dir", "", "the definitions `directory` whose releases.lock to add to (default: the config's kpis.dir; sql/kpis for the built-in ones)")
+	dir := fs.String("dir", "", "the definitions `directory` whose releases.lock to add to (default: the config's "+key+")")
 	pos, err := parseAll(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 {
-		return usageError{errors.New("name one version: ampel kpi release ID@vN")}
+		return usageError{fmt.Errorf("name one version: ampel %s release ID@vN", command)}
 	}
 	if *dir == "" {
 		cfg, err := e.load(&c)
 		if err != nil {
 			return err
 		}
-		if cfg.KPIs.Dir == "" {
-			return configError{fmt.Errorf("%s: kpis.dir: not set; name your definitions directory there or give --dir", cfg.File)}
+		if *dir = dirOf(cfg); *dir == "" {
+			return configError{fmt.Errorf("%s: %s: not set; name your definitions directory there or give --dir", cfg.File, key)}
 		}
-		*dir = cfg.KPIs.Dir
 	}
 	line, err := versioned.Release(*dir, pos[0])
 	if err != nil {

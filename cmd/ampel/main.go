@@ -64,6 +64,7 @@ func init() {
 		{"simulate", "run the Dataverse simulator", runSimulate},
 		{"sync", "sync Dataverse tables into the warehouse", runSync},
 		{"kpi", "run, list or show KPI definitions", runKPI},
+		{"score", "score leads with versioned models, judge them, explain a lead", runScore},
 		{"audit", "report data-quality findings", runAudit},
 		{"sql", "run a read-only query on the warehouse", runSQL},
 		{"serve", "serve the OData feed, cockpit, /healthz and /metrics", runServe},

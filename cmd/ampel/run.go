@@ -13,8 +13,8 @@ import (
 )
 
 // runRun syncs every table group once at start and then on its cron
-// schedule, until SIGTERM or SIGINT, and runs the KPI catalog after each
-// successful sync. A group never overlaps itself: a run that comes due while the
+// schedule, until SIGTERM or SIGINT, and scores the leads and runs the KPI
+// catalog after each successful sync. A group never overlaps itself: a run that comes due while the
 // last is going is skipped and logged. On a signal the running syncs finish
 // their current batch and stop; their state stays at the last complete
 // read, so the next start goes on from there.
@@ -76,7 +76,8 @@ func runRun(ctx context.Context, e *env, args []string) error {
 }
 
 // groupSync is one schedule group's job: sync its tables, log the
-// outcome, and run the KPI catalog after a sync that succeeded.
+// outcome, and score the leads and run the KPI catalog after a sync that
+// succeeded.
 func groupSync(cfg *config.Config, s warehouse.Store, runner *connector.Runner, tables []connector.Table, log *slog.Logger) func(context.Context) error {
 	return func(ctx context.Context) error {
 		start := time.Now()
@@ -98,6 +99,7 @@ func groupSync(cfg *config.Config, s warehouse.Store, runner *connector.Runner, 
 			return err
 		}
 		log.Info("sync group done", "rows", rows, "duration", took)
+		runScoring(ctx, cfg, s, log)
 		runCatalog(ctx, cfg, s, log)
 		return nil
 	}

@@ -3,7 +3,7 @@
 // Start generates a deterministic data set from Options.Seed (Scale leads, the other tables
 // in proportion: users N/200 (min 5) plus one application user for the client, ~0.35N
 // accounts and contacts, ~0.3N opportunities from qualified leads, quotes with revisions,
-// orders from won quotes, invoices (paid, partial, cancelled, open), ~N activities regarding
+// orders from won quotes, invoices (paid, partial, cancelled, open), ~1.3N activities regarding
 // leads and opportunities, N/50 cases rising after GoLive and falling off; one record in five
 // with a money column is in a second currency, exchangerate 1.25, so its _base amounts are the
 // amounts ÷ 1.25 — transactioncurrencyid still names one currency: VERIFY; then the planted
@@ -11,6 +11,12 @@
 // accounts from a random stream of their own) and serves it over
 // HTTPS at URL()+"/api/data/v9.2/". Records are stored column-wise (no map per row) and
 // rendered to JSON on the fly.
+//
+// Leads are decided by planted features, for lead scoring (scoring.go): each has a company
+// size, industry and country besides job title, source and amount, and 0 to 4 completed
+// interactions (phone calls, emails, an appointment) before its decision; whether a decided
+// lead is qualified depends on some of these (decision maker, size, amount, referral, calls,
+// meetings help; trade show hurts) and not on others (industry, country, emails).
 //
 // Auth: an Entra-ID-like authority at Authority(): /v2.0/.well-known/openid-configuration,
 // /oauth2/v2.0/token (client_credentials with client_secret, or client_assertion signed by a
@@ -84,6 +90,16 @@
 //	                                             now, computed in Go from the records and from
 //	                                             the KPI inputs file (Server.Inputs, WriteInputs)
 //	                                             that goes with the data; see kpitruth.go
+//	scoring {model, leads.<lead id> = {score, grade, stage, rules, points},
+//	         backtest {window_start, window_end, grades [{grade, decided, qualified, rate}],
+//	                   positives, negatives, concordant, auc, lift,
+//	                   leads.<lead id> = {decided_at, score, grade, rules, qualified}}}
+//	                                             what the demo scoring model
+//	                                             (sql/scoring/demo/v1.yaml) gives every live lead
+//	                                             as of now, and its backtest over the leads decided
+//	                                             in the last 365 days, scored as of their decision;
+//	                                             computed in Go by a second implementation of
+//	                                             the model (scoring.go)
 //
 // Every key of the truth JSON is snake_case.
 //

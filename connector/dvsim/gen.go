@@ -277,19 +277,9 @@ func (s *Server) genLead(g *gen, p *planted, i int, start, now time.Time, dupEve
 	email := emailFor(first, last, i, domainFor(base))
 	phone := phoneFor(i)
 	owner := g.user()
-	state, status := int32(0), int32(1+g.rng.IntN(2))
-	age := now.Sub(created)
-	if age > 30*24*time.Hour {
-		switch x := g.rng.Float64(); {
-		case x < 0.30:
-			state, status = 1, 3
-		case x < 0.75:
-			state, status = 2, int32(4+g.rng.IntN(4))
-		}
-	}
 	modified := g.between(created, minTime(now.Add(-time.Hour), created.Add(60*24*time.Hour)))
 	row := l.newRow()
-	s.stamp(l, row, created, modified, owner, state, status)
+	s.stamp(l, row, created, modified, owner, 0, int32(1+g.rng.IntN(2)))
 	set(l, row, "firstname", first)
 	set(l, row, "lastname", last)
 	set(l, row, "subject", "Interesse an "+products[g.rng.IntN(len(products))])
@@ -325,10 +315,11 @@ func (s *Server) genLead(g *gen, p *planted, i int, start, now time.Time, dupEve
 		set(l, row, "companyname", company)
 	}
 	clean := x >= 0.065 && y >= 0.09
-	if state == 1 {
+	// planted scoring features and interactions decide the lead (scoring.go)
+	if state := s.plantLead(row, i, created, modified, now); state == 1 {
 		s.qualify(g, row, first, last, base, legal, email, phone, i, modified, now, owner)
 	}
-	s.genActivities(g, l, row, created, now, g.rng.IntN(2))
+	s.genActivities(g, l, row, created, now, g.rng.IntN(7)/6) // noise beside the planted interactions
 	// duplicates of this lead (only from clean originals so every group is unambiguous).
 	if clean && i%dupEvery == dupEvery-1 && l.byName["companyname"].ref[row] != nullRef {
 		kind := dupKinds[(i/dupEvery)%len(dupKinds)]

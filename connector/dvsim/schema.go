@@ -170,6 +170,7 @@ func (s *Server) defineSchema() {
 	str(l, "subject", "companyname", "emailaddress1", "telephone1", "jobtitle", "address1_city")
 	l.addCol(&column{name: "leadsourcecode", kind: kChoice, attrType: "Picklist", options: opts(1, "Advertisement", 2, "Employee Referral", 3, "External Referral", 4, "Partner", 5, "Public Relations", 6, "Seminar", 7, "Trade Show", 8, "Web", 9, "Word of Mouth", 10, "Other")})
 	l.addCol(&column{name: "leadqualitycode", kind: kChoice, attrType: "Picklist", options: opts(1, "Hot", 2, "Warm", 3, "Cold")})
+	scoringColumns(l)
 	money(l, "estimatedamount")
 	currency(l)
 	lookup(l, "parentaccountid", "Lookup", a)

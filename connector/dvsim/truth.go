@@ -61,6 +61,7 @@ type Truth struct {
 	Conversions  ConversionTruth                          `json:"conversions"`
 	Overdue      map[string]int                           `json:"overdue_activities"`
 	KPIs         map[string][]KPIValue                    `json:"kpis"`
+	Scoring      *ScoringTruth                            `json:"scoring"`
 	Extra        map[string]map[string]map[string]float64 `json:"-"`
 }
 
@@ -300,6 +301,8 @@ func (s *Server) Truth() Truth {
 		tr.Overdue[v.logical] = n
 	}
 	tr.KPIs = s.kpiTruth()
+	tr.Scoring = s.scoringTruth()
+	tr.Scoring.addKPIs(tr.KPIs)
 	return tr
 }
 

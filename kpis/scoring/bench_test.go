@@ -1,0 +1,89 @@
+package scoring_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/ampel/ampel/connector/dvsim"
+	"github.com/ampel/ampel/kpis/kpistest"
+	"github.com/ampel/ampel/kpis/scoring"
+	ampelsql "github.com/ampel/ampel/sql"
+	"github.com/ampel/ampel/warehouse/warehousetest"
+)
+
+// BenchmarkScoring scores the leads of a synced simulator (1M leads and
+// their activities; 20k with -short) on the embedded engine with a
+// 20-rule model (testdata/bench/bench20/v1.yaml) and, in the same run,
+// the baseline: one scan of the columns the model reads,
+// SELECT sum(cityHash64(columns…)) over the lead and activitypointer
+// views. It reports the scoring statement's time (every lead's score
+// written to lead_scores), the backtest's, the scan's, and their ratio
+// to the scan (target: scoring at most 3).
+func BenchmarkScoring(b *testing.B) {
+	scale := 1_000_000
+	if testing.Short() {
+		scale = 20_000
+	}
+	ctx := context.Background()
+	st := kpistest.OpenMigrated(b, warehousetest.Embedded(b))
+	sim, err := dvsim.Start(dvsim.Options{Seed: 1, Scale: scale})
+	require.NoError(b, err)
+	defer sim.Close()
+	kpistest.Sync(b, st, kpistest.Client(b, sim), "bench")
+	models, err := scoring.Load(ampelsql.Scoring, "testdata/bench", os.DirFS("testdata/bench"))
+	require.NoError(b, err)
+	m, err := models.Resolve("bench20")
+	require.NoError(b, err)
+	require.Equal(b, 20, m.RuleCount())
+	scans := []string{
+		"SELECT sum(cityHash64(_environment, leadid, jobtitle, numberofemployees, estimatedamount_base, industrycode, address1_country, " +
+			"address1_city, subject, companyname, emailaddress1, telephone1, leadsourcecode, leadsourcecodename, leadqualitycode)) FROM lead",
+		"SELECT sum(cityHash64(_environment, regardingobjectid, regardingobjectidtype, activitytypecode, statecode, actualend)) FROM activitypointer",
+	}
+	kpistest.Settle(b, st)
+	b.ResetTimer()
+	var scan, score, backtest time.Duration
+	var leads uint64
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		for _, q := range scans {
+			rows, err := st.Query(ctx, q)
+			require.NoError(b, err)
+			for rows.Next() {
+			}
+			require.NoError(b, rows.Err())
+			rows.Close()
+		}
+		scan += time.Since(t0)
+		rep, err := scoring.Run(ctx, scoring.Options{Store: st, Models: models, Refs: []string{"bench20"}, RunID: fmt.Sprintf("bench-%d", i)})
+		require.NoError(b, err)
+		require.Empty(b, rep.Failed)
+		score += rep.Models[0].ScoreTook
+		backtest += rep.Models[0].BacktestTook
+		leads = rep.Models[0].Leads
+	}
+	b.StopTimer()
+	require.GreaterOrEqual(b, leads, uint64(scale))
+	n := float64(b.N)
+	b.ReportMetric(score.Seconds()/n, "score_s")
+	b.ReportMetric(backtest.Seconds()/n, "backtest_s")
+	b.ReportMetric(scan.Seconds()/n, "scan_s")
+	b.ReportMetric(score.Seconds()/scan.Seconds(), "score/scan")
+	b.ReportMetric((score+backtest).Seconds()/scan.Seconds(), "run/scan")
+	var size uint64
+	rows, err := st.Query(ctx, "SELECT sum(bytes_on_disk) FROM system.parts WHERE active AND database = currentDatabase() AND table = 'lead_scores'")
+	require.NoError(b, err)
+	for rows.Next() {
+		require.NoError(b, rows.Scan(&size))
+	}
+	rows.Close()
+	b.ReportMetric(float64(size)/float64(leads)/n, "bytes/lead/run")
+	b.Logf("leads=%d rules=%d: score %s, backtest %s, scan %s (%s)", leads, m.RuleCount(), (score / time.Duration(b.N)).Round(time.Millisecond),
+		(backtest / time.Duration(b.N)).Round(time.Millisecond), (scan / time.Duration(b.N)).Round(time.Millisecond), strings.Join(scans, "; "))
+}

@@ -1,0 +1,474 @@
+package scoring
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ampel/ampel/warehouse"
+)
+
+// The views a model reads.
+const (
+	leadView     = "lead"
+	activityView = "activitypointer"
+	oppView      = "opportunity"
+)
+
+// The zero GUID: what a lead without a qualifying opportunity joins on.
+const zeroUUID = "toUUID('00000000-0000-0000-0000-000000000000')"
+
+// compiler turns one model into SQL for one engine.
+type compiler struct {
+	dialect warehouse.Dialect
+	// hasOpp says whether the opportunity view exists with createdon, so
+	// that a qualified lead's decision time can be its opportunity's
+	// creation.
+	hasOpp bool
+
+	cols  []string // lead columns read, in first-use order
+	kinds map[string]kind
+	// viewKinds are the kinds of the lead view's columns, for columns the
+	// known list does not have (custom columns).
+	viewKinds map[string]kind
+	// viewStrings are the lead view's String columns.
+	viewStrings map[string]bool
+	aggs        []string // activity aggregates; aggs[i] is __a<i>
+	types       []string // activity types read
+	// asOf is the SQL of the moment a score is computed for: a DateTime
+	// literal, or the column decided_at in the backtest; asOfConst is the
+	// run's as-of literal.
+	asOf, asOfConst string
+	nr, ng          int // rules and groups numbered so far (__r<i>, __g<i>)
+	// lead, when set, is the UUID literal of the one lead to score.
+	lead string
+}
+
+// term is one entry of a lead's explanation: a rule or a group's cap.
+type term struct {
+	name string
+	expr string // Float64 SQL over the level-1 columns
+}
+
+// plan is a model compiled to its levels: rule values (level 1), group
+// totals (level 2), the explanation and the score (level 3).
+type plan struct {
+	rules  []string // level 1: "<expr> AS __r<i>"
+	groups []string // level 2: "<expr> AS __g<i>_raw", "<expr> AS __g<i>"
+	terms  []term
+	score  string
+}
+
+func quote(s string) string {
+	lit, _ := warehouse.Literal(s)
+	return lit
+}
+
+func num(f float64) string {
+	lit, _ := warehouse.Literal(f)
+	return lit
+}
+
+// column returns the level-1 name of a lead column's normalized value:
+// text lower-cased with the spaces around it removed, numbers as Float64,
+// true/false as 0/1; NULL stays NULL.
+func (c *compiler) column(name string, k kind) string {
+	if !slices.Contains(c.cols, name) {
+		c.cols = append(c.cols, name)
+		c.kinds[name] = k
+	}
+	return "__c_" + name
+}
+
+// normalized is the SQL that makes a lead column's __c_ value.
+func (c *compiler) normalized(name string) string {
+	id := warehouse.QuoteIdentifier(name)
+	switch c.kinds[name] {
+	case kindText:
+		if !c.viewStrings[name] {
+			id = "toString(" + id + ")"
+		}
+		if c.dialect.ModernSQL() {
+			return fmt.Sprintf("lowerUTF8(trimBoth(%s))", id)
+		}
+		return fmt.Sprintf("lowerUTF8(replaceRegexpAll(%s, '^ +| +$', ''))", id)
+	case kindBool:
+		return fmt.Sprintf("toUInt8(%s)", id)
+	default:
+		return fmt.Sprintf("toFloat64(%s)", id)
+	}
+}
+
+// textValue normalizes a value as normalized does a text column.
+func textValue(v string) string { return strings.ToLower(strings.Trim(v, " ")) }
+
+// agg adds an activity aggregate and returns its level-1 name.
+func (c *compiler) agg(expr string) string {
+	if i := slices.Index(c.aggs, expr); i >= 0 {
+		return "__a" + strconv.Itoa(i)
+	}
+	c.aggs = append(c.aggs, expr)
+	return "__a" + strconv.Itoa(len(c.aggs)-1)
+}
+
+// condition is the 0/1 SQL of a column rule.
+func (c *compiler) condition(r *Rule) string {
+	k := r.columnKind
+	if k == kindUnknown {
+		k = c.viewKinds[r.Column]
+	}
+	col := c.column(r.Column, k)
+	var cond string
+	switch r.op {
+	case "present", "blank":
+		present := col + " IS NOT NULL"
+		if k == kindText {
+			present = "ifNull(" + col + " != '', 0)"
+		}
+		if r.op == "blank" {
+			return "NOT " + present
+		}
+		return present
+	case "contains":
+		cond = fmt.Sprintf("positionUTF8(%s, %s) > 0", col, quote(strings.ToLower(r.Contains)))
+	case "range":
+		var parts []string
+		if r.lo != nil {
+			parts = append(parts, col+" >= "+num(*r.lo))
+		}
+		if r.hi != nil {
+			parts = append(parts, col+" < "+num(*r.hi))
+		}
+		cond = strings.Join(parts, " AND ")
+	case "equals", "in":
+		vals := r.In
+		if r.op == "equals" {
+			vals = []string{r.Equals}
+		}
+		lits := make([]string, len(vals))
+		for i, v := range vals {
+			switch k {
+			case kindText:
+				lits[i] = quote(textValue(v))
+			case kindBool:
+				b, _ := strconv.ParseBool(strings.TrimSpace(v))
+				lits[i] = map[bool]string{true: "1", false: "0"}[b]
+			default:
+				f, _ := strconv.ParseFloat(strings.TrimSpace(v), 64)
+				lits[i] = num(f)
+			}
+		}
+		if len(lits) == 1 {
+			cond = col + " = " + lits[0]
+		} else {
+			cond = col + " IN (" + strings.Join(lits, ", ") + ")"
+		}
+	}
+	return "ifNull(" + cond + ", 0)"
+}
+
+// activity compiles an activity rule to its level-1 value.
+func (c *compiler) activity(r *Rule, halfLife float64) string {
+	for _, t := range r.Activity {
+		if !slices.Contains(c.types, t) {
+			c.types = append(c.types, t)
+		}
+	}
+	age := "(toInt64(" + c.asOf + ") - toInt64(t))"
+	var conds []string
+	if len(r.Activity) == 1 {
+		conds = append(conds, "atype = "+quote(r.Activity[0]))
+	} else {
+		lits := make([]string, len(r.Activity))
+		for i, t := range r.Activity {
+			lits[i] = quote(t)
+		}
+		conds = append(conds, "atype IN ("+strings.Join(lits, ", ")+")")
+	}
+	if r.WithinDays > 0 {
+		conds = append(conds, fmt.Sprintf("%s <= %d", age, r.WithinDays*86400))
+	}
+	cond := strings.Join(conds, " AND ")
+	between := func(x string) string {
+		var parts []string
+		if r.lo != nil {
+			parts = append(parts, x+" >= "+num(*r.lo))
+		}
+		if r.hi != nil {
+			parts = append(parts, x+" < "+num(*r.hi))
+		}
+		return strings.Join(parts, " AND ")
+	}
+	switch r.op {
+	case "count":
+		n := c.agg("countIf(" + cond + ")")
+		return fmt.Sprintf("if(%s, %s, 0.)", between(n), num(r.points))
+	case "days_since_last":
+		n := c.agg("countIf(" + cond + ")")
+		last := c.agg("minIf(" + age + ", " + cond + ")")
+		return fmt.Sprintf("if(%s > 0 AND %s, %s, 0.)", n, between("intDiv("+last+", 86400)"), num(r.points))
+	default: // points_each
+		if halfLife > 0 {
+			w := c.agg(fmt.Sprintf("sumIf(pow(0.5, %s / 86400 / %s), %s)", age, num(halfLife), cond))
+			return num(r.points) + " * " + w
+		}
+		return num(r.points) + " * " + c.agg("countIf("+cond+")")
+	}
+}
+
+// plan compiles a model's rules, groups and (for a combined model) its
+// components into levels; prefix names the rules of a component.
+func (c *compiler) plan(m *Model) plan {
+	var p plan
+	if m.Combined() {
+		comps, weights := m.Components()
+		var score string
+		for i, comp := range comps {
+			sub := c.planRules(comp, comp.ID+".")
+			p.rules = append(p.rules, sub.rules...)
+			p.groups = append(p.groups, sub.groups...)
+			w := num(weights[i])
+			for _, t := range sub.terms {
+				p.terms = append(p.terms, term{name: t.name, expr: w + " * (" + t.expr + ")"})
+			}
+			s := w + " * (" + sub.score + ")"
+			if score == "" {
+				score = s
+			} else {
+				score = "(" + score + ") + " + s
+			}
+		}
+		p.score = score
+		return p
+	}
+	return c.planRules(m, "")
+}
+
+// planRules compiles one rule model; prefix goes before its rule names.
+func (c *compiler) planRules(m *Model, prefix string) plan {
+	var p plan
+	rule := func(r *Rule) string {
+		var v string
+		if r.Column != "" {
+			v = fmt.Sprintf("if(%s, %s, 0.)", c.condition(r), num(r.points))
+		} else {
+			v = c.activity(r, m.halfLife)
+		}
+		name := fmt.Sprintf("__r%d", c.nr)
+		c.nr++
+		p.rules = append(p.rules, "toFloat64("+v+") AS "+name)
+		p.terms = append(p.terms, term{name: prefix + r.Name, expr: name})
+		return name
+	}
+	var parts []string
+	for i := range m.Rules {
+		parts = append(parts, rule(&m.Rules[i]))
+	}
+	for gi := range m.Groups {
+		g := &m.Groups[gi]
+		var names []string
+		for ri := range g.Rules {
+			names = append(names, rule(&g.Rules[ri]))
+		}
+		raw := fold(names)
+		capV, floor := g.capV, g.floor
+		if capV == nil && floor == nil {
+			parts = append(parts, "("+raw+")")
+			continue
+		}
+		n := c.ng
+		c.ng++
+		rawName, total := fmt.Sprintf("__g%d_raw", n), fmt.Sprintf("__g%d", n)
+		expr := rawName
+		if floor != nil {
+			expr = fmt.Sprintf("greatest(%s, %s)", expr, num(*floor))
+		}
+		if capV != nil {
+			expr = fmt.Sprintf("least(%s, %s)", expr, num(*capV))
+		}
+		p.groups = append(p.groups, raw+" AS "+rawName, expr+" AS "+total)
+		p.terms = append(p.terms, term{name: prefix + g.Name + ":cap", expr: total + " - " + rawName})
+		parts = append(parts, total)
+	}
+	p.score = fold(parts)
+	return p
+}
+
+// fold adds the terms left to right: ((a + b) + c), the order the Go
+// evaluations in tests follow too.
+func fold(xs []string) string {
+	if len(xs) == 0 {
+		return "0."
+	}
+	s := xs[0]
+	for _, x := range xs[1:] {
+		s = "(" + s + ") + " + x
+	}
+	return s
+}
+
+// gradeSQL is the grade of the score column.
+func gradeSQL(m *Model) string {
+	var b strings.Builder
+	b.WriteString("multiIf(")
+	for _, g := range m.grades[:len(m.grades)-1] {
+		fmt.Fprintf(&b, "score >= %s, %s, ", num(*g.lo), quote(g.name))
+	}
+	b.WriteString(quote(m.grades[len(m.grades)-1].name) + ")")
+	return b.String()
+}
+
+// Stages a lead can be in.
+const (
+	StageSalesReady         = "sales_ready"
+	StageMarketingQualified = "marketing_qualified"
+	StageNotQualified       = "not_qualified"
+)
+
+// stageSQL is the qualification stage of the score column (” when the
+// model sets no thresholds).
+func stageSQL(m *Model) string {
+	var parts []string
+	if m.sr != nil {
+		parts = append(parts, "score >= "+num(*m.sr), quote(StageSalesReady))
+	}
+	if m.mq != nil {
+		parts = append(parts, "score >= "+num(*m.mq), quote(StageMarketingQualified))
+	}
+	if len(parts) == 0 {
+		return "''"
+	}
+	return "multiIf(" + strings.Join(parts, ", ") + ", " + quote(StageNotQualified) + ")"
+}
+
+// leadSide is the lead subquery: every lead (asOf a constant) or the
+// decided leads of the backtest window, with the normalized columns.
+func (c *compiler) leadSide(backtest bool, windowStart string) string {
+	var cols []string
+	for _, name := range c.cols {
+		cols = append(cols, c.normalized(name)+" AS __c_"+name)
+	}
+	sel := strings.Join(append([]string{"_environment", "leadid"}, cols...), ", ")
+	if !backtest {
+		if c.lead != "" {
+			return "SELECT " + sel + " FROM " + leadView + " WHERE leadid = " + c.lead
+		}
+		return "SELECT " + sel + " FROM " + leadView
+	}
+	return "SELECT " + sel + ", qualified, decided_at FROM (" + c.decided(windowStart) + ")"
+}
+
+// decided is the backtest's leads: closed as qualified (statecode 1) or
+// disqualified (2), with the moment of the decision in the window. A
+// closed lead is read-only in Dynamics 365, so its modifiedon is the
+// decision (or a later system change); a qualified lead's opportunity is
+// created at the decision, so the earlier of the two is taken.
+func (c *compiler) decided(windowStart string) string {
+	raw := []string{"_environment", "leadid"}
+	for _, name := range c.cols {
+		raw = append(raw, warehouse.QuoteIdentifier(name))
+	}
+	from := fmt.Sprintf("(SELECT %s, toUInt8(statecode = 1) AS qualified, assumeNotNull(modifiedon) AS modified FROM %s "+
+		"WHERE statecode IN (1, 2) AND modifiedon IS NOT NULL%s)", strings.Join(raw, ", "), leadView, c.leadFilter("leadid"))
+	decidedAt := "modified"
+	if c.hasOpp {
+		from = fmt.Sprintf("(SELECT %s, toUInt8(statecode = 1) AS qualified, assumeNotNull(modifiedon) AS modified, "+
+			"if(statecode = 1, ifNull(qualifyingopportunityid, %s), %s) AS opportunityid FROM %s "+
+			"WHERE statecode IN (1, 2) AND modifiedon IS NOT NULL%s)", strings.Join(raw, ", "), zeroUUID, zeroUUID, leadView, c.leadFilter("leadid"))
+		from += " AS d ANY LEFT JOIN (SELECT _environment, opportunityid, assumeNotNull(createdon) AS opp_created FROM " + oppView +
+			" WHERE createdon IS NOT NULL) AS o USING (_environment, opportunityid)"
+		decidedAt = "if(toUInt32(opp_created) > 0 AND opp_created < modified, opp_created, modified)"
+	}
+	return fmt.Sprintf("SELECT %s, qualified, %s AS decided_at FROM %s WHERE decided_at >= %s AND decided_at < %s",
+		strings.Join(raw, ", "), decidedAt, from, windowStart, c.asOfConst)
+}
+
+// leadFilter restricts a WHERE to the one lead, when there is one.
+func (c *compiler) leadFilter(col string) string {
+	if c.lead == "" {
+		return ""
+	}
+	return " AND " + col + " = " + c.lead
+}
+
+// activitySide is the activity subquery: per lead, the aggregates over
+// its completed interactions before the as-of moment (the run's, or the
+// lead's decision in the backtest).
+func (c *compiler) activitySide(backtest bool, windowStart string) string {
+	lits := make([]string, len(c.types))
+	for i, t := range c.types {
+		lits[i] = quote(t)
+	}
+	var aggs []string
+	for i, a := range c.aggs {
+		aggs = append(aggs, fmt.Sprintf("%s AS __a%d", a, i))
+	}
+	src := "SELECT _environment, assumeNotNull(regardingobjectid) AS leadid, assumeNotNull(activitytypecode) AS atype, assumeNotNull(actualend) AS t FROM " +
+		activityView + " WHERE regardingobjectidtype = 'lead' AND regardingobjectid IS NOT NULL AND statecode = 1 AND actualend IS NOT NULL" +
+		" AND activitytypecode IN (" + strings.Join(lits, ", ") + ")" + c.leadFilter("regardingobjectid")
+	if !backtest {
+		src += " AND actualend < " + c.asOf
+		return "SELECT _environment, leadid, " + strings.Join(aggs, ", ") + " FROM (" + src + ") GROUP BY _environment, leadid"
+	}
+	return "SELECT _environment, leadid, " + strings.Join(aggs, ", ") + " FROM (" + src + ") AS i ALL INNER JOIN (SELECT _environment, leadid, decided_at FROM (" +
+		c.decided(windowStart) + ")) AS d USING (_environment, leadid) WHERE t < decided_at GROUP BY _environment, leadid"
+}
+
+// query says what scoredSQL selects.
+type query struct {
+	// asOf is the run's as-of moment.
+	asOf time.Time
+	// backtest scores the leads decided in [from, asOf) as of their
+	// decision instead of every lead as of asOf.
+	backtest bool
+	from     time.Time
+	// lead, when set, restricts the query to one lead (its GUID).
+	lead string
+}
+
+// scoredSQL is the SELECT of every lead's score: environment, leadid,
+// (qualified, decided_at in the backtest), score, grade, stage, rules,
+// points.
+func scoredSQL(m *Model, v views, q query) string {
+	lit, _ := warehouse.Literal(q.asOf.UTC().Truncate(time.Second))
+	c := &compiler{dialect: v.dialect, hasOpp: v.hasOpp, viewKinds: v.lead, viewStrings: v.strings, kinds: map[string]kind{}, asOf: lit, asOfConst: lit}
+	windowStart, _ := warehouse.Literal(q.from.UTC().Truncate(time.Second))
+	if q.backtest {
+		c.asOf = "decided_at"
+	}
+	if q.lead != "" {
+		c.lead = "toUUID(" + quote(q.lead) + ")"
+	}
+	p := c.plan(m)
+	extra := ""
+	if q.backtest {
+		extra = ", qualified, decided_at"
+	}
+	from := "(" + c.leadSide(q.backtest, windowStart) + ") AS l"
+	if len(c.aggs) > 0 {
+		from += " ANY LEFT JOIN (" + c.activitySide(q.backtest, windowStart) + ") AS a USING (_environment, leadid)"
+	}
+	level1 := "SELECT _environment AS environment, leadid" + extra
+	if len(p.rules) > 0 {
+		level1 += ", " + strings.Join(p.rules, ", ")
+	}
+	level1 += " FROM " + from
+	level2 := "SELECT *"
+	if len(p.groups) > 0 {
+		level2 += ", " + strings.Join(p.groups, ", ")
+	}
+	level2 += " FROM (" + level1 + ")"
+	names := make([]string, len(p.terms))
+	exprs := make([]string, len(p.terms))
+	for i, t := range p.terms {
+		names[i] = quote(t.name)
+		exprs[i] = "toFloat64(" + t.expr + ")"
+	}
+	level3 := fmt.Sprintf("SELECT environment, leadid%s, [%s] AS pts, toFloat64(%s) AS score FROM (%s)",
+		extra, strings.Join(exprs, ", "), p.score, level2)
+	return fmt.Sprintf("SELECT environment, leadid%s, score, %s AS grade, %s AS stage, "+
+		"arrayFilter((n, x) -> x != 0, [%s], pts) AS rules, arrayFilter(x -> x != 0, pts) AS points FROM (%s)",
+		extra, gradeSQL(m), stageSQL(m), strings.Join(names, ", "), level3)
+}
