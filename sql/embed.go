@@ -3,8 +3,9 @@
 // statements of the migration runner itself (its record table and lock),
 // landing/ the templates for per-table landing tables and current-state
 // views, kpis/ the versioned KPI definitions (<id>/v<N>.sql and
-// releases.lock; see package versioned and package kpis), and later
-// audits/ and marts/ the audit rules and BI views.
+// releases.lock; see package versioned and package kpis), audits/ the
+// data-quality audit's rules (<id>/v<N>.yaml or .sql and releases.lock;
+// see package audit), and later marts/ the BI views.
 // Code reads them only through the fs.FS values here.
 package sql
 
@@ -13,7 +14,7 @@ import (
 	"io/fs"
 )
 
-//go:embed schema migrate landing kpis
+//go:embed schema migrate landing kpis audits
 var files embed.FS
 
 // Schema holds the numbered migrations, NNNN_name.sql.
@@ -29,6 +30,10 @@ var Landing = sub("landing")
 // KPIs holds the built-in KPI definitions, <id>/v<N>.sql, and their lock
 // file releases.lock.
 var KPIs = sub("kpis")
+
+// Audits holds the built-in audit rules, <id>/v<N>.yaml or <id>/v<N>.sql,
+// and their lock file releases.lock.
+var Audits = sub("audits")
 
 func sub(dir string) fs.FS {
 	f, err := fs.Sub(files, dir)
