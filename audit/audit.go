@@ -133,6 +133,7 @@ type run struct {
 	envs     map[string]bool           // Environments as a set (nil: all)
 	defs     []*Definition
 	byRuleID map[string]*Definition
+	seq      uint64 // run order, in dq_findings, dq_run_rules and dq_runs
 }
 
 // Run runs the audit: every rule (or those Refs name) over the current-state views. It
@@ -200,8 +201,8 @@ func Run(ctx context.Context, o RunOptions) (*Report, error) {
 	all := append(slices.Clone(r.order), resolved...)
 	sortFindings(all)
 	r.rep.Findings = all
-	seq := uint64(time.Now().UnixNano())
-	if err := writeFindings(ctx, o.Store, o.RunID, seq, all); err != nil {
+	r.seq = uint64(time.Now().UnixNano())
+	if err := writeFindings(ctx, o.Store, o.RunID, r.seq, all); err != nil {
 		return nil, err
 	}
 	for _, f := range all {

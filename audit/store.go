@@ -126,13 +126,13 @@ func (r *run) writeRuleRows(ctx context.Context) error {
 		return strings.Compare(a.rule+"\x00"+a.table+"\x00"+a.env, b.rule+"\x00"+b.table+"\x00"+b.env)
 	})
 	at := time.Now().UTC()
-	cols := []string{"run_id", "computed_at", "environment", "rule_id", "version", "checksum", "draft", "kind", "severity",
+	cols := []string{"run_id", "seq", "computed_at", "environment", "rule_id", "version", "checksum", "draft", "kind", "severity",
 		"table_name", "checked", "findings", "new_findings", "resolved", "groups", "excess"}
 	return insertRows(ctx, r.o.Store, "dq_run_rules", cols, len(keys), func(i int) []any {
 		k := keys[i]
 		s := r.stats[k]
 		d := r.byRuleID[k.rule]
-		return []any{r.o.RunID, at, k.env, k.rule, uint64(d.Version), d.File.Checksum, b2u(!d.File.Released), d.Kind, d.Severity,
+		return []any{r.o.RunID, r.seq, at, k.env, k.rule, uint64(d.Version), d.File.Checksum, b2u(!d.File.Released), d.Kind, d.Severity,
 			k.table, uint64(s.checked), uint64(s.findings), uint64(s.new), uint64(s.resolved), uint64(s.groups), uint64(s.excess)}
 	})
 }
@@ -170,10 +170,10 @@ func (r *run) writeRun(ctx context.Context, started time.Time) error {
 			open++
 		}
 	}
-	cols := []string{"run_id", "started_at", "finished_at", "as_of", "rules", "failed", "skipped", "findings", "new_findings",
+	cols := []string{"run_id", "seq", "started_at", "finished_at", "as_of", "rules", "failed", "skipped", "findings", "new_findings",
 		"resolved", "status", "error", "note"}
 	return insertRows(ctx, r.o.Store, "dq_runs", cols, 1, func(int) []any {
-		return []any{r.o.RunID, started, time.Now().UTC(), r.o.AsOf, uint64(len(r.defs)), uint64(len(r.rep.Failed)),
+		return []any{r.o.RunID, r.seq, started, time.Now().UTC(), r.o.AsOf, uint64(len(r.defs)), uint64(len(r.rep.Failed)),
 			uint64(len(r.rep.Skipped)), open, newF, resolved, status, msg, strings.Join(note, "; ")}
 	})
 }
@@ -217,18 +217,18 @@ func (r *run) summarise(ctx context.Context) error {
 // readTrend reads, per rule, the open findings of the last TrendRuns runs up to and
 // including runID, oldest first. A run in which a rule did not run has no entry.
 func readTrend(ctx context.Context, st warehouse.Store, runID string) (map[string][]int, error) {
-	rows, err := st.Query(ctx, `SELECT run_id, started_at, rule_id, findings
+	rows, err := st.Query(ctx, `SELECT run_id, seq, rule_id, findings
 		FROM
 		(
-			SELECT run_id, started_at FROM dq_runs
-			WHERE started_at <= (SELECT max(started_at) FROM dq_runs WHERE run_id = ?)
-			ORDER BY started_at DESC, run_id DESC LIMIT ?
+			SELECT run_id, seq FROM dq_runs
+			WHERE seq <= (SELECT max(seq) FROM dq_runs WHERE run_id = ?)
+			ORDER BY seq DESC LIMIT ?
 		) AS r
 		ALL INNER JOIN
 		(
 			SELECT run_id, rule_id, sum(findings) AS findings FROM dq_run_rules GROUP BY run_id, rule_id
 		) AS x USING (run_id)
-		ORDER BY started_at, run_id, rule_id`, runID, TrendRuns)
+		ORDER BY seq, rule_id`, runID, TrendRuns)
 	if err != nil {
 		return nil, fmt.Errorf("read the audit trend: %w", err)
 	}
@@ -236,9 +236,8 @@ func readTrend(ctx context.Context, st warehouse.Store, runID string) (map[strin
 	out := map[string][]int{}
 	for rows.Next() {
 		var run, rule string
-		var at time.Time
-		var n uint64
-		if err := rows.Scan(&run, &at, &rule, &n); err != nil {
+		var seq, n uint64
+		if err := rows.Scan(&run, &seq, &rule, &n); err != nil {
 			return nil, fmt.Errorf("read the audit trend: %w", err)
 		}
 		out[rule] = append(out[rule], int(n))

@@ -5,6 +5,7 @@
 CREATE TABLE IF NOT EXISTS dq_runs
 (
     run_id String,
+    seq UInt64,              -- run order (nanoseconds): later runs have higher numbers
     started_at DateTime('UTC'),
     finished_at DateTime('UTC'),
     as_of DateTime('UTC'),   -- the moment "now" stood for in the rules
@@ -19,13 +20,14 @@ CREATE TABLE IF NOT EXISTS dq_runs
     note String
 )
 ENGINE = MergeTree
-ORDER BY started_at;
+ORDER BY seq;
 
 -- Per run, rule, table and environment: what the rule looked at and found. The trend of
 -- `ampel audit` and the duplicate_density KPI (v2) read it.
 CREATE TABLE IF NOT EXISTS dq_run_rules
 (
     run_id String,
+    seq UInt64,              -- the run's seq
     computed_at DateTime('UTC'),
     environment String,
     rule_id String,
