@@ -134,7 +134,8 @@ func checkTruth(t *testing.T, stage string, rep *audit.Report, truth dvsim.Truth
 // TestChecksAgainstTruth syncs the simulator into both engines and runs every built-in
 // rule: the findings of each check are exactly the simulator's planted and computed truth —
 // invalid e-mails, phones and postcodes, incomplete records, dates decades ahead, negative
-// amounts, unknown choices, the consistency of the sales process, staleness and retention.
+// amounts, unknown choices, the consistency of the sales process, staleness and retention —
+// and the completeness and validity KPIs count what the audit found.
 // A second run finds the same findings under the same ids, none new. After changes in
 // the source (a batch of creates, updates and deletes, and a steward fixing an e-mail) and
 // a delta sync, the findings follow the new truth, the fixed one is resolved, and both
@@ -165,6 +166,7 @@ func TestChecksAgainstTruth(t *testing.T) {
 	for _, e := range engines {
 		rep := runAudit(t, e.st, sim, cat)
 		n := checkTruth(t, "first run "+e.st.Dialect().Driver, rep, truth)
+		agreeWithKPIs(t, e.st, rep)
 		t.Logf("%s: %d findings, %d of them compared with the truth", e.st.Dialect().Driver, len(rep.Findings), n)
 		for _, f := range rep.Findings {
 			require.True(t, f.New, "first run: every finding is new")
@@ -202,6 +204,7 @@ func TestChecksAgainstTruth(t *testing.T) {
 		syncTables(t, e.st, e.client)
 		rep := runAudit(t, e.st, sim, cat)
 		checkTruth(t, "after changes "+e.st.Dialect().Driver, rep, truth)
+		agreeWithKPIs(t, e.st, rep)
 		before := map[string]bool{}
 		for _, f := range e.runs[1].Findings {
 			before[f.ID] = f.Status == audit.StatusOpen
@@ -224,6 +227,48 @@ func TestChecksAgainstTruth(t *testing.T) {
 		e.runs = append(e.runs, rep)
 	}
 	require.Equal(t, ids(engines[0].runs[2], ""), ids(engines[1].runs[2], ""), "both engines find the same after the changes")
+}
+
+// agreeWithKPIs runs the data-quality KPIs and checks that they count what the audit found:
+// per table the records record_completeness does not count complete are incomplete_record's
+// findings, per field those field_completeness does not count filled are the findings that
+// name the field missing, and per field the values validity_rate does not count valid are
+// invalid_email's and invalid_phone's findings.
+func agreeWithKPIs(t *testing.T, st warehouse.Store, rep *audit.Report) {
+	t.Helper()
+	kc, err := kpis.LoadCatalog(ampelsql.KPIs, "", nil)
+	require.NoError(t, err)
+	kr, err := kpis.Run(context.Background(), kpis.Options{Store: st, Catalog: kc, AsOf: rep.AsOf,
+		Refs: []string{"record_completeness", "field_completeness", "validity_rate"}})
+	require.NoError(t, err)
+	require.Empty(t, kr.Failed)
+	missing := map[string]int{} // table.field → records missing it
+	for _, f := range rep.Findings {
+		if f.Status == audit.StatusOpen && f.RuleID == "incomplete_record" {
+			for _, field := range strings.Split(f.Values[0].Value, ", ") {
+				missing[f.Table+"."+field]++
+			}
+		}
+	}
+	checked := 0
+	for _, r := range kr.Results {
+		gap := int(*r.Denominator - *r.Numerator)
+		table := r.Dim("table")
+		switch r.Def.ID {
+		case "record_completeness":
+			require.Len(t, found(rep, "incomplete_record", table, ""), gap, "record_completeness of %s", table)
+		case "field_completeness":
+			require.Equal(t, gap, missing[table+"."+r.Dim("field")], "field_completeness of %s.%s", table, r.Dim("field"))
+		case "validity_rate":
+			rule := "invalid_phone"
+			if r.Dim("field") == "emailaddress1" {
+				rule = "invalid_email"
+			}
+			require.Len(t, found(rep, rule, table, r.Dim("field")), gap, "validity_rate of %s.%s", table, r.Dim("field"))
+		}
+		checked++
+	}
+	require.Greater(t, checked, 20)
 }
 
 // ids lists a report's finding ids of one status ("" for all), sorted.

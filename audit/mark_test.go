@@ -9,6 +9,8 @@ import (
 
 	"github.com/ampel/ampel/audit"
 	"github.com/ampel/ampel/connector/dvsim"
+	"github.com/ampel/ampel/kpis"
+	ampelsql "github.com/ampel/ampel/sql"
 	"github.com/ampel/ampel/warehouse"
 	"github.com/ampel/ampel/warehouse/warehousetest"
 )
@@ -34,22 +36,27 @@ func byID(rep *audit.Report, id string) *audit.Finding {
 	return nil
 }
 
-// excess reads a duplicate rule's excess records of a run from dq_run_rules.
-func excess(t *testing.T, st warehouse.Store, run, rule string) int {
+// density runs the duplicate_density KPI as of the audit's moment and returns the excess
+// records (its numerator) of a table's rule.
+func density(t *testing.T, st warehouse.Store, asOf time.Time, table, rule string) int {
 	t.Helper()
-	rows, err := st.Query(context.Background(), "SELECT sum(excess) FROM dq_run_rules WHERE run_id = ? AND rule_id = ?", run, rule)
+	kc, err := kpis.LoadCatalog(ampelsql.KPIs, "", nil)
 	require.NoError(t, err)
-	defer rows.Close()
-	require.True(t, rows.Next())
-	var n uint64
-	require.NoError(t, rows.Scan(&n))
-	return int(n)
+	rep, err := kpis.Run(context.Background(), kpis.Options{Store: st, Catalog: kc, AsOf: asOf, Refs: []string{"duplicate_density"}})
+	require.NoError(t, err)
+	for _, r := range rep.Results {
+		if r.Dim("table") == table && r.Dim("rule") == rule {
+			return int(*r.Numerator)
+		}
+	}
+	t.Fatalf("duplicate_density has no result for %s %s", table, rule)
+	return 0
 }
 
 // TestFindingMarks: a steward's marks on findings and groups, on both engines. A will-fix
 // mark shows in dq_findings at once and stays on the finding in later runs; a group marked
-// not a duplicate is not grouped again — its findings are resolved, and the rule's excess
-// records (what the duplicate density KPI reads) drop by the group's size less one; a
+// not a duplicate is not grouped again — its findings are resolved, and the excess records
+// of the duplicate_density KPI drop by the group's size less one; a
 // finding marked not a duplicate takes its record out of its group; a group's mark carries
 // over to the group that supersedes it when a new member joins.
 func TestFindingMarks(t *testing.T) {
@@ -65,6 +72,7 @@ func TestFindingMarks(t *testing.T) {
 			client := simClient(t, sim)
 			syncTables(t, st, client, "lead", "activitypointer")
 			rep := runAudit(t, st, sim, cat, rules...)
+			before := density(t, st, rep.AsOf, "lead", "fuzzy_lead")
 
 			var bad *audit.Finding
 			groups := map[string][]*audit.Finding{}
@@ -127,8 +135,8 @@ func TestFindingMarks(t *testing.T) {
 			}
 			// the group marked not a duplicate had size-1 excess records, the loner's pair one
 			lost := len(groups[g1]) - 1 + 1
-			require.Equal(t, excess(t, st, rep.RunID, "fuzzy_lead")-lost, excess(t, st, next.RunID, "fuzzy_lead"),
-				"the excess records drop by what the marks took apart")
+			require.Equal(t, before-lost, density(t, st, next.AsOf, "lead", "fuzzy_lead"),
+				"the duplicate density's excess records drop by what the marks took apart")
 			for _, r := range next.Rules {
 				if r.Def.ID == "invalid_email" {
 					require.Equal(t, 1, r.Marked)

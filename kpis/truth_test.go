@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/ampel/ampel/audit"
 	"github.com/ampel/ampel/config"
 	"github.com/ampel/ampel/connector"
 	"github.com/ampel/ampel/connector/dataverse"
@@ -162,9 +163,20 @@ func compare(t *testing.T, stage string, rep *kpis.Report, truth dvsim.Truth) {
 	}
 }
 
-// TestCatalogMatchesTruth syncs a simulator into each engine, runs the
-// whole catalog and compares every result with the simulator's truth;
-// then again after a mutation and a delta sync.
+// runAudit runs the data-quality audit, whose duplicate groups the
+// duplicate_density KPI reads.
+func runAudit(t *testing.T, st warehouse.Store, asOf time.Time) {
+	t.Helper()
+	cat, err := audit.LoadCatalog(ampelsql.Audits, "", nil)
+	require.NoError(t, err)
+	rep, err := audit.Run(context.Background(), audit.RunOptions{Store: st, Catalog: cat, AsOf: asOf, CriticalFields: kpis.DefaultCriticalFields})
+	require.NoError(t, err)
+	require.Empty(t, rep.Failed)
+}
+
+// TestCatalogMatchesTruth syncs a simulator into each engine, audits it,
+// runs the whole catalog and compares every result with the simulator's
+// truth; then again after a mutation and a delta sync.
 func TestCatalogMatchesTruth(t *testing.T) {
 	ctx := context.Background()
 	cat := loadCatalog(t)
@@ -180,6 +192,7 @@ func TestCatalogMatchesTruth(t *testing.T) {
 			truth := sim.Truth()
 			asOf, err := time.Parse(time.RFC3339, truth.Now)
 			require.NoError(t, err)
+			runAudit(t, st, asOf)
 			rep, err := kpis.Run(ctx, kpis.Options{Store: st, Catalog: cat, Inputs: in, AsOf: asOf})
 			require.NoError(t, err)
 			require.NotEmpty(t, rep.Results)
@@ -187,6 +200,7 @@ func TestCatalogMatchesTruth(t *testing.T) {
 
 			sim.Mutate(60, 120, 30)
 			syncSim(t, st, sim, client, "s2")
+			runAudit(t, st, asOf)
 			rep2, err := kpis.Run(ctx, kpis.Options{Store: st, Catalog: cat, Inputs: in, AsOf: asOf})
 			require.NoError(t, err)
 			compare(t, "after mutate", rep2, sim.Truth())
