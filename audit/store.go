@@ -49,15 +49,18 @@ func findingRow(f *Finding, runID string, seq uint64) []any {
 	}
 	return []any{f.ID, seq, runID, f.Environment, f.RuleID, uint64(f.RuleVersion), f.Severity, f.Kind, f.Table, f.RecordID,
 		f.Field, ValuesJSON(f.Values), f.Detail, f.Group, f.Supersedes, f.Link, f.Status, utc(f.FirstSeen), utc(f.LastSeen),
-		utc(f.ResolvedAt), mark, comment, by, utc(at)}
+		orNull(f.ResolvedAt), mark, comment, by, orNull(at)}
 }
 
-// utc is t in UTC to the second; the zero time is the epoch, as DateTime stores it.
-func utc(t time.Time) time.Time {
+// utc is t in UTC to the second.
+func utc(t time.Time) time.Time { return t.UTC().Truncate(time.Second) }
+
+// orNull is utc(t), or NULL for the zero time.
+func orNull(t time.Time) any {
 	if t.IsZero() {
-		return time.Unix(0, 0).UTC()
+		return nil
 	}
-	return t.UTC().Truncate(time.Second)
+	return utc(t)
 }
 
 func writeFindings(ctx context.Context, st warehouse.Store, runID string, seq uint64, fs []*Finding) error {
@@ -103,19 +106,19 @@ func scanFinding(rows warehouse.Rows) (*Finding, error) {
 	f := &Finding{}
 	var seq, version uint64
 	var values, mark, comment, by string
-	var at time.Time
+	var resolved, at *time.Time
 	if err := rows.Scan(&f.ID, &seq, &f.runID, &f.Environment, &f.RuleID, &version, &f.Severity, &f.Kind, &f.Table, &f.RecordID,
-		&f.Field, &values, &f.Detail, &f.Group, &f.Supersedes, &f.Link, &f.Status, &f.FirstSeen, &f.LastSeen, &f.ResolvedAt,
+		&f.Field, &values, &f.Detail, &f.Group, &f.Supersedes, &f.Link, &f.Status, &f.FirstSeen, &f.LastSeen, &resolved,
 		&mark, &comment, &by, &at); err != nil {
 		return nil, err
 	}
 	f.RuleVersion = int(version)
 	f.Values = parseValuesJSON(values)
-	if f.ResolvedAt.Unix() == 0 {
-		f.ResolvedAt = time.Time{}
+	if resolved != nil {
+		f.ResolvedAt = *resolved
 	}
-	if mark != "" {
-		f.Review = &ReviewMark{Mark: Mark(mark), Comment: comment, Reviewer: by, At: at}
+	if mark != "" && at != nil {
+		f.Review = &ReviewMark{Mark: Mark(mark), Comment: comment, Reviewer: by, At: *at}
 	}
 	return f, nil
 }

@@ -72,11 +72,11 @@ CREATE TABLE IF NOT EXISTS dq_findings
     status String,           -- open, resolved
     first_seen DateTime('UTC'),
     last_seen DateTime('UTC'),
-    resolved_at DateTime('UTC'), -- 1970-01-01 while open
+    resolved_at Nullable(DateTime('UTC')), -- NULL while open
     review_mark String,      -- reviewed, not_a_duplicate, will_fix ('' without a mark)
     review_comment String,
     reviewed_by String,
-    reviewed_at DateTime('UTC')
+    reviewed_at Nullable(DateTime('UTC'))
 )
 ENGINE = ReplacingMergeTree(seq)
 ORDER BY (environment, rule_id, table_name, finding_id);
