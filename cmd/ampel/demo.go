@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/ampel/ampel/audit"
 	"github.com/ampel/ampel/config"
 	"github.com/ampel/ampel/connector/dvsim"
 	"github.com/ampel/ampel/kpis"
@@ -13,9 +14,9 @@ import (
 
 // runDemo runs the main job end to end on one machine: a simulated
 // Dataverse, a sync into an embedded warehouse in --data, a summary of
-// what landed, and the KPI catalog's traffic lights over it (with the
-// inputs file the simulator writes). (Audit and serving join as they are
-// built.)
+// what landed, the data-quality audit's summary, and the KPI catalog's
+// traffic lights over it (with the inputs file the simulator writes).
+// (Serving joins when it is built.)
 func runDemo(ctx context.Context, e *env, args []string) error {
 	fs := e.flagSet("demo", "demo [--addr 127.0.0.1:8080] [--data DIR] [--scale N]")
 	fs.String("addr", "127.0.0.1:8080", "where to serve the results (once serving is built)")
@@ -71,6 +72,17 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	took := time.Since(syncStart)
 	fmt.Fprintf(e.stdout, "synced %d tables, %d rows in %s (%.0f rows/s), %d requests, %d throttled\n",
 		len(results), rows, took.Round(time.Millisecond), float64(rows)/took.Seconds(), requests, throttled)
+	ao, err := auditOptions(cfg)
+	if err != nil {
+		return err
+	}
+	ao.Store, ao.Logger = s, log
+	arep, err := audit.Run(ctx, ao)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout, "\ndata-quality audit:")
+	printAuditSummary(e.stdout, arep)
 	o, err := kpis.Configure(cfg)
 	if err != nil {
 		return configError{err}
@@ -84,5 +96,6 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	printKPIReport(e.stdout, rep, true)
 	fmt.Fprintf(e.stdout, "\nquery it: ampel sql --config %s \"SELECT count() FROM lead\"\n", file)
 	fmt.Fprintf(e.stdout, "every KPI result: ampel kpi run --config %s\n", file)
+	fmt.Fprintf(e.stdout, "every finding: ampel audit --config %s; mark one: ampel audit review ID --mark reviewed --config %s\n", file, file)
 	return nil
 }

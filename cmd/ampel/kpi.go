@@ -215,14 +215,9 @@ func kpiRun(ctx context.Context, e *env, args []string) error {
 	if *failOn != "" && *failOn != kpis.Red && *failOn != kpis.Amber {
 		return usageError{fmt.Errorf("--fail-on %q: use red or amber", *failOn)}
 	}
-	var at time.Time
-	if *asOf != "" {
-		var err error
-		if at, err = time.Parse(time.RFC3339, *asOf); err != nil {
-			if at, err = time.Parse("2006-01-02", *asOf); err != nil {
-				return usageError{fmt.Errorf("--as-of %q: write 2026-11-30 or 2026-11-30T08:00:00Z", *asOf)}
-			}
-		}
+	at, err := parseAsOf(*asOf)
+	if err != nil {
+		return err
 	}
 	cfg, o, err := e.kpiCatalog(&c)
 	if err != nil {
@@ -284,6 +279,20 @@ func kpiRelease(e *env, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "released %s: added \"%s\" to %s\n", pos[0], line, filepath.Join(*dir, versioned.LockFile))
 	return nil
+}
+
+// parseAsOf reads --as-of: RFC 3339 or a date (UTC); "" is the zero time (now).
+func parseAsOf(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	at, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		if at, err = time.Parse("2006-01-02", s); err != nil {
+			return time.Time{}, usageError{fmt.Errorf("--as-of %q: write 2026-11-30 or 2026-11-30T08:00:00Z", s)}
+		}
+	}
+	return at, nil
 }
 
 // runCatalog runs every KPI after a sync (ampel run) and logs the outcome.

@@ -16,8 +16,8 @@ import (
 )
 
 // runRun syncs every table group once at start and then on its cron
-// schedule, until SIGTERM or SIGINT, and runs the KPI catalog after each
-// successful sync. A group never overlaps itself: a run that comes due while the
+// schedule, until SIGTERM or SIGINT, and runs the audit and the KPI catalog
+// after each successful sync. A group never overlaps itself: a run that comes due while the
 // last is going is skipped and logged. On a signal the running syncs finish
 // their current batch and stop; their state stays at the last complete
 // read, so the next start goes on from there.
@@ -131,6 +131,7 @@ func (j *groupJob) Run() {
 		return
 	}
 	j.log.Info("sync group done", "rows", rows, "duration", time.Since(start).Round(time.Millisecond))
+	runAuditAfterSync(j.ctx, j.cfg, j.store, j.log) // first: the duplicate density KPI reads it
 	runCatalog(j.ctx, j.cfg, j.store, j.log)
 }
 
