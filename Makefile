@@ -9,7 +9,7 @@ GOFLAGS_TEST ?= -race -timeout 45m
 BENCH     ?= .
 BENCHTIME ?= 1x
 
-.PHONY: all build demo libchdb test-deps test test-short bench vet fmt clean kpi-docs kpi-release
+.PHONY: all build demo libchdb test-deps test test-short bench vet fmt clean kpi-docs kpi-release audit-release
 
 all: build
 
@@ -46,6 +46,10 @@ kpi-docs:
 kpi-release:
 	$(GO) run ./cmd/ampel kpi release --dir sql/kpis $(KPI)
 	$(MAKE) kpi-docs
+
+# release a built-in audit rule: make audit-release RULE=invalid_email@v2
+audit-release:
+	$(GO) run ./cmd/ampel audit release --dir sql/audits $(RULE)
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
