@@ -27,7 +27,8 @@
 //
 // Web API: entity sets leads, opportunities, quotes, salesorders, invoices, activitypointers,
 // phonecalls, emails, tasks, appointments, incidents, systemusers, accounts, contacts;
-// <set>(<guid>), <set>/$count, WhoAmI, RetrieveTotalRecordCount, EntityDefinitions (forms listed on serveMetadata).
+// <set>(<guid>), <set>/$count, WhoAmI, RetrieveTotalRecordCount, EntityDefinitions (forms listed on serveMetadata),
+// duplicaterules (with $expand=DuplicateRule_DuplicateRuleConditions; duprules.go).
 // Query options $select, $filter, $orderby, $top, $count; Prefer odata.maxpagesize (≤5000),
 // odata.include-annotations (pattern list), odata.track-changes. Paging follows
 // @odata.nextLink with a $skiptoken paging cookie; tracking ends with @odata.deltaLink
