@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/csv"
 	"errors"
@@ -19,12 +20,13 @@ import (
 
 	"github.com/ampel/ampel/audit"
 	"github.com/ampel/ampel/config"
+	"github.com/ampel/ampel/connector/dataverse"
 	"github.com/ampel/ampel/kpis"
 	"github.com/ampel/ampel/versioned"
 	"github.com/ampel/ampel/warehouse"
 )
 
-const auditUsage = "audit [run] [--rule ID[@vN]]... [--format table|csv|json] [--out FILE] [--as-of TIME] | review FINDING|GROUP --mark reviewed|not-duplicate|will-fix [--comment TEXT] [--by NAME] | list | release ID@vN  --config FILE"
+const auditUsage = "audit [run] [--rule ID[@vN]]... [--format table|csv|json] [--out FILE] [--as-of TIME] | review FINDING|GROUP --mark reviewed|not-duplicate|will-fix [--comment TEXT] [--by NAME] | list | release ID@vN | import-rules [--environment NAME] [--dir DIR]  --config FILE"
 
 // auditValueFlags are the audit flags that take a value as the next argument.
 var auditValueFlags = map[string]bool{"config": true, "log-level": true, "log-format": true, "rule": true, "format": true,
@@ -59,8 +61,10 @@ func runAudit(ctx context.Context, e *env, args []string) error {
 		return auditList(e, rest)
 	case "release":
 		return auditRelease(e, rest)
+	case "import-rules":
+		return auditImportRules(ctx, e, rest)
 	}
-	return usageError{fmt.Errorf("%q is not an audit subcommand: use run, review, list or release", args[sub])}
+	return usageError{fmt.Errorf("%q is not an audit subcommand: use run, review, list, release or import-rules", args[sub])}
 }
 
 // auditOptions loads the config's audit rules and settings, with the critical fields of the
@@ -360,6 +364,65 @@ func auditRelease(e *env, args []string) error {
 // auditMu keeps the audits after syncs of several schedule groups apart: each compares
 // its findings with the state the one before wrote.
 var auditMu sync.Mutex
+
+// auditImportRules reads the published duplicate detection rules of the configured
+// environments over the Web API and writes them as rule files into the user's rule
+// directory, so the audit finds the groups the organisation's own rules find.
+func auditImportRules(ctx context.Context, e *env, args []string) error {
+	fs := e.flagSet("audit import-rules", "audit import-rules [--environment NAME] [--dir DIR] --config FILE")
+	var c commonFlags
+	c.register(fs)
+	only := fs.String("environment", "", "read the rules of this `environment` only (default: every configured one)")
+	dir := fs.String("dir", "", "write the rule files here (default: the config's audit.dir)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := e.load(&c)
+	if err != nil {
+		return err
+	}
+	if *dir == "" {
+		if cfg.Audit.Dir == "" {
+			return configError{fmt.Errorf("%s: audit.dir: not set; name your rules directory there or give --dir", cfg.File)}
+		}
+		*dir = cfg.Audit.Dir
+	}
+	log := e.logger(cfg.Log)
+	found := false
+	for _, env := range cfg.Environments {
+		if *only != "" && env.Name != *only {
+			continue
+		}
+		found = true
+		client, err := dataverse.New(ctx, clientConfig(cfg, env, log))
+		if err != nil {
+			return fmt.Errorf("environment %s: %w", env.Name, err)
+		}
+		body, err := client.DuplicateRules(ctx)
+		if err != nil {
+			return fmt.Errorf("environment %s: read duplicate rules: %w", env.Name, err)
+		}
+		rules, skipped, err := audit.ParseDataverseRules(bytes.NewReader(body))
+		if err != nil {
+			return fmt.Errorf("environment %s: %w", env.Name, err)
+		}
+		done, err := audit.ImportRules(*dir, rules)
+		if err != nil {
+			return err
+		}
+		for _, im := range done {
+			fmt.Fprintf(e.stdout, "%s: %s %s@v%d (%s)\n", env.Name, im.Status, im.ID, im.Version, im.Path)
+		}
+		for _, s := range skipped {
+			fmt.Fprintf(e.stdout, "%s: skipped %q: %s\n", env.Name, s.Name, s.Reason)
+		}
+	}
+	if !found {
+		return usageError{fmt.Errorf("--environment %q: no such environment in %s", *only, cfg.File)}
+	}
+	fmt.Fprintf(e.stdout, "the new rule files are drafts: they run with ampel audit; lock one with ampel audit release ID@vN\n")
+	return nil
+}
 
 // runAuditAfterSync runs the audit after a sync (ampel run) and logs the outcome.
 func runAuditAfterSync(ctx context.Context, cfg *config.Config, s warehouse.Store, log *slog.Logger) {

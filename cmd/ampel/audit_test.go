@@ -113,3 +113,77 @@ func TestAuditCommand(t *testing.T) {
 		})
 	}
 }
+
+// TestAuditImportRules: ampel audit import-rules reads the simulated environment's
+// duplicate detection rules over the Web API and writes the published ones that match a
+// table against itself as rule files into audit.dir (the others are skipped, saying why);
+// a second import changes nothing. The imported copy of Dynamics' e-mail rule finds the
+// same groups as the built-in one, and the organisation's own rule (same last name, same
+// first six characters of the company) finds exactly the groups computed from the
+// simulator's leads; on both engines.
+func TestAuditImportRules(t *testing.T) {
+	for _, driver := range drivers {
+		t.Run(driver, func(t *testing.T) {
+			x := newE2E(t, driver, dvsim.Options{Seed: 11, Scale: 400})
+			x.appendConfig("audit:\n  dir: my-rules\n")
+			x.ampel("sync")
+			out := x.ampel("audit", "import-rules")
+			require.Contains(t, out, "added dynamics_leads_with_the_same_last_name_and_company@v1")
+			require.Contains(t, out, "added dynamics_leads_with_the_same_e_mail_address@v1")
+			require.Contains(t, out, `skipped "Leads with the e-mail address of a contact": matches lead against contact`)
+			require.Contains(t, out, `skipped "Contacts with the same mobile phone": not published`)
+			require.FileExists(t, filepath.Join(filepath.Dir(x.config), "my-rules", "dynamics_leads_with_the_same_last_name_and_company", "v1.yaml"))
+			out = x.ampel("audit", "import-rules")
+			require.Contains(t, out, "unchanged dynamics_leads_with_the_same_last_name_and_company@v1")
+			require.NotContains(t, out, "added")
+			require.Contains(t, x.ampel("audit", "list"), "dynamics_leads_with_the_same_last_name_and_company")
+
+			stdout, stderr, err := x.run(t.Context(), "audit", "--format", "json", "--rule", "lead_same_email",
+				"--rule", "dynamics_leads_with_the_same_e_mail_address", "--rule", "dynamics_leads_with_the_same_last_name_and_company")
+			require.NoError(t, err, stderr)
+			var findings []map[string]any
+			require.NoError(t, json.Unmarshal([]byte(stdout), &findings))
+			groups := map[string]map[string][]string{} // rule → group → records
+			for _, f := range findings {
+				rule, g := f["rule_id"].(string), f["group_id"].(string)
+				if groups[rule] == nil {
+					groups[rule] = map[string][]string{}
+				}
+				groups[rule][g] = append(groups[rule][g], f["record_id"].(string))
+			}
+			require.NotEmpty(t, groups["lead_same_email"])
+			require.Equal(t, groups["lead_same_email"], groups["dynamics_leads_with_the_same_e_mail_address"])
+
+			// the organisation's rule, computed from the simulator's leads
+			byKey := map[string][]string{}
+			for _, r := range x.sim.Records("lead") {
+				last, _ := r["lastname"].(string)
+				company, _ := r["companyname"].(string)
+				if merged, _ := r["merged"].(bool); merged || strings.TrimSpace(last) == "" || strings.TrimSpace(company) == "" {
+					continue
+				}
+				c := []rune(strings.ToLower(company))
+				k := strings.ToLower(last) + "\x00" + string(c[:min(6, len(c))])
+				byKey[k] = append(byKey[k], r["leadid"].(string))
+			}
+			var want, got [][]string
+			for _, ids := range byKey {
+				if len(ids) > 1 {
+					slices.Sort(ids)
+					want = append(want, ids)
+				}
+			}
+			for _, ids := range groups["dynamics_leads_with_the_same_last_name_and_company"] {
+				slices.Sort(ids)
+				got = append(got, ids)
+			}
+			sortGroups := func(gs [][]string) {
+				slices.SortFunc(gs, func(a, b []string) int { return strings.Compare(a[0], b[0]) })
+			}
+			sortGroups(want)
+			sortGroups(got)
+			require.NotEmpty(t, want)
+			require.Equal(t, want, got)
+		})
+	}
+}

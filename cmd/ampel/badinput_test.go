@@ -60,7 +60,7 @@ func TestBadCommandLines(t *testing.T) {
 		{[]string{"run", "--config", "f.yaml", "x"}, `unexpected argument "x"`},
 		{[]string{"demo", "x"}, `unexpected argument "x"`},
 		{[]string{"simulate", "x"}, `unexpected argument "x"`},
-		{[]string{"audit", "x"}, `"x" is not an audit subcommand: use run, review, list or release`},
+		{[]string{"audit", "x"}, `"x" is not an audit subcommand: use run, review, list, release or import-rules`},
 		{[]string{"audit", "run", "x"}, `unexpected argument "x"`},
 		{[]string{"audit", "--format", "xml"}, `--format "xml": use table, csv or json`},
 		{[]string{"audit", "review", "--mark", "reviewed"}, "name one finding or group"},
