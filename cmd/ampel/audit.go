@@ -38,6 +38,10 @@ func runAudit(ctx context.Context, e *env, args []string) error {
 	sub := -1
 	for i := 0; i < len(args); i++ {
 		a := args[i]
+		if (a == "-h" || a == "--help" || a == "-help") && sub < 0 {
+			fmt.Fprintf(e.stdout, "Usage: ampel %s\n\nampel audit run --help, ampel audit review --help, … show each one's flags.\n", auditUsage)
+			return errHelp
+		}
 		if strings.HasPrefix(a, "-") {
 			name := strings.TrimLeft(a, "-")
 			if !strings.Contains(name, "=") && auditValueFlags[name] {
