@@ -62,8 +62,6 @@ type Report struct {
 	Findings []*Finding
 	Failed   []Failure
 	Skipped  []Skip
-	// Duplicates holds the duplicate groups and the matcher's figures, per table.
-	Duplicates *Result
 }
 
 // RuleResult is one rule's part of a run, over its tables and environments.
@@ -134,6 +132,7 @@ type run struct {
 	defs     []*Definition
 	byRuleID map[string]*Definition
 	seq      uint64 // run order, in dq_findings, dq_run_rules and dq_runs
+	reviews  []storedReview
 }
 
 // Run runs the audit: every rule (or those Refs name) over the current-state views. It
@@ -180,6 +179,12 @@ func Run(ctx context.Context, o RunOptions) (*Report, error) {
 	for t := range r.cat {
 		r.views[t] = true
 	}
+	if r.reviews, err = readReviews(ctx, o.Store); err != nil {
+		return nil, err
+	}
+	r.seq = uint64(time.Now().UnixNano())
+	// rule by rule: find, compare with the rule's findings before, write, and let go, so
+	// that memory holds one rule's state at a time (beside the report)
 	if err := r.duplicates(ctx); err != nil {
 		return nil, err
 	}
@@ -188,22 +193,40 @@ func Run(ctx context.Context, o RunOptions) (*Report, error) {
 			if err := r.sqlRule(ctx, d); err != nil {
 				return nil, err
 			}
+			if err := r.settle(ctx, d); err != nil {
+				return nil, err
+			}
 		}
 	}
-	prev, err := readFindings(ctx, o.Store, slices.Sorted(maps.Keys(r.ran)))
-	if err != nil {
+	sortFindings(r.rep.Findings)
+	if err := r.writeRuleRows(ctx); err != nil {
 		return nil, err
+	}
+	if err := r.writeRun(ctx, started); err != nil {
+		return nil, err
+	}
+	if err := r.summarise(ctx); err != nil {
+		return nil, err
+	}
+	return r.rep, nil
+}
+
+// settle finishes rule d: it compares the findings d made in this run with d's findings
+// before (first seen carried over, gone ones resolved), applies the marks, writes them,
+// counts them, and moves them to the report.
+func (r *run) settle(ctx context.Context, d *Definition) error {
+	if r.ran[d.ID] == nil {
+		return nil // it ran on no table: its findings stay as they are
+	}
+	prev, err := readFindings(ctx, r.o.Store, []string{d.ID})
+	if err != nil {
+		return err
 	}
 	resolved := r.merge(prev)
-	if err := applyReviews(ctx, o.Store, r.order); err != nil {
-		return nil, err
-	}
-	all := append(slices.Clone(r.order), resolved...)
-	sortFindings(all)
-	r.rep.Findings = all
-	r.seq = uint64(time.Now().UnixNano())
-	if err := writeFindings(ctx, o.Store, o.RunID, r.seq, all); err != nil {
-		return nil, err
+	r.applyReviews(r.order)
+	all := append(r.order, resolved...)
+	if err := writeFindings(ctx, r.o.Store, r.o.RunID, r.seq, all); err != nil {
+		return err
 	}
 	for _, f := range all {
 		s := r.stat(f.RuleID, f.Table, f.Environment)
@@ -217,16 +240,9 @@ func Run(ctx context.Context, o RunOptions) (*Report, error) {
 			}
 		}
 	}
-	if err := r.writeRuleRows(ctx); err != nil {
-		return nil, err
-	}
-	if err := r.writeRun(ctx, started); err != nil {
-		return nil, err
-	}
-	if err := r.summarise(ctx); err != nil {
-		return nil, err
-	}
-	return r.rep, nil
+	r.rep.Findings = append(r.rep.Findings, all...)
+	r.cur, r.order = map[string]*Finding{}, nil
+	return nil
 }
 
 func (o RunOptions) definitions() ([]*Definition, error) {
@@ -305,7 +321,6 @@ func (r *run) duplicates(ctx context.Context) error {
 			byTable[d.Table] = append(byTable[d.Table], d)
 		}
 	}
-	r.rep.Duplicates = &Result{}
 	for _, table := range slices.Sorted(maps.Keys(byTable)) {
 		defs := byTable[table]
 		if !r.views[table] {
@@ -334,7 +349,6 @@ func (r *run) duplicates(ctx context.Context) error {
 			continue
 		}
 		tr := res.Table(table)
-		r.rep.Duplicates.Tables = append(r.rep.Duplicates.Tables, *tr)
 		for _, d := range defs {
 			r.markRan(d, table)
 			groups := tr.ByRule[d.ID]
@@ -355,16 +369,20 @@ func (r *run) duplicates(ctx context.Context) error {
 				}
 			}
 			r.log.Debug("audit rule run", "rule", d.Ref(), "table", table, "groups", len(groups))
+			if err := r.settle(ctx, d); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
 }
 
-// memberValues are a member's values, in column order of the rule.
+// memberValues are a member's values, by column name. They are copied: a member's values
+// point into the buffers of the table's columns, which the findings must not hold.
 func memberValues(m Member) []Value {
 	var out []Value
 	for _, k := range slices.Sorted(maps.Keys(m.Values)) {
-		out = append(out, Value{k, m.Values[k]})
+		out = append(out, Value{k, strings.Clone(m.Values[k])})
 	}
 	return out
 }
@@ -556,6 +574,7 @@ func (r *run) merge(prev map[string]*Finding) []*Finding {
 			continue
 		}
 		p.Status, p.ResolvedAt, p.New = StatusResolved, r.o.AsOf, false
+		p.Values = parseValuesJSON(p.valuesJSON)
 		out = append(out, p)
 	}
 	return out

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"syscall"
 	"testing"
@@ -357,6 +358,19 @@ func benchChild(phase string) error {
 		}
 		rep.Findings = first.Count("")
 		rep.Second, rep.SecondCPU = time.Since(t1).Seconds(), (cpuTime() - c1).Seconds()
+		if file := os.Getenv("AMPEL_AUDIT_BENCH_MEMPROFILE"); file != "" { // go tool pprof -sample_index=alloc_space
+			f, err := os.Create(file)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+				return err
+			}
+		}
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		fmt.Fprintf(os.Stderr, "audit-all: Go heap sys %d MB, heap in use now %d MB\n", ms.HeapSys>>20, ms.HeapInuse>>20)
 		return json.NewEncoder(os.Stdout).Encode(rep)
 	default:
 		return fmt.Errorf("unknown phase %q", phase)

@@ -55,6 +55,7 @@ type Finding struct {
 
 	recordTable string // the table the link names, when not Table (an activity's type)
 	runID       string // the run that wrote the row read (readFindings)
+	valuesJSON  string // Values as stored, for a finding read back
 }
 
 // ReviewMark is the review mark a finding carries: the latest mark on the finding, on its group,

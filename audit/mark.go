@@ -39,23 +39,23 @@ func readReviews(ctx context.Context, st warehouse.Store) ([]storedReview, error
 	return out, rows.Err()
 }
 
-// applyReviews sets the Review of each finding: the latest of the marks on the finding, on
-// its group, and on any group whose members are all in its group — a group it supersedes
-// with the records that mark covered unchanged.
-func applyReviews(ctx context.Context, st warehouse.Store, fs []*Finding) error {
-	reviews, err := readReviews(ctx, st)
-	if err != nil || len(reviews) == 0 {
-		return err
+// applyReviews sets the Review of each finding (of one rule): the latest of the marks on
+// the finding, on its group, and on any group whose members are all in its group — a group
+// it supersedes with the records that mark covered unchanged.
+func (r *run) applyReviews(fs []*Finding) {
+	reviews := r.reviews
+	if len(reviews) == 0 {
+		return
 	}
 	byTarget := map[string]*storedReview{}
 	groupsByRecord := map[string][]*storedReview{} // env|table|record → group reviews covering it
 	for i := range reviews {
-		r := &reviews[i]
-		byTarget[r.kind+"|"+r.target] = r
-		if r.kind == "group" {
-			for _, m := range r.members {
-				k := r.env + "|" + r.table + "|" + m
-				groupsByRecord[k] = append(groupsByRecord[k], r)
+		rv := &reviews[i]
+		byTarget[rv.kind+"|"+rv.target] = rv
+		if rv.kind == "group" {
+			for _, m := range rv.members {
+				k := rv.env + "|" + rv.table + "|" + m
+				groupsByRecord[k] = append(groupsByRecord[k], rv)
 			}
 		}
 	}
@@ -84,7 +84,6 @@ func applyReviews(ctx context.Context, st warehouse.Store, fs []*Finding) error 
 		}
 		f.Review = best
 	}
-	return nil
 }
 
 func subset(a, b []string) bool {

@@ -47,8 +47,12 @@ func findingRow(f *Finding, runID string, seq uint64) []any {
 	if f.Review != nil {
 		mark, comment, by, at = string(f.Review.Mark), f.Review.Comment, f.Review.Reviewer, f.Review.At
 	}
+	values := f.valuesJSON
+	if values == "" {
+		values = ValuesJSON(f.Values)
+	}
 	return []any{f.ID, seq, runID, f.Environment, f.RuleID, uint64(f.RuleVersion), f.Severity, f.Kind, f.Table, f.RecordID,
-		f.Field, ValuesJSON(f.Values), f.Detail, f.Group, f.Supersedes, f.Link, f.Status, utc(f.FirstSeen), utc(f.LastSeen),
+		f.Field, values, f.Detail, f.Group, f.Supersedes, f.Link, f.Status, utc(f.FirstSeen), utc(f.LastSeen),
 		orNull(f.ResolvedAt), mark, comment, by, orNull(at)}
 }
 
@@ -113,7 +117,7 @@ func scanFinding(rows warehouse.Rows) (*Finding, error) {
 		return nil, err
 	}
 	f.RuleVersion = int(version)
-	f.Values = parseValuesJSON(values)
+	f.valuesJSON = values // parsed when the finding goes to a report (resolved, marked)
 	if resolved != nil {
 		f.ResolvedAt = *resolved
 	}
