@@ -11,7 +11,7 @@ GOFLAGS_TEST ?= -race -timeout 45m
 BENCH     ?= .
 BENCHTIME ?= 1x
 
-.PHONY: all build build-server demo libchdb test-deps test test-short bench vet fmt clean kpi-docs kpi-release score-release
+.PHONY: all build build-server demo libchdb test-deps test test-short bench vet fmt clean kpi-docs kpi-release score-release audit-release
 
 all: build
 
@@ -59,6 +59,9 @@ kpi-release:
 # release a built-in scoring model version: make score-release MODEL=demo@v1
 score-release:
 	$(GO) run ./cmd/ampel score release --dir sql/scoring $(MODEL)
+# release a built-in audit rule: make audit-release RULE=invalid_email@v2
+audit-release:
+	$(GO) run ./cmd/ampel audit release --dir sql/audits $(RULE)
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"syscall"
 	"testing"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/ampel/ampel/audit"
 	"github.com/ampel/ampel/connector/dvsim"
+	"github.com/ampel/ampel/kpis"
 	ampelsql "github.com/ampel/ampel/sql"
 	"github.com/ampel/ampel/warehouse"
 	"github.com/ampel/ampel/warehouse/migrate"
@@ -38,6 +40,10 @@ type childReport struct {
 	Seconds    float64 // wall clock
 	CPUSeconds float64 // user + system CPU of the phase (the engine's too: it runs in process)
 	Tables     map[string]childTable
+	// BenchmarkAudit: the second run's wall clock and CPU seconds, the open findings, the
+	// rows the baseline read.
+	Second, SecondCPU float64
+	Findings, Rows    int
 }
 
 type childTable struct {
@@ -112,7 +118,75 @@ func BenchmarkDuplicates(b *testing.B) {
 	}
 }
 
-// benchChild runs one phase of BenchmarkDuplicates and prints its report.
+// BenchmarkAudit syncs every default table of the simulator at 100k and 1M leads (445k and
+// 4.4M rows) into an embedded warehouse and runs the whole audit — every built-in rule —
+// twice: the first run finds everything new, the second compares with the first (the
+// steady state of ampel run). It reports both runs' time (wall clock and CPU seconds) and
+// peak RSS beside a plain read of every row of the views the rules read (scan_*), the
+// findings, and at 1M how the time grew from 100k (target: at most 12x). Run it alone:
+//
+//	deploy/with-test-clickhouse.sh go test -run '^$' -bench BenchmarkAudit -benchtime 1x ./audit
+func BenchmarkAudit(b *testing.B) {
+	lib := warehousetest.Embedded(b).Library
+	var prev map[string]float64
+	for _, scale := range []int{100_000, 1_000_000} {
+		b.Run(fmt.Sprintf("leads=%d", scale), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				dir := b.TempDir()
+				run := func(phase string) (childReport, int64) {
+					cmd := exec.Command(os.Args[0], "-test.run=^$")
+					cmd.Env = append(os.Environ(), envChild+"="+phase, envDir+"="+dir, envLibrary+"="+lib, fmt.Sprintf("%s=%d", envScale, scale))
+					cmd.Stderr = os.Stderr
+					out, err := cmd.Output()
+					require.NoError(b, err, "%s child: %s", phase, out)
+					var rep childReport
+					require.NoError(b, json.Unmarshal(out, &rep), "%s child: %s", phase, out)
+					return rep, cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss
+				}
+				syncRep, _ := run("sync-all")
+				scanRep, scanRSS := run("scan-all")
+				auditRep, auditRSS := run("audit-all")
+				b.ReportMetric(syncRep.Seconds, "sync_s")
+				b.ReportMetric(scanRep.Seconds, "scan_s")
+				b.ReportMetric(scanRep.CPUSeconds, "scan_cpu_s")
+				b.ReportMetric(float64(scanRSS)/1024, "scan_peak_rss_MB")
+				b.ReportMetric(auditRep.Seconds, "audit_s")
+				b.ReportMetric(auditRep.CPUSeconds, "audit_cpu_s")
+				b.ReportMetric(auditRep.Second, "audit2_s")
+				b.ReportMetric(auditRep.SecondCPU, "audit2_cpu_s")
+				b.ReportMetric(float64(auditRSS)/1024, "audit_peak_rss_MB")
+				b.ReportMetric(float64(auditRep.Findings), "findings")
+				b.ReportMetric(float64(scanRep.Rows), "rows_scanned")
+				if prev != nil {
+					b.ReportMetric(auditRep.Seconds/prev["audit_s"], "time_growth")
+					b.ReportMetric(auditRep.CPUSeconds/prev["audit_cpu_s"], "cpu_time_growth")
+				}
+				prev = map[string]float64{"audit_s": auditRep.Seconds, "audit_cpu_s": auditRep.CPUSeconds}
+			}
+		})
+	}
+}
+
+// auditTables are the views the built-in rules read.
+func auditTables() ([]string, error) {
+	cat, err := audit.LoadCatalog(ampelsql.Audits, "", nil)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, d := range cat.Defaults() {
+		for _, t := range d.TableList() {
+			if !seen[t] {
+				seen[t] = true
+				out = append(out, t)
+			}
+		}
+	}
+	return out, nil
+}
+
+// benchChild runs one phase of BenchmarkDuplicates or BenchmarkAudit and prints its report.
 func benchChild(phase string) error {
 	ctx := context.Background()
 	var scale int
@@ -228,6 +302,76 @@ func benchChild(phase string) error {
 				Load: tr.Stats.Load.Seconds(), Compare: tr.Stats.Compare.Seconds()}
 			fmt.Fprintf(os.Stderr, "audit %s: %+v\n", tr.Table, tr.Stats)
 		}
+	case "sync-all":
+		if _, err := migrate.Up(ctx, st, ampelsql.Schema, migrate.Options{}); err != nil {
+			return err
+		}
+		sim, err := dvsim.Start(dvsim.Options{Seed: 1, Scale: scale})
+		if err != nil {
+			return err
+		}
+		defer sim.Close()
+		t0, c0 = time.Now(), cpuTime()
+		syncTables(panicTB{}, st, simClient(panicTB{}, sim))
+		rep.Seconds = time.Since(t0).Seconds()
+	case "scan-all":
+		// every row of every view the rules read, once, with all its columns
+		tables, err := auditTables()
+		if err != nil {
+			return err
+		}
+		n := 0
+		for _, t := range tables {
+			rows, err := st.Query(ctx, "SELECT * FROM "+warehouse.QuoteIdentifier(t))
+			if err != nil {
+				return err
+			}
+			for rows.Next() {
+				_ = rows.Values()
+				n++
+			}
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			rows.Close()
+		}
+		rep.Seconds = time.Since(t0).Seconds()
+		rep.Rows = n
+	case "audit-all":
+		cat, err := audit.LoadCatalog(ampelsql.Audits, "", nil)
+		if err != nil {
+			return err
+		}
+		o := audit.RunOptions{Store: st, Catalog: cat, CriticalFields: kpis.DefaultCriticalFields}
+		first, err := audit.Run(ctx, o)
+		if err != nil {
+			return err
+		}
+		if len(first.Failed) > 0 {
+			return first.Failed[0].Err
+		}
+		rep.Seconds = time.Since(t0).Seconds()
+		rep.CPUSeconds = (cpuTime() - c0).Seconds()
+		t1, c1 := time.Now(), cpuTime()
+		if _, err := audit.Run(ctx, o); err != nil {
+			return err
+		}
+		rep.Findings = first.Count("")
+		rep.Second, rep.SecondCPU = time.Since(t1).Seconds(), (cpuTime() - c1).Seconds()
+		if file := os.Getenv("AMPEL_AUDIT_BENCH_MEMPROFILE"); file != "" { // go tool pprof -sample_index=alloc_space
+			f, err := os.Create(file)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+				return err
+			}
+		}
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		fmt.Fprintf(os.Stderr, "audit-all: Go heap sys %d MB, heap in use now %d MB\n", ms.HeapSys>>20, ms.HeapInuse>>20)
+		return json.NewEncoder(os.Stdout).Encode(rep)
 	default:
 		return fmt.Errorf("unknown phase %q", phase)
 	}

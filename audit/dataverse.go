@@ -1,10 +1,18 @@
 package audit
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"reflect"
 	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/ampel/ampel/versioned"
 )
 
 // dvRule is a duplicaterule as the Web API returns it with its conditions expanded:
@@ -128,4 +136,104 @@ func ruleID(dr dvRule) string {
 		return "dynamics_" + dr.ID
 	}
 	return id
+}
+
+// ruleFile is a duplicate_rule file, in the order its keys are written.
+type ruleFile struct {
+	ID              string          `yaml:"id"`
+	Version         int             `yaml:"version"`
+	Title           string          `yaml:"title"`
+	Description     string          `yaml:"description"`
+	Severity        string          `yaml:"severity"`
+	Kind            string          `yaml:"kind"`
+	Table           string          `yaml:"table"`
+	Key             string          `yaml:"key,omitempty"`
+	CaseSensitive   bool            `yaml:"case_sensitive"`
+	ExcludeInactive bool            `yaml:"exclude_inactive"`
+	TimeZone        string          `yaml:"time_zone,omitempty"`
+	Conditions      []ConditionSpec `yaml:"conditions"`
+}
+
+// RuleFileText writes r as version version of a duplicate_rule file (severity warning).
+func RuleFileText(r Rule, version int) ([]byte, error) {
+	f := ruleFile{ID: r.ID, Version: version, Title: r.Name, Severity: SeverityWarning, Kind: KindDuplicateRule, Table: r.Table,
+		CaseSensitive: r.CaseSensitive, ExcludeInactive: r.ExcludeInactive,
+		Description: "Carried over from Dynamics 365: the organisation's published duplicate detection rule \"" + r.Name + "\"."}
+	if f.Title == "" {
+		f.Title = r.ID
+	}
+	if r.Key != keyOf(r.Table) {
+		f.Key = r.Key
+	}
+	if r.TimeZone != nil {
+		f.TimeZone = r.TimeZone.String()
+	}
+	for _, c := range r.Conditions {
+		var op string
+		for name, o := range operatorNames {
+			if o == c.Operator {
+				op = name
+			}
+		}
+		f.Conditions = append(f.Conditions, ConditionSpec{Attribute: c.Attribute, Operator: op, Characters: c.Param, IgnoreBlank: c.IgnoreBlank})
+	}
+	var b bytes.Buffer
+	b.WriteString("# Imported by ampel audit import-rules; a change is a new version (ampel audit release ID@vN locks it).\n")
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(f); err != nil {
+		return nil, fmt.Errorf("write rule %s: %w", r.ID, err)
+	}
+	return b.Bytes(), enc.Close()
+}
+
+// Imported says what ImportRules did with one rule: Status is added (v1), changed (a new
+// version beside the old) or unchanged.
+type Imported struct {
+	ID      string
+	Version int
+	Path    string
+	Status  string
+}
+
+// ImportRules writes rules (from ParseDataverseRules) as duplicate_rule files into dir, a
+// user's rule directory (audit.dir), creating it if need be: a rule dir does not have yet
+// as <id>/v1.yaml, a rule whose newest version there has other conditions as the next
+// version, an unchanged one not at all. The files are drafts until released.
+func ImportRules(dir string, rules []Rule) ([]Imported, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("import rules: %w", err)
+	}
+	set, err := versioned.Load(versioned.Tree{Name: dir, FS: os.DirFS(dir)})
+	if err != nil {
+		return nil, fmt.Errorf("import rules: %w", err)
+	}
+	var out []Imported
+	for _, r := range rules {
+		im := Imported{ID: r.ID, Version: 1, Status: "added"}
+		if vs := set.Versions(r.ID); len(vs) > 0 {
+			last, err := parseDefinition(vs[len(vs)-1])
+			if err != nil {
+				return nil, fmt.Errorf("import rules: %w", err)
+			}
+			if last.rule != nil && reflect.DeepEqual(*last.rule, r) {
+				out = append(out, Imported{ID: r.ID, Version: last.Version, Path: filepath.Join(dir, filepath.FromSlash(last.File.Name)), Status: "unchanged"})
+				continue
+			}
+			im.Version, im.Status = last.Version+1, "changed"
+		}
+		text, err := RuleFileText(r, im.Version)
+		if err != nil {
+			return nil, err
+		}
+		im.Path = filepath.Join(dir, r.ID, fmt.Sprintf("v%d.yaml", im.Version))
+		if err := os.MkdirAll(filepath.Dir(im.Path), 0o755); err != nil {
+			return nil, fmt.Errorf("import rules: %w", err)
+		}
+		if err := os.WriteFile(im.Path, text, 0o644); err != nil {
+			return nil, fmt.Errorf("import rules: %w", err)
+		}
+		out = append(out, im)
+	}
+	return out, nil
 }

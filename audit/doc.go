@@ -1,6 +1,70 @@
-// Package audit finds data-quality problems in the warehouse for data stewards. This part
-// is duplicate detection: Dynamics-like exact rules, and fuzzy matching that finds what
-// those rules cannot.
+// Package audit finds data-quality problems in the warehouse for data stewards: duplicates
+// (Dynamics-like exact rules, and fuzzy matching that finds what those rules cannot),
+// incomplete and invalid records, breaks in the sales process, stale records and personal
+// data kept too long — as findings with stable ids that a steward reviews.
+//
+// # Rules
+//
+// Every check is a rule file, versioned and checksum-locked through package versioned:
+// sql/audits/<id>/v<N>.yaml or .sql (built in, embedded; released in sql/audits/
+// releases.lock) and the user's own in the config's audit.dir, beside them. A released
+// file never changes: a change is a new version, and a finding's id includes the version.
+// LoadCatalog reads them; Configure does it from the config. The header of every rule
+// (Definition) has id, version, title, description, severity (error, warning, info), kind
+// and table (or tables, for an sql rule that checks several). The kinds:
+//
+//   - duplicate_rule (.yaml): a Dynamics-like duplicate detection rule — conditions with
+//     operator exact, same_first_characters, same_last_characters (characters: N),
+//     same_date, same_date_and_time, choice_label or choice_value, ignore_blank;
+//     case_sensitive, exclude_inactive, time_zone. See Rule. Built in: Dynamics' out-of-the-
+//     box rules (account_same_name, account_same_email, contact_same_email,
+//     lead_same_email).
+//   - duplicate_model (.yaml): the fuzzy matcher's settings for a table — fields (name,
+//     columns, kind first_name, last_name, email, phone, company, city or website, and the
+//     weights exact_min, exact_max, close, different), threshold, max_block,
+//     max_token_count, max_group. See Model. Built in: fuzzy_lead, fuzzy_contact,
+//     fuzzy_account.
+//   - sql (.sql): a YAML header in a leading /* */ comment (with optional params: name →
+//     value), then one SELECT, a text/template rendered once per table, that returns a row
+//     per finding. Built in: incomplete_record (the critical fields of the completeness
+//     KPIs); invalid_email, invalid_phone (the validity_rate KPI's tests), invalid_postcode,
+//     implausible_date, negative_amount, unknown_choice (a value the option set does not
+//     have: no label), dangling_lookup (a lookup to a record that is not in the warehouse);
+//     won_opportunity_without_quote, order_without_invoice (after params.days),
+//     invoice_total_differs, quote_revision_out_of_order; opportunity_past_close_date,
+//     overdue_activity; retention_expired (no activity for audit.retention_days).
+//
+// The result of an sql rule's statement, by column name: environment and record_id
+// (required); field (the field it is about; empty for the whole record); detail (what is wrong, in
+// words); value (the value of field) and value_<name> columns (more values that triggered
+// it); record_table (the table the record link names when it is not the rule's, e.g. an
+// activity's type). Every value is kept as text. The template sees {{.Dialect}}, {{.Now}}
+// (a DateTime literal of the audit's moment), {{.Table}}, {{.Key}}, {{.Columns}},
+// {{.DateColumns}}, {{.MoneyColumns}}, {{.ChoiceColumns}}, {{.CriticalFields}},
+// {{.Params}}, {{.RetentionDays}} and {{.Views}} (see checkData), and the functions ident,
+// words, has, columns and lookups (see checkFuncs). A statement that renders to nothing
+// (a view it needs is not synced) skips the table. Statements run on both engines: the
+// embedded 26.7 and Debian's 18.16 server — no CTEs, no window functions, one JOIN per
+// SELECT written ALL/ANY with aliased subqueries, no trimBoth or leftUTF8.
+//
+// # Findings and runs
+//
+// Run runs the rules and writes what it found. A Finding is one problem of one record (and
+// field) under one rule version; its id (FindingID) is a hash of rule id, rule version,
+// environment, table, record id and field, so it stays the same across runs — the
+// environment is in it because a copied environment keeps its records' GUIDs. A duplicate
+// rule makes a finding per member of each group, carrying the group's id (a hash of its
+// sorted members); when a record's group changes, the finding says which group it
+// supersedes. Each finding has its first and last seen moments, the field values that
+// triggered it, and a link to the record in Dynamics (RecordLink:
+// <org url>/main.aspx?etn=<table>&id=<guid>&pagetype=entityrecord). A finding open before
+// and not found now is resolved — only for rules and tables that ran, in the environments
+// audited. dq_findings (sql/schema/0007_audit_findings.sql) gets a row per open and per
+// resolved finding each run; dq_findings_current shows each finding's latest state;
+// dq_run_rules has per run, rule, table and environment the records looked at, findings,
+// new, resolved, groups and excess records; dq_runs one row per run. The trend of a rule
+// is its open findings over the last TrendRuns runs. The duplicate_density KPI (v2) reads
+// dq_run_rules.
 //
 // # Exact rules (what Dynamics does)
 //
@@ -49,13 +113,20 @@
 //
 // # Reviews
 //
-// A steward marks a group or a pair reviewed, not a duplicate, or will fix (RecordReview,
-// table dq_reviews from sql/schema/0005_audit.sql); the latest mark per target counts.
-// Records marked not a duplicate are never grouped together again, by either kind of rule.
+// A steward marks a finding, a group or a pair reviewed, not a duplicate, or will fix
+// (MarkFinding by a finding's or group's id, RecordReview; table dq_reviews from
+// sql/schema/0005_audit.sql); the latest mark per target counts, and the marks survive
+// re-runs. Records marked not a duplicate are never grouped together again, by either
+// kind of rule, so the duplicate density drops with the marks; a finding of a group
+// marked not a duplicate takes its record out of the group (a pair mark with each other
+// member). A finding carries the latest of the marks on it, on its group, and on a group
+// its group supersedes with the members that mark covered still in it; MarkFinding writes
+// the marked findings anew, so dq_findings shows a mark at once.
 //
 // # Where the work runs
 //
-// All of it runs in Go over the needed columns streamed once from the current-state views
+// The sql rules run in the engine. The duplicate matching runs in Go over the needed
+// columns streamed once from the current-state views
 // (one SELECT per table; merged records — merged = true — are left out). The fuzzy functions
 // and the normalisers exist only on the modern engine (jaroWinklerSimilarity and
 // editDistanceUTF8 from 24.x, normalizeUTF8NFKCCasefold from 26.3); the 18.16 server lacks

@@ -153,6 +153,19 @@ func (rule *Rule) matchcode(d *dataset, r int32, buf []byte) ([]byte, bool) {
 	return buf, true
 }
 
+// eligible counts per environment the records that have a matchcode under the rule.
+func (rule *Rule) eligible(d *dataset) map[string]int {
+	out := map[string]int{}
+	var buf []byte
+	for r := int32(0); r < int32(d.n()); r++ {
+		var ok bool
+		if buf, ok = rule.matchcode(d, r, buf[:0]); ok {
+			out[d.envs[d.env[r]]]++
+		}
+	}
+	return out
+}
+
 // parseWarehouseTime reads a DateTime or Date as toString writes it (UTC).
 func parseWarehouseTime(s string) (time.Time, error) {
 	if len(s) == len(time.DateOnly) {

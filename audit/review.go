@@ -25,13 +25,28 @@ const (
 	MarkWillFix Mark = "will_fix"
 )
 
+// ParseMark reads a mark as a steward writes it: reviewed, not-duplicate (or
+// not_a_duplicate), will-fix (or will_fix).
+func ParseMark(s string) (Mark, error) {
+	switch strings.ReplaceAll(strings.ToLower(strings.TrimSpace(s)), "-", "_") {
+	case "reviewed":
+		return MarkReviewed, nil
+	case "not_duplicate", "not_a_duplicate":
+		return MarkNotDuplicate, nil
+	case "will_fix":
+		return MarkWillFix, nil
+	}
+	return "", fmt.Errorf("mark %q: use reviewed, not-duplicate or will-fix", s)
+}
+
 // Review is one mark, as kept in the dq_reviews table (sql/schema/0005_audit.sql). The
 // latest mark per target counts, so a later mark undoes an earlier one.
 type Review struct {
 	Environment, Table string
-	// Group is the group's id; empty for a review of a pair.
-	Group string
-	// Members are the records the mark covers: the group's members, or the two of a pair.
+	// Group is the group's id; Finding a finding's id; both empty for a review of a pair.
+	Group, Finding string
+	// Members are the records the mark covers: the group's members, the two of a pair, or
+	// the finding's record.
 	Members  []string
 	Mark     Mark
 	Comment  string
@@ -47,6 +62,9 @@ func ReviewOf(g *Group, mark Mark, comment, reviewer string) Review {
 
 // target returns the review's kind and id.
 func (r Review) target() (kind, id string) {
+	if r.Finding != "" {
+		return "finding", r.Finding
+	}
 	if r.Group != "" {
 		return "group", r.Group
 	}
@@ -67,10 +85,14 @@ func (r Review) validate() error {
 	if r.Environment == "" || r.Table == "" {
 		return fmt.Errorf("review: environment and table are required")
 	}
-	if r.Group == "" && len(r.Members) != 2 {
+	switch {
+	case r.Finding != "" && (r.Group != "" || len(r.Members) != 1):
+		return fmt.Errorf("review of finding %s: it covers its one record", r.Finding)
+	case r.Finding != "" && r.Mark == MarkNotDuplicate:
+		return fmt.Errorf("review of finding %s: mark the pairs or the group not a duplicate, not the finding", r.Finding)
+	case r.Finding == "" && r.Group == "" && len(r.Members) != 2:
 		return fmt.Errorf("review: name a group, or the two records of a pair (got %d)", len(r.Members))
-	}
-	if len(r.Members) < 2 {
+	case r.Finding == "" && len(r.Members) < 2:
 		return fmt.Errorf("review of group %s: it names no members", r.Group)
 	}
 	for _, id := range r.Members {

@@ -61,6 +61,12 @@ type TableResult struct {
 	Table string
 	// Fuzzy are the groups the table's model found; Exact those of its exact rules together.
 	Fuzzy, Exact []*Group
+	// ByRule holds each exact rule's own groups, by rule id.
+	ByRule map[string][]*Group
+	// Checked counts, per rule id (the model's too) and environment, the records the rule
+	// looked at: every eligible record for the model, those with a matchcode for an exact
+	// rule (a blank that never matches, or an inactive record, has none).
+	Checked map[string]map[string]int
 	// Stats says what it took.
 	Stats Stats
 }
@@ -247,7 +253,7 @@ func Duplicates(ctx context.Context, st warehouse.Store, opts Options) (*Result,
 
 func auditTable(ctx context.Context, st warehouse.Store, table, key string, m *Model, rules []Rule, envs []string,
 	country func(string) string, workers int) (*TableResult, error) {
-	tr := &TableResult{Table: table}
+	tr := &TableResult{Table: table, ByRule: map[string][]*Group{}, Checked: map[string]map[string]int{}}
 	t0 := time.Now()
 	d, err := load(ctx, st, loadSpec{table: table, key: key, columns: wantedColumns(m, rules), environments: envs})
 	if err != nil {
@@ -278,10 +284,22 @@ func auditTable(ctx context.Context, st warehouse.Store, table, key string, m *M
 			return nil, err
 		}
 		tr.Fuzzy = groups
+		tr.Checked[m.ID] = map[string]int{}
+		for _, e := range d.env {
+			tr.Checked[m.ID][d.envs[e]]++
+		}
 	}
 	t0 = time.Now()
 	if len(rules) > 0 {
 		tr.Exact = exactGroups(d, rules)
+		for i := range rules {
+			if len(rules) == 1 {
+				tr.ByRule[rules[i].ID] = tr.Exact
+			} else {
+				tr.ByRule[rules[i].ID] = exactGroups(d, rules[i:i+1])
+			}
+			tr.Checked[rules[i].ID] = rules[i].eligible(d)
+		}
 	}
 	tr.Stats.Exact = time.Since(t0)
 	return tr, nil

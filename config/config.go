@@ -71,6 +71,10 @@
 //	scoring:
 //	  dir: ""                   # your own lead scoring models, <id>/v<N>.yaml, beside the built-in ones
 //	  models: []                # the models ampel score run and ampel run score (ID or ID@vN); empty: every model
+//	audit:
+//	  dir: ""                   # your own audit rules, <id>/v<N>.yaml or .sql, beside the built-in ones
+//	  rules: []                 # run only these (ID or ID@vN); empty: the default version of every rule
+//	  retention_days: 730       # GDPR: leads and contacts with no activity for longer are reported
 //	log:
 //	  level: info               # debug, info, warn, error
 //	  format: text              # text or json
@@ -102,6 +106,7 @@ type Config struct {
 	Serve        Serve         `yaml:"serve"`
 	KPIs         KPIs          `yaml:"kpis"`
 	Scoring      Scoring       `yaml:"scoring"`
+	Audit        Audit         `yaml:"audit"`
 	Log          Log           `yaml:"log"`
 
 	// File is the path the configuration was read from; relative paths in
@@ -206,6 +211,16 @@ type Scoring struct {
 type CriticalFields struct {
 	Table  string   `yaml:"table"`
 	Fields []string `yaml:"fields"`
+}
+
+// Audit configures the data-quality audit (package audit).
+type Audit struct {
+	// Dir holds the user's own rules, <id>/v<N>.yaml or .sql, beside the built-in ones.
+	Dir string `yaml:"dir"`
+	// Rules are the rules to run, ID or ID@vN; empty runs the default version of every rule.
+	Rules []string `yaml:"rules"`
+	// RetentionDays: leads and contacts with no activity for longer are reported. Default 730.
+	RetentionDays int `yaml:"retention_days"`
 }
 
 // Log configures logging.
@@ -356,6 +371,10 @@ func (c *Config) setDefaults() {
 	c.KPIs.Inputs = c.resolve(c.KPIs.Inputs)
 	c.KPIs.Dir = c.resolve(c.KPIs.Dir)
 	c.Scoring.Dir = c.resolve(c.Scoring.Dir)
+	c.Audit.Dir = c.resolve(c.Audit.Dir)
+	if c.Audit.RetentionDays == 0 {
+		c.Audit.RetentionDays = 730
+	}
 	if c.Log.Level == "" {
 		c.Log.Level = "info"
 	}
@@ -551,6 +570,15 @@ func (c *Config) validate() error {
 		key := fmt.Sprintf("scoring.models[%d]", i)
 		if !modelRef.MatchString(m) {
 			add(key, "%q is not a model: write ID or ID@vN, e.g. demo@v1", m)
+		}
+	}
+	if c.Audit.RetentionDays < 0 {
+		add("audit.retention_days", "%s is not a number of days: give 1 or more", c.show("audit.retention_days", strconv.Itoa(c.Audit.RetentionDays)))
+	}
+	for i, r := range c.Audit.Rules {
+		id, _, _ := strings.Cut(r, "@")
+		if !warehouse.ValidIdentifier(id) || strings.ToLower(id) != id {
+			add(fmt.Sprintf("audit.rules[%d]", i), "%s is not a rule reference: write ID or ID@vN, e.g. invalid_email@v1", c.show(fmt.Sprintf("audit.rules[%d]", i), r))
 		}
 	}
 

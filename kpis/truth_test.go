@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/ampel/ampel/audit"
 	"github.com/ampel/ampel/connector/dvsim"
 	"github.com/ampel/ampel/kpis"
 	"github.com/ampel/ampel/kpis/kpistest"
@@ -142,9 +143,20 @@ func score(t *testing.T, st warehouse.Store, asOf time.Time) {
 	require.Empty(t, rep.Failed)
 }
 
-// TestCatalogMatchesTruth syncs a simulator into each engine, runs the
-// whole catalog and compares every result with the simulator's truth;
-// then again after a mutation and a delta sync.
+// runAudit runs the data-quality audit, whose duplicate groups the
+// duplicate_density KPI reads.
+func runAudit(t *testing.T, st warehouse.Store, asOf time.Time) {
+	t.Helper()
+	cat, err := audit.LoadCatalog(ampelsql.Audits, "", nil)
+	require.NoError(t, err)
+	rep, err := audit.Run(context.Background(), audit.RunOptions{Store: st, Catalog: cat, AsOf: asOf, CriticalFields: kpis.DefaultCriticalFields})
+	require.NoError(t, err)
+	require.Empty(t, rep.Failed)
+}
+
+// TestCatalogMatchesTruth syncs a simulator into each engine, audits it,
+// runs the whole catalog and compares every result with the simulator's
+// truth; then again after a mutation and a delta sync.
 func TestCatalogMatchesTruth(t *testing.T) {
 	ctx := context.Background()
 	cat := loadCatalog(t)
@@ -160,6 +172,7 @@ func TestCatalogMatchesTruth(t *testing.T) {
 			truth := sim.Truth()
 			asOf, err := time.Parse(time.RFC3339, truth.Now)
 			require.NoError(t, err)
+			runAudit(t, st, asOf)
 			score(t, st, asOf)
 			rep, err := kpis.Run(ctx, kpis.Options{Store: st, Catalog: cat, Inputs: in, AsOf: asOf})
 			require.NoError(t, err)
@@ -168,6 +181,7 @@ func TestCatalogMatchesTruth(t *testing.T) {
 
 			sim.Mutate(60, 120, 30)
 			kpistest.Sync(t, st, client, "s2")
+			runAudit(t, st, asOf)
 			score(t, st, asOf)
 			rep2, err := kpis.Run(ctx, kpis.Options{Store: st, Catalog: cat, Inputs: in, AsOf: asOf})
 			require.NoError(t, err)

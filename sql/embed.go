@@ -6,8 +6,9 @@
 // database), kpis/ the versioned KPI definitions (<id>/v<N>.sql and
 // releases.lock; see package versioned and package kpis), scoring/ the
 // versioned lead scoring models (<id>/v<N>.yaml and releases.lock; see
-// package kpis/scoring), and later
-// audits/ and marts/ the audit rules and BI views.
+// package kpis/scoring), audits/ the data-quality audit's rules
+// (<id>/v<N>.yaml or .sql and releases.lock; see package audit), and
+// later marts/ the BI views.
 // Code reads them only through the fs.FS values here, and renders them
 // with Render and RenderText: every file is a text/template that sees the
 // engine's Dialect (see render.go).
@@ -18,7 +19,7 @@ import (
 	"io/fs"
 )
 
-//go:embed schema migrate landing warehouse kpis scoring
+//go:embed schema migrate landing warehouse kpis scoring audits
 var files embed.FS
 
 // Schema holds the numbered migrations, NNNN_name.sql.
@@ -41,6 +42,9 @@ var KPIs = sub("kpis")
 // Scoring holds the built-in lead scoring models, <id>/v<N>.yaml, and
 // their lock file releases.lock.
 var Scoring = sub("scoring")
+// Audits holds the built-in audit rules, <id>/v<N>.yaml or <id>/v<N>.sql,
+// and their lock file releases.lock.
+var Audits = sub("audits")
 
 func sub(dir string) fs.FS {
 	f, err := fs.Sub(files, dir)

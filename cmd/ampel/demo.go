@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/ampel/ampel/audit"
 	"github.com/ampel/ampel/config"
 	"github.com/ampel/ampel/connector"
 	"github.com/ampel/ampel/connector/dvsim"
@@ -16,10 +17,9 @@ import (
 
 // runDemo runs the main job end to end on one machine: a simulated
 // Dataverse, a sync into an embedded warehouse in --data, a summary of
-// what landed, the lead scores of the built-in models with their
-// backtest, and the KPI catalog's traffic lights over it (with the
-// inputs file the simulator writes). (Audit and serving join as they are
-// built.)
+// what landed, the data-quality audit's summary, the lead scores of the
+// built-in models with their backtest, and the KPI catalog's traffic
+// lights over it (with the inputs file the simulator writes).
 //
 // --addr is in the CLI contract: the demo will serve the OData feed and
 // the cockpit there once ampel serve is built. Until then it serves
@@ -84,6 +84,18 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	took := time.Since(syncStart)
 	fmt.Fprintf(e.stdout, "synced %d tables, %d rows in %s (%.0f rows/s), %d requests, %d throttled\n",
 		len(results), rows, took.Round(time.Millisecond), float64(rows)/took.Seconds(), requests, throttled)
+	ao, err := auditOptions(cfg)
+	if err != nil {
+		return err
+	}
+	ao.Store, ao.Logger = s, log
+	arep, err := audit.Run(ctx, ao)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout, "\ndata-quality audit:")
+	printAuditSummary(e.stdout, arep)
+
 	so, err := scoring.Configure(cfg)
 	if err != nil {
 		return configError{err}
@@ -109,5 +121,6 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	fmt.Fprintf(e.stdout, "\nquery it: ampel sql --config %s \"SELECT count() FROM lead\"\n", file)
 	fmt.Fprintf(e.stdout, "every KPI result: ampel kpi run --config %s\n", file)
 	fmt.Fprintf(e.stdout, "scores: ampel score run --config %s; ampel sql --config %s \"SELECT grade, count() FROM lead_score GROUP BY grade\"\n", file, file)
+	fmt.Fprintf(e.stdout, "every finding: ampel audit --config %s; mark one: ampel audit review ID --mark reviewed --config %s\n", file, file)
 	return nil
 }

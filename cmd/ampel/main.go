@@ -65,7 +65,7 @@ func init() {
 		{"sync", "sync Dataverse tables into the warehouse", runSync},
 		{"kpi", "run, list or show KPI definitions", runKPI},
 		{"score", "score leads with versioned models, judge them, explain a lead", runScore},
-		{"audit", "report data-quality findings", runAudit},
+		{"audit", "run the data-quality audit, review its findings", runAudit},
 		{"sql", "run a read-only query on the warehouse", runSQL},
 		{"serve", "serve the OData feed, cockpit, /healthz and /metrics", runServe},
 		{"run", "scheduled syncs and serving, until SIGTERM", runRun},

@@ -5,10 +5,6 @@ import "context"
 // Subcommands that later work fills in: they parse --help and otherwise say
 // they are not available yet (exit code 2).
 
-func runAudit(ctx context.Context, e *env, args []string) error {
-	return pending(e, "audit", "audit --config FILE [--format table|csv|json]", args)
-}
-
 func runServe(ctx context.Context, e *env, args []string) error {
 	return pending(e, "serve", "serve --config FILE [--addr HOST:PORT]", args)
 }
@@ -17,7 +13,6 @@ func pending(e *env, name, usage string, args []string) error {
 	fs := e.flagSet(name, usage)
 	var c commonFlags
 	c.register(fs)
-	fs.String("format", "", "output format")
 	fs.String("addr", "", "listen address")
 	if err := parse(fs, args); err != nil {
 		return err

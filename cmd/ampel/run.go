@@ -13,8 +13,8 @@ import (
 )
 
 // runRun syncs every table group once at start and then on its cron
-// schedule, until SIGTERM or SIGINT, and scores the leads and runs the KPI
-// catalog after each successful sync. A group never overlaps itself: a run that comes due while the
+// schedule, until SIGTERM or SIGINT, and after each successful sync runs
+// the audit, scores the leads and runs the KPI catalog. A group never overlaps itself: a run that comes due while the
 // last is going is skipped and logged. On a signal the running syncs finish
 // their current batch and stop; their state stays at the last complete
 // read, so the next start goes on from there.
@@ -99,6 +99,7 @@ func groupSync(cfg *config.Config, s warehouse.Store, runner *connector.Runner, 
 			return err
 		}
 		log.Info("sync group done", "rows", rows, "duration", took)
+		runAuditAfterSync(ctx, cfg, s, log) // first: the duplicate density KPI reads it
 		runScoring(ctx, cfg, s, log)
 		runCatalog(ctx, cfg, s, log)
 		return nil

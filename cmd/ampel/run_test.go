@@ -325,6 +325,11 @@ func TestRunSchedules(t *testing.T) {
 			require.Positive(t, num(kr[0]["results"]))
 			require.Zero(t, num(kr[0]["failed"]))
 			require.Positive(t, d.count(msgIs("kpis computed", "")), d.log())
+			// and the audit before the catalog
+			ar := x.query("SELECT count() AS n, sum(failed) AS failed FROM dq_runs")
+			require.GreaterOrEqual(t, num(ar[0]["n"]), int64(1), "audit runs")
+			require.Zero(t, num(ar[0]["failed"]))
+			require.Positive(t, d.count(msgIs("audit done", "")), d.log())
 		})
 	}
 }

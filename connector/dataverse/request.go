@@ -266,6 +266,17 @@ func (c *Client) getJSON(ctx context.Context, u, table string, v any, extra http
 	return nil
 }
 
+// DuplicateRules returns the environment's duplicate detection rules with their
+// conditions, as the Web API answers GET
+// duplicaterules?$expand=DuplicateRule_DuplicateRuleConditions (the JSON that
+// audit.ParseDataverseRules reads). The application user needs read access to
+// duplicaterule and duplicaterulecondition.
+func (c *Client) DuplicateRules(ctx context.Context) ([]byte, error) {
+	body, _, _, err := c.getBody(ctx, call{method: http.MethodGet, url: c.base + "duplicaterules?$expand=DuplicateRule_DuplicateRuleConditions",
+		table: "duplicaterule"}, nil)
+	return body, err
+}
+
 // WhoAmIResult identifies the caller in the environment.
 type WhoAmIResult struct {
 	UserID, BusinessUnitID, OrganizationID string

@@ -8,7 +8,8 @@
 // with a money column is in a second currency, exchangerate 1.25, so its _base amounts are the
 // amounts ÷ 1.25 — transactioncurrencyid still names one currency: VERIFY; then the planted
 // duplicate groups and look-alikes of dups.go, about 0.09N leads, 0.03N contacts and 0.05N
-// accounts from a random stream of their own) and serves it over
+// accounts from a random stream of their own; then, from another stream, what the audit's
+// other checks look for: see plantQuality) and serves it over
 // HTTPS at URL()+"/api/data/v9.2/". Records are stored column-wise (no map per row) and
 // rendered to JSON on the fly.
 //
@@ -32,7 +33,8 @@
 //
 // Web API: entity sets leads, opportunities, quotes, salesorders, invoices, activitypointers,
 // phonecalls, emails, tasks, appointments, incidents, systemusers, accounts, contacts;
-// <set>(<guid>), <set>/$count, WhoAmI, RetrieveTotalRecordCount, EntityDefinitions (forms listed on serveMetadata).
+// <set>(<guid>), <set>/$count, WhoAmI, RetrieveTotalRecordCount, EntityDefinitions (forms listed on serveMetadata),
+// duplicaterules (with $expand=DuplicateRule_DuplicateRuleConditions; duprules.go).
 // Query options $select, $filter, $orderby, $top, $count; Prefer odata.maxpagesize (≤5000),
 // odata.include-annotations (pattern list), odata.track-changes. Paging follows
 // @odata.nextLink with a $skiptoken paging cookie; tracking ends with @odata.deltaLink
@@ -75,6 +77,8 @@
 //	completeness.<logicalname>.<field>            share of live rows with a non-blank value
 //	                                               (leads: email ~95 %, phone ~92 %, company 98 %)
 //	invalid.<logicalname>.<field> = [ids]         planted invalid emails (~1.5 %) and phones (~1 %)
+//	                                               of leads, postcodes (~1 %) of leads, contacts
+//	                                               and accounts
 //	retention.<lead|contact> = {policy, cutoff, ids}  inactive and unmodified for 2 years
 //	won_revenue_by_month.<YYYY-MM>               sum of actualvalue of won opportunities
 //	tickets_per_week_after_go_live[i]            cases created in week i after go-live (no merged)
@@ -85,6 +89,21 @@
 //	             quotes_non_revised, quotes_with_order, quote_to_order_rate,
 //	             sales_cycle_median_days}
 //	overdue_activities.<type>                    open activities due before now
+//	incomplete.<logicalname> = [ids]             records with a blank critical field (KPICriticalFields)
+//	inactive.<lead|contact> = {policy, cutoff, ids}  no activity for RetentionDays: the latest of
+//	                                               the record's modifiedon and the actualend and
+//	                                               modifiedon of live activities regarding it
+//	implausible_dates.<logicalname>.<field>      dates more than 30 years after now
+//	negative_amounts.<logicalname>.<field>       money below zero
+//	unknown_choices.<logicalname>.<field>        choice values the option set does not have
+//	consistency.<check> = [ids]                  won_opportunity_without_quote,
+//	                                               order_without_invoice (not canceled, older
+//	                                               than OrderInvoiceDays), invoice_total_differs
+//	                                               (from its order's), quote_revision_out_of_order
+//	                                               (a revisionnumber no higher than that of an
+//	                                               earlier-created quote with its quotenumber)
+//	stale.<check> = [ids]                        opportunity_past_close_date (open, estimated
+//	                                               close before now), overdue_activity
 //	kpis.<kpi id> = [{dims, period_start, period_end, numerator, denominator, value}]
 //	                                             the expected result of every catalog KPI as of
 //	                                             now, computed in Go from the records and from

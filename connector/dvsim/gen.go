@@ -254,6 +254,7 @@ func (s *Server) generate() {
 		setI(s.cases, row, "resolvebyslastatus", []int32{1, 3, 3, 3, 4}[g.rng.IntN(5)])
 	}
 	s.plantDuplicates(g, p)
+	s.plantQuality(p)
 	p.inputs = s.genInputs()
 }
 

@@ -191,11 +191,28 @@ func (s *Server) kpiTruth() map[string][]KPIValue {
 		}
 	}
 
-	// duplicate_density: exact match after trimming (email also lower-cased), blanks ignored
+	// duplicate_density (v2): the audit's duplicate rules over live records not merged into
+	// another. Its fuzzy models find the planted groups; Dynamics' out-of-the-box rules
+	// group by the value lower-cased (not trimmed), a blank one never matching.
+	dups, _ := s.dupTruth()
+	for _, name := range []string{"lead", "contact", "account"} {
+		t := s.byLogical[name]
+		eligible, excess := 0, 0
+		t.liveRows(func(row int32) {
+			if !t.merged(row) {
+				eligible++
+			}
+		})
+		for _, g := range dups[name] {
+			excess += len(g.IDs) - 1
+		}
+		if eligible > 0 {
+			out["duplicate_density"] = append(out["duplicate_density"], ratio(excess, eligible, 100).with("table", name, "rule", "fuzzy_"+name))
+		}
+	}
 	for _, r := range []struct{ table, field, rule string }{
-		{"lead", "emailaddress1", "email_exact"}, {"lead", "telephone1", "phone_exact"},
-		{"contact", "emailaddress1", "email_exact"}, {"contact", "telephone1", "phone_exact"},
-		{"account", "telephone1", "phone_exact"},
+		{"lead", "emailaddress1", "lead_same_email"}, {"contact", "emailaddress1", "contact_same_email"},
+		{"account", "emailaddress1", "account_same_email"}, {"account", "name", "account_same_name"},
 	} {
 		t := s.byLogical[r.table]
 		c := t.byName[r.field]
@@ -203,15 +220,11 @@ func (s *Server) kpiTruth() map[string][]KPIValue {
 		eligible := 0
 		t.liveRows(func(row int32) {
 			b, ok := c.str(row)
-			v := strings.Trim(string(b), " \t\n\f\r")
-			if !ok || v == "" {
+			if !ok || strings.TrimSpace(string(b)) == "" || t.merged(row) {
 				return
 			}
-			if r.rule == "email_exact" {
-				v = strings.ToLower(v)
-			}
 			eligible++
-			seen[v] = true
+			seen[strings.ToLower(string(b))] = true
 		})
 		if eligible > 0 {
 			out["duplicate_density"] = append(out["duplicate_density"], ratio(eligible-len(seen), eligible, 100).with("table", r.table, "rule", r.rule))

@@ -145,7 +145,7 @@ func (s *Server) defineSchema() {
 
 	a := s.accounts
 	common(a, accountDef, true)
-	str(a, "name", "accountnumber", "telephone1", "emailaddress1", "websiteurl", "address1_city", "address1_country")
+	str(a, "name", "accountnumber", "telephone1", "emailaddress1", "websiteurl", "address1_city", "address1_postalcode", "address1_country")
 	lookup(a, "parentaccountid", "Lookup", a)
 	lookup(a, "primarycontactid", "Lookup", s.contacts)
 	a.addCol(&column{name: "industrycode", kind: kChoice, attrType: "Picklist", options: opts(1, "Accounting", 2, "Agriculture and Non-petrol Natural Resource Extraction", 3, "Broadcasting Printing and Publishing", 4, "Brokers", 5, "Building Supply Retail", 6, "Business Services", 7, "Consulting", 8, "Consumer Services", 9, "Design, Direction and Creative Management", 10, "Distributors, Dispatchers and Processors", 11, "Doctor's Offices and Clinics", 12, "Durable Manufacturing")})
@@ -158,7 +158,7 @@ func (s *Server) defineSchema() {
 	common(c, contactDef, true)
 	str(c, "firstname", "lastname")
 	c.addCol(&column{name: "fullname", kind: kFullName, attrType: "String", format: "Text", first: c.byName["firstname"], last: c.byName["lastname"]})
-	str(c, "emailaddress1", "telephone1", "mobilephone", "jobtitle", "address1_city")
+	str(c, "emailaddress1", "telephone1", "mobilephone", "jobtitle", "address1_city", "address1_postalcode")
 	lookup(c, "parentcustomerid", "Customer", a, c)
 	c.addCol(&column{name: "birthdate", kind: kDateOnly, attrType: "DateTime", format: "DateOnly"})
 	mergeable(c)
@@ -167,7 +167,7 @@ func (s *Server) defineSchema() {
 	common(l, leadDef, true)
 	str(l, "firstname", "lastname")
 	l.addCol(&column{name: "fullname", kind: kFullName, attrType: "String", format: "Text", first: l.byName["firstname"], last: l.byName["lastname"]})
-	str(l, "subject", "companyname", "emailaddress1", "telephone1", "jobtitle", "address1_city")
+	str(l, "subject", "companyname", "emailaddress1", "telephone1", "jobtitle", "address1_city", "address1_postalcode")
 	l.addCol(&column{name: "leadsourcecode", kind: kChoice, attrType: "Picklist", options: opts(1, "Advertisement", 2, "Employee Referral", 3, "External Referral", 4, "Partner", 5, "Public Relations", 6, "Seminar", 7, "Trade Show", 8, "Web", 9, "Word of Mouth", 10, "Other")})
 	l.addCol(&column{name: "leadqualitycode", kind: kChoice, attrType: "Picklist", options: opts(1, "Hot", 2, "Warm", 3, "Cold")})
 	scoringColumns(l)

@@ -574,6 +574,9 @@ func (s *Server) apiRoute(w http.ResponseWriter, r *http.Request) {
 	case strings.HasPrefix(p, "EntityDefinitions"):
 		s.serveMetadata(w, r, strings.TrimPrefix(p, "EntityDefinitions"))
 		return
+	case p == "duplicaterules":
+		s.serveDuplicateRules(w, r)
+		return
 	}
 	set, rest, _ := strings.Cut(p, "/")
 	var id string

@@ -46,23 +46,31 @@ type DupGroup struct {
 
 // Truth is the planted truth; see the package comment for the meaning of each section.
 type Truth struct {
-	Now          string                                   `json:"now"`
-	GoLive       string                                   `json:"go_live"`
-	Tables       map[string]TableTruth                    `json:"tables"`
-	Duplicates   map[string][]DupGroup                    `json:"duplicates"`
-	Lookalikes   map[string][]DupGroup                    `json:"lookalikes"`
-	Completeness map[string]map[string]float64            `json:"completeness"`
-	Invalid      map[string]map[string][]string           `json:"invalid"`
-	Retention    map[string]RetentionTruth                `json:"retention"`
-	WonRevenue   map[string]float64                       `json:"won_revenue_by_month"`
-	TicketsWeek  []int                                    `json:"tickets_per_week_after_go_live"`
-	ActiveUsers  map[string]int                           `json:"active_users_by_month"`
-	Users        UsersTruth                               `json:"users"`
-	Conversions  ConversionTruth                          `json:"conversions"`
-	Overdue      map[string]int                           `json:"overdue_activities"`
-	KPIs         map[string][]KPIValue                    `json:"kpis"`
-	Scoring      *ScoringTruth                            `json:"scoring"`
-	Extra        map[string]map[string]map[string]float64 `json:"-"`
+	Now          string                         `json:"now"`
+	GoLive       string                         `json:"go_live"`
+	Tables       map[string]TableTruth          `json:"tables"`
+	Duplicates   map[string][]DupGroup          `json:"duplicates"`
+	Lookalikes   map[string][]DupGroup          `json:"lookalikes"`
+	Completeness map[string]map[string]float64  `json:"completeness"`
+	Invalid      map[string]map[string][]string `json:"invalid"`
+	Retention    map[string]RetentionTruth      `json:"retention"`
+	WonRevenue   map[string]float64             `json:"won_revenue_by_month"`
+	TicketsWeek  []int                          `json:"tickets_per_week_after_go_live"`
+	ActiveUsers  map[string]int                 `json:"active_users_by_month"`
+	Users        UsersTruth                     `json:"users"`
+	Conversions  ConversionTruth                `json:"conversions"`
+	Overdue      map[string]int                 `json:"overdue_activities"`
+	KPIs         map[string][]KPIValue          `json:"kpis"`
+	Scoring      *ScoringTruth                  `json:"scoring"`
+	// The audit's other checks (quality.go).
+	Incomplete       map[string][]string                      `json:"incomplete"`
+	Inactive         map[string]RetentionTruth                `json:"inactive"`
+	ImplausibleDates map[string]map[string][]string           `json:"implausible_dates"`
+	NegativeAmounts  map[string]map[string][]string           `json:"negative_amounts"`
+	UnknownChoices   map[string]map[string][]string           `json:"unknown_choices"`
+	Consistency      map[string][]string                      `json:"consistency"`
+	Stale            map[string][]string                      `json:"stale"`
+	Extra            map[string]map[string]map[string]float64 `json:"-"`
 }
 
 // TableTruth counts live rows.
@@ -303,6 +311,7 @@ func (s *Server) Truth() Truth {
 	tr.KPIs = s.kpiTruth()
 	tr.Scoring = s.scoringTruth()
 	tr.Scoring.addKPIs(tr.KPIs)
+	s.qualityTruth(&tr)
 	return tr
 }
 

@@ -1,0 +1,173 @@
+package audit_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/ampel/ampel/audit"
+	"github.com/ampel/ampel/connector/dvsim"
+	"github.com/ampel/ampel/kpis"
+	ampelsql "github.com/ampel/ampel/sql"
+	"github.com/ampel/ampel/warehouse"
+	"github.com/ampel/ampel/warehouse/warehousetest"
+)
+
+// currentMark reads a finding's mark from dq_findings_current.
+func currentMark(t *testing.T, st warehouse.Store, id string) string {
+	t.Helper()
+	rows, err := st.Query(context.Background(), "SELECT review_mark FROM dq_findings_current WHERE finding_id = ?", id)
+	require.NoError(t, err)
+	defer rows.Close()
+	require.True(t, rows.Next(), "finding %s is in dq_findings", id)
+	var m string
+	require.NoError(t, rows.Scan(&m))
+	return m
+}
+
+func byID(rep *audit.Report, id string) *audit.Finding {
+	for _, f := range rep.Findings {
+		if f.ID == id {
+			return f
+		}
+	}
+	return nil
+}
+
+// density runs the duplicate_density KPI as of the audit's moment and returns the excess
+// records (its numerator) of a table's rule.
+func density(t *testing.T, st warehouse.Store, asOf time.Time, table, rule string) int {
+	t.Helper()
+	kc, err := kpis.LoadCatalog(ampelsql.KPIs, "", nil)
+	require.NoError(t, err)
+	rep, err := kpis.Run(context.Background(), kpis.Options{Store: st, Catalog: kc, AsOf: asOf, Refs: []string{"duplicate_density"}})
+	require.NoError(t, err)
+	for _, r := range rep.Results {
+		if r.Dim("table") == table && r.Dim("rule") == rule {
+			return int(*r.Numerator)
+		}
+	}
+	t.Fatalf("duplicate_density has no result for %s %s", table, rule)
+	return 0
+}
+
+// TestFindingMarks: a steward's marks on findings and groups, on both engines. A will-fix
+// mark shows in dq_findings at once and stays on the finding in later runs; a group marked
+// not a duplicate is not grouped again — its findings are resolved, and the excess records
+// of the duplicate_density KPI drop by the group's size less one; a
+// finding marked not a duplicate takes its record out of its group; a group's mark carries
+// over to the group that supersedes it when a new member joins.
+func TestFindingMarks(t *testing.T) {
+	ctx := context.Background()
+	sim, err := dvsim.Start(dvsim.Options{Seed: 23, Scale: 1200})
+	require.NoError(t, err)
+	t.Cleanup(func() { sim.Close() })
+	cat := loadRules(t)
+	rules := []string{"fuzzy_lead", "lead_same_email", "invalid_email"}
+	for _, cfg := range warehousetest.All(t) {
+		t.Run(cfg.Driver, func(t *testing.T) {
+			st := openMigrated(t, cfg)
+			client := simClient(t, sim)
+			syncTables(t, st, client, "lead", "activitypointer")
+			rep := runAudit(t, st, sim, cat, rules...)
+			before := density(t, st, rep.AsOf, "lead", "fuzzy_lead")
+
+			var bad *audit.Finding
+			groups := map[string][]*audit.Finding{}
+			for _, f := range rep.Findings {
+				switch {
+				case f.RuleID == "invalid_email" && bad == nil:
+					bad = f
+				case f.RuleID == "fuzzy_lead":
+					groups[f.Group] = append(groups[f.Group], f)
+				}
+			}
+			require.NotNil(t, bad)
+			m, err := audit.MarkFinding(ctx, st, bad.ID, audit.MarkWillFix, "typo in the domain", "steward@example.org", time.Time{})
+			require.NoError(t, err)
+			require.Equal(t, "finding", m.Kind)
+			require.Equal(t, 1, m.Findings)
+			require.Equal(t, string(audit.MarkWillFix), currentMark(t, st, bad.ID), "the mark shows at once")
+
+			// the largest fuzzy group is marked not a duplicate as a group; one member of a pair
+			// as a finding
+			var g1, g2 string
+			for id, fs := range groups {
+				if g1 == "" || len(fs) > len(groups[g1]) {
+					g1 = id
+				}
+			}
+			for id, fs := range groups {
+				if id != g1 && len(fs) == 2 {
+					g2 = id
+				}
+			}
+			require.NotEmpty(t, g2)
+			require.Greater(t, len(groups[g1]), 2)
+			m, err = audit.MarkFinding(ctx, st, g1, audit.MarkNotDuplicate, "a family", "steward@example.org", time.Time{})
+			require.NoError(t, err)
+			require.Equal(t, "group", m.Kind)
+			require.Len(t, m.Records, len(groups[g1]))
+			loner := groups[g2][0]
+			_, err = audit.MarkFinding(ctx, st, loner.ID, audit.MarkNotDuplicate, "another person", "steward@example.org", time.Time{})
+			require.NoError(t, err)
+			_, err = audit.MarkFinding(ctx, st, bad.ID, audit.MarkNotDuplicate, "", "steward@example.org", time.Time{})
+			require.ErrorContains(t, err, "not of a duplicate group")
+			_, err = audit.MarkFinding(ctx, st, "f0000", audit.MarkReviewed, "", "steward@example.org", time.Time{})
+			require.ErrorContains(t, err, "no finding or group f0000")
+
+			next := runAudit(t, st, sim, cat, rules...)
+			f := byID(next, bad.ID)
+			require.NotNil(t, f)
+			require.NotNil(t, f.Review, "the mark survives the run")
+			require.Equal(t, audit.MarkWillFix, f.Review.Mark)
+			require.Equal(t, "steward@example.org", f.Review.Reviewer)
+			require.Equal(t, string(audit.MarkWillFix), currentMark(t, st, bad.ID))
+			for _, x := range groups[g1] {
+				require.Equal(t, audit.StatusResolved, byID(next, x.ID).Status, "a group marked not a duplicate is gone")
+			}
+			for _, x := range next.Findings {
+				if x.Status == audit.StatusOpen && x.RuleID == "fuzzy_lead" {
+					require.NotEqual(t, loner.RecordID, x.RecordID, "the record marked not a duplicate is in no group")
+				}
+			}
+			// the group marked not a duplicate had size-1 excess records, the loner's pair one
+			lost := len(groups[g1]) - 1 + 1
+			require.Equal(t, before-lost, density(t, st, next.AsOf, "lead", "fuzzy_lead"),
+				"the duplicate density's excess records drop by what the marks took apart")
+			for _, r := range next.Rules {
+				if r.Def.ID == "invalid_email" {
+					require.Equal(t, 1, r.Marked)
+				}
+			}
+
+			// mark every open lead group reviewed; a new member joins a planted group (Mutate
+			// adds one with ten creates or more): the bigger group supersedes the old one and
+			// carries its mark
+			marked := map[string]bool{}
+			for _, x := range next.Findings {
+				if x.Status == audit.StatusOpen && x.RuleID == "fuzzy_lead" && !marked[x.Group] {
+					marked[x.Group] = true
+					_, err := audit.MarkFinding(ctx, st, x.Group, audit.MarkReviewed, "checked", "lead@example.org", time.Time{})
+					require.NoError(t, err)
+				}
+			}
+			sim.Mutate(20, 0, 0)
+			syncTables(t, st, client, "lead", "activitypointer")
+			last := runAudit(t, st, sim, cat, rules...)
+			superseding := 0
+			for _, x := range last.Findings {
+				if x.Status != audit.StatusOpen || x.RuleID != "fuzzy_lead" || x.Supersedes == "" {
+					continue
+				}
+				superseding++
+				require.True(t, marked[x.Supersedes], "%s supersedes a group of the run before", x.Group)
+				require.NotNil(t, x.Review, "the superseding group carries the mark")
+				require.Equal(t, audit.MarkReviewed, x.Review.Mark)
+			}
+			require.Positive(t, superseding, "a group gained a member")
+		})
+	}
+}
