@@ -42,6 +42,7 @@ var KPIs = sub("kpis")
 // Scoring holds the built-in lead scoring models, <id>/v<N>.yaml, and
 // their lock file releases.lock.
 var Scoring = sub("scoring")
+
 // Audits holds the built-in audit rules, <id>/v<N>.yaml or <id>/v<N>.sql,
 // and their lock file releases.lock.
 var Audits = sub("audits")

@@ -76,8 +76,8 @@ func runRun(ctx context.Context, e *env, args []string) error {
 }
 
 // groupSync is one schedule group's job: sync its tables, log the
-// outcome, and score the leads and run the KPI catalog after a sync that
-// succeeded.
+// outcome, and after a sync that succeeded audit, score the leads and run
+// the KPI catalog.
 func groupSync(cfg *config.Config, s warehouse.Store, runner *connector.Runner, tables []connector.Table, log *slog.Logger) func(context.Context) error {
 	return func(ctx context.Context) error {
 		start := time.Now()
