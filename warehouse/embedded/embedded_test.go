@@ -425,6 +425,9 @@ func TestRestartAndLock(t *testing.T) {
 
 func child(mode string) int {
 	ctx := context.Background()
+	if mode == "restore" {
+		return restoreChild(ctx)
+	}
 	if m := os.Getenv("AMPEL_TEST_UMASK"); m != "" {
 		mask, err := strconv.ParseUint(m, 8, 32)
 		if err != nil {

@@ -74,8 +74,10 @@ const (
 // table functions and engines that read files or other servers), SYSTEM,
 // INTROSPECTION, dictGet and access management. A statement that needs one
 // fails with ACCESS_DENIED (code 497), also under DESCRIBE and before any
-// connection is made. Add a privilege here when Ampel needs one.
-const engineGrants = "SHOW, SELECT, INSERT, ALTER, CREATE, DROP, TRUNCATE, OPTIMIZE, KILL QUERY"
+// connection is made. BACKUP is for Store.Backup; the engine's
+// configuration confines it to Path/backups. Add a privilege here when
+// Ampel needs one.
+const engineGrants = "SHOW, SELECT, INSERT, ALTER, CREATE, DROP, TRUNCATE, OPTIMIZE, KILL QUERY, BACKUP"
 
 // writeEngineConfig writes the configuration every connection passes to
 // the engine with --config-file (see the package comment, "Read-only
@@ -101,6 +103,8 @@ func writeEngineConfig(dir string) error {
     <users_config>` + esc(filepath.Join(dir, engineUsersFile)) + `</users_config>
     <!-- clickhouse-local (libchdb 26.7.3) ignores this; the grants in the users file keep the engine off the network -->
     <remote_url_allow_hosts></remote_url_allow_hosts>
+    <!-- BACKUP and RESTORE (Store.Backup, Store.Restore) write and read here only; no disk is allowed -->
+    <backups><allowed_path>` + esc(filepath.Join(dir, backupsDir)+"/") + `</allowed_path></backups>
 </clickhouse>
 `
 	users := `<clickhouse>
