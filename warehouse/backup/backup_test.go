@@ -18,7 +18,12 @@ import (
 	"github.com/ampel/ampel/warehouse/warehousetest"
 )
 
-func TestMain(m *testing.M) { warehousetest.Main(m) }
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) != "" {
+		os.Exit(restoreAndSyncChild())
+	}
+	warehousetest.Main(m)
+}
 
 func schema() fstest.MapFS {
 	return fstest.MapFS{
