@@ -21,6 +21,10 @@ type Backuper interface {
 	Restore(ctx context.Context, dir string) error
 }
 
+// ErrInUse is matched (errors.Is) by the error of an Open that found the
+// warehouse held by another process (the embedded driver admits one).
+var ErrInUse = errors.New("the warehouse is in use by another process")
+
 // ErrNotEmpty is wrapped by Backuper.Restore when the store's database
 // already holds tables.
 var ErrNotEmpty = errors.New("the warehouse already holds tables")

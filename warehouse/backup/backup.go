@@ -133,14 +133,27 @@ func Restore(ctx context.Context, s warehouse.Store, dir string, schema fs.FS) (
 	if !ok {
 		return nil, ErrNotSupported
 	}
+	m, err := Check(dir, schema)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.Restore(ctx, dir); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// Check reads the manifest of the backup in dir and refuses a backup
+// whose migrations are numbered above every one in schema (made by a
+// newer Ampel) with a *migrate.NewerError. Restore calls it first; a
+// command calls it before it opens, and so creates, the warehouse to
+// restore into.
+func Check(dir string, schema fs.FS) (*Manifest, error) {
 	m, err := Read(dir)
 	if err != nil {
 		return nil, err
 	}
 	if err := checkNewer(m.Migrations, schema); err != nil {
-		return nil, err
-	}
-	if err := b.Restore(ctx, dir); err != nil {
 		return nil, err
 	}
 	return m, nil

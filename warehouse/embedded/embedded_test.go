@@ -444,6 +444,10 @@ func child(mode string) int {
 			return 1
 		}
 		fmt.Println(err)
+		if !errors.Is(err, warehouse.ErrInUse) {
+			fmt.Println("the error does not match warehouse.ErrInUse")
+			return 1
+		}
 		return 0
 	}
 	if err != nil {

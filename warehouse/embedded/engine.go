@@ -13,6 +13,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/ampel/ampel/warehouse"
 )
 
 // engine is the process's one ClickHouse engine, bound to one data
@@ -168,6 +170,15 @@ func releaseEngine() {
 	engine.mu.Unlock()
 }
 
+// inUseError is lockDir's error when another process holds the
+// directory; it matches warehouse.ErrInUse.
+type inUseError string
+
+func (e inUseError) Error() string { return string(e) }
+
+// Is reports whether target is warehouse.ErrInUse.
+func (e inUseError) Is(target error) bool { return target == warehouse.ErrInUse }
+
 // lockDir takes an exclusive flock on dir/ampel.lock, retrying until wait
 // has passed or ctx ends, and writes this process's pid into it.
 func lockDir(ctx context.Context, dir string, wait time.Duration) (*os.File, error) {
@@ -196,7 +207,7 @@ func lockDir(ctx context.Context, dir string, wait time.Duration) (*os.File, err
 					owner = fmt.Sprintf("another process (pid %d)", pid)
 				}
 			}
-			return nil, fmt.Errorf("embedded warehouse: warehouse directory %s is in use by %s; waited %s", dir, owner, wait)
+			return nil, inUseError(fmt.Sprintf("embedded warehouse: warehouse directory %s is in use by %s; waited %s", dir, owner, wait))
 		}
 		select {
 		case <-ctx.Done():
