@@ -5,13 +5,15 @@
 #   make bench   the benchmarks, same set-up
 #   make build-server  bin/ampel-server: no cgo, static, the clickhouse
 #                driver only (a server-only deployment, a distroless image)
+#   make check-deploy  validates deploy/ (Dockerfile, compose, systemd,
+#                Kubernetes) without Docker or a cluster; part of make test
 GO        ?= go
 BIN       ?= bin/ampel
-GOFLAGS_TEST ?= -race -timeout 45m
+GOFLAGS_TEST ?= -race -timeout 90m
 BENCH     ?= .
 BENCHTIME ?= 1x
 
-.PHONY: all build build-server demo libchdb test-deps test test-short bench vet fmt clean kpi-docs kpi-release score-release audit-release
+.PHONY: all build build-server demo libchdb test-deps test test-short bench vet fmt clean kpi-docs kpi-release score-release audit-release check-deploy
 
 all: build
 
@@ -38,11 +40,16 @@ vet:
 
 # both builds: with cgo (the tests' binary) and without (build-server;
 # TestServerOnlyBuild also runs one)
-test: test-deps vet build build-server
+test: test-deps vet build build-server check-deploy
 	deploy/with-test-clickhouse.sh $(GO) test $(GOFLAGS_TEST) ./...
 
 test-short: test-deps
 	deploy/with-test-clickhouse.sh $(GO) test -short ./...
+
+# deploy/check is a Go module of its own (compose-go, BuildKit's parser,
+# kustomize and the Kubernetes API types stay out of go.mod)
+check-deploy: test-deps
+	cd deploy/check && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 bench: test-deps
 	deploy/with-test-clickhouse.sh $(GO) test -run '^$$' -bench '$(BENCH)' -benchtime $(BENCHTIME) -benchmem -timeout 60m ./...

@@ -60,7 +60,7 @@
 //	    tables: []              # empty: every table
 //	serve:
 //	  addr: 127.0.0.1:8080
-//	  api_keys: [${AMPEL_API_KEY}]
+//	  api_keys: ["${AMPEL_API_KEY}"]
 //	kpis:
 //	  inputs: ""                # the inputs file (go-live, licensed users, costs, surveys…); see kpis/inputs.example.yaml
 //	  dir: ""                   # your own KPI definitions, <id>/v<N>.sql, beside the built-in ones

@@ -1,26 +1,32 @@
 #!/usr/bin/env bash
 # install-test-deps.sh installs what Ampel's tests need besides Go and
 # libchdb: Debian's clickhouse-server (18.16), which the tests start on
-# loopback themselves (deploy/with-test-clickhouse.sh, warehouse/warehousetest).
+# loopback themselves (deploy/with-test-clickhouse.sh, warehouse/warehousetest),
+# and systemd-analyze (Debian's systemd), which deploy/check runs on the unit
+# file.
 #
 # It runs apt-get non-interactively, with sudo only when not root, and does
-# not start or enable the system service. When /usr/sbin/clickhouse-server
-# is already there it does nothing. It prints the server's path on stdout.
+# not start or enable the system service. When both are there already it
+# does nothing. It prints the server's path on stdout.
 #
 # Usage: deploy/install-test-deps.sh
 set -euo pipefail
 
 BIN=/usr/sbin/clickhouse-server
+ANALYZE=/usr/bin/systemd-analyze
 
 die() { echo "install-test-deps: $*" >&2; exit 1; }
 
-if [ -x "$BIN" ]; then
+pkgs=()
+[ -x "$BIN" ] || pkgs+=(clickhouse-server)
+[ -x "$ANALYZE" ] || pkgs+=(systemd)
+if [ ${#pkgs[@]} -eq 0 ]; then
 	echo "$BIN"
 	exit 0
 fi
 
 command -v apt-get >/dev/null 2>&1 ||
-	die "$BIN is missing and apt-get is not available: install clickhouse-server (Debian package) by hand"
+	die "${pkgs[*]} missing and apt-get is not available: install them (Debian packages) by hand"
 
 as_root=()
 if [ "$(id -u)" -ne 0 ]; then
@@ -43,7 +49,8 @@ trap cleanup EXIT
 "${as_root[@]}" apt-get update -q >&2 || die "apt-get update failed"
 "${as_root[@]}" apt-get install -y -q --no-install-recommends \
 	-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
-	clickhouse-server >&2 || die "apt-get install clickhouse-server failed"
+	"${pkgs[@]}" >&2 || die "apt-get install ${pkgs[*]} failed"
 
 [ -x "$BIN" ] || die "clickhouse-server installed but $BIN is missing"
+[ -x "$ANALYZE" ] || die "systemd installed but $ANALYZE is missing"
 echo "$BIN"

@@ -70,6 +70,8 @@ func init() {
 		{"serve", "serve the OData feed, cockpit, /healthz and /metrics", runServe},
 		{"run", "scheduled syncs and serving, until SIGTERM", runRun},
 		{"migrate", "apply pending schema migrations", runMigrate},
+		{"backup", "copy the embedded warehouse to a directory", runBackup},
+		{"restore", "fill a new embedded warehouse from a backup", runRestore},
 		{"doctor", "check auth, permissions, change tracking and the warehouse", runDoctor},
 		{"version", "print the version", runVersion},
 	}

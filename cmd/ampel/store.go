@@ -37,6 +37,13 @@ func openExisting(ctx context.Context, cfg *config.Config, log *slog.Logger) (wa
 	if err != nil {
 		return nil, fmt.Errorf("open %s warehouse: %w", wc.Driver, err)
 	}
+	// a newer Ampel's warehouse is refused here too, as migrate.Up does
+	// for the writing commands
+	var newer *migrate.NewerError
+	if _, _, err := migrate.Status(ctx, s, ampelsql.Schema); errors.As(err, &newer) {
+		s.Close()
+		return nil, err
+	}
 	return s, nil
 }
 

@@ -127,6 +127,11 @@ func (b *batch) Send(ctx context.Context) (err error) {
 		return &warehouse.Error{Code: warehouse.CodeReadOnly, Message: "cannot insert in a read-only context", Query: b.query, Err: warehouse.ErrReadOnly}
 	}
 	s := b.s
+	leave, err := enterWrite(ctx)
+	if err != nil {
+		return err
+	}
+	defer leave()
 	c, err := s.acquire(ctx, false)
 	if err != nil {
 		return err

@@ -104,6 +104,29 @@
 // (metadata/<database>.sql), before the engine starts, so that a read-only
 // command pointed at the wrong directory creates nothing there.
 //
+// # Backup and restore
+//
+// Store implements warehouse.Backuper with the engine's own BACKUP
+// DATABASE … TO File(…) and RESTORE DATABASE … AS … FROM File(…). The
+// engine may write and read backups only below Path/backups
+// (backups.allowed_path in ampel-engine.xml; no disk is allowed), so a
+// backup is staged there and then renamed to the directory asked for (or
+// copied, on another file system), and a restore links (or copies) the
+// backup there first. Staging needs free space in the data directory
+// about the size of the database; a backup's files are private like the
+// warehouse's. The engine's user holds the BACKUP privilege for this;
+// readonly=1 does not stop BACKUP, so a statement that slipped past the
+// read-only checks could write a backup into that private directory, and
+// nowhere else (tested), and could not restore one.
+//
+// A backup is consistent across tables: every writing statement of the
+// process (Exec and Batch.Send outside read-only contexts) holds a share
+// of a process-wide gate while it runs, and Backup holds all of it while
+// the engine copies, so the copy is the warehouse between two statements —
+// a state a crash at that moment would have left, which Ampel is built
+// to go on from (a delta link is stored only after its rows). Writes wait
+// meanwhile; nothing else does. Restore needs a database without tables.
+//
 // # Formats
 //
 // Reads stream with chdb_stream_query_n in RowBinaryWithNamesAndTypes and

@@ -427,6 +427,9 @@ func TestRestartAndLock(t *testing.T) {
 
 func child(mode string) int {
 	ctx := context.Background()
+	if mode == "restore" {
+		return restoreChild(ctx)
+	}
 	if m := os.Getenv("AMPEL_TEST_UMASK"); m != "" {
 		mask, err := strconv.ParseUint(m, 8, 32)
 		if err != nil {
@@ -443,6 +446,10 @@ func child(mode string) int {
 			return 1
 		}
 		fmt.Println(err)
+		if !errors.Is(err, warehouse.ErrInUse) {
+			fmt.Println("the error does not match warehouse.ErrInUse")
+			return 1
+		}
 		return 0
 	}
 	if err != nil {

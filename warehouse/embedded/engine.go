@@ -15,6 +15,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/ampel/ampel/warehouse"
 )
 
 // engine is the process's one ClickHouse engine, bound to one data
@@ -76,8 +78,10 @@ const (
 // table functions and engines that read files or other servers), SYSTEM,
 // INTROSPECTION, dictGet and access management. A statement that needs one
 // fails with ACCESS_DENIED (code 497), also under DESCRIBE and before any
-// connection is made. Add a privilege here when Ampel needs one.
-const engineGrants = "SHOW, SELECT, INSERT, ALTER, CREATE, DROP, TRUNCATE, OPTIMIZE, KILL QUERY"
+// connection is made. BACKUP is for Store.Backup; the engine's
+// configuration confines it to Path/backups. Add a privilege here when
+// Ampel needs one.
+const engineGrants = "SHOW, SELECT, INSERT, ALTER, CREATE, DROP, TRUNCATE, OPTIMIZE, KILL QUERY, BACKUP"
 
 // writeEngineConfig writes the configuration every connection passes to
 // the engine with --config-file (see the package comment, "Read-only
@@ -103,6 +107,8 @@ func writeEngineConfig(dir string) error {
     <users_config>` + esc(filepath.Join(dir, engineUsersFile)) + `</users_config>
     <!-- clickhouse-local (libchdb 26.7.3) ignores this; the grants in the users file keep the engine off the network -->
     <remote_url_allow_hosts></remote_url_allow_hosts>
+    <!-- BACKUP and RESTORE (Store.Backup, Store.Restore) write and read here only; no disk is allowed -->
+    <backups><allowed_path>` + esc(filepath.Join(dir, backupsDir)+"/") + `</allowed_path></backups>
 </clickhouse>
 `
 	users := `<clickhouse>
@@ -166,6 +172,15 @@ func releaseEngine() {
 	engine.mu.Unlock()
 }
 
+// inUseError is lockDir's error when another process holds the
+// directory; it matches warehouse.ErrInUse.
+type inUseError string
+
+func (e inUseError) Error() string { return string(e) }
+
+// Is reports whether target is warehouse.ErrInUse.
+func (e inUseError) Is(target error) bool { return target == warehouse.ErrInUse }
+
 // lockDir takes an exclusive flock on dir/ampel.lock, retrying until wait
 // has passed or ctx ends, and writes this process's pid into it.
 func lockDir(ctx context.Context, dir string, wait time.Duration) (*os.File, error) {
@@ -194,7 +209,7 @@ func lockDir(ctx context.Context, dir string, wait time.Duration) (*os.File, err
 					owner = fmt.Sprintf("another process (pid %d)", pid)
 				}
 			}
-			return nil, fmt.Errorf("embedded warehouse: warehouse directory %s is in use by %s; waited %s", dir, owner, wait)
+			return nil, inUseError(fmt.Sprintf("embedded warehouse: warehouse directory %s is in use by %s; waited %s", dir, owner, wait))
 		}
 		select {
 		case <-ctx.Done():

@@ -30,6 +30,7 @@ func init() { warehouse.Register("embedded", Open) }
 // Store is a warehouse.Store on the in-process engine.
 type Store struct {
 	db       string
+	dir      string // the data directory
 	dialect  warehouse.Dialect
 	qTimeout time.Duration
 	args     []string // connect arguments, without readonly
@@ -97,6 +98,7 @@ func Open(ctx context.Context, cfg warehouse.Config) (warehouse.Store, error) {
 	}
 	s := &Store{
 		db:       cfg.Database,
+		dir:      dir,
 		qTimeout: cfg.QueryTimeout,
 		// the engine logs to a terminal otherwise; errors reach us as results
 		args:   []string{"clickhouse", "--path=" + dir, "--config-file=" + filepath.Join(dir, engineConfigFile), "--log-level=none"},
@@ -354,6 +356,13 @@ func (s *Store) Exec(ctx context.Context, query string, args ...any) error {
 		if err := warehouse.CheckReadOnly(q, s.db); err != nil {
 			return err
 		}
+	}
+	if !ro {
+		leave, err := enterWrite(ctx)
+		if err != nil {
+			return err
+		}
+		defer leave()
 	}
 	c, err := s.acquire(ctx, ro)
 	if err != nil {

@@ -10,6 +10,16 @@
 // has been edited or removed: applied migrations are history, changes go in
 // a new file.
 //
+// # Forward only
+//
+// There are no down migrations. A binary older than the warehouse — one
+// that lacks applied migrations numbered above its newest — is refused by
+// Status, Inspect and Up with a *NewerError ("this warehouse was migrated
+// by a newer Ampel (0009_…); use that version or newer"), so every command
+// that reads the migrations refuses it before it reads or writes
+// anything else. Going back means restoring a backup taken before the
+// upgrade (README, "Upgrading").
+//
 // # Safe to run twice
 //
 // ClickHouse has no transactions, and a process can be killed between any
@@ -240,17 +250,40 @@ func Inspect(ctx context.Context, s warehouse.Store, fsys fs.FS, opts Options) (
 	return st, nil
 }
 
+// NewerError says the warehouse was migrated by a newer Ampel: it holds
+// applied migrations numbered above the newest this binary has. Such a
+// binary may not run on it: it would write in a schema it does not know.
+type NewerError struct {
+	// Unknown are the applied migrations this binary lacks, in order.
+	Unknown []string
+}
+
+func (e *NewerError) Error() string {
+	return fmt.Sprintf("this warehouse was migrated by a newer Ampel (%s); use that version or newer", strings.Join(e.Unknown, ", "))
+}
+
 func check(ms []Migration, applied []Applied) ([]Migration, error) {
 	byVersion := make(map[int]Migration, len(ms))
+	newest := 0
 	for _, m := range ms {
 		byVersion[m.Version] = m
+		newest = max(newest, m.Version)
+	}
+	var newer []string
+	for _, a := range applied {
+		if _, ok := byVersion[a.Version]; !ok && a.Version > newest {
+			newer = append(newer, a.Name)
+		}
+	}
+	if len(newer) > 0 {
+		return nil, &NewerError{Unknown: newer}
 	}
 	done := make(map[int]bool, len(applied))
 	for _, a := range applied {
 		m, ok := byVersion[a.Version]
 		if !ok {
-			return nil, fmt.Errorf("migration %s was applied on %s but this ampel does not have it: "+
-				"the warehouse was migrated by a newer ampel; use that one (or restore the file)", a.Name, a.AppliedAt.Format(time.DateOnly))
+			return nil, fmt.Errorf("migration %s was applied on %s but this Ampel does not have its file: "+
+				"restore the file (applied migrations are never removed)", a.Name, a.AppliedAt.Format(time.DateOnly))
 		}
 		if m.Checksum != a.Checksum {
 			return nil, &ChecksumError{Name: m.Name, Applied: a.Checksum, OnDisk: m.Checksum}

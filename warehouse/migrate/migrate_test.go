@@ -90,10 +90,29 @@ func TestUp(t *testing.T) {
 			require.Contains(t, err.Error(), "0002_visits.sql was edited after it was applied")
 			require.NotContains(t, tables(t, s), "new")
 
-			// an applied file removed: refused too
+			// an older binary, without the newest applied file: refused
+			// by every entry point, saying which migration it lacks
 			fsys = files()
+			var ne *migrate.NewerError
 			_, err = migrate.Up(ctx, s, fsys, migrate.Options{})
-			require.ErrorContains(t, err, "0003_more.sql")
+			require.True(t, errors.As(err, &ne), "%v", err)
+			require.Equal(t, []string{"0003_more.sql"}, ne.Unknown)
+			require.EqualError(t, err, "this warehouse was migrated by a newer Ampel (0003_more.sql); use that version or newer")
+			_, _, err = migrate.Status(ctx, s, fsys)
+			require.True(t, errors.As(err, &ne), "%v", err)
+			_, err = migrate.Inspect(ctx, s, fsys, migrate.Options{})
+			require.True(t, errors.As(err, &ne), "%v", err)
+			require.NotContains(t, tables(t, s), "new")
+
+			// a file below the newest removed is not a newer Ampel: the
+			// file is missing
+			fsys = files()
+			fsys["0003_more.sql"] = &fstest.MapFile{Data: []byte("CREATE TABLE IF NOT EXISTS more (id UInt64) ENGINE = MergeTree ORDER BY id")}
+			delete(fsys, "0002_visits.sql")
+			_, err = migrate.Up(ctx, s, fsys, migrate.Options{})
+			require.False(t, errors.As(err, &ne), "%v", err)
+			require.ErrorContains(t, err, "migration 0002_visits.sql was applied on")
+			require.ErrorContains(t, err, "restore the file")
 		})
 	}
 }
