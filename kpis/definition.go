@@ -105,11 +105,8 @@ func (d *Definition) Scale() float64 {
 	return 1
 }
 
-// Catalog is a loaded set of definitions.
-type Catalog struct {
-	set  *versioned.Set
-	defs map[*versioned.File]*Definition
-}
+// Catalog is a loaded set of definitions, parsed.
+type Catalog = versioned.Catalog[*Definition]
 
 // Builtin names the tree of built-in definitions in messages.
 const Builtin = "sql/kpis"
@@ -119,55 +116,7 @@ const Builtin = "sql/kpis"
 // header is decoded strictly and validated; the first problem is returned
 // as one line naming file, line and key.
 func LoadCatalog(builtin fs.FS, dir string, userFS fs.FS) (*Catalog, error) {
-	trees := []versioned.Tree{{Name: Builtin, FS: builtin}}
-	if dir != "" {
-		trees = append(trees, versioned.Tree{Name: dir, FS: userFS})
-	}
-	set, err := versioned.Load(trees...)
-	if err != nil {
-		return nil, err
-	}
-	c := &Catalog{set: set, defs: map[*versioned.File]*Definition{}}
-	for _, id := range set.IDs() {
-		for _, f := range set.Versions(id) {
-			d, err := parseDefinition(f)
-			if err != nil {
-				return nil, err
-			}
-			c.defs[f] = d
-		}
-	}
-	return c, nil
-}
-
-// IDs lists the KPI ids, sorted.
-func (c *Catalog) IDs() []string { return c.set.IDs() }
-
-// Versions lists every version of id, oldest first.
-func (c *Catalog) Versions(id string) []*Definition {
-	var out []*Definition
-	for _, f := range c.set.Versions(id) {
-		out = append(out, c.defs[f])
-	}
-	return out
-}
-
-// Defaults lists the default version of every KPI, sorted by id.
-func (c *Catalog) Defaults() []*Definition {
-	var out []*Definition
-	for _, f := range c.set.Defaults() {
-		out = append(out, c.defs[f])
-	}
-	return out
-}
-
-// Resolve finds the definition ID or ID@vN names.
-func (c *Catalog) Resolve(ref string) (*Definition, error) {
-	f, err := c.set.Resolve(ref)
-	if err != nil {
-		return nil, err
-	}
-	return c.defs[f], nil
+	return versioned.LoadCatalog(parseDefinition, versioned.Trees(Builtin, builtin, dir, userFS)...)
 }
 
 func parseDefinition(f *versioned.File) (*Definition, error) {

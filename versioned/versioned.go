@@ -1,5 +1,6 @@
 // Package versioned loads versioned, checksum-locked definition files: the
-// KPI definitions now, scoring models and audit rules later.
+// KPI definitions, the lead scoring models and the audit rules; Catalog
+// holds them parsed.
 //
 // A tree (an fs.FS: the embedded sql/kpis, or a user's directory) holds
 // one folder per definition and one file per version:

@@ -219,11 +219,8 @@ func (m *Model) Components() ([]*Model, []float64) {
 	return m.components, ws
 }
 
-// Set is a loaded set of models.
-type Set struct {
-	set    *versioned.Set
-	models map[*versioned.File]*Model
-}
+// Set is a loaded set of models, parsed.
+type Set = versioned.Catalog[*Model]
 
 // Builtin names the tree of built-in models in messages.
 const Builtin = "sql/scoring"
@@ -233,63 +230,17 @@ const Builtin = "sql/scoring"
 // decoded strictly and validated; the first problem is returned as one
 // line naming file, line and key.
 func Load(builtin fs.FS, dir string, userFS fs.FS) (*Set, error) {
-	trees := []versioned.Tree{{Name: Builtin, FS: builtin}}
-	if dir != "" {
-		trees = append(trees, versioned.Tree{Name: dir, FS: userFS})
-	}
-	vs, err := versioned.Load(trees...)
+	s, err := versioned.LoadCatalog(parseModel, versioned.Trees(Builtin, builtin, dir, userFS)...)
 	if err != nil {
 		return nil, err
 	}
-	s := &Set{set: vs, models: map[*versioned.File]*Model{}}
-	for _, id := range vs.IDs() {
-		for _, f := range vs.Versions(id) {
-			m, err := parseModel(f)
-			if err != nil {
-				return nil, err
-			}
-			s.models[f] = m
-		}
-	}
 	// combined models resolve their components once every file is parsed
-	for _, id := range vs.IDs() {
-		for _, f := range vs.Versions(id) {
-			if err := s.resolve(s.models[f]); err != nil {
-				return nil, err
-			}
+	for _, m := range s.All() {
+		if err := resolve(s, m); err != nil {
+			return nil, err
 		}
 	}
 	return s, nil
-}
-
-// IDs lists the model ids, sorted.
-func (s *Set) IDs() []string { return s.set.IDs() }
-
-// Versions lists every version of id, oldest first.
-func (s *Set) Versions(id string) []*Model {
-	var out []*Model
-	for _, f := range s.set.Versions(id) {
-		out = append(out, s.models[f])
-	}
-	return out
-}
-
-// Defaults lists the default version of every model, sorted by id.
-func (s *Set) Defaults() []*Model {
-	var out []*Model
-	for _, f := range s.set.Defaults() {
-		out = append(out, s.models[f])
-	}
-	return out
-}
-
-// Resolve finds the model ID or ID@vN names.
-func (s *Set) Resolve(ref string) (*Model, error) {
-	f, err := s.set.Resolve(ref)
-	if err != nil {
-		return nil, err
-	}
-	return s.models[f], nil
 }
 
 func parseModel(f *versioned.File) (*Model, error) {
@@ -714,9 +665,9 @@ func (m *Model) validateActivity(r *Rule, key string) error {
 	return nil
 }
 
-// resolve finds the models a combined model names; they must be rule
-// models (not combined ones), so there are no cycles.
-func (s *Set) resolve(m *Model) error {
+// resolve finds in s the models a combined model names; they must be
+// rule models (not combined ones), so there are no cycles.
+func resolve(s *Set, m *Model) error {
 	m.components = nil
 	for i, c := range m.Combine {
 		key := fmt.Sprintf("combine[%d].model", i)
