@@ -4,12 +4,14 @@ import (
 	"fmt"
 	mrand "math/rand/v2"
 	"slices"
+	"strings"
 	"time"
 )
 
 // plantQuality plants what the data-quality audit's other checks look for, after the rest
 // of the data and from a random stream of its own (so the data before it stays as it was):
-// postcodes on leads, contacts and accounts (about 1 % malformed, 4 % blank), birthdates and
+// postcodes on leads, contacts and accounts in the form of the record's country (about 1 %
+// malformed, 4 % blank), birthdates and
 // estimated close dates decades ahead, negative estimated values, lead sources that are not
 // in the option set, invoices whose total differs from their order's, quote revisions
 // numbered out of order, and won opportunities without any quote. The truth of each is
@@ -20,13 +22,14 @@ func (s *Server) plantQuality(p *planted) {
 	for _, t := range []*table{s.leads, s.contacts, s.accounts} {
 		c := t.byName["address1_postalcode"]
 		for row := int32(0); row < t.n; row++ {
+			form := postcodeForm(t, row)
 			switch x := rng.IntN(100); {
 			case x < 4:
 			case x < 5:
-				c.setStr(row, []string{"1234", "D-10115", "123456", "ABCDE", "10 115"}[rng.IntN(5)])
+				c.setStr(row, form.malformed[rng.IntN(len(form.malformed))])
 				p.addInvalid(t.logical, "address1_postalcode", row)
 			default:
-				c.setStr(row, fmt.Sprintf("%05d", 1067+rng.IntN(98000)))
+				c.setStr(row, form.valid(1067+rng.IntN(98000)))
 			}
 		}
 	}
@@ -329,4 +332,38 @@ func (s *Server) Update(logical, id string, values map[string]string) error {
 	}
 	s.touch(t, row, s.clock().UTC().Truncate(time.Second), s.appRow)
 	return nil
+}
+
+// postcodeKind is how postcodes of one country look: a well-formed one made
+// from a number, and malformed ones.
+type postcodeKind struct {
+	valid     func(n int) string
+	malformed []string
+}
+
+var (
+	germanPostcodes = postcodeKind{func(n int) string { return fmt.Sprintf("%05d", n) },
+		[]string{"1234", "D-10115", "123456", "ABCDE", "10 115"}}
+	alpinePostcodes = postcodeKind{func(n int) string { return fmt.Sprintf("%04d", 1000+n%9000) }, // Austria, Switzerland
+		[]string{"123", "A-1010", "12345", "CH 8001", "10 10"}}
+	otherPostcodes = postcodeKind{func(n int) string { return fmt.Sprintf("%04d AB", 1000+n%9000) }, // e.g. the Netherlands
+		[]string{"1", "12", "#4711", "1234 AB 5678 CD", "AB-"}}
+)
+
+// postcodeForm is the form of postcode that fits row's address1_country: German
+// where the table has no country or it is blank or Germany, as the audit's
+// invalid_postcode rule reads it.
+func postcodeForm(t *table, row int32) postcodeKind {
+	c := t.byName["address1_country"]
+	if c == nil {
+		return germanPostcodes
+	}
+	v, _ := c.str(row)
+	switch strings.ToLower(strings.TrimSpace(string(v))) {
+	case "", "deutschland", "germany", "de":
+		return germanPostcodes
+	case "österreich", "oesterreich", "austria", "at", "schweiz", "switzerland", "suisse", "svizzera", "ch":
+		return alpinePostcodes
+	}
+	return otherPostcodes
 }
