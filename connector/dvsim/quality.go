@@ -8,15 +8,14 @@ import (
 	"time"
 )
 
-// plantQuality plants what the data-quality audit's other checks look for, after the rest
-// of the data and from a random stream of its own (so the data before it stays as it was):
-// postcodes on leads, contacts and accounts in the form of the record's country (about 1 %
-// malformed, 4 % blank), birthdates and
-// estimated close dates decades ahead, negative estimated values, lead sources that are not
-// in the option set, invoices whose total differs from their order's, quote revisions
-// numbered out of order, and won opportunities without any quote. The truth of each is
-// computed from the records (qualityTruth), so Mutate keeps it current; the malformed
-// postcodes are also listed in invalid, as the planted e-mails and phones are.
+// plantQuality plants what the data-quality audit's other checks look for, after the rest of the
+// data and from a random stream of its own (so the data before it stays as it was): postcodes on
+// leads, contacts and accounts in the form of the record's country (about 1 % malformed, 4 %
+// blank), birthdates and estimated close dates decades ahead, negative estimated values, lead
+// sources that are not in the option set, invoices whose total differs from their order's, quote
+// revisions numbered out of order, and won opportunities without any quote. The truth of each is
+// computed from the records (qualityTruth), so Mutate keeps it current; the malformed postcodes
+// are also listed in invalid, as the planted e-mails and phones are.
 func (s *Server) plantQuality(p *planted) {
 	rng := mrand.New(mrand.NewPCG(uint64(s.opts.Seed), 0x9a11e7))
 	for _, t := range []*table{s.leads, s.contacts, s.accounts} {
