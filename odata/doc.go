@@ -8,15 +8,19 @@
 //     $deltatoken), control information (@odata.context, @odata.nextLink,
 //     @odata.deltaLink, …), Dataverse's annotation terms (FormattedValue,
 //     lookuplogicalname, globalmetadataversion, …), headers.
+//
 //   - Query options: Query and its Encode for a request, EscapeOption;
 //     ParseSelect and ParseOrderBy for a server.
+//
 //   - $filter: ParseFilter produces an AST (comparisons, and, or, not,
 //     in, functions, literals). The parser never evaluates
 //     anything: callers walk the AST and bind literals as values (never by
 //     pasting text), which keeps translation to SQL safe.
+//
 //   - Prefer: ParsePrefer reads the header, Prefer.String writes it (and
 //     Preference-Applied); AnnotationIncluded matches an annotation term
 //     against odata.include-annotations.
+//
 //   - The error body {"error":{"code":"…","message":"…"}}: ParseErrorBody,
 //     MarshalError, WriteError.
 //

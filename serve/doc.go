@@ -27,8 +27,8 @@
 // API key credential) or as a Bearer token. Keys are kept as SHA-256
 // hashes and compared in constant time; a request without a valid key
 // gets 401 with WWW-Authenticate: Basic realm="Ampel". The access log
-// names the key used, never the key, and leaves the key parameter out of
-// the query it logs. /healthz (warehouse reachable: 200 or 503; the last
+// names the key used, never the key, and logs of the query only the
+// system query options: every other parameter's value is REDACTED. /healthz (warehouse reachable: 200 or 503; the last
 // sync per environment) and /metrics (Prometheus text) need no key: they
 // show no data.
 //

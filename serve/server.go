@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/ampel/ampel/metrics"
@@ -170,7 +171,7 @@ func (r *recorder) Flush() {
 }
 
 // Handler is the server's handler with the access log around it: method,
-// path, the query with the key parameter left out, status, bytes,
+// path, the query with every value but the system query options' redacted, status, bytes,
 // duration and the name of the key used — never a key.
 func (s *Server) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -182,15 +183,17 @@ func (s *Server) Handler() http.Handler {
 				status = 0
 				defer panic(p)
 			}
-			s.log.InfoContext(r.Context(), "request", "method", r.Method, "path", r.URL.Path, "query", redactedQuery(r.URL, s.keyParam),
+			s.log.InfoContext(r.Context(), "request", "method", r.Method, "path", r.URL.Path, "query", redactedQuery(r.URL),
 				"status", status, "bytes", rec.bytes, "duration", time.Since(start).Round(time.Microsecond), "key", rec.key)
 		}()
 		s.mux.ServeHTTP(rec, r)
 	})
 }
 
-// redactedQuery is u's query without the key parameter.
-func redactedQuery(u *url.URL, param string) string {
+// redactedQuery is u's query for the log: the system query options ($…)
+// as they are, every other parameter's value — the key parameter's, and
+// a key sent under a wrong name — as REDACTED.
+func redactedQuery(u *url.URL) string {
 	if u.RawQuery == "" {
 		return ""
 	}
@@ -198,8 +201,10 @@ func redactedQuery(u *url.URL, param string) string {
 	if err != nil {
 		return "(not a valid query string)"
 	}
-	if q.Has(param) {
-		q.Set(param, "REDACTED")
+	for name := range q {
+		if !strings.HasPrefix(name, "$") {
+			q[name] = []string{"REDACTED"}
+		}
 	}
 	return q.Encode()
 }
