@@ -309,14 +309,6 @@ func (s *Server) read(ctx context.Context, w http.ResponseWriter, r *http.Reques
 			return s.bad(w, badf("$skiptoken belongs to a read with another $filter or $orderby: follow the @odata.nextLink as given"))
 		}
 		snapshot, last, left = tok.Snapshot, vals, tok.Left
-		kept, err := s.snapshotKept(ctx, st, snapshot)
-		if err != nil {
-			return s.internal(w, r, err)
-		}
-		if !kept {
-			odata.WriteError(w, http.StatusGone, "SnapshotGone", fmt.Sprintf("the data this read started on (snapshot %d) has been replaced and is no longer kept: refresh again to read the current data", snapshot))
-			return http.StatusGone
-		}
 	} else if snapshot, err = s.marts.Current(ctx); err != nil {
 		return s.internal(w, r, err)
 	}
@@ -463,11 +455,28 @@ func (s *Server) read(ctx context.Context, w http.ResponseWriter, r *http.Reques
 	}
 	if rows != nil {
 		if err := rows.Err(); err != nil {
+			if bw.Buffered() == 0 {
+				return s.internal(w, r, err)
+			}
 			// rows were sent already: end the response broken rather than
 			// as a complete, shorter answer
 			s.log.ErrorContext(ctx, "feed read failed midway", "set", st.name, "error", err.Error())
 			s.metrics.FeedRows(st.name, int(served))
 			panic(http.ErrAbortHandler)
+		}
+	}
+	if served == 0 && o.token != "" && limit > 0 {
+		// a nextLink is written only when a row follows, so a page that
+		// finds none lost its snapshot: nothing was written yet, and the
+		// client learns why
+		kept, err := s.snapshotKept(ctx, st, snapshot)
+		if err != nil {
+			return s.internal(w, r, err)
+		}
+		if !kept {
+			w.Header().Del(odata.HeaderPreferenceApplied)
+			odata.WriteError(w, http.StatusGone, "SnapshotGone", fmt.Sprintf("the data this read started on (snapshot %d) has been replaced and is no longer kept: refresh again to read the current data", snapshot))
+			return http.StatusGone
 		}
 	}
 	buf = append(buf, ']')
