@@ -132,7 +132,7 @@ func (s *Server) feed(w http.ResponseWriter, r *http.Request) (string, int) {
 }
 
 func (s *Server) internal(w http.ResponseWriter, r *http.Request, err error) int {
-	s.log.ErrorContext(r.Context(), "feed request failed", "path", r.URL.Path, "error", err.Error())
+	s.log.Error("feed request failed", "path", r.URL.Path, "error", err.Error())
 	odata.WriteError(w, http.StatusInternalServerError, "InternalError", "the feed could not read the warehouse; the server log says why")
 	return http.StatusInternalServerError
 }
@@ -171,7 +171,7 @@ func (s *Server) metadata(ctx context.Context, w http.ResponseWriter, r *http.Re
 	}
 	setHeaders(w, "application/xml")
 	if err := odata.WriteMetadata(w, m); err != nil {
-		s.log.WarnContext(ctx, "write $metadata", "error", err.Error())
+		s.log.Warn("write $metadata", "error", err.Error())
 	}
 	return http.StatusOK
 }
@@ -460,7 +460,7 @@ func (s *Server) read(ctx context.Context, w http.ResponseWriter, r *http.Reques
 			}
 			// rows were sent already: end the response broken rather than
 			// as a complete, shorter answer
-			s.log.ErrorContext(ctx, "feed read failed midway", "set", st.name, "error", err.Error())
+			s.log.Error("feed read failed midway", "set", st.name, "error", err.Error())
 			s.metrics.FeedRows(st.name, int(served))
 			panic(http.ErrAbortHandler)
 		}

@@ -183,7 +183,7 @@ func (s *Server) Handler() http.Handler {
 				status = 0
 				defer panic(p)
 			}
-			s.log.InfoContext(r.Context(), "request", "method", r.Method, "path", r.URL.Path, "query", redactedQuery(r.URL),
+			s.log.Info("request", "method", r.Method, "path", r.URL.Path, "query", redactedQuery(r.URL),
 				"status", status, "bytes", rec.bytes, "duration", time.Since(start).Round(time.Microsecond), "key", rec.key)
 		}()
 		s.mux.ServeHTTP(rec, r)
