@@ -221,12 +221,16 @@ func (s *Server) parseOptions(r *http.Request, st *set) (*options, error) {
 		return nil, badf("$format=%s: the feed answers in JSON only", f)
 	}
 	if sel := q.Get(odata.OptionSelect); sel != "" && sel != "*" {
+		picked := map[string]bool{}
 		for _, name := range odata.ParseSelect(sel) {
 			c, ok := st.byName[name]
 			if !ok {
 				return nil, badf("$select: %s is not a property of %s", name, st.name)
 			}
-			o.sel = append(o.sel, c)
+			if !picked[name] { // a property named twice is served once
+				o.sel = append(o.sel, c)
+				picked[name] = true
+			}
 		}
 	}
 	if f := q.Get(odata.OptionFilter); f != "" {

@@ -331,8 +331,8 @@ func TestQueryOptions(t *testing.T) {
 					require.Contains(t, r, "name")
 					require.Contains(t, r, "score")
 				}
-				p := decodePage(t, get(t, ts.url+"/odata/leads?$select=name,score"))
-				require.Equal(t, ts.url+"/odata/$metadata#leads(name,score)", p.Context)
+				p := decodePage(t, get(t, ts.url+"/odata/leads?$select=name,score,name"))
+				require.Equal(t, ts.url+"/odata/$metadata#leads(name,score)", p.Context, "a property named twice is served once")
 				msg := odataError(t, get(t, ts.url+"/odata/leads?$select=nope"), http.StatusBadRequest)
 				require.Contains(t, msg, "nope is not a property of leads")
 			})

@@ -17,7 +17,7 @@ func fuzzColumns(tb testing.TB) map[string]*column {
 		{Name: "id", Type: "UUID"}, {Name: "name", Type: "String"}, {Name: "email", Type: "Nullable(String)"},
 		{Name: "revenue", Type: "Decimal(18, 2)"}, {Name: "created", Type: "Date"}, {Name: "modified", Type: "DateTime('UTC')"},
 		{Name: "score", Type: "Int64"}, {Name: "active", Type: "Bool"}, {Name: "rating", Type: "Nullable(Float64)"},
-		{Name: "tags", Type: "Array(String)"}, {Name: "code", Type: "LowCardinality(String)"},
+		{Name: "tags", Type: "Array(String)"}, {Name: "code", Type: "LowCardinality(String)"}, {Name: "at", Type: "DateTime64(3, 'UTC')"},
 	} {
 		col, err := newColumn(c)
 		if err != nil {
@@ -60,7 +60,7 @@ func FuzzFilter(f *testing.F) {
 		"id eq 3F2504E0-4F89-11D3-9A0C-0305E82C3301", "score in (1, 2, -5)", "name in ('a', 'b')", "active", "not active",
 		"rating ne 1.5", "name eq 'x') OR 1=1 --", "name eq 'a'; DROP TABLE x", "tags eq 'a'", "code eq 'x'",
 		"file('/etc/passwd') eq 'x'", "`name` eq 'x'", "name eq name", "score eq rating", "1 eq 1", "true",
-		"modified eq 1900-01-01T00:00:00Z", "name eq 'a' and (score gt 1 or (rating lt 2 and not (email eq null)))",
+		"modified eq 1900-01-01T00:00:00Z", "at ge 2024-05-01T00:00:00.123Z", "name eq 'a' and (score gt 1 or (rating lt 2 and not (email eq null)))",
 	} {
 		f.Add(s)
 	}

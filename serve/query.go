@@ -166,6 +166,10 @@ func (tr *translator) compareLiteral(c *column, op string, lit *odata.Literal) (
 	if c.base.Kind == warehouse.KindDate || c.base.Kind == warehouse.KindDateTime {
 		return tr.compareTime(c, op, lit)
 	}
+	if c.base.Kind == warehouse.KindDateTime64 && (lit.Kind == odata.DateTime || lit.Kind == odata.Date) {
+		// sub-second columns compare with the literal as it is
+		return nullSafe(c.prop.Nullable, op, name+" "+sqlOps[op]+" ?", []any{lit.Value.(time.Time).UTC()}), nil
+	}
 	v, err := literalFor(c, lit)
 	if err != nil {
 		return sqlExpr{}, err
