@@ -32,6 +32,11 @@
 // sync per environment) and /metrics (Prometheus text) need no key: they
 // show no data.
 //
+// The local endpoint (local.go): while the process holds an embedded
+// warehouse, ServeLocal answers ampel sql on a Unix socket in the data
+// directory (LocalSocket, 0600 in a 0700 directory), running each
+// statement read-only; LocalQuery is the client side.
+//
 // The next link's query keeps $select, $filter, $orderby and $count and
 // never a key: Power BI adds its credential to every request it sends,
 // nextLinks included.

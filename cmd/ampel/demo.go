@@ -134,7 +134,7 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	fmt.Fprintf(e.stdout, "\nOData feed: %s\n", url)
 	fmt.Fprintf(e.stdout, "demo key: %s (Power BI: OData feed, Basic with any user name and the key as password; or %s?%s=KEY)\n", key, url, cfg.Serve.KeyParam)
 	fmt.Fprintln(e.stdout, "serving until Ctrl-C")
-	return srv.Serve(ctx, ln)
+	return serveWhile(ctx, cfg, srv, ln, nil)
 }
 
 // appendDemoServe adds a serve section with a new random key to the

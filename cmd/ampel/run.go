@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"net"
 	"strings"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/ampel/ampel/connector"
 	"github.com/ampel/ampel/metrics"
 	"github.com/ampel/ampel/schedule"
+	"github.com/ampel/ampel/serve"
 	"github.com/ampel/ampel/warehouse"
 )
 
@@ -78,16 +80,21 @@ func runRun(ctx context.Context, e *env, args []string) error {
 		log.Info("stopping: finishing the running syncs")
 		close(stopping)
 	}()
+	// the scheduler runs until SIGTERM or SIGINT, and the running syncs
+	// have stopped; the feed (with keys) and the local endpoint (embedded)
+	// are served meanwhile
+	var srv *serve.Server
+	var ln net.Listener
 	if len(cfg.Serve.Keys) == 0 {
 		log.Info("not serving the feed: serve.keys names no key")
-		err = sched.Run(ctx) // until SIGTERM or SIGINT, and the running syncs have stopped
+		srv, err = newServer(cfg, s, m, log)
 	} else {
-		srv, ln, serr := startServer(cfg, s, m, log)
-		if serr != nil {
-			return serr
-		}
-		err = serveAlongside(ctx, srv, ln, sched.Run)
+		srv, ln, err = startServer(cfg, s, m, log)
 	}
+	if err != nil {
+		return err
+	}
+	err = serveWhile(ctx, cfg, srv, ln, sched.Run)
 	<-stopping
 	log.Info("stopped")
 	return err

@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"path/filepath"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/ampel/ampel/config"
 	"github.com/ampel/ampel/metrics"
@@ -40,7 +42,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	return srv.Serve(ctx, ln)
+	return serveWhile(ctx, cfg, srv, ln, nil)
 }
 
 // setAddr puts --addr in place of serve.addr, with the same check the
@@ -73,6 +75,18 @@ func feedKeys(cfg *config.Config) ([]serve.Key, error) {
 	return keys, nil
 }
 
+// newServer makes the server the config describes.
+func newServer(cfg *config.Config, s warehouse.Store, m *metrics.Metrics, log *slog.Logger) (*serve.Server, error) {
+	keys, err := feedKeys(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return serve.New(serve.Options{
+		Store: s, Keys: keys, KeyParam: cfg.Serve.KeyParam, PageSize: cfg.Serve.PageSize,
+		Metrics: m, Logger: log,
+	})
+}
+
 // startServer makes the server the config describes and opens its
 // listener; it logs where it serves.
 //
@@ -80,14 +94,7 @@ func feedKeys(cfg *config.Config) ([]serve.Key, error) {
 // serve.Marts the lead wires in here; until then the feed serves a
 // service document without entity sets.
 func startServer(cfg *config.Config, s warehouse.Store, m *metrics.Metrics, log *slog.Logger) (*serve.Server, net.Listener, error) {
-	keys, err := feedKeys(cfg)
-	if err != nil {
-		return nil, nil, err
-	}
-	srv, err := serve.New(serve.Options{
-		Store: s, Keys: keys, KeyParam: cfg.Serve.KeyParam, PageSize: cfg.Serve.PageSize,
-		Metrics: m, Logger: log,
-	})
+	srv, err := newServer(cfg, s, m, log)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -95,7 +102,7 @@ func startServer(cfg *config.Config, s warehouse.Store, m *metrics.Metrics, log 
 	if err != nil {
 		return nil, nil, err
 	}
-	if len(keys) == 0 {
+	if len(cfg.Serve.Keys) == 0 {
 		log.Warn("serve.keys is empty: the feed lets nobody in")
 	}
 	log.Info("serving", "feed", feedURL(cfg, ln), "addr", ln.Addr().String())
@@ -111,24 +118,26 @@ func feedURL(cfg *config.Config, ln net.Listener) string {
 	return scheme + "://" + ln.Addr().String() + "/odata/"
 }
 
-// serveAlongside serves while run(ctx) runs, for ampel run and ampel
-// demo: the server stops when run returns, and a server that fails stops
-// run.
-func serveAlongside(ctx context.Context, srv *serve.Server, ln net.Listener, run func(context.Context) error) error {
+// serveWhile serves the feed on ln (nil: no feed) and, for an embedded
+// warehouse, the local endpoint ampel sql uses while this process holds
+// the warehouse (serve.ServeLocal), while run(ctx) runs — or, with run
+// nil, until ctx ends. Whichever stops first with an error stops the
+// others.
+func serveWhile(ctx context.Context, cfg *config.Config, srv *serve.Server, ln net.Listener, run func(context.Context) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	served := make(chan error, 1)
-	go func() {
-		err := srv.Serve(ctx, ln)
-		if err != nil {
-			cancel()
-		}
-		served <- err
-	}()
-	err := run(ctx)
-	cancel()
-	if serr := <-served; serr != nil && (err == nil || errors.Is(err, context.Canceled)) {
-		return serr // the server failed and stopped run
+	g, gctx := errgroup.WithContext(ctx)
+	if ln != nil {
+		g.Go(func() error { return srv.Serve(gctx, ln) })
 	}
-	return err
+	if cfg.Warehouse.Driver == "embedded" {
+		g.Go(func() error { return srv.ServeLocal(gctx, filepath.Join(cfg.Warehouse.Path, serve.LocalSocket)) })
+	}
+	if run != nil {
+		g.Go(func() error {
+			defer cancel() // run is done: so is serving
+			return run(gctx)
+		})
+	}
+	return g.Wait()
 }

@@ -210,3 +210,37 @@ func stopDemo(t *testing.T, cmd *exec.Cmd) {
 	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
 	require.NoError(t, cmd.Wait())
 }
+
+// TestSQLThroughRunningProcess: while ampel serve holds an embedded
+// warehouse, ampel sql reads through it (the local endpoint) with the same
+// read-only refusals; once it stopped, ampel sql opens the warehouse
+// itself again.
+func TestSQLThroughRunningProcess(t *testing.T) {
+	x := newE2E(t, "embedded", dvsim.Options{Seed: 33, Scale: 40})
+	x.ampel("sync")
+	leads := strconv.Itoa(len(x.sim.Records("lead")))
+	x.appendConfig("serve:\n  keys:\n    - name: powerbi\n      key: " + feedKey + "\n")
+	d := x.startDaemon("serve", "--addr", "127.0.0.1:0")
+	d.feedAddr()
+	d.await("the local endpoint", time.Minute, func(lines []map[string]any) bool {
+		return countIn(lines, msgIs("local endpoint", "")) == 1
+	})
+
+	out, errOut, code := runAmpel(t, "sql", "--config", x.config, "SELECT count() AS n FROM lead")
+	require.Equal(t, 0, code, errOut)
+	require.Equal(t, "n\n"+leads+"\n", out)
+	out, errOut, code = runAmpel(t, "sql", "--config", x.config, "--format", "json", "SELECT count() AS n FROM lead")
+	require.Equal(t, 0, code, errOut)
+	require.JSONEq(t, `[{"n":`+leads+`}]`, out)
+	_, errOut, code = runAmpel(t, "sql", "--config", x.config, "SELECT file('/etc/passwd')")
+	require.Equal(t, 1, code)
+	require.Equal(t, "ampel sql: refused: file() reads files; ampel sql reads the warehouse's tables only\n", errOut)
+	_, errOut, code = runAmpel(t, "sql", "--config", x.config, "SELECT 1 FORMAT JSON")
+	require.Equal(t, 1, code)
+	require.Contains(t, errOut, "refused: a FORMAT clause; ampel sql chooses the output format")
+
+	d.stop(30 * time.Second)
+	out, errOut, code = runAmpel(t, "sql", "--config", x.config, "SELECT count() AS n FROM lead")
+	require.Equal(t, 0, code, errOut)
+	require.Equal(t, "n\n"+leads+"\n", out)
+}
