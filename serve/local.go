@@ -86,7 +86,7 @@ func (s *Server) ServeLocal(ctx context.Context, path string) error {
 
 func (s *Server) localSQL(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
-		http.Error(w, "POST a statement", http.StatusMethodNotAllowed)
+		localError(w, http.StatusMethodNotAllowed, LocalRefusal{Error: "POST the statement"})
 		return
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))

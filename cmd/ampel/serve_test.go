@@ -22,8 +22,8 @@ import (
 // feedKey is the key the serve tests configure.
 const feedKey = "feed-key-of-the-cmd-tests-0123456789"
 
-// startDaemon starts ampel with args (after the command name: --config
-// and JSON logs) like startRun does for ampel run.
+// startDaemon starts an ampel command that runs until SIGTERM (run,
+// serve) with the test's config, JSON logs and args, and follows its log.
 func (x *e2e) startDaemon(command string, args ...string) *daemon {
 	x.t.Helper()
 	cmd := exec.Command(ampelBin, append([]string{command, "--config", x.config, "--log-format", "json"}, args...)...)
