@@ -88,6 +88,17 @@ func TestKeys(t *testing.T) {
 		require.NotContains(t, logs, secret, "a key in the access log")
 	}
 
+	// the keys guard other routes too, through CheckKey
+	s, err := serve.New(serve.Options{Store: f.st, Keys: []serve.Key{hashed}})
+	require.NoError(t, err)
+	name, ok := s.CheckKey(other)
+	require.True(t, ok)
+	require.Equal(t, "finance", name)
+	_, ok = s.CheckKey(testKey)
+	require.False(t, ok)
+	_, ok = s.CheckKey("")
+	require.False(t, ok)
+
 	// nobody gets in without keys configured
 	none := startServer(t, f, serve.Options{Keys: []serve.Key{}})
 	odataError(t, get(t, none.url+"/odata/leads"), http.StatusUnauthorized)

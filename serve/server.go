@@ -110,7 +110,14 @@ func New(o Options) (*Server, error) {
 	return s, nil
 }
 
-type keyNameKey struct{}
+// Handle serves h at pattern (http.ServeMux patterns) beside the feed:
+// the cockpit's pages. Call it before Serve. Such routes need no feed key
+// unless h checks one (CheckKey).
+func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+
+// CheckKey reports which configured key secret is, in constant time: the
+// feed's keys protect other routes too (a login form that sets a cookie).
+func (s *Server) CheckKey(secret string) (name string, ok bool) { return match(s.keys, secret) }
 
 // authorized lets a request through when it carries one of the keys.
 func (s *Server) authorized(next http.HandlerFunc) http.HandlerFunc {
