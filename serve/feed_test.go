@@ -400,6 +400,7 @@ func TestQueryOptions(t *testing.T) {
 					{"/odata/leads?$filter=" + url.QueryEscape("trim(name) eq 'x'"), "trim is not supported"},
 					{"/odata/leads?$skiptoken=garbage", "$skiptoken is not one this feed wrote"},
 					{"/odata/leads(1)", "does not address single entities"},
+					{"/odata/leads?$filter=" + url.QueryEscape(strings.Repeat("score eq 1 or ", 300)+"score eq 2"), "more than 200 conditions"},
 				} {
 					status := http.StatusBadRequest
 					if strings.HasPrefix(c.msg, `"nope"`) {

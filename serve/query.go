@@ -33,8 +33,14 @@ type sqlExpr struct {
 // only from the set's own columns, quoted. Anything it does not know is a
 // badRequest, never text in the SQL.
 type translator struct {
-	cols map[string]*column
+	cols  map[string]*column
+	nodes int
 }
+
+// maxFilterNodes bounds the conditions of one $filter, so that the SQL
+// stays within what the engines parse (their nesting limits): Power BI's
+// filters have a handful.
+const maxFilterNodes = 200
 
 func (tr *translator) filter(n odata.Node) (sqlExpr, error) {
 	e, err := tr.predicate(n)
@@ -46,6 +52,9 @@ func (tr *translator) filter(n odata.Node) (sqlExpr, error) {
 
 // predicate translates a node that must be true or false.
 func (tr *translator) predicate(n odata.Node) (sqlExpr, error) {
+	if tr.nodes++; tr.nodes > maxFilterNodes {
+		return sqlExpr{}, badf("$filter has more than %d conditions: split the read, or use in (…)", maxFilterNodes)
+	}
 	switch x := n.(type) {
 	case *odata.BinaryExpr:
 		switch x.Op {
