@@ -17,13 +17,17 @@ import (
 
 // runRun syncs every table group once at start and then on its cron
 // schedule, until SIGTERM or SIGINT, and after each successful sync runs
-// the audit, scores the leads and runs the KPI catalog. When serve.keys
-// names a key it serves the feed, /healthz and /metrics meanwhile (see
-// ampel serve); without keys it serves nothing, so that a config without
-// a serve section runs as before. A group never overlaps itself: a run that comes due while the
-// last is going is skipped and logged. On a signal the running syncs finish
-// their current batch and stop; their state stays at the last complete
-// read, so the next start goes on from there.
+// the audit, scores the leads and runs the KPI catalog. A group never
+// overlaps itself: a run that comes due while the last is going is skipped
+// and logged. On a signal the running syncs finish their current batch and
+// stop; their state stays at the last complete read, so the next start
+// goes on from there.
+//
+// Meanwhile it serves: the feed, /healthz and /metrics when serve.keys
+// names a key (see ampel serve; without keys no feed, so that a config
+// without a serve section runs as before), and on an embedded warehouse
+// the local endpoint through which ampel sql reads while this process
+// holds the warehouse.
 func runRun(ctx context.Context, e *env, args []string) error {
 	fs := e.flagSet("run", "run --config FILE [--addr HOST:PORT]")
 	var c commonFlags
