@@ -58,9 +58,18 @@
 //	  - name: hourly
 //	    cron: "0 * * * *"
 //	    tables: []              # empty: every table
-//	serve:
+//	serve:                      # ampel serve, ampel run: the OData feed, /healthz, /metrics
 //	  addr: 127.0.0.1:8080
-//	  api_keys: ["${AMPEL_API_KEY}"]
+//	  keys:                     # who may read the feed; remove an entry to revoke it
+//	    - name: powerbi
+//	      key: ${AMPEL_FEED_KEY}  # the key itself, from the environment
+//	    - name: finance
+//	      sha256: 9f86d08…        # or its SHA-256 in hex (sha256sum of the key, without newline)
+//	  key_param: api_key        # the query parameter of Power BI's Web API key credential
+//	  page_size: 5000           # rows per page of the feed; a client's odata.maxpagesize may lower it
+//	  tls_cert: ""              # PEM certificate (chain) and key: serve HTTPS
+//	  tls_key: ""
+//	  insecure_http: false      # plain HTTP beyond loopback (behind a TLS-terminating proxy only)
 //	kpis:
 //	  inputs: ""                # the inputs file (go-live, licensed users, costs, surveys…); see kpis/inputs.example.yaml
 //	  dir: ""                   # your own KPI definitions, <id>/v<N>.sql, beside the built-in ones
@@ -84,6 +93,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -180,8 +190,53 @@ type Schedule struct {
 
 // Serve configures the OData feed, cockpit and health endpoints.
 type Serve struct {
-	Addr    string   `yaml:"addr"`
-	APIKeys []string `yaml:"api_keys" secret:"true"`
+	Addr string `yaml:"addr"`
+	// Keys may read the feed; an empty list lets nobody in.
+	Keys []Key `yaml:"keys"`
+	// KeyParam is the query parameter that may carry a key (Power BI's Web
+	// API key credential with ApiKeyName). Default api_key.
+	KeyParam string `yaml:"key_param"`
+	// PageSize is the feed's page size. Default 5000.
+	PageSize int `yaml:"page_size"`
+	// TLSCert and TLSKey are PEM files: with them the server speaks HTTPS.
+	TLSCert string `yaml:"tls_cert"`
+	TLSKey  string `yaml:"tls_key"`
+	// InsecureHTTP allows plain HTTP on an address beyond loopback.
+	InsecureHTTP bool `yaml:"insecure_http"`
+}
+
+// Key is one named feed key: the key itself (Key, from ${ENV}) or the hex
+// SHA-256 of it.
+type Key struct {
+	Name   string `yaml:"name"`
+	Key    string `yaml:"key" secret:"true"`
+	SHA256 string `yaml:"sha256" secret:"true"`
+}
+
+// MinKeyLength is the shortest key serve.keys accepts.
+const MinKeyLength = 16
+
+// CheckAddr says why the server may not listen on addr: plain HTTP
+// (no tls_cert) on an address beyond loopback without insecure_http.
+// nil when it may.
+func (s Serve) CheckAddr(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port, e.g. 127.0.0.1:8080", addr)
+	}
+	if s.TLSCert != "" || s.InsecureHTTP || loopback(host) {
+		return nil
+	}
+	return fmt.Errorf("%s would serve plain HTTP beyond this machine: give serve.tls_cert and serve.tls_key, or set serve.insecure_http: true behind a TLS proxy", addr)
+}
+
+// loopback reports whether host names this machine only.
+func loopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // KPIs configures the KPI engine (package kpis).
@@ -365,6 +420,14 @@ func (c *Config) setDefaults() {
 	if c.Serve.Addr == "" {
 		c.Serve.Addr = "127.0.0.1:8080"
 	}
+	if c.Serve.KeyParam == "" {
+		c.Serve.KeyParam = "api_key"
+	}
+	if c.Serve.PageSize == 0 {
+		c.Serve.PageSize = 5000
+	}
+	c.Serve.TLSCert = c.resolve(c.Serve.TLSCert)
+	c.Serve.TLSKey = c.resolve(c.Serve.TLSKey)
 	if c.KPIs.Timezone == "" {
 		c.KPIs.Timezone = "UTC"
 	}
@@ -582,6 +645,8 @@ func (c *Config) validate() error {
 		}
 	}
 
+	c.validateServe(add)
+
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
@@ -593,6 +658,58 @@ func (c *Config) validate() error {
 		add("log.format", "%s is not a format: use text or json", c.show("log.format", c.Log.Format))
 	}
 	return errors.Join(errs...)
+}
+
+// validateServe checks the serve section.
+func (c *Config) validateServe(add func(key, format string, args ...any)) {
+	sv := c.Serve
+	if err := sv.CheckAddr(sv.Addr); err != nil {
+		add("serve.addr", "%s", err.Error())
+	}
+	if (sv.TLSCert == "") != (sv.TLSKey == "") {
+		add("serve.tls_key", "give tls_cert and tls_key together")
+	}
+	if sv.PageSize < 1 || sv.PageSize > 100000 {
+		add("serve.page_size", "must be between 1 and 100000")
+	}
+	if !warehouse.ValidIdentifier(sv.KeyParam) {
+		add("serve.key_param", "%s is not a query parameter name (letters, digits, underscore)", c.show("serve.key_param", sv.KeyParam))
+	}
+	names := map[string]bool{}
+	for i, k := range sv.Keys {
+		key := fmt.Sprintf("serve.keys[%d]", i)
+		switch {
+		case k.Name == "":
+			add(key+".name", "required: a name for who uses the key, e.g. powerbi")
+		case names[k.Name]:
+			add(key+".name", "%s is used by another key", c.show(key+".name", k.Name))
+		}
+		names[k.Name] = true
+		switch {
+		case k.Key == "" && k.SHA256 == "":
+			add(key+".key", "required: the key as ${ENV}, or its sha256")
+		case k.Key != "" && k.SHA256 != "":
+			add(key+".sha256", "give key or sha256, not both")
+		case k.Key != "" && len(k.Key) < MinKeyLength:
+			add(key+".key", "the key is shorter than %d characters: make a longer one, e.g. openssl rand -hex 24", MinKeyLength)
+		case k.SHA256 != "" && !sha256Hex(k.SHA256):
+			add(key+".sha256", "not 64 hex digits: write the output of printf %%s KEY | sha256sum")
+		}
+	}
+}
+
+// sha256Hex reports whether s is 64 hex digits.
+func sha256Hex(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+			return false
+		}
+	}
+	return true
 }
 
 // engineDatabase reports whether name is one of the engine's own

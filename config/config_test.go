@@ -151,7 +151,7 @@ func TestValuesShownInErrors(t *testing.T) {
 		{"sync.tables[0]", "new_projectmilestone_extension", true},
 		{"environments[0].tenant_id", "11111111-2222-3333-4444-555555555555", true},
 		{"environments[0].client_secret", "short", false},                  // a secret key
-		{"serve.api_keys[0]", "k", false},                                  // a secret key
+		{"serve.keys[0].key", "k", false},                                  // a secret key
 		{"warehouse.dsn", "clickhouse://localhost", false},                 // named like a secret
 		{"environments[0].max_concurrency", "Ab3~x9Qz7Lm2Pk5Rt8Wy", false}, // an Entra ID secret's shape
 		{"log.level", "0123456789abcdef0123456789abcdef", false},           // a hex key
@@ -202,4 +202,40 @@ func TestCronErrorHidesSecretValue(t *testing.T) {
 	_, err = Parse("a.yaml", []byte("schedules:\n  - name: hourly\n    cron: Ab3~x9Qz7Lm2Pk5Rt8Wy\n"), env(nil))
 	require.ErrorContains(t, err, "the value (not shown) is not a cron schedule;")
 	require.NotContains(t, err.Error(), "Ab3~x9Qz7Lm2Pk5Rt8Wy")
+}
+
+func TestServe(t *testing.T) {
+	t.Parallel()
+	key := "0123456789abcdef-feed-key"
+	hash := strings.Repeat("ab", 32)
+	data := "serve:\n  addr: 0.0.0.0:8443\n  tls_cert: c.pem\n  tls_key: k.pem\n  keys:\n    - name: powerbi\n      key: ${FEED_KEY}\n    - {name: finance, sha256: " + hash + "}\n"
+	c, err := Parse(filepath.Join("dir", "a.yaml"), []byte(data), env(map[string]string{"FEED_KEY": key}))
+	require.NoError(t, err)
+	require.Equal(t, []Key{{Name: "powerbi", Key: key}, {Name: "finance", SHA256: hash}}, c.Serve.Keys)
+	require.Equal(t, "api_key", c.Serve.KeyParam, "default")
+	require.Equal(t, 5000, c.Serve.PageSize, "default")
+	require.Equal(t, filepath.Join("dir", "c.pem"), c.Serve.TLSCert, "relative to the file")
+
+	for _, tc := range []struct{ yaml, err string }{
+		{"serve:\n  addr: 0.0.0.0:8080\n", "a.yaml:2: serve.addr: 0.0.0.0:8080 would serve plain HTTP beyond this machine: give serve.tls_cert and serve.tls_key, or set serve.insecure_http: true behind a TLS proxy"},
+		{"serve:\n  addr: nonsense\n", `a.yaml:2: serve.addr: "nonsense" is not host:port, e.g. 127.0.0.1:8080`},
+		{"serve:\n  tls_cert: c.pem\n", "serve.tls_key: give tls_cert and tls_key together"},
+		{"serve:\n  page_size: 200000\n", "a.yaml:2: serve.page_size: must be between 1 and 100000"},
+		{"serve:\n  page_size: 200000\n  keys: [{name: a, key: x}]\n", "a.yaml:3: serve.keys[0].key: the key is shorter than 16 characters"},
+		{"serve:\n  keys: [{name: a}]\n", "serve.keys[0].key: required: the key as ${ENV}, or its sha256"},
+		{"serve:\n  keys: [{name: a, sha256: abc}]\n", "serve.keys[0].sha256: not 64 hex digits"},
+		{"serve:\n  keys: [{key: " + key + "}]\n", "serve.keys[0].name: required"},
+		{"serve:\n  keys: [{name: a, key: " + key + "}, {name: a, sha256: " + hash + "}]\n", `serve.keys[1].name: "a" is used by another key`},
+		{"serve:\n  keys: [{name: a, key: " + key + ", sha256: " + hash + "}]\n", "serve.keys[0].sha256: give key or sha256, not both"},
+		{"serve:\n  key_param: a-b\n", `serve.key_param: "a-b" is not a query parameter name`},
+	} {
+		_, err := Parse("a.yaml", []byte(tc.yaml), env(nil))
+		require.ErrorContains(t, err, tc.err, tc.yaml)
+		require.NotContains(t, err.Error(), key)
+		require.NotContains(t, err.Error(), hash)
+	}
+	_, err = Parse("a.yaml", []byte("serve:\n  addr: 0.0.0.0:8080\n  insecure_http: true\n"), env(nil))
+	require.NoError(t, err)
+	_, err = Parse("a.yaml", []byte("serve:\n  addr: '[::1]:8080'\n"), env(nil))
+	require.NoError(t, err, "loopback")
 }

@@ -14,7 +14,7 @@ import (
 //
 //   - it came from the environment, in part or whole (${NAME}): that is
 //     how secrets are given, so the error names the variable instead;
-//   - its key is marked secret (client_secret, api_keys) or is named like
+//   - its key is marked secret (client_secret, serve.keys[].key) or is named like
 //     a secret (secret, password, token, dsn, api_key, credential…);
 //   - it looks like a secret: 16 or more characters without spaces that
 //     mix upper case, lower case and digits (Entra ID client secrets,
@@ -24,7 +24,7 @@ import (
 // shown)".
 
 // secretKeyRE matches key names that hold secrets.
-var secretKeyRE = regexp.MustCompile(`(?i)secret|passw|pwd|token|dsn|api_?key|credential|private`)
+var secretKeyRE = regexp.MustCompile(`(?i)secret|passw|pwd|token|dsn|api_?key|^key$|sha256|credential|private`)
 
 // secretKey reports whether the dotted key's last name is named like a
 // secret.

@@ -2,8 +2,9 @@
 # install-test-deps.sh installs what Ampel's tests need besides Go and
 # libchdb: Debian's clickhouse-server (18.16), which the tests start on
 # loopback themselves (deploy/with-test-clickhouse.sh, warehouse/warehousetest),
-# and systemd-analyze (Debian's systemd), which deploy/check runs on the unit
-# file.
+# systemd-analyze (Debian's systemd), which deploy/check runs on the unit
+# file, and xmllint (Debian's libxml2-utils), which serve's tests check the
+# feed's $metadata with.
 #
 # It runs apt-get non-interactively, with sudo only when not root, and does
 # not start or enable the system service. When both are there already it
@@ -14,12 +15,14 @@ set -euo pipefail
 
 BIN=/usr/sbin/clickhouse-server
 ANALYZE=/usr/bin/systemd-analyze
+XMLLINT=/usr/bin/xmllint
 
 die() { echo "install-test-deps: $*" >&2; exit 1; }
 
 pkgs=()
 [ -x "$BIN" ] || pkgs+=(clickhouse-server)
 [ -x "$ANALYZE" ] || pkgs+=(systemd)
+[ -x "$XMLLINT" ] || pkgs+=(libxml2-utils)
 if [ ${#pkgs[@]} -eq 0 ]; then
 	echo "$BIN"
 	exit 0

@@ -22,6 +22,12 @@ type BinaryExpr struct {
 // NotExpr negates its operand.
 type NotExpr struct{ X Node }
 
+// InExpr is X in (List…), OData 4.01's membership test.
+type InExpr struct {
+	X    Node
+	List []Node
+}
+
 // Property names a property; Path holds the segments of a path such as "CanChangeTrackingBeEnabled/Value".
 type Property struct{ Path []string }
 
@@ -67,6 +73,7 @@ type Literal struct {
 
 func (*BinaryExpr) node() {}
 func (*NotExpr) node()    {}
+func (*InExpr) node()     {}
 func (*Property) node()   {}
 func (*Call) node()       {}
 func (*Literal) node()    {}
@@ -74,7 +81,14 @@ func (*Literal) node()    {}
 func (b *BinaryExpr) String() string {
 	return "(" + b.Left.String() + " " + b.Op + " " + b.Right.String() + ")"
 }
-func (n *NotExpr) String() string  { return "(not " + n.X.String() + ")" }
+func (n *NotExpr) String() string { return "(not " + n.X.String() + ")" }
+func (n *InExpr) String() string {
+	parts := make([]string, len(n.List))
+	for i, a := range n.List {
+		parts[i] = a.String()
+	}
+	return "(" + n.X.String() + " in (" + strings.Join(parts, ",") + "))"
+}
 func (p *Property) String() string { return strings.Join(p.Path, "/") }
 func (c *Call) String() string {
 	parts := make([]string, len(c.Args))
@@ -195,7 +209,7 @@ type parser struct {
 
 // ParseFilter parses an OData $filter expression into an AST. It accepts comparisons
 // (eq, ne, gt, ge, lt, le), and, or, not, parentheses, null/true/false, numbers, 'strings'
-// (” escapes a quote), GUIDs, dates (2024-05-01), date-times (2024-05-01T00:00:00Z, with
+// (” escapes a quote), x in (literal, …), GUIDs, dates (2024-05-01), date-times (2024-05-01T00:00:00Z, with
 // fraction or offset), enum literals (Namespace.Type'Member'), property paths (a/b) and the
 // functions in Functions.
 func ParseFilter(s string) (Node, error) {
@@ -287,6 +301,10 @@ func (p *parser) parseComparison() (Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	if t := p.peek(); t.kind == tWord && t.text == "in" {
+		p.next()
+		return p.parseInList(left, t)
+	}
 	if t := p.peek(); t.kind == tWord && comparisonOps[t.text] {
 		p.next()
 		right, err := p.parsePrimary()
@@ -296,6 +314,43 @@ func (p *parser) parseComparison() (Node, error) {
 		return &BinaryExpr{Op: t.text, Left: left, Right: right}, nil
 	}
 	return left, nil
+}
+
+// parseInList reads the parenthesised list after "in": literals separated by commas.
+func (p *parser) parseInList(x Node, in token) (Node, error) {
+	if t := p.next(); t.kind != tLParen {
+		return nil, &SyntaxError{Pos: t.pos, Msg: "expected ( after in"}
+	}
+	var list []Node
+	for {
+		t := p.next()
+		var n Node
+		switch t.kind {
+		case tString:
+			n = &Literal{Kind: String, Raw: t.raw, Value: t.text}
+		case tWord:
+			lit, err := p.word(t)
+			if err != nil {
+				return nil, err
+			}
+			if _, ok := lit.(*Literal); !ok {
+				return nil, &SyntaxError{Pos: t.pos, Msg: "in takes a list of literals"}
+			}
+			n = lit
+		default:
+			return nil, &SyntaxError{Pos: t.pos, Msg: "in takes a list of literals"}
+		}
+		list = append(list, n)
+		if c := p.next(); c.kind == tRParen {
+			break
+		} else if c.kind != tComma {
+			return nil, &SyntaxError{Pos: c.pos, Msg: "expected , or ) in the list after in"}
+		}
+	}
+	if len(list) > 1000 {
+		return nil, &SyntaxError{Pos: in.pos, Msg: "more than 1000 values after in"}
+	}
+	return &InExpr{X: x, List: list}, nil
 }
 
 func (p *parser) parsePrimary() (Node, error) {
@@ -333,7 +388,7 @@ func (p *parser) word(t token) (Node, error) {
 		return &Literal{Kind: Null, Raw: w}, nil
 	case "true", "false":
 		return &Literal{Kind: Bool, Raw: w, Value: w == "true"}, nil
-	case "and", "or", "not", "eq", "ne", "gt", "ge", "lt", "le":
+	case "and", "or", "not", "eq", "ne", "gt", "ge", "lt", "le", "in":
 		return nil, &SyntaxError{Pos: t.pos, Msg: fmt.Sprintf("unexpected keyword %q", w)}
 	}
 	// Enum literal: Namespace.Type'Member' (the string token is glued to the word).

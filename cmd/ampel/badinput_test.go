@@ -75,6 +75,7 @@ func TestBadCommandLines(t *testing.T) {
 		{[]string{"audit", "review", "--mark", "reviewed"}, "name one finding or group"},
 		{[]string{"audit", "review", "f1", "--mark", "maybe"}, `--mark: mark "maybe": use reviewed, not-duplicate or will-fix`},
 		{[]string{"serve", "x"}, `unexpected argument "x"`},
+		{[]string{"demo", "--addr", "0.0.0.0:8080"}, "--addr 0.0.0.0:8080 would serve plain HTTP beyond this machine"},
 		{[]string{"version", "x"}, `unexpected argument "x"`},
 		{[]string{"sql", "--config", "f.yaml", "SELECT 1", "SELECT 2"}, "give one query, quoted"},
 		// simulator settings out of range

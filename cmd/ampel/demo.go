@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
-	"flag"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -13,20 +15,19 @@ import (
 	"github.com/ampel/ampel/connector/dvsim"
 	"github.com/ampel/ampel/kpis"
 	"github.com/ampel/ampel/kpis/scoring"
+	"github.com/ampel/ampel/metrics"
 )
 
 // runDemo runs the main job end to end on one machine: a simulated
 // Dataverse, a sync into an embedded warehouse in --data, a summary of
 // what landed, the data-quality audit's summary, the lead scores of the
 // built-in models with their backtest, and the KPI catalog's traffic
-// lights over it (with the inputs file the simulator writes).
-//
-// --addr is in the CLI contract: the demo will serve the OData feed and
-// the cockpit there once ampel serve is built. Until then it serves
-// nothing, and says so when --addr is given.
+// lights over it (with the inputs file the simulator writes); then it
+// serves the OData feed at --addr with a demo key it writes into the
+// config, prints the feed's URL and the key, and serves until Ctrl-C.
 func runDemo(ctx context.Context, e *env, args []string) error {
 	fs := e.flagSet("demo", "demo [--addr 127.0.0.1:8080] [--data DIR] [--scale N]")
-	addr := fs.String("addr", "127.0.0.1:8080", "where the demo will serve the OData feed and the cockpit; not used yet: serving comes with ampel serve")
+	addr := fs.String("addr", "127.0.0.1:8080", "where the demo serves the OData feed, /healthz and /metrics")
 	data := fs.String("data", "ampel-demo", "`directory` for the config and the embedded warehouse")
 	scale := fs.Int("scale", 10000, "number of leads in the simulated Dataverse")
 	seed := fs.Int64("seed", 1, "seed of the simulated data")
@@ -34,11 +35,9 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	fs.Visit(func(f *flag.Flag) {
-		if f.Name == "addr" {
-			fmt.Fprintf(e.stdout, "--addr %s: nothing is served yet (serving comes with ampel serve); the demo prints its results here\n", *addr)
-		}
-	})
+	if err := (config.Serve{}).CheckAddr(*addr); err != nil {
+		return usageError{fmt.Errorf("--addr %w", err)}
+	}
 	start := time.Now()
 	sim, err := dvsim.Start(dvsim.Options{Seed: *seed, Scale: *scale})
 	if err != nil {
@@ -49,6 +48,10 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 
 	file := filepath.Join(*data, "ampel.yaml")
 	if err := writeSimConfig(file, sim); err != nil {
+		return err
+	}
+	key, err := appendDemoServe(file, *addr)
+	if err != nil {
 		return err
 	}
 	cfg, err := config.Load(file, e.getenv)
@@ -122,5 +125,33 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	fmt.Fprintf(e.stdout, "every KPI result: ampel kpi run --config %s\n", file)
 	fmt.Fprintf(e.stdout, "scores: ampel score run --config %s; ampel sql --config %s \"SELECT grade, count() FROM lead_score GROUP BY grade\"\n", file, file)
 	fmt.Fprintf(e.stdout, "every finding: ampel audit --config %s; mark one: ampel audit review ID --mark reviewed --config %s\n", file, file)
-	return nil
+
+	srv, ln, err := startServer(cfg, s, metrics.New(), log)
+	if err != nil {
+		return err
+	}
+	url := feedURL(cfg, ln)
+	fmt.Fprintf(e.stdout, "\nOData feed: %s\n", url)
+	fmt.Fprintf(e.stdout, "demo key: %s (Power BI: OData feed, Basic with any user name and the key as password; or %s?%s=KEY)\n", key, url, cfg.Serve.KeyParam)
+	fmt.Fprintln(e.stdout, "serving until Ctrl-C (ampel sql reads through this process meanwhile; ampel kpi, score and audit once it stopped)")
+	return serveWhile(ctx, cfg, srv, ln, nil)
+}
+
+// appendDemoServe adds a serve section with a new random key to the
+// demo's config and returns the key.
+func appendDemoServe(file, addr string) (string, error) {
+	b := make([]byte, 18)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("make the demo key: %w", err)
+	}
+	key := "demo-" + hex.EncodeToString(b)
+	text, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("write config: %w", err)
+	}
+	text = append(text, fmt.Sprintf("serve:\n  addr: %q\n  keys:\n    - name: demo\n      key: %s\n", addr, key)...)
+	if err := writePrivate(file, text); err != nil {
+		return "", fmt.Errorf("write config: %w", err)
+	}
+	return key, nil
 }

@@ -1,8 +1,9 @@
 package main
 
 import (
+	"net"
+	"net/http"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -11,20 +12,28 @@ import (
 )
 
 // TestDemo runs ampel demo on a small simulated Dataverse: it syncs every
-// table, prints the KPIs, and says that --addr serves nothing yet.
+// table, prints the KPIs, then serves the feed at --addr with the demo key
+// it prints, until SIGTERM.
 func TestDemo(t *testing.T) {
 	lib := warehousetest.Embedded(t).Library
 	data := filepath.Join(t.TempDir(), "demo")
-	out, errOut, code := runAmpel(t, "demo", "--addr", "127.0.0.1:9999", "--scale", "100", "--data", data, "--library", lib)
-	require.Equal(t, 0, code, "stdout: %s\nstderr: %s", out, errOut)
-	first, _, _ := strings.Cut(out, "\n")
-	require.Equal(t, "--addr 127.0.0.1:9999: nothing is served yet (serving comes with ampel serve); the demo prints its results here", first)
-	require.Regexp(t, `synced 14 tables, \d+ rows`, out)
-	require.Contains(t, out, "KPIs (inputs from ")
+	addr := freeAddr(t)
+	cmd, feed, key, out := startDemo(t, "--addr", addr, "--scale", "100", "--data", data, "--library", lib)
+	require.Regexp(t, `synced 14 tables, \d+ rows`, out.String())
+	require.Contains(t, out.String(), "KPIs (inputs from ")
 	require.FileExists(t, filepath.Join(data, "ampel.yaml"))
+	require.Equal(t, "http://"+addr+"/odata/", feed)
+	code, _, body := fetch(t, feed, key)
+	require.Equal(t, http.StatusOK, code, body)
+	code, _, _ = fetch(t, feed, "")
+	require.Equal(t, http.StatusUnauthorized, code)
+	stopDemo(t, cmd)
+}
 
-	// without --addr, no such line
-	out, errOut, code = runAmpel(t, "demo", "--scale", "100", "--data", data, "--library", lib)
-	require.Equal(t, 0, code, "stdout: %s\nstderr: %s", out, errOut)
-	require.NotContains(t, out, "nothing is served")
+// freeAddr is a loopback address nothing listens on.
+func freeAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	return ln.Addr().String()
 }

@@ -51,22 +51,7 @@ func (x *e2e) appendConfig(text string) {
 // startRun starts ampel run with JSON logs.
 func (x *e2e) startRun() *daemon {
 	x.t.Helper()
-	cmd := exec.Command(ampelBin, "run", "--config", x.config, "--log-format", "json")
-	stderr, err := cmd.StderrPipe()
-	require.NoError(x.t, err)
-	d := &daemon{t: x.t, cmd: cmd, exited: make(chan struct{})}
-	d.cond = sync.NewCond(&d.mu)
-	require.NoError(x.t, cmd.Start())
-	go d.read(stderr)
-	x.t.Cleanup(func() {
-		select {
-		case <-d.exited:
-		default:
-			_ = cmd.Process.Kill()
-			<-d.exited
-		}
-	})
-	return d
+	return x.startDaemon("run")
 }
 
 func (d *daemon) read(r io.Reader) {

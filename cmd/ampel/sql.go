@@ -4,11 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 
 	"github.com/ampel/ampel/export"
+	"github.com/ampel/ampel/serve"
 	"github.com/ampel/ampel/warehouse"
 )
 
+// runSQL runs one read-only statement and writes its result. On an
+// embedded warehouse that ampel run or ampel serve holds, the statement
+// runs in that process, through its local endpoint (serve.LocalQuery),
+// under the same read-only checks.
 func runSQL(ctx context.Context, e *env, args []string) error {
 	fs := e.flagSet("sql", `sql --config FILE [--format tsv|csv|json] "SELECT ..."`)
 	var c commonFlags
@@ -27,6 +33,13 @@ func runSQL(ctx context.Context, e *env, args []string) error {
 	cfg, err := e.load(&c)
 	if err != nil {
 		return err
+	}
+	if cfg.Warehouse.Driver == "embedded" {
+		// ampel run or ampel serve may hold the warehouse: ask it
+		err := serve.LocalQuery(ctx, filepath.Join(cfg.Warehouse.Path, serve.LocalSocket), fs.Arg(0), *format, e.stdout)
+		if !errors.Is(err, serve.ErrNoLocal) {
+			return sqlRefusal(err)
+		}
 	}
 	s, err := openExisting(ctx, cfg, e.logger(cfg.Log))
 	if err != nil {

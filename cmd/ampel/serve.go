@@ -1,0 +1,143 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/ampel/ampel/config"
+	"github.com/ampel/ampel/metrics"
+	"github.com/ampel/ampel/serve"
+	"github.com/ampel/ampel/warehouse"
+)
+
+// runServe serves the OData feed, /healthz and /metrics until SIGTERM or
+// SIGINT.
+func runServe(ctx context.Context, e *env, args []string) error {
+	fs := e.flagSet("serve", "serve --config FILE [--addr HOST:PORT]")
+	var c commonFlags
+	c.register(fs)
+	addr := fs.String("addr", "", "listen `address` (default: the config's serve.addr)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := e.load(&c)
+	if err != nil {
+		return err
+	}
+	if err := setAddr(cfg, *addr); err != nil {
+		return err
+	}
+	log := e.logger(cfg.Log)
+	s, err := openExisting(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	srv, ln, err := startServer(cfg, s, metrics.New(), log)
+	if err != nil {
+		return err
+	}
+	return serveWhile(ctx, cfg, srv, ln, nil)
+}
+
+// setAddr puts --addr in place of serve.addr, with the same check the
+// config applies to serve.addr.
+func setAddr(cfg *config.Config, addr string) error {
+	if addr == "" {
+		return nil
+	}
+	if err := cfg.Serve.CheckAddr(addr); err != nil {
+		return usageError{fmt.Errorf("--addr %w", err)}
+	}
+	cfg.Serve.Addr = addr
+	return nil
+}
+
+// feedKeys turns serve.keys into the server's keys.
+func feedKeys(cfg *config.Config) ([]serve.Key, error) {
+	keys := make([]serve.Key, 0, len(cfg.Serve.Keys))
+	for _, k := range cfg.Serve.Keys {
+		if k.Key != "" {
+			keys = append(keys, serve.KeyFromSecret(k.Name, k.Key))
+			continue
+		}
+		key, err := serve.KeyFromHash(k.Name, k.SHA256)
+		if err != nil {
+			return nil, configError{fmt.Errorf("%s: serve.keys: %w", cfg.File, err)}
+		}
+		keys = append(keys, key)
+	}
+	return keys, nil
+}
+
+// newServer makes the server the config describes.
+func newServer(cfg *config.Config, s warehouse.Store, m *metrics.Metrics, log *slog.Logger) (*serve.Server, error) {
+	keys, err := feedKeys(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return serve.New(serve.Options{
+		Store: s, Keys: keys, KeyParam: cfg.Serve.KeyParam, PageSize: cfg.Serve.PageSize,
+		Metrics: m, Logger: log,
+	})
+}
+
+// startServer makes the server the config describes and opens its
+// listener; it logs where it serves.
+//
+// The feed has no marts yet: package marts (issue 15 point 1) provides the
+// serve.Marts the lead wires in here; until then the feed serves a
+// service document without entity sets.
+func startServer(cfg *config.Config, s warehouse.Store, m *metrics.Metrics, log *slog.Logger) (*serve.Server, net.Listener, error) {
+	srv, err := newServer(cfg, s, m, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	ln, err := serve.Listen(cfg.Serve.Addr, cfg.Serve.TLSCert, cfg.Serve.TLSKey)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(cfg.Serve.Keys) == 0 {
+		log.Warn("serve.keys is empty: the feed lets nobody in")
+	}
+	log.Info("serving", "feed", feedURL(cfg, ln), "addr", ln.Addr().String())
+	return srv, ln, nil
+}
+
+// feedURL is the feed's URL on ln.
+func feedURL(cfg *config.Config, ln net.Listener) string {
+	scheme := "http"
+	if cfg.Serve.TLSCert != "" {
+		scheme = "https"
+	}
+	return scheme + "://" + ln.Addr().String() + "/odata/"
+}
+
+// serveWhile serves the feed on ln (nil: no feed) and, for an embedded
+// warehouse, the local endpoint ampel sql uses while this process holds
+// the warehouse (serve.ServeLocal), while run(ctx) runs — or, with run
+// nil, until ctx ends. Whichever stops first with an error stops the
+// others.
+func serveWhile(ctx context.Context, cfg *config.Config, srv *serve.Server, ln net.Listener, run func(context.Context) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	g, gctx := errgroup.WithContext(ctx)
+	if ln != nil {
+		g.Go(func() error { return srv.Serve(gctx, ln) })
+	}
+	if cfg.Warehouse.Driver == "embedded" {
+		g.Go(func() error { return srv.ServeLocal(gctx, filepath.Join(cfg.Warehouse.Path, serve.LocalSocket)) })
+	}
+	if run != nil {
+		g.Go(func() error {
+			defer cancel() // run is done: so is serving
+			return run(gctx)
+		})
+	}
+	return g.Wait()
+}
