@@ -61,6 +61,7 @@
 //	serve:
 //	  addr: 127.0.0.1:8080
 //	  api_keys: ["${AMPEL_API_KEY}"]
+//	  snapshot_keep: 1h         # old snapshots of the BI marts stay this long (the last two always; see package marts)
 //	kpis:
 //	  inputs: ""                # the inputs file (go-live, licensed users, costs, surveys…); see kpis/inputs.example.yaml
 //	  dir: ""                   # your own KPI definitions, <id>/v<N>.sql, beside the built-in ones
@@ -182,6 +183,10 @@ type Schedule struct {
 type Serve struct {
 	Addr    string   `yaml:"addr"`
 	APIKeys []string `yaml:"api_keys" secret:"true"`
+	// SnapshotKeep is how long a published snapshot of the BI marts stays
+	// after a newer one, so that a refresh reading it can finish; the last
+	// two stay whatever their age. Default 1h.
+	SnapshotKeep Duration `yaml:"snapshot_keep"`
 }
 
 // KPIs configures the KPI engine (package kpis).
@@ -361,6 +366,9 @@ func (c *Config) setDefaults() {
 	}
 	if s.CheckpointEvery == 0 {
 		s.CheckpointEvery = Duration(10 * time.Second)
+	}
+	if c.Serve.SnapshotKeep == 0 {
+		c.Serve.SnapshotKeep = Duration(time.Hour)
 	}
 	if c.Serve.Addr == "" {
 		c.Serve.Addr = "127.0.0.1:8080"

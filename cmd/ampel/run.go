@@ -8,13 +8,15 @@ import (
 
 	"github.com/ampel/ampel/config"
 	"github.com/ampel/ampel/connector"
+	"github.com/ampel/ampel/marts"
 	"github.com/ampel/ampel/schedule"
 	"github.com/ampel/ampel/warehouse"
 )
 
 // runRun syncs every table group once at start and then on its cron
 // schedule, until SIGTERM or SIGINT, and after each successful sync runs
-// the audit, scores the leads and runs the KPI catalog. A group never overlaps itself: a run that comes due while the
+// the audit, scores the leads, runs the KPI catalog and publishes the BI
+// marts. A group never overlaps itself: a run that comes due while the
 // last is going is skipped and logged. On a signal the running syncs finish
 // their current batch and stop; their state stays at the last complete
 // read, so the next start goes on from there.
@@ -47,6 +49,10 @@ func runRun(ctx context.Context, e *env, args []string) error {
 	// one runner for all groups: each environment's client, its token and
 	// the tables' metadata carry over from one scheduled sync to the next
 	runner := newRunner(cfg, s, cfg.Environments, log)
+	pub, err := newPublisher(cfg, s, log)
+	if err != nil {
+		return err
+	}
 	var jobs []schedule.Job
 	for _, sc := range schedules {
 		tables, err := selectTables(cfg, strings.Join(sc.Tables, ","))
@@ -54,7 +60,7 @@ func runRun(ctx context.Context, e *env, args []string) error {
 			return configError{err}
 		}
 		glog := log.With("group", sc.Name)
-		jobs = append(jobs, schedule.Job{Name: sc.Name, Spec: sc.Cron, Logger: glog, Run: groupSync(cfg, s, runner, tables, glog)})
+		jobs = append(jobs, schedule.Job{Name: sc.Name, Spec: sc.Cron, Logger: glog, Run: groupSync(cfg, s, runner, pub, tables, glog)})
 		log.Info("scheduled", "group", sc.Name, "cron", sc.Cron, "tables", len(tables))
 	}
 	// every group runs once at start: after a restart or a pause the
@@ -76,9 +82,10 @@ func runRun(ctx context.Context, e *env, args []string) error {
 }
 
 // groupSync is one schedule group's job: sync its tables, log the
-// outcome, and after a sync that succeeded audit, score the leads and run
-// the KPI catalog.
-func groupSync(cfg *config.Config, s warehouse.Store, runner *connector.Runner, tables []connector.Table, log *slog.Logger) func(context.Context) error {
+// outcome, and after a sync that succeeded audit, score the leads, run
+// the KPI catalog and publish the BI marts (one publisher for all groups:
+// it publishes one snapshot at a time).
+func groupSync(cfg *config.Config, s warehouse.Store, runner *connector.Runner, pub *marts.Publisher, tables []connector.Table, log *slog.Logger) func(context.Context) error {
 	return func(ctx context.Context) error {
 		start := time.Now()
 		log.Info("sync group started")
@@ -102,6 +109,7 @@ func groupSync(cfg *config.Config, s warehouse.Store, runner *connector.Runner, 
 		runAuditAfterSync(ctx, cfg, s, log) // first: the duplicate density KPI reads it
 		runScoring(ctx, cfg, s, log)
 		runCatalog(ctx, cfg, s, log)
+		publishAfterRun(ctx, pub, log, "run")
 		return nil
 	}
 }
