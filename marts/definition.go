@@ -38,8 +38,8 @@ type Mart struct {
 }
 
 // typeRE is the set of types a mart column may have: what Power BI maps
-// well (POWERBI.md §2.3: Int64 rather than UInt64, Decimal for money, Date,
-// non-Nullable numbers).
+// well (Int64 rather than UInt64, Decimal for money, Date, non-Nullable
+// numbers).
 var typeRE = regexp.MustCompile(`^(String|Int64|Float64|UUID|Date|DateTime\('UTC'\)|Decimal\(\d+, \d+\)|Nullable\((Float64|Date|DateTime\('UTC'\))\))$`)
 
 // load reads the default version of every mart in fsys (sql/marts).

@@ -13,8 +13,8 @@
 // (ClickHouse 18.16 and 26.7: no CTE, no window functions, one JOIN per
 // SELECT) or a variant per engine written as a template on .Dialect.
 //
-// Conventions every mart keeps, for Power BI (POWERBI.md §2.3 in the
-// project notes): readable snake_case column names; a choice's label beside
+// Conventions every mart keeps, for Power BI (its ClickHouse connector's
+// DirectQuery fails on aggregates of Nullable columns): readable snake_case column names; a choice's label beside
 // its code (state, state_code); numbers and texts are never Nullable (a
 // missing number is 0, a missing code -1, a missing text ”), Int64 rather
 // than UInt64, Decimal for money (the base currency's _base column); times
@@ -300,7 +300,7 @@ func (p *Publisher) Prune(ctx context.Context) error {
 		}
 	}
 	if dropped > 0 {
-		p.opts.Logger.Debug("old mart snapshots dropped", "before", oldest, "partitions", dropped)
+		p.opts.Logger.Debug("old mart snapshots dropped", "snapshot", oldest, "dropped", dropped)
 	}
 	return nil
 }
