@@ -186,6 +186,7 @@ func TestPrune(t *testing.T) {
 			require.NotZero(t, one[uint64](t, st, "SELECT count() FROM bi_dim_date"))
 			require.Equal(t, one[uint64](t, st, "SELECT count() FROM mart_dim_date WHERE _snapshot = ?", s6), one[uint64](t, st, "SELECT count() FROM bi_dim_date"))
 			require.EqualValues(t, 6, one[uint64](t, st, "SELECT count() FROM mart_snapshots"), "every publish is recorded")
+			require.Zero(t, one[uint64](t, st, "SELECT count() FROM bi_fact_lead"), "nothing synced: the facts are published empty")
 
 			// a mart whose build fails publishes nothing and leaves nothing behind
 			warehousetest.Exec(t, st, "CREATE VIEW lead AS SELECT 'sim' AS _environment")
