@@ -43,8 +43,10 @@
 //
 // so every query a reader sends sees one complete snapshot: the marts
 // before the sync, KPI run or audit, or after it. ClickHouse's Power BI
-// connector reads the bi_ views; the OData feed (package serve) reads
-// Table(set) pinned to Current, so that its paging stays on one snapshot.
+// connector reads the bi_ views; the OData feed (issue 15) reads
+// Table(set) WHERE _snapshot = Current, pinned for all pages of one
+// request, so that its paging stays on one snapshot (which stays readable
+// for Options.Keep after a newer one is published).
 // A snapshot whose build failed is never published, and a later Publish
 // drops it.
 //
@@ -101,7 +103,10 @@ type EntitySet struct {
 	// Key names the columns that identify a row.
 	Key []string
 	// Columns are the mart's columns in order (not _snapshot), with their
-	// ClickHouse types.
+	// ClickHouse types as the definition declares them and the table has
+	// them: String, Int64, Float64, UUID, Date, DateTime('UTC'),
+	// Decimal(P, S), and Nullable(Float64), Nullable(Date) or
+	// Nullable(DateTime('UTC')) where a value may be missing.
 	Columns []warehouse.Column
 	// Description says what a row is.
 	Description string
@@ -198,8 +203,9 @@ func (p *Publisher) Current(ctx context.Context) (uint64, error) {
 // Publish builds every mart into a new snapshot and publishes it in one
 // step, then drops the snapshots older than the keep time. reason says what
 // triggered it ("run", "demo", "kpi run", "audit"). It returns the new
-// snapshot's number. On error nothing new is published: readers keep
-// seeing the snapshot before.
+// snapshot's number. On an error with snapshot 0 nothing new is published:
+// readers keep seeing the snapshot before; an error with a snapshot says
+// that it was published but old snapshots could not be dropped.
 func (p *Publisher) Publish(ctx context.Context, reason string) (snapshot uint64, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -240,12 +246,13 @@ func (p *Publisher) Publish(ctx context.Context, reason string) (snapshot uint64
 		return 0, err
 	}
 	if err := p.store.Exec(ctx, q, snapshot, p.opts.Now().UTC().Truncate(time.Second), reason, uint32(len(p.marts)), rows, uint64(max(took, 0).Milliseconds())); err != nil {
-		p.discard(ctx, snapshot)
+		// not discarded: the row may have landed all the same (a timeout
+		// after the write); an unpublished snapshot goes with a later Prune
 		return 0, fmt.Errorf("publish mart snapshot %d: %w", snapshot, err)
 	}
 	p.opts.Logger.Info("marts published", "snapshot", snapshot, "reason", reason, "marts", len(p.marts), "rows", rows, "took", took.Round(time.Millisecond))
 	if err := p.Prune(ctx); err != nil {
-		return snapshot, err
+		return snapshot, fmt.Errorf("marts published as snapshot %d, but old snapshots stay: %w", snapshot, err)
 	}
 	return snapshot, nil
 }
@@ -492,8 +499,11 @@ func (p *Publisher) counts(ctx context.Context, snapshot uint64) (map[string]uin
 }
 
 // discard drops what a failed build wrote, so that it takes no space until
-// the next Prune; a failure here only leaves the partition to Prune.
+// the next Prune; a failure here only leaves the partition to Prune. It
+// runs also when ctx was canceled (that may be why the build failed).
 func (p *Publisher) discard(ctx context.Context, snapshot uint64) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
 	for _, m := range p.marts {
 		if err := p.dropPartition(ctx, m, snapshot); err != nil {
 			p.opts.Logger.Warn("drop an unpublished mart snapshot", "mart", m.Name, "snapshot", snapshot, "err", err)
