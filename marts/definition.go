@@ -146,7 +146,56 @@ func (m *Mart) column(name string) (warehouse.Column, bool) {
 	return warehouse.Column{}, false
 }
 
-// body renders the mart's SELECT for the engine.
-func (m *Mart) body(d warehouse.Dialect) (string, error) {
-	return ampelsql.RenderText(m.File.Path, m.Body, map[string]any{"Dialect": d.TemplateData()})
+// body renders the mart's SELECT for the engine. The SELECT reads each
+// source as {{.From.<source>}}: the view itself, or, when the view lacks
+// columns the SELECT names (a table synced with exclude_columns), the view
+// with NULL in their place — so that the mart shows the defaults (” , 0,
+// -1, empty) for them instead of failing. cat holds the sources' columns.
+func (m *Mart) body(d warehouse.Dialect, cat warehouse.Catalog) (string, error) {
+	from := map[string]string{}
+	for _, src := range m.Sources {
+		have := map[string]bool{}
+		for _, c := range cat[src] {
+			have[c.Name] = true
+		}
+		var missing []string
+		for _, w := range m.names() {
+			if !have[w] && w != src {
+				missing = append(missing, w)
+			}
+		}
+		if len(missing) == 0 {
+			from[src] = warehouse.QuoteIdentifier(src)
+			continue
+		}
+		var b strings.Builder
+		b.WriteString("(SELECT *")
+		for _, w := range missing {
+			b.WriteString(", NULL AS " + warehouse.QuoteIdentifier(w))
+		}
+		b.WriteString(" FROM " + warehouse.QuoteIdentifier(src) + ")")
+		from[src] = b.String()
+	}
+	return ampelsql.RenderText(m.File.Path, m.Body, map[string]any{"Dialect": d.TemplateData(), "From": from})
+}
+
+// nameRE finds, in a mart's SELECT, string literals and comments (to skip)
+// and lower-case names, with an AS before them (an alias: skipped) or a
+// parenthesis after them (a function: skipped).
+var nameRE = regexp.MustCompile(`(?s)'(?:[^'\\]|\\.)*'|--[^\n]*|/\*.*?\*/|\{\{.*?\}\}|((?i:as)\s+)?\b([a-z_][a-z0-9_]*)\b(\s*\()?`)
+
+// names lists the column names the mart's SELECT reads: every lower-case
+// name that is neither an alias nor a function. Mart SQL writes keywords
+// in capitals, as all of Ampel's SQL does.
+func (m *Mart) names() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, g := range nameRE.FindAllStringSubmatch(m.Body, -1) {
+		if g[2] == "" || g[1] != "" || g[3] != "" || seen[g[2]] {
+			continue
+		}
+		seen[g[2]] = true
+		out = append(out, g[2])
+	}
+	return out
 }

@@ -11,7 +11,9 @@
 // current-state views (warehouse/landing), kpi_results, dq_findings_current,
 // sync_runs and lead_score. The SELECT is the common subset of both engines
 // (ClickHouse 18.16 and 26.7: no CTE, no window functions, one JOIN per
-// SELECT) or a variant per engine written as a template on .Dialect.
+// SELECT) or a variant per engine written as a template on .Dialect; it
+// reads each of its sources as {{.From.<source>}} (see Mart.Sources) and
+// writes SQL keywords in capitals, column names in lower case.
 //
 // Conventions every mart keeps, for Power BI (its ClickHouse connector's
 // DirectQuery fails on aggregates of Nullable columns): readable snake_case column names; a choice's label beside
@@ -61,7 +63,9 @@
 // DROP PARTITION after each Publish. mart_snapshots keeps a row for every
 // published snapshot: the history of publishing.
 //
-// A mart whose source table is not synced is published empty. A new
+// A mart whose source table is not synced is published empty; a column
+// it reads that the table lacks (synced with exclude_columns) is NULL in
+// its SELECT, so the mart shows the column's default. A new
 // version of a mart with other columns drops its table and creates it
 // again on the next Publish: readers of that mart see it empty for the
 // moment of that one build.
@@ -421,36 +425,33 @@ func normType(t string) string {
 	return string(out)
 }
 
-// sources reports which of the marts' source views exist.
-func (p *Publisher) sources(ctx context.Context) (map[string]bool, error) {
+// sources reads the columns of the marts' source views; a view that does
+// not exist has none.
+func (p *Publisher) sources(ctx context.Context) (warehouse.Catalog, error) {
 	var names []string
 	for _, m := range p.marts {
 		names = append(names, m.Sources...)
 	}
-	have := map[string]bool{}
 	if len(names) == 0 {
-		return have, nil
+		return warehouse.Catalog{}, nil
 	}
 	cat, err := warehouse.ReadCatalog(ctx, p.store, names...)
 	if err != nil {
 		return nil, fmt.Errorf("read the marts' source tables: %w", err)
 	}
-	for n, cols := range cat {
-		have[n] = len(cols) > 0
-	}
-	return have, nil
+	return cat, nil
 }
 
 // build writes the mart's rows into snapshot; a mart whose source is not
 // synced gets none.
-func (p *Publisher) build(ctx context.Context, m *Mart, snapshot uint64, sources map[string]bool) error {
+func (p *Publisher) build(ctx context.Context, m *Mart, snapshot uint64, sources warehouse.Catalog) error {
 	for _, s := range m.Sources {
-		if !sources[s] {
+		if len(sources[s]) == 0 {
 			p.opts.Logger.Debug("mart left empty: its source table is not synced", "mart", m.Name, "source", s)
 			return nil
 		}
 	}
-	body, err := m.body(p.store.Dialect())
+	body, err := m.body(p.store.Dialect(), sources)
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ampel/ampel/audit"
+	"github.com/ampel/ampel/connector"
 	"github.com/ampel/ampel/connector/dataverse"
 	"github.com/ampel/ampel/connector/dvsim"
 	"github.com/ampel/ampel/kpis"
@@ -317,4 +318,33 @@ func relations(t *testing.T, st warehouse.Store) {
 
 func norm(t string) string {
 	return strings.NewReplacer(" ", "", "'", "").Replace(t)
+}
+
+// TestExcludedColumns publishes over a lead table synced with
+// exclude_columns: the mart reads NULL for the columns that are not there
+// and shows their defaults, and the other columns as synced.
+func TestExcludedColumns(t *testing.T) {
+	for _, cfg := range warehousetest.All(t) {
+		t.Run(cfg.Driver, func(t *testing.T) {
+			ctx := context.Background()
+			st := kpistest.OpenMigrated(t, cfg)
+			sim, err := dvsim.Start(dvsim.Options{Seed: 3, Scale: 100})
+			require.NoError(t, err)
+			t.Cleanup(func() { sim.Close() })
+			_, err = connector.Sync(ctx, connector.Options{Store: st, Client: kpistest.Client(t, sim), Environment: kpistest.Env, RunID: "r1",
+				Tables: []connector.Table{{Name: "lead", ExcludeColumns: []string{"emailaddress1", "leadsourcecode", "parentaccountid", "createdon"}}}})
+			require.NoError(t, err)
+			for _, c := range []string{"emailaddress1", "leadsourcecode", "parentaccountid", "createdon"} {
+				require.Zero(t, one[uint64](t, st, "SELECT count() FROM system.columns WHERE database = currentDatabase() AND table = 'lead' AND name = ?", c), "%s is not synced", c)
+			}
+			p := newPublisher(t, st, marts.Options{})
+			_, err = p.Publish(ctx, "test")
+			require.NoError(t, err)
+			require.EqualValues(t, sim.Truth().Tables["lead"].Count, one[uint64](t, st, "SELECT count() FROM bi_fact_lead"))
+			require.EqualValues(t, sim.Truth().Tables["lead"].Count,
+				one[uint64](t, st, "SELECT count() FROM bi_fact_lead WHERE email = '' AND source_code = -1 AND source = '' AND account_key = '' AND created_date = toDate('1970-01-01')"))
+			require.Equal(t, one[uint64](t, st, "SELECT uniqExact(statuscodename) FROM lead"), one[uint64](t, st, "SELECT uniqExact(status) FROM bi_fact_lead"))
+			require.Zero(t, one[uint64](t, st, "SELECT count() FROM bi_fact_opportunity"), "not synced: empty")
+		})
+	}
 }

@@ -193,7 +193,7 @@ func TestPrune(t *testing.T) {
 			require.Zero(t, one[uint64](t, st, "SELECT count() FROM bi_fact_lead"), "nothing synced: the facts are published empty")
 
 			// a mart whose build fails publishes nothing and leaves nothing behind
-			warehousetest.Exec(t, st, "CREATE VIEW lead AS SELECT 'sim' AS _environment")
+			warehousetest.Exec(t, st, "CREATE VIEW lead AS SELECT 'sim' AS _environment, toUUID('00000000-0000-0000-0000-000000000001') AS leadid, 'x' AS statecode")
 			now = start.Add(100 * time.Minute)
 			_, err := p.Publish(ctx, "test")
 			require.ErrorContains(t, err, "build mart fact_lead")

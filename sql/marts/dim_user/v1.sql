@@ -32,4 +32,4 @@ SELECT
     toInt64(ifNull(isdisabled, 0)) AS is_disabled,
     ifNull(createdon, toDateTime('1970-01-01 00:00:00', 'UTC')) AS created_on,
     ifNull(modifiedon, toDateTime('1970-01-01 00:00:00', 'UTC')) AS modified_on
-FROM systemuser
+FROM {{.From.systemuser}}

@@ -50,4 +50,4 @@ SELECT
     ifNull(createdon, toDateTime('1970-01-01 00:00:00', 'UTC')) AS created_on,
     toDate(ifNull(createdon, toDateTime('1970-01-01 00:00:00', 'UTC'))) AS created_date,
     ifNull(modifiedon, toDateTime('1970-01-01 00:00:00', 'UTC')) AS modified_on
-FROM salesorder
+FROM {{.From.salesorder}}
