@@ -70,6 +70,7 @@
 //	  tls_cert: ""              # PEM certificate (chain) and key: serve HTTPS
 //	  tls_key: ""
 //	  insecure_http: false      # plain HTTP beyond loopback (behind a TLS-terminating proxy only)
+//	  snapshot_keep: 1h         # old snapshots of the BI marts stay this long (the last two always; see package marts)
 //	kpis:
 //	  inputs: ""                # the inputs file (go-live, licensed users, costs, surveys…); see kpis/inputs.example.yaml
 //	  dir: ""                   # your own KPI definitions, <id>/v<N>.sql, beside the built-in ones
@@ -203,6 +204,10 @@ type Serve struct {
 	TLSKey  string `yaml:"tls_key"`
 	// InsecureHTTP allows plain HTTP on an address beyond loopback.
 	InsecureHTTP bool `yaml:"insecure_http"`
+	// SnapshotKeep is how long a published snapshot of the BI marts stays
+	// after a newer one, so that a refresh reading it can finish; the last
+	// two stay whatever their age. Default 1h.
+	SnapshotKeep Duration `yaml:"snapshot_keep"`
 }
 
 // Key is one named feed key: the key itself (Key, from ${ENV}) or the hex
@@ -416,6 +421,9 @@ func (c *Config) setDefaults() {
 	}
 	if s.CheckpointEvery == 0 {
 		s.CheckpointEvery = Duration(10 * time.Second)
+	}
+	if c.Serve.SnapshotKeep == 0 {
+		c.Serve.SnapshotKeep = Duration(time.Hour)
 	}
 	if c.Serve.Addr == "" {
 		c.Serve.Addr = "127.0.0.1:8080"

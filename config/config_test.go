@@ -110,6 +110,7 @@ func TestLoadBad(t *testing.T) {
 		"kpi_field":       `kpi_field.bad.yaml:4: kpis.critical_fields[0].fields[0]: "email address" is not a column logical name`,
 		"scoring_model":   `scoring_model.bad.yaml:3: scoring.models[1]: "Demo v2" is not a model: write ID or ID@vN`,
 		"audit_retention": `audit_retention.bad.yaml:2: audit.retention_days: "-30" is not a number of days: give 1 or more`,
+		"snapshot_keep":   `snapshot_keep.bad.yaml:2: serve.snapshot_keep: "-5m" is not a duration such as 30s, 5m or 1h`,
 		"audit_rule":      `audit_rule.bad.yaml:2: audit.rules[1]: "Bad Rule@v1" is not a rule reference`,
 	}
 	secrets := map[string]string{"AMPEL_TEST_SECRET": "Xy7~qR2sT9uVwZ4aB6cD"}

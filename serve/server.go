@@ -12,20 +12,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ampel/ampel/marts"
 	"github.com/ampel/ampel/metrics"
 	"github.com/ampel/ampel/warehouse"
 )
 
 // EntitySet is one mart as the feed serves it: an entity set of the same
-// name. (Package marts will define it; serve defines it until then.)
-type EntitySet struct {
-	Name string
-	// Key names the columns that identify a row within a snapshot.
-	Key []string
-	// Columns are the table's columns; _snapshot, if listed, is not served.
-	Columns     []warehouse.Column
-	Description string
-}
+// name, its key and columns (see package marts).
+type EntitySet = marts.EntitySet
 
 // Marts is what the feed reads: the published snapshot, the entity sets,
 // and the table behind each (a table with a _snapshot UInt64 column, rows

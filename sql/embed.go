@@ -8,7 +8,9 @@
 // versioned lead scoring models (<id>/v<N>.yaml and releases.lock; see
 // package kpis/scoring), audits/ the data-quality audit's rules
 // (<id>/v<N>.yaml or .sql and releases.lock; see package audit), and
-// later marts/ the BI views.
+// marts/ the BI marts (<id>/v<N>.sql and releases.lock, with the
+// templates of their tables and views in marts/_tables; see package
+// marts).
 // Code reads them only through the fs.FS values here, and renders them
 // with Render and RenderText: every file is a text/template that sees the
 // engine's Dialect (see render.go).
@@ -19,7 +21,7 @@ import (
 	"io/fs"
 )
 
-//go:embed schema migrate landing warehouse kpis scoring audits
+//go:embed schema migrate landing warehouse kpis scoring audits marts marts/_tables
 var files embed.FS
 
 // Schema holds the numbered migrations, NNNN_name.sql.
@@ -46,6 +48,14 @@ var Scoring = sub("scoring")
 // Audits holds the built-in audit rules, <id>/v<N>.yaml or <id>/v<N>.sql,
 // and their lock file releases.lock.
 var Audits = sub("audits")
+
+// Marts holds the BI marts, <id>/v<N>.sql, and their lock file
+// releases.lock.
+var Marts = sub("marts")
+
+// MartTables holds the templates of the marts' tables and public views,
+// the snapshots' building, publishing and dropping.
+var MartTables = sub("marts/_tables")
 
 func sub(dir string) fs.FS {
 	f, err := fs.Sub(files, dir)

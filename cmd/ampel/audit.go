@@ -153,6 +153,9 @@ func auditRun(ctx context.Context, e *env, args []string) error {
 	if err := writeFindingsOut(ctx, s, rep.RunID, *format, findings); err != nil {
 		return err
 	}
+	if err := publishMarts(ctx, cfg, s, log, "audit"); err != nil {
+		return err
+	}
 	if len(rep.Failed) > 0 {
 		return fmt.Errorf("%d audit rules failed; first: %s on %s: %s", len(rep.Failed), rep.Failed[0].Ref, rep.Failed[0].Table, rep.Failed[0].Err)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -42,6 +43,9 @@ func TestAuditCommand(t *testing.T) {
 			m := regexp.MustCompile(`audit run (audit-\S+): (\d+) open findings`).FindStringSubmatch(stderr)
 			require.NotNil(t, m, stderr)
 			require.Equal(t, m[2], strconv.Itoa(len(findings)))
+			// and published the marts: dq_findings holds the open findings
+			open := x.query("SELECT count() AS n FROM bi_dq_findings WHERE status = 'open'")
+			require.Equal(t, strconv.Itoa(len(findings)), fmt.Sprint(open[0]["n"]))
 			var invalid []string
 			groups := map[string][]string{}
 			for _, f := range findings {

@@ -21,10 +21,11 @@ import (
 // runDemo runs the main job end to end on one machine: a simulated
 // Dataverse, a sync into an embedded warehouse in --data, a summary of
 // what landed, the data-quality audit's summary, the lead scores of the
-// built-in models with their backtest, and the KPI catalog's traffic
-// lights over it (with the inputs file the simulator writes); then it
-// serves the OData feed at --addr with a demo key it writes into the
-// config, prints the feed's URL and the key, and serves until Ctrl-C.
+// built-in models with their backtest, the KPI catalog's traffic
+// lights over it (with the inputs file the simulator writes), and the BI
+// marts published over all of it; then it serves the OData feed at --addr
+// with a demo key it writes into the config, prints the feed's URL and the
+// key, and serves until Ctrl-C.
 func runDemo(ctx context.Context, e *env, args []string) error {
 	fs := e.flagSet("demo", "demo [--addr 127.0.0.1:8080] [--data DIR] [--scale N]")
 	addr := fs.String("addr", "127.0.0.1:8080", "where the demo serves the OData feed, /healthz and /metrics")
@@ -121,12 +122,25 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "\nKPIs (inputs from %s):\n", cfg.KPIs.Inputs)
 	printKPIReport(e.stdout, rep, true)
+	pub, err := newPublisher(cfg, s, log)
+	if err != nil {
+		return err
+	}
+	snap, err := pub.Publish(ctx, "demo")
+	if err != nil {
+		return fmt.Errorf("publish the BI marts: %w", err)
+	}
+	fmt.Fprintf(e.stdout, "\nBI marts, snapshot %d (Power BI: see \"Connect Power BI\" in the README):\n", snap)
+	if err := printMarts(ctx, e.stdout, pub); err != nil {
+		return err
+	}
 	fmt.Fprintf(e.stdout, "\nquery it: ampel sql --config %s \"SELECT count() FROM lead\"\n", file)
 	fmt.Fprintf(e.stdout, "every KPI result: ampel kpi run --config %s\n", file)
 	fmt.Fprintf(e.stdout, "scores: ampel score run --config %s; ampel sql --config %s \"SELECT grade, count() FROM lead_score GROUP BY grade\"\n", file, file)
+	fmt.Fprintf(e.stdout, "the marts: ampel sql --config %s \"SELECT status, count() FROM bi_fact_lead GROUP BY status\"\n", file)
 	fmt.Fprintf(e.stdout, "every finding: ampel audit --config %s; mark one: ampel audit review ID --mark reviewed --config %s\n", file, file)
 
-	srv, ln, err := startServer(cfg, s, metrics.New(), log)
+	srv, ln, err := startServer(cfg, s, pub, metrics.New(), log)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -22,9 +23,23 @@ func TestDemo(t *testing.T) {
 	require.Regexp(t, `synced 14 tables, \d+ rows`, out.String())
 	require.Contains(t, out.String(), "KPIs (inputs from ")
 	require.FileExists(t, filepath.Join(data, "ampel.yaml"))
+	// the BI marts, published once before serving: every mart with its rows
+	text := out.String()
+	require.Contains(t, text, "BI marts, snapshot ")
+	for _, m := range []string{"dim_date", "dim_user", "dim_account", "dim_contact", "fact_lead", "fact_opportunity", "fact_quote",
+		"fact_order", "fact_invoice", "fact_activity", "fact_case", "kpi_latest", "kpi_history", "dq_findings", "sync_runs", "lead_scores"} {
+		require.Regexp(t, `(?m)^bi_`+m+`\s+\d+ rows\s+\S`, text)
+	}
+	// ampel sql reads through the serving demo's local endpoint
+	leads, errOut, code := runAmpel(t, "sql", "--config", filepath.Join(data, "ampel.yaml"), "SELECT count() FROM lead")
+	require.Equal(t, 0, code, errOut)
+	require.Regexp(t, `(?m)^bi_fact_lead\s+`+strings.TrimSpace(strings.Split(leads, "\n")[1])+` rows`, text, "one row per lead")
+
+	// the feed serves the marts with the printed key, and nothing without it
 	require.Equal(t, "http://"+addr+"/odata/", feed)
 	code, _, body := fetch(t, feed, key)
 	require.Equal(t, http.StatusOK, code, body)
+	require.Contains(t, body, `"fact_lead"`, "the service document lists the marts")
 	code, _, _ = fetch(t, feed, "")
 	require.Equal(t, http.StatusUnauthorized, code)
 	stopDemo(t, cmd)

@@ -266,6 +266,9 @@ func kpiRun(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	printKPIReport(e.stdout, rep, false)
+	if err := publishMarts(ctx, cfg, s, log, "kpi run"); err != nil {
+		return err
+	}
 	if len(rep.Failed) > 0 {
 		return fmt.Errorf("%d KPIs failed; first: %s", len(rep.Failed), rep.Failed[0].Err)
 	}

@@ -38,6 +38,11 @@ func TestKPICommand(t *testing.T) {
 			require.Contains(t, out, "lead_conversion_rate@v1")
 			rows := x.query("SELECT kpi_id, status FROM kpi_results WHERE kpi_id = 'lead_conversion_rate'")
 			require.Len(t, rows, 1)
+			// and published the marts: kpi_latest shows the run's result
+			require.Len(t, x.query("SELECT snapshot FROM mart_snapshots WHERE reason = 'kpi run'"), 1)
+			latest := x.query("SELECT status FROM bi_kpi_latest WHERE kpi_id = 'lead_conversion_rate'")
+			require.Len(t, latest, 1)
+			require.Equal(t, rows[0]["status"], latest[0]["status"])
 
 			// the gate: exit 4 exactly when a result of this run has the status
 			for _, level := range []string{"red", "amber"} {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/ampel/ampel/config"
 	"github.com/ampel/ampel/connector"
+	"github.com/ampel/ampel/marts"
 	"github.com/ampel/ampel/metrics"
 	"github.com/ampel/ampel/schedule"
 	"github.com/ampel/ampel/serve"
@@ -17,7 +18,7 @@ import (
 
 // runRun syncs every table group once at start and then on its cron
 // schedule, until SIGTERM or SIGINT, and after each successful sync runs
-// the audit, scores the leads and runs the KPI catalog. A group never
+// the audit, scores the leads and runs the KPI catalog and publishes the BI marts. A group never
 // overlaps itself: a run that comes due while the last is going is skipped
 // and logged. On a signal the running syncs finish their current batch and
 // stop; their state stays at the last complete read, so the next start
@@ -62,6 +63,10 @@ func runRun(ctx context.Context, e *env, args []string) error {
 	// the tables' metadata carry over from one scheduled sync to the next
 	runner := newRunner(cfg, s, cfg.Environments, log)
 	m := metrics.New()
+	pub, err := newPublisher(cfg, s, log)
+	if err != nil {
+		return err
+	}
 	var jobs []schedule.Job
 	for _, sc := range schedules {
 		tables, err := selectTables(cfg, strings.Join(sc.Tables, ","))
@@ -69,7 +74,7 @@ func runRun(ctx context.Context, e *env, args []string) error {
 			return configError{err}
 		}
 		glog := log.With("group", sc.Name)
-		jobs = append(jobs, schedule.Job{Name: sc.Name, Spec: sc.Cron, Logger: glog, Run: groupSync(cfg, s, runner, tables, m, glog)})
+		jobs = append(jobs, schedule.Job{Name: sc.Name, Spec: sc.Cron, Logger: glog, Run: groupSync(cfg, s, runner, pub, tables, m, glog)})
 		log.Info("scheduled", "group", sc.Name, "cron", sc.Cron, "tables", len(tables))
 	}
 	// every group runs once at start: after a restart or a pause the
@@ -91,9 +96,9 @@ func runRun(ctx context.Context, e *env, args []string) error {
 	var ln net.Listener
 	if len(cfg.Serve.Keys) == 0 {
 		log.Info("not serving the feed: serve.keys names no key")
-		srv, err = newServer(cfg, s, m, log)
+		srv, err = newServer(cfg, s, pub, m, log)
 	} else {
-		srv, ln, err = startServer(cfg, s, m, log)
+		srv, ln, err = startServer(cfg, s, pub, m, log)
 	}
 	if err != nil {
 		return err
@@ -106,8 +111,9 @@ func runRun(ctx context.Context, e *env, args []string) error {
 
 // groupSync is one schedule group's job: sync its tables, log the
 // outcome and record it in m, and after a sync that succeeded audit, score
-// the leads and run the KPI catalog, each timed in m.
-func groupSync(cfg *config.Config, s warehouse.Store, runner *connector.Runner, tables []connector.Table, m *metrics.Metrics, log *slog.Logger) func(context.Context) error {
+// the leads, run the KPI catalog, each timed in m, and publish the BI
+// marts (one publisher for all groups: it publishes one snapshot at a time).
+func groupSync(cfg *config.Config, s warehouse.Store, runner *connector.Runner, pub *marts.Publisher, tables []connector.Table, m *metrics.Metrics, log *slog.Logger) func(context.Context) error {
 	return func(ctx context.Context) error {
 		start := time.Now()
 		log.Info("sync group started")
@@ -141,6 +147,7 @@ func groupSync(cfg *config.Config, s warehouse.Store, runner *connector.Runner, 
 		timed("audit", func() { runAuditAfterSync(ctx, cfg, s, log) }) // first: the duplicate density KPI reads it
 		timed("score", func() { runScoring(ctx, cfg, s, log) })
 		timed("kpi", func() { runCatalog(ctx, cfg, s, log) })
+		publishAfterRun(ctx, pub, log, "run")
 		return nil
 	}
 }

@@ -315,6 +315,12 @@ func TestRunSchedules(t *testing.T) {
 			require.GreaterOrEqual(t, num(ar[0]["n"]), int64(1), "audit runs")
 			require.Zero(t, num(ar[0]["failed"]))
 			require.Positive(t, d.count(msgIs("audit done", "")), d.log())
+			// and the BI marts were published after the KPIs, once per completed run
+			require.Zero(t, d.count(msgIs("marts not published", "")), d.log())
+			require.Positive(t, d.count(msgIs("marts published", "")), d.log())
+			mr := x.query("SELECT count() AS n FROM mart_snapshots WHERE reason = 'run'")
+			require.EqualValues(t, d.count(msgIs("marts published", "")), num(mr[0]["n"]))
+			require.Positive(t, num(x.query("SELECT count() AS n FROM bi_fact_lead")[0]["n"]))
 		})
 	}
 }

@@ -100,6 +100,9 @@ func scoreRun(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintln(e.stdout)
 	printKPIReport(e.stdout, krep, false)
+	if err := publishMarts(ctx, cfg, s, log, "score run"); err != nil {
+		return err
+	}
 	if len(rep.Failed) > 0 {
 		return fmt.Errorf("%d models failed; first: %s", len(rep.Failed), rep.Failed[0].Err)
 	}

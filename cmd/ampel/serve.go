@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/ampel/ampel/config"
+	"github.com/ampel/ampel/marts"
 	"github.com/ampel/ampel/metrics"
 	"github.com/ampel/ampel/serve"
 	"github.com/ampel/ampel/warehouse"
@@ -38,7 +39,11 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer s.Close()
-	srv, ln, err := startServer(cfg, s, metrics.New(), log)
+	pub, err := newPublisher(cfg, s, log)
+	if err != nil {
+		return err
+	}
+	srv, ln, err := startServer(cfg, s, pub, metrics.New(), log)
 	if err != nil {
 		return err
 	}
@@ -75,26 +80,23 @@ func feedKeys(cfg *config.Config) ([]serve.Key, error) {
 	return keys, nil
 }
 
-// newServer makes the server the config describes.
-func newServer(cfg *config.Config, s warehouse.Store, m *metrics.Metrics, log *slog.Logger) (*serve.Server, error) {
+// newServer makes the server the config describes, serving the BI marts
+// pub publishes.
+func newServer(cfg *config.Config, s warehouse.Store, pub *marts.Publisher, m *metrics.Metrics, log *slog.Logger) (*serve.Server, error) {
 	keys, err := feedKeys(cfg)
 	if err != nil {
 		return nil, err
 	}
 	return serve.New(serve.Options{
-		Store: s, Keys: keys, KeyParam: cfg.Serve.KeyParam, PageSize: cfg.Serve.PageSize,
+		Store: s, Marts: pub, Keys: keys, KeyParam: cfg.Serve.KeyParam, PageSize: cfg.Serve.PageSize,
 		Metrics: m, Logger: log,
 	})
 }
 
 // startServer makes the server the config describes and opens its
 // listener; it logs where it serves.
-//
-// The feed has no marts yet: package marts (issue 15 point 1) provides the
-// serve.Marts the lead wires in here; until then the feed serves a
-// service document without entity sets.
-func startServer(cfg *config.Config, s warehouse.Store, m *metrics.Metrics, log *slog.Logger) (*serve.Server, net.Listener, error) {
-	srv, err := newServer(cfg, s, m, log)
+func startServer(cfg *config.Config, s warehouse.Store, pub *marts.Publisher, m *metrics.Metrics, log *slog.Logger) (*serve.Server, net.Listener, error) {
+	srv, err := newServer(cfg, s, pub, m, log)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -1,0 +1,2 @@
+{{/* Dropping one snapshot of one mart. */ -}}
+ALTER TABLE {{ident .Table}} DROP PARTITION {{.Snapshot}}
