@@ -3,9 +3,11 @@ package kpis_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -20,7 +22,8 @@ import (
 )
 
 // BenchmarkCatalog runs the whole KPI catalog on the embedded engine over
-// a synced simulator (1M leads, about 4.4M rows; 20k with -short) and, in
+// a synced simulator (1M leads, about 4.4M rows; 20k with -short;
+// AMPEL_BENCH_LEADS sets another scale) and, in
 // the same run, the baseline: one scan of every column the catalog reads,
 // SELECT sum(cityHash64(columns…)) per current-state view. It reports the
 // catalog's time, the scan's, their ratio (target: at most 3) and logs the
@@ -29,6 +32,11 @@ func BenchmarkCatalog(b *testing.B) {
 	scale := 1_000_000
 	if testing.Short() {
 		scale = 20_000
+	}
+	if v := os.Getenv("AMPEL_BENCH_LEADS"); v != "" {
+		n, err := strconv.Atoi(v)
+		require.NoError(b, err, "AMPEL_BENCH_LEADS")
+		scale = n
 	}
 	ctx := context.Background()
 	st := kpistest.OpenMigrated(b, warehousetest.Embedded(b))
@@ -79,8 +87,9 @@ func BenchmarkCatalog(b *testing.B) {
 		all = append(all, fmt.Sprintf("%s %dms", strings.TrimSuffix(t.Ref, "@v1"), t.Took.Milliseconds()))
 	}
 	b.Logf("every KPI: %s", strings.Join(all, ", "))
-	b.Logf("leads=%d: catalog %s (%d KPIs, %d results), scan %s; slowest: %s", scale, (run / time.Duration(b.N)).Round(time.Millisecond),
-		len(rep.Timings), len(rep.Results), (scan / time.Duration(b.N)).Round(time.Millisecond), strings.Join(slow, ", "))
+	b.Logf("leads=%d: catalog %s (%d KPIs, %d results; snapshots of %s took %s), scan %s; slowest: %s", scale, (run / time.Duration(b.N)).Round(time.Millisecond),
+		len(rep.Timings), len(rep.Results), strings.Join(rep.Snapshots, " "), rep.SnapshotTook.Round(time.Millisecond),
+		(scan / time.Duration(b.N)).Round(time.Millisecond), strings.Join(slow, ", "))
 }
 
 // scanQueries builds the baseline: for every view the catalog reads, one

@@ -118,6 +118,11 @@ type Report struct {
 	Failed  []Failure
 	Skipped []Skip
 	Timings []Timing
+	// Snapshots are the current-state views the run read through a
+	// run-scoped snapshot (package doc, "Snapshots"); SnapshotTook is the
+	// time taking them took.
+	Snapshots    []string
+	SnapshotTook time.Duration
 }
 
 // Count returns how many results have status.
@@ -198,6 +203,13 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	type job struct {
+		d   *Definition
+		q   string
+		err error
+	}
+	var jobs []job
+	var queries []string
 	for _, d := range defs {
 		var missing []string
 		for _, in := range d.Inputs {
@@ -215,8 +227,26 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			log.Debug("kpi skipped", "kpi", d.Ref(), "missing", missing)
 			continue
 		}
+		q, err := d.Render(data)
+		jobs = append(jobs, job{d: d, q: q, err: err})
+		if err == nil {
+			queries = append(queries, q)
+		}
+	}
+	t0 := time.Now()
+	snap, drop, err := takeSnapshots(ctx, o.Store, queries, log)
+	if err != nil {
+		return nil, err
+	}
+	defer drop()
+	rep.Snapshots, rep.SnapshotTook = snap.views(), time.Since(t0)
+	for _, j := range jobs {
+		d := j.d
 		t0 := time.Now()
-		results, err := d.run(ctx, o.Store, data, o.AsOf)
+		res, err := []Result(nil), j.err
+		if err == nil {
+			res, err = d.run(ctx, o.Store, snap.apply(j.q), o.AsOf)
+		}
 		took := time.Since(t0)
 		rep.Timings = append(rep.Timings, Timing{Ref: d.Ref(), Took: took})
 		if err != nil {
@@ -227,11 +257,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			log.Warn("kpi failed", "kpi", d.Ref(), "error", err)
 			continue
 		}
-		for i := range results {
-			results[i].SyncRuns = syncRuns.forResult(results[i].Environment, d.Sources)
+		for i := range res {
+			res[i].SyncRuns = syncRuns.forResult(res[i].Environment, d.Sources)
 		}
-		log.Debug("kpi computed", "kpi", d.Ref(), "results", len(results), "took", took.Round(time.Millisecond))
-		rep.Results = append(rep.Results, results...)
+		log.Debug("kpi computed", "kpi", d.Ref(), "results", len(res), "took", took.Round(time.Millisecond))
+		rep.Results = append(rep.Results, res...)
 	}
 	if err := writeResults(ctx, o.Store, rep, started); err != nil {
 		return nil, err
@@ -392,12 +422,8 @@ func (m syncRunMap) forResult(env string, sources []string) []string {
 	return out
 }
 
-// run renders the definition's SQL, runs it and judges its rows.
-func (d *Definition) run(ctx context.Context, s warehouse.Store, data map[string]any, asOf time.Time) ([]Result, error) {
-	q, err := d.Render(data)
-	if err != nil {
-		return nil, err
-	}
+// run runs the definition's rendered SQL q and judges its rows.
+func (d *Definition) run(ctx context.Context, s warehouse.Store, q string, asOf time.Time) ([]Result, error) {
 	rows, err := s.Query(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("%s (%s): %w", d.Ref(), d.File.Path, err)
