@@ -50,6 +50,10 @@ type Options struct {
 	CriticalFields map[string][]string
 	// RunID names the run; empty makes one.
 	RunID string
+	// DirectReads makes every KPI read the current-state views themselves,
+	// without run-scoped snapshots (package doc, "Snapshots"): the way
+	// Ampel ran before them, kept for the benchmark's comparison.
+	DirectReads bool
 	// Logger receives a line per KPI at debug level; nil discards.
 	Logger *slog.Logger
 }
@@ -234,6 +238,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 	}
 	t0 := time.Now()
+	if o.DirectReads {
+		queries = nil
+	}
 	snap, drop, err := takeSnapshots(ctx, o.Store, queries, log)
 	if err != nil {
 		return nil, err
