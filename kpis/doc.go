@@ -56,7 +56,9 @@
 // selects *). The statements then read the snapshot under the view's name
 // (warehouse.ReplaceTables: FROM lead becomes FROM `kpi_src_…_lead` AS
 // lead); the definition files do not change and their checksums hold. At
-// its end, also when it fails, the run drops the snapshots. All KPIs of a
+// its end, also when it fails, the run drops the snapshots; one a killed
+// run left is dropped by the first run that finds it older than
+// SnapshotMaxAge (a Memory table holds its rows in memory until dropped). All KPIs of a
 // run thus see the same moment of each table, even while a sync writes. A
 // snapshot that cannot be taken is logged, and its view read directly.
 // Report.Snapshots lists the snapshotted views.

@@ -237,6 +237,12 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			queries = append(queries, q)
 		}
 	}
+	if err := sweepSnapshots(ctx, o.Store, started, log); err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		log.Warn("kpi snapshots left by killed runs not dropped", "error", err)
+	}
 	t0 := time.Now()
 	if o.DirectReads {
 		queries = nil

@@ -109,6 +109,41 @@ func takeSnapshots(ctx context.Context, s warehouse.Store, queries []string, log
 	return snap, drop, nil
 }
 
+// SnapshotMaxAge is the age past which a run drops a snapshot table it
+// finds left by another run: one that ended without dropping its own (the
+// process was killed). No run takes that long.
+const SnapshotMaxAge = 12 * time.Hour
+
+// sweepSnapshots drops the snapshot tables older than SnapshotMaxAge. A
+// left Memory table holds its rows in the server's memory until dropped.
+func sweepSnapshots(ctx context.Context, s warehouse.Store, now time.Time, log *slog.Logger) error {
+	rows, err := s.Query(ctx, "SELECT name FROM system.tables WHERE database = currentDatabase() AND startsWith(name, ?) AND metadata_modification_time < toDateTime(?, 'UTC')",
+		SnapshotPrefix, now.Add(-SnapshotMaxAge).UTC().Format("2006-01-02 15:04:05"))
+	if err != nil {
+		return fmt.Errorf("list left snapshot tables: %w", err)
+	}
+	var left []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			rows.Close()
+			return fmt.Errorf("list left snapshot tables: %w", err)
+		}
+		left = append(left, n)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("list left snapshot tables: %w", err)
+	}
+	for _, n := range left {
+		if err := landing.DropSnapshot(ctx, s, n); err != nil {
+			return fmt.Errorf("drop the left snapshot table %s: %w", n, err)
+		}
+		log.Info("dropped a snapshot table a killed KPI run left", "table", n)
+	}
+	return nil
+}
+
 // apply makes q read the snapshots instead of their views.
 func (sn snapshots) apply(q string) string {
 	if len(sn) == 0 {
