@@ -110,9 +110,9 @@ func BenchmarkCatalog(b *testing.B) {
 			all = append(all, fmt.Sprintf("%s %dms", t.Ref, t.Took.Milliseconds()))
 		}
 		b.Logf("%s, every KPI: %s", name, strings.Join(all, ", "))
-		b.Logf("leads=%d: %s %s (%.1f CPU-s; %d KPIs, %d results; snapshots of [%s] took %s), scan %s (%.1f CPU-s): %.2fx (CPU %.2fx); slowest: %s",
+		b.Logf("leads=%d: %s %s (%.1f CPU-s; %d KPIs, %d results; snapshots of [%s] took %s, hold %.0f MB), scan %s (%.1f CPU-s): %.2fx (CPU %.2fx); slowest: %s",
 			scale, name, (m.wall / time.Duration(b.N)).Round(time.Millisecond), m.cpu.Seconds()/n, len(rep.Timings), len(rep.Results),
-			strings.Join(rep.Snapshots, " "), rep.SnapshotTook.Round(time.Millisecond), (scan.wall / time.Duration(b.N)).Round(time.Millisecond),
+			strings.Join(rep.Snapshots, " "), rep.SnapshotTook.Round(time.Millisecond), float64(rep.SnapshotBytes)/1e6, (scan.wall / time.Duration(b.N)).Round(time.Millisecond),
 			scan.cpu.Seconds()/n, m.wall.Seconds()/scan.wall.Seconds(), m.cpu.Seconds()/scan.cpu.Seconds(), strings.Join(slow, ", "))
 	}
 	logRun("before (direct reads, completeness v1)", direct, directRep)

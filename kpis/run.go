@@ -127,6 +127,9 @@ type Report struct {
 	// time taking them took.
 	Snapshots    []string
 	SnapshotTook time.Duration
+	// SnapshotBytes is the memory the snapshots held, where the engine
+	// reports it (not 18.16).
+	SnapshotBytes uint64
 }
 
 // Count returns how many results have status.
@@ -253,6 +256,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	defer drop()
 	rep.Snapshots, rep.SnapshotTook = snap.views(), time.Since(t0)
+	if rep.SnapshotBytes, err = snap.bytes(ctx, o.Store); err != nil {
+		log.Warn("kpi snapshots' size unknown", "error", err)
+	}
 	for _, j := range jobs {
 		d := j.d
 		t0 := time.Now()

@@ -144,6 +144,30 @@ func sweepSnapshots(ctx context.Context, s warehouse.Store, now time.Time, log *
 	return nil
 }
 
+// bytes is how much memory the snapshots hold, as the engine reports it
+// (system.tables.total_bytes); 0 where the engine does not (18.16).
+func (sn snapshots) bytes(ctx context.Context, s warehouse.Store) (uint64, error) {
+	if len(sn) == 0 || !s.Dialect().ModernSQL() {
+		return 0, nil
+	}
+	var names []string
+	for _, n := range sn {
+		names = append(names, n)
+	}
+	rows, err := s.Query(ctx, "SELECT toUInt64(sum(ifNull(total_bytes, 0))) FROM system.tables WHERE database = currentDatabase() AND has(?, name)", names)
+	if err != nil {
+		return 0, fmt.Errorf("read the snapshots' size: %w", err)
+	}
+	defer rows.Close()
+	var n uint64
+	for rows.Next() {
+		if err := rows.Scan(&n); err != nil {
+			return 0, fmt.Errorf("read the snapshots' size: %w", err)
+		}
+	}
+	return n, rows.Err()
+}
+
 // apply makes q read the snapshots instead of their views.
 func (sn snapshots) apply(q string) string {
 	if len(sn) == 0 {

@@ -182,6 +182,9 @@ func TestCatalogMatchesTruth(t *testing.T) {
 			// the run dropped at its end
 			require.Subset(t, rep.Snapshots, []string{"lead", "contact", "account", "opportunity", "incident"})
 			requireNoSnapshots(t, st)
+			if st.Dialect().ModernSQL() {
+				require.Positive(t, rep.SnapshotBytes)
+			}
 
 			sim.Mutate(60, 120, 30)
 			kpistest.Sync(t, st, client, "s2")
