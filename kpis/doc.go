@@ -45,6 +45,24 @@
 // SELECT (nest subqueries), no trimBoth/leftUTF8; where a dialect needs its
 // own form, {{if .Dialect.ModernSQL}} chooses, and both are tested.
 //
+// # Snapshots
+//
+// A current-state view collapses record versions with FINAL at every read,
+// and the catalog reads lead, contact, opportunity, … in many KPIs. So Run
+// first renders every KPI it runs, and each landing view that two or more
+// of them read (a name after FROM or JOIN; warehouse.StatementReads) it
+// copies once into a run-scoped Memory table, kpi_src_<8 hex>_<view>,
+// with only the columns those statements name (every column when one
+// selects *). The statements then read the snapshot under the view's name
+// (warehouse.ReplaceTables: FROM lead becomes FROM `kpi_src_…_lead` AS
+// lead); the definition files do not change and their checksums hold. At
+// its end, also when it fails, the run drops the snapshots; one a killed
+// run left is dropped by the first run that finds it older than
+// SnapshotMaxAge (a Memory table holds its rows in memory until dropped). All KPIs of a
+// run thus see the same moment of each table, even while a sync writes. A
+// snapshot that cannot be taken is logged, and its view read directly.
+// Report.Snapshots lists the snapshotted views.
+//
 // # Counting rules shared by the catalog
 //
 //   - Current-state views only (tombstones excluded); environment is always

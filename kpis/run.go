@@ -50,6 +50,10 @@ type Options struct {
 	CriticalFields map[string][]string
 	// RunID names the run; empty makes one.
 	RunID string
+	// DirectReads makes every KPI read the current-state views themselves,
+	// without run-scoped snapshots (package doc, "Snapshots"): the way
+	// Ampel ran before them, kept for the benchmark's comparison.
+	DirectReads bool
 	// Logger receives a line per KPI at debug level; nil discards.
 	Logger *slog.Logger
 }
@@ -118,6 +122,14 @@ type Report struct {
 	Failed  []Failure
 	Skipped []Skip
 	Timings []Timing
+	// Snapshots are the current-state views the run read through a
+	// run-scoped snapshot (package doc, "Snapshots"); SnapshotTook is the
+	// time taking them took.
+	Snapshots    []string
+	SnapshotTook time.Duration
+	// SnapshotBytes is the memory the snapshots held, where the engine
+	// reports it (not 18.16).
+	SnapshotBytes uint64
 }
 
 // Count returns how many results have status.
@@ -198,6 +210,13 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	type job struct {
+		d   *Definition
+		q   string
+		err error
+	}
+	var jobs []job
+	var queries []string
 	for _, d := range defs {
 		var missing []string
 		for _, in := range d.Inputs {
@@ -215,8 +234,38 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			log.Debug("kpi skipped", "kpi", d.Ref(), "missing", missing)
 			continue
 		}
+		q, err := d.Render(data)
+		jobs = append(jobs, job{d: d, q: q, err: err})
+		if err == nil {
+			queries = append(queries, q)
+		}
+	}
+	if err := sweepSnapshots(ctx, o.Store, started, log); err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		log.Warn("kpi snapshots left by killed runs not dropped", "error", err)
+	}
+	t0 := time.Now()
+	if o.DirectReads {
+		queries = nil
+	}
+	snap, drop, err := takeSnapshots(ctx, o.Store, queries, log)
+	if err != nil {
+		return nil, err
+	}
+	defer drop()
+	rep.Snapshots, rep.SnapshotTook = snap.views(), time.Since(t0)
+	if rep.SnapshotBytes, err = snap.bytes(ctx, o.Store); err != nil {
+		log.Warn("kpi snapshots' size unknown", "error", err)
+	}
+	for _, j := range jobs {
+		d := j.d
 		t0 := time.Now()
-		results, err := d.run(ctx, o.Store, data, o.AsOf)
+		res, err := []Result(nil), j.err
+		if err == nil {
+			res, err = d.run(ctx, o.Store, snap.apply(j.q), o.AsOf)
+		}
 		took := time.Since(t0)
 		rep.Timings = append(rep.Timings, Timing{Ref: d.Ref(), Took: took})
 		if err != nil {
@@ -227,11 +276,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			log.Warn("kpi failed", "kpi", d.Ref(), "error", err)
 			continue
 		}
-		for i := range results {
-			results[i].SyncRuns = syncRuns.forResult(results[i].Environment, d.Sources)
+		for i := range res {
+			res[i].SyncRuns = syncRuns.forResult(res[i].Environment, d.Sources)
 		}
-		log.Debug("kpi computed", "kpi", d.Ref(), "results", len(results), "took", took.Round(time.Millisecond))
-		rep.Results = append(rep.Results, results...)
+		log.Debug("kpi computed", "kpi", d.Ref(), "results", len(res), "took", took.Round(time.Millisecond))
+		rep.Results = append(rep.Results, res...)
 	}
 	if err := writeResults(ctx, o.Store, rep, started); err != nil {
 		return nil, err
@@ -392,12 +441,8 @@ func (m syncRunMap) forResult(env string, sources []string) []string {
 	return out
 }
 
-// run renders the definition's SQL, runs it and judges its rows.
-func (d *Definition) run(ctx context.Context, s warehouse.Store, data map[string]any, asOf time.Time) ([]Result, error) {
-	q, err := d.Render(data)
-	if err != nil {
-		return nil, err
-	}
+// run runs the definition's rendered SQL q and judges its rows.
+func (d *Definition) run(ctx context.Context, s warehouse.Store, q string, asOf time.Time) ([]Result, error) {
 	rows, err := s.Query(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("%s (%s): %w", d.Ref(), d.File.Path, err)

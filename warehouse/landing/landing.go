@@ -15,6 +15,9 @@
 //   - the statements the sync runs on a landing table besides INSERTs: its
 //     newest version, the stored versions of deleted keys, the tombstones
 //     for records a full load did not see (Table's methods);
+//   - a snapshot of a current-state view: its current state read once into
+//     a Memory table that reads without FINAL, for a reader that needs the
+//     view many times (Snapshot, DropSnapshot; the KPI run);
 //   - when two column types are the same column (SameType): the engines
 //     spell one type in several ways (Bool or UInt8, spacing, quotes,
 //     LowCardinality, Decimal64(4) or Decimal(18, 4)), and only a real

@@ -237,3 +237,40 @@ func TestRowsAndStatements(t *testing.T) {
 		assert.Empty(t, cat)
 	})
 }
+
+// TestSnapshot: a snapshot holds the view's current state (newest
+// version, tombstones out) in the columns asked for, reads without the
+// landing table, and DropSnapshot removes it; on both drivers.
+func TestSnapshot(t *testing.T) {
+	onBoth(t, func(t *testing.T, st warehouse.Store) {
+		ctx := ctxT(t)
+		l := table("lead", "leadid", "leadid UUID", "subject Nullable(String)", "revenue Decimal(18, 2)")
+		_, err := landing.Ensure(ctx, st, l, nil)
+		require.NoError(t, err)
+		a, b := uuid.MustParse("00000000-0000-0000-0000-00000000000a"), uuid.MustParse("00000000-0000-0000-0000-00000000000b")
+		synced := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+		for _, r := range [][]any{{"prod", a, "a1", "1.00", 1, 0, synced}, {"prod", a, "a2", "2.00", 2, 0, synced}, {"prod", b, "b1", "1.00", 1, 0, synced}, {"prod", b, "b1", "1.00", 2, 1, synced}} {
+			ins, err := st.PrepareInsert(ctx, l.Table(), []string{"_environment", "leadid", "subject", "revenue", "_version", "_deleted", "_synced_at"})
+			require.NoError(t, err)
+			require.NoError(t, ins.Append(r...))
+			require.NoError(t, ins.Send(ctx)) // a part per version
+		}
+		require.NoError(t, landing.Snapshot(ctx, st, "lead", "snap_lead", []string{"_environment", "leadid", "subject"}))
+		cols, err := warehouse.TableColumns(ctx, st, "snap_lead")
+		require.NoError(t, err)
+		require.Len(t, cols, 3)
+		assert.Equal(t, [][]any{{"prod", a, "a2"}}, queryAll(t, st, "SELECT _environment, leadid, subject FROM snap_lead"))
+		// the snapshot is a moment: later versions do not reach it
+		ins, err := st.PrepareInsert(ctx, l.Table(), []string{"_environment", "leadid", "subject", "revenue", "_version", "_deleted", "_synced_at"})
+		require.NoError(t, err)
+		require.NoError(t, ins.Append("prod", a, "a3", "3.00", 3, 0, synced))
+		require.NoError(t, ins.Send(ctx))
+		assert.Equal(t, "a2", queryOne(t, st, "SELECT subject FROM snap_lead"))
+		assert.Equal(t, "a3", queryOne(t, st, "SELECT subject FROM lead"))
+		require.Error(t, landing.Snapshot(ctx, st, "lead", "snap_none", nil), "no columns")
+		require.NoError(t, landing.DropSnapshot(ctx, st, "snap_lead"))
+		cat, err := warehouse.ReadCatalog(ctx, st, "snap_lead")
+		require.NoError(t, err)
+		assert.Empty(t, cat["snap_lead"])
+	})
+}

@@ -2,6 +2,7 @@ package landing
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/google/uuid"
 
@@ -90,4 +91,21 @@ func (l Table) queryRows(ctx context.Context, s warehouse.Store, name string, ex
 		}
 	}
 	return rows.Err()
+}
+
+// Snapshot copies columns of the current-state view of the source table
+// name into the new table snapshot (Memory engine), so that a reader that
+// needs the view many times pays its FINAL once: reading the snapshot
+// costs a plain read. The copy is the state of one moment; the caller
+// drops it with DropSnapshot.
+func Snapshot(ctx context.Context, s warehouse.Store, name, snapshot string, columns []string) error {
+	if len(columns) == 0 {
+		return fmt.Errorf("snapshot of %s: no columns", name)
+	}
+	return exec(ctx, s, "snapshot.sql", map[string]any{"View": name, "Snapshot": snapshot, "Columns": columns})
+}
+
+// DropSnapshot drops the snapshot table name if it exists.
+func DropSnapshot(ctx context.Context, s warehouse.Store, name string) error {
+	return exec(ctx, s, "drop_table.sql", map[string]any{"Table": name})
 }
