@@ -85,6 +85,8 @@ type Client struct {
 	setsMu   sync.Mutex
 	sets     map[string]string // logical name → entity set
 	metadata metadataCache
+	snapMu   sync.Mutex
+	snapshot *Metadata // the last EntityDefinitions read with a version
 }
 
 // New checks cfg, builds the HTTP client and the token source, and

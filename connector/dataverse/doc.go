@@ -71,6 +71,15 @@
 //
 // # Metadata
 //
+// EntityDefinitions reads the tables of a sync together: one request for
+// the tables with their attributes (EntityDefinitions?$filter=LogicalName
+// eq 'a' or …&$expand=Attributes), one per table with choices for the
+// option sets (the EnumAttributeMetadata cast with
+// $expand=OptionSet,GlobalOptionSet; the per-type casts where a server
+// refuses it), and with a snapshot read before (Metadata, which the
+// connector caches in the warehouse) only one request when the global
+// metadata version is unchanged.
+//
 // EntityDefinition reads one table: EntityDefinitions(LogicalName='x'),
 // its Attributes, then the documented cast segments
 // (/Attributes/Microsoft.Dynamics.CRM.PicklistAttributeMetadata?$expand=OptionSet,
@@ -79,5 +88,6 @@
 // once (within MaxConcurrency). A cast
 // request refused with 400/404/501 is logged and skipped, and properties
 // found in the base answer are used too, so a server that puts them there
-// works as well.
+// works as well. The connector uses it for a table the bulk read did not
+// return, so that the error names the table.
 package dataverse

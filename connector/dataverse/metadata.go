@@ -345,22 +345,7 @@ func (c *Client) EntityDefinition(ctx context.Context, logicalName string) (*Ent
 	if err != nil {
 		return nil, fmt.Errorf("attributes of %s: %w", logicalName, err)
 	}
-	index := make(map[string]int, len(attrs.Value))
-	present := map[string]bool{}
-	for _, r := range attrs.Value {
-		if r.LogicalName == "" {
-			continue
-		}
-		a := Attribute{LogicalName: r.LogicalName, IsValidForRead: true, Precision: -1}
-		r.merge(&a)
-		if a.LogicalName == e.PrimaryIDAttribute {
-			a.IsPrimaryID = true
-		}
-		present[a.Type] = true
-		present[a.TypeName] = true
-		index[a.LogicalName] = len(e.Attributes)
-		e.Attributes = append(e.Attributes, a)
-	}
+	index, present := addAttributes(e, attrs.Value)
 	if _, ok := index[e.PrimaryIDAttribute]; !ok {
 		return nil, fmt.Errorf("attributes of %s: %w", logicalName, &APIError{Kind: ErrMalformed, Method: http.MethodGet,
 			Path: APIPath + "EntityDefinitions/Attributes", Table: logicalName, Message: "primary key " + e.PrimaryIDAttribute + " not among the attributes"})
