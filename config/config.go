@@ -45,7 +45,7 @@
 //	    client_id: …
 //	    client_secret: ${AMPEL_CLIENT_SECRET}   # or certificate_file + key_file
 //	    ca_file: ""             # extra CA to trust (the simulator's)
-//	    max_concurrency: 4      # parallel requests to this environment
+//	    max_concurrency: 52     # cap of parallel requests to this environment (Dataverse's limit per user; the client adapts below it)
 //	sync:
 //	  tables: [lead, opportunity, …]  # default: the sales tables (DefaultTables); entries may be {name, exclude_columns}
 //	  extra_tables: []          # added to the default list
@@ -324,7 +324,7 @@ func (c *Config) setDefaults() {
 	for i := range c.Environments {
 		e := &c.Environments[i]
 		if e.MaxConcurrency == 0 {
-			e.MaxConcurrency = 4
+			e.MaxConcurrency = 52 // Dataverse's concurrency limit per user; the client adapts below it
 		}
 		e.CertificateFile = c.resolve(e.CertificateFile)
 		e.KeyFile = c.resolve(e.KeyFile)

@@ -3,10 +3,12 @@ package connector_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/ampel/ampel/connector"
+	"github.com/ampel/ampel/connector/dataverse"
 	"github.com/ampel/ampel/connector/dvsim"
 	"github.com/ampel/ampel/warehouse"
 )
@@ -85,6 +87,37 @@ func TestOneShotSyncStartsWarm(t *testing.T) {
 	again := oneShot("warm after the change")
 	require.LessOrEqual(t, again.Requests, 2*n)
 	require.Equal(t, int64(1), again.ByKind["metadata"])
+	for _, tb := range tables {
+		require.Equal(t, sim.Truth().Tables[tb.Name].Count, count(t, st, tb.Name, "prod"), tb.Name)
+	}
+}
+
+// TestSyncAdaptsToThrottle syncs every table at once against a simulator
+// that allows fewer concurrent requests than the client's cap and a small
+// request budget per window: the client backs off on the 429s and waits
+// out Retry-After, every table succeeds, and no more requests are in
+// flight than the configured cap.
+func TestSyncAdaptsToThrottle(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	sim := startSim(t, dvsim.Options{Seed: 19, Scale: 300,
+		Faults:   dvsim.Faults{Latency: 20 * time.Millisecond},
+		Throttle: dvsim.Throttle{Concurrent: 5, Requests: 40, Window: 2 * time.Second}})
+	tables := tableList()
+	c, err := dataverse.New(ctx, dataverse.Config{URL: sim.URL(), Authority: sim.Authority(), TenantID: sim.TenantID(),
+		ClientID: sim.ClientID(), ClientSecret: sim.ClientSecret(), HTTPClient: sim.Client(), MaxConcurrency: 8,
+		RetryWaitMin: 10 * time.Millisecond, RetryWaitMax: 200 * time.Millisecond})
+	require.NoError(t, err)
+	res, err := connector.Sync(ctx, connector.Options{Store: st, Client: c, Environment: "prod", Tables: tables, ParallelTables: len(tables), RunID: "throttled"})
+	require.NoError(t, err)
+	for _, x := range res {
+		require.Equal(t, connector.StatusOK, x.Status, x.Table)
+	}
+	s := sim.Stats()
+	t.Logf("throttled sync: %d requests, %d answered 429, peak %d in flight", s.Requests, s.Throttled, s.PeakInFlight)
+	require.Positive(t, s.Throttled, "the limits were reached")
+	require.LessOrEqual(t, s.PeakInFlight, int64(8), "never more in flight than max_concurrency")
+	require.Less(t, s.Throttled, s.Requests/2, "backs off rather than hammering")
 	for _, tb := range tables {
 		require.Equal(t, sim.Truth().Tables[tb.Name].Count, count(t, st, tb.Name, "prod"), tb.Name)
 	}

@@ -40,9 +40,11 @@
 // other new request to the environment also waits until the Retry-After
 // time, since hammering a throttled user extends the penalty. A body cut
 // off while it is read is fetched again within the same budget. At most
-// MaxConcurrency requests are in flight per environment and application
-// user, across all Clients of the process; waiting between retries holds
-// no slot. Stats counts requests, 429s, retries, bytes and time waited;
+// MaxConcurrency requests (default 52, Dataverse's limit) are in flight per
+// environment and application user, across all Clients of the process;
+// below that an AIMD limit adapts to 429s and to the
+// x-ms-ratelimit-burst-remaining-xrm-requests header (limiter.go); waiting
+// between retries holds no slot. Stats counts requests, 429s, retries, bytes and time waited;
 // WithCounter counts one run or table on its own.
 //
 // Query options, Prefer headers, annotation names and the error body are

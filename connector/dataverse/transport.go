@@ -76,9 +76,9 @@ func (c *Client) count(ctx context.Context, f func(*Counter)) {
 	}
 }
 
-// transport limits requests in flight per environment and counts them. A
-// slot is held from sending the request until the body is closed or read to
-// the end, so waiting between retries holds none.
+// transport limits requests in flight per environment (the limiter) and
+// counts them. A slot is held from sending the request until the body is
+// closed or read to the end, so waiting between retries holds none.
 type transport struct {
 	next http.RoundTripper
 	c    *Client
@@ -86,17 +86,17 @@ type transport struct {
 
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
-	select {
-	case t.c.env.sem <- struct{}{}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	epoch, err := t.c.env.lim.acquire(ctx)
+	if err != nil {
+		return nil, err
 	}
 	t.c.count(ctx, func(c *Counter) { c.requests.Add(1) })
 	resp, err := t.next.RoundTrip(req)
 	if err != nil {
-		<-t.c.env.sem
+		t.c.env.lim.release()
 		return nil, err
 	}
+	t.c.env.lim.answered(epoch, resp.StatusCode, resp.Header)
 	if resp.StatusCode == http.StatusTooManyRequests {
 		t.c.count(ctx, func(c *Counter) { c.throttled.Add(1) })
 		if ra, ok := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
@@ -134,7 +134,7 @@ func (b *countingBody) release() {
 	b.once.Do(func() {
 		n := b.n
 		b.c.count(b.ctx, func(c *Counter) { c.bytes.Add(n) })
-		<-b.c.env.sem
+		b.c.env.lim.release()
 	})
 }
 
@@ -163,7 +163,7 @@ func (c *Client) waitPause(ctx context.Context) error {
 // Dataverse's service protection limits count per user, so every Client
 // of the same environment and client ID in this process shares them.
 type envLimits struct {
-	sem chan struct{}
+	lim *limiter
 	// pauseUntil (unix ns) holds back new requests after a 429: once
 	// Dataverse said when to come back, the other requests wait too
 	// instead of extending the penalty.
@@ -184,7 +184,7 @@ func limitsFor(key string, n int) *envLimits {
 	defer limitsMu.Unlock()
 	l, ok := limits[key]
 	if !ok {
-		l = &envLimits{sem: make(chan struct{}, n)}
+		l = &envLimits{lim: newLimiter(n)}
 		limits[key] = l
 	}
 	return l
