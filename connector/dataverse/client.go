@@ -149,7 +149,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		CheckRedirect: sameHostRedirects(c.host),
 	}
 	if cfg.TokenFunc != nil {
-		c.tokens = funcTokens(cfg.TokenFunc)
+		c.tokens = &funcTokens{f: cfg.TokenFunc}
 	} else {
 		ts, err := newMSALTokens(ctx, cfg, c.origin, baseClient)
 		if err != nil {

@@ -15,7 +15,9 @@ type Stats struct {
 	Requests int64
 	// Throttled is how many answers were 429.
 	Throttled int64
-	// Retries is how many attempts were repeats of a failed one.
+	// Retries is how many requests were sent again: after a 429, a 5xx or
+	// a transport failure, or with a fresh token after a 401. A retry given
+	// up before it went out is not counted.
 	Retries int64
 	// Bytes is response body bytes read (after transport decompression).
 	Bytes int64
