@@ -91,6 +91,13 @@ func (r *rawEntity) entity() *Entity {
 //
 // The attributes are expanded only for the configured tables, never for
 // all of an organisation's (which exhausts memory, airbytehq/airbyte#52678).
+// The version comes from the @Microsoft.Dynamics.CRM.globalmetadataversion
+// annotation of the collection, asked for with Prefer
+// odata.include-annotations (VERIFY that Dataverse annotates the
+// EntityDefinitions collection as it does data collections; the simulator
+// does). A server that sends none gets the cold read every time, and
+// nothing is cached.
+//
 // A table the server did not return is left out of the result: the caller
 // asks for it with EntityDefinition, which says why. An error means the
 // snapshot could not be read at all (the caller may fall back to
