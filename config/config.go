@@ -52,7 +52,7 @@
 //	  page_size: 5000
 //	  max_wait: 5m              # total time a request may spend waiting on retries
 //	  overlap: 5m               # watermark overlap for tables without change tracking
-//	  parallel_tables: 4        # tables synced at once
+//	  parallel_tables: 14       # tables synced at once (round trips to Dataverse overlap)
 //	  checkpoint_every: 10s     # a long full load saves where it stands this often
 //	schedules:                  # ampel run: table groups on cron schedules
 //	  - name: hourly
@@ -357,7 +357,7 @@ func (c *Config) setDefaults() {
 		s.Overlap = Duration(5 * time.Minute)
 	}
 	if s.ParallelTables == 0 {
-		s.ParallelTables = 4
+		s.ParallelTables = 14
 	}
 	if s.CheckpointEvery == 0 {
 		s.CheckpointEvery = Duration(10 * time.Second)
