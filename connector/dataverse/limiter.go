@@ -3,9 +3,11 @@ package dataverse
 import (
 	"context"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Dataverse's documented service protection limits per user and web
@@ -36,6 +38,13 @@ const (
 // the rate-limit headers say fewer requests remain in the window than the
 // limit allows in flight, the limit drops to what remains. Waiting out
 // Retry-After is the transport's (pause), not the limiter's.
+//
+// The limiter also paces requests to the request limit once it knows it:
+// Dataverse's 429 for too many requests says "Number of requests exceeded
+// the limit of N over time window of S seconds." (api-limits.md), and from
+// then on no more than N requests start in any S seconds. Without that,
+// every slot that frees in the sliding window costs a refused request and
+// a Retry-After of at least a second.
 type limiter struct {
 	mu       sync.Mutex
 	max      int
@@ -45,32 +54,99 @@ type limiter struct {
 	peak     int    // the most requests in flight at once
 	epoch    uint64 // raised by every decrease
 	wake     chan struct{}
+	// sent are the start times of the requests of the last window (or of
+	// the last keepSent), oldest first; rate and window are the request
+	// limit once a 429 said it (0 before)
+	sent   []time.Time
+	rate   int
+	window time.Duration
 }
+
+// keepSent is how long start times are kept before the window is known:
+// Dataverse's documented window.
+const keepSent = 300 * time.Second
+
+// requestLimitRE reads the limit from Dataverse's message for error
+// 0x80072322.
+var requestLimitRE = regexp.MustCompile(`limit of (\d+) over time window of (\d+) seconds`)
 
 func newLimiter(max int) *limiter {
 	l := &limiter{max: max, limit: float64(min(initialConcurrency, max)), slow: true, wake: make(chan struct{})}
 	return l
 }
 
-// acquire waits for a slot and returns the epoch the request starts in.
+// acquire waits for a slot (and, with a known request limit, for room in
+// the window) and returns the epoch the request starts in.
 func (l *limiter) acquire(ctx context.Context) (uint64, error) {
 	for {
 		l.mu.Lock()
-		if l.inflight < max(1, int(l.limit)) {
+		now := time.Now()
+		l.forget(now)
+		var until time.Duration
+		if l.rate > 0 && len(l.sent) >= l.rate {
+			until = l.sent[len(l.sent)-l.rate].Add(l.window).Sub(now)
+		}
+		if until <= 0 && l.inflight < max(1, int(l.limit)) {
 			l.inflight++
 			l.peak = max(l.peak, l.inflight)
+			l.sent = append(l.sent, now)
 			e := l.epoch
 			l.mu.Unlock()
 			return e, nil
 		}
 		wake := l.wake
 		l.mu.Unlock()
+		var timer <-chan time.Time
+		var t *time.Timer
+		if until > 0 {
+			t = time.NewTimer(until)
+			timer = t.C
+		}
 		select {
 		case <-wake:
+		case <-timer:
 		case <-ctx.Done():
+		}
+		if t != nil {
+			t.Stop()
+		}
+		if ctx.Err() != nil {
 			return 0, ctx.Err()
 		}
 	}
+}
+
+// forget drops start times older than the window; l.mu is held.
+func (l *limiter) forget(now time.Time) {
+	keep := keepSent
+	if l.window > keep {
+		keep = l.window
+	}
+	cut := now.Add(-keep)
+	i := 0
+	for i < len(l.sent) && l.sent[i].Before(cut) {
+		i++
+	}
+	if i > 0 {
+		l.sent = append(l.sent[:0], l.sent[i:]...)
+	}
+}
+
+// learnLimit takes the request limit from the message of a 429 (error
+// 0x80072322); other messages are ignored.
+func (l *limiter) learnLimit(message string) {
+	m := requestLimitRE.FindStringSubmatch(message)
+	if m == nil {
+		return
+	}
+	n, err1 := strconv.Atoi(m[1])
+	secs, err2 := strconv.Atoi(m[2])
+	if err1 != nil || err2 != nil || n <= 0 || secs <= 0 {
+		return
+	}
+	l.mu.Lock()
+	l.rate, l.window = n, time.Duration(secs)*time.Second
+	l.mu.Unlock()
 }
 
 // release frees a slot.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -71,4 +72,34 @@ func TestLimiterAIMD(t *testing.T) {
 	go func() { _, err := l.acquire(ctx); got <- err }()
 	l.release()
 	require.NoError(t, <-got)
+}
+
+// TestLimiterPacesToLearnedLimit: once a 429's message named the request
+// limit, no more requests start in any window than it allows; the next
+// one waits until the oldest leaves the window.
+func TestLimiterPacesToLearnedLimit(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	l := newLimiter(52)
+	l.learnLimit("Number of requests exceeded the limit of 60 over time window of 300 seconds.")
+	require.Equal(t, 60, l.rate)
+	require.Equal(t, 300*time.Second, l.window)
+	l.learnLimit("Number of concurrent requests exceeded the limit of 52.") // not a request limit
+	require.Equal(t, 60, l.rate)
+
+	l.learnLimit("Number of requests exceeded the limit of 3 over time window of 1 seconds.")
+	start := time.Now()
+	for range 3 {
+		_, err := l.acquire(ctx)
+		require.NoError(t, err)
+		l.release()
+	}
+	require.Less(t, time.Since(start), 500*time.Millisecond, "three fit in the window")
+	cctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	_, err := l.acquire(cctx)
+	require.ErrorIs(t, err, context.DeadlineExceeded, "the fourth waits for the window")
+	_, err = l.acquire(ctx)
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, time.Since(start), time.Second, "the fourth starts a window after the first")
 }

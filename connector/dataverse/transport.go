@@ -1,13 +1,20 @@
 package dataverse
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/ampel/ampel/odata"
 )
+
+// codeRequestLimit is Dataverse's error code for too many requests in the
+// window (api-limits.md).
+const codeRequestLimit = "0x80072322"
 
 // Stats counts the traffic of a Client or of one run.
 type Stats struct {
@@ -101,6 +108,16 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	t.c.env.lim.answered(epoch, resp.StatusCode, resp.Header)
 	if resp.StatusCode == http.StatusTooManyRequests {
 		t.c.count(ctx, func(c *Counter) { c.throttled.Add(1) })
+		// the message names the request limit and its window: learn them
+		// (the error body is small; it is put back for the caller)
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+		resp.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.MultiReader(bytes.NewReader(body), resp.Body), resp.Body}
+		if code, msg, ok := odata.ParseErrorBody(body); ok && code == codeRequestLimit {
+			t.c.env.lim.learnLimit(msg)
+		}
 		if ra, ok := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
 			t.c.pause(ra)
 		}
