@@ -43,8 +43,9 @@
 // MaxConcurrency requests (default 52, Dataverse's limit) are in flight per
 // environment and application user, across all Clients of the process;
 // below that an AIMD limit adapts to 429s and to the
-// x-ms-ratelimit-burst-remaining-xrm-requests header (limiter.go); waiting
-// between retries holds no slot. Stats counts requests, 429s, retries, bytes and time waited;
+// x-ms-ratelimit-burst-remaining-xrm-requests header, and once a 429 named
+// the request limit and its window, requests are paced to it (limiter.go);
+// waiting between retries holds no slot. Stats counts requests, 429s, retries, bytes and time waited;
 // WithCounter counts one run or table on its own.
 //
 // Query options, Prefer headers, annotation names and the error body are
