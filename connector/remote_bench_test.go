@@ -192,6 +192,7 @@ func peerSync(tb testing.TB, r *remoteSim, st warehouse.Store, sets []string) (r
 //   - oneshot: after a 1 % mutate, a sync with a new Runner (a new process
 //     starts with the warehouse's metadata cache), beside the cold sync's
 //     time, and its requests per table;
+//   - latency100: a cold sync at 100 ms;
 //   - latency500: a cold sync at 500 ms, beside the bound of the
 //     requests that can be in flight (max_concurrency ÷ latency × rows
 //     per page) — a bound only parallel ranges of one table could reach;
@@ -257,6 +258,10 @@ func BenchmarkRemoteSync(b *testing.B) {
 		b.Logf("scale %d leads: peer %d rows in %.1fs; cold %d rows in %.1fs; one-shot delta %.2fs, %d requests %v",
 			scale, peerRows, peerTime.Seconds(), coldRows, coldTime.Seconds(), deltaTime.Seconds(), after.Requests-before.Requests, diffKinds(before, after))
 
+		fast := startRemoteSim(b, simChildOptions{Seed: 3, Scale: scale, Faults: dvsim.Faults{Latency: 100 * time.Millisecond}})
+		t100, res := sync(openStore(b), fast.environment("bench", 0))
+		b.ReportMetric(float64(rowsOf(res))/t100.Seconds(), "latency100_rows/s")
+
 		lat = 500 * time.Millisecond
 		slow := startRemoteSim(b, simChildOptions{Seed: 3, Scale: scale, Faults: dvsim.Faults{Latency: lat}})
 		t500, res := sync(openStore(b), slow.environment("bench", 0))
@@ -281,8 +286,8 @@ func BenchmarkRemoteSync(b *testing.B) {
 		if boundTime > 0 {
 			b.ReportMetric(boundTime/tl.Seconds(), "limits/bound")
 		}
-		b.Logf("500 ms: %d rows in %.1fs (bound %.0f rows/s); limits %d/%s: %d rows in %.1fs, %d requests, %d answered 429, peak %d in flight (bound time %.1fs)",
-			rows500, t500.Seconds(), bound, limReq, limWindow, rowsL, tl.Seconds(), ls.Requests, ls.Throttled, ls.PeakInFlight, boundTime)
+		b.Logf("100 ms: %.1fs; 500 ms: %d rows in %.1fs (bound %.0f rows/s); limits %d/%s: %d rows in %.1fs, %d requests, %d answered 429, peak %d in flight (bound time %.1fs)",
+			t100.Seconds(), rows500, t500.Seconds(), bound, limReq, limWindow, rowsL, tl.Seconds(), ls.Requests, ls.Throttled, ls.PeakInFlight, boundTime)
 	}
 }
 
