@@ -36,7 +36,8 @@ const (
 // trip (1/limit per answer). A 429 halves it, once per round: answers to
 // requests sent before the last decrease do not decrease it again. When
 // the rate-limit headers say fewer requests remain in the window than the
-// limit allows in flight, the limit drops to what remains. Waiting out
+// limit allows in flight, the limit drops to what remains; likewise when
+// less than a second of execution time remains per request in flight. Waiting out
 // Retry-After is the transport's (pause), not the limiter's.
 //
 // The limiter also paces requests to the request limit once it knows it:
@@ -184,6 +185,12 @@ func (l *limiter) answered(epoch uint64, status int, h http.Header) {
 	}
 	if rem, ok := headerInt(h, headerBurstRemaining); ok && float64(rem) < l.limit {
 		l.limit = max(1, float64(rem))
+		l.slow = false
+	}
+	// the execution time left in the window (ms): keep at least a second
+	// of it per request in flight
+	if ms, ok := headerInt(h, headerTimeRemaining); ok && float64(ms)/1000 < l.limit {
+		l.limit = max(1, float64(ms)/1000)
 		l.slow = false
 	}
 }

@@ -58,8 +58,18 @@ func TestLimiterAIMD(t *testing.T) {
 	limit, _ = l.state()
 	require.Equal(t, 5, limit, "no more in flight than requests left in the window")
 
+	e, err = l.acquire(ctx)
+	require.NoError(t, err)
+	l.answered(e, 200, http.Header{"X-Ms-Ratelimit-Time-Remaining-Xrm-Requests": {"2,500.00"}})
+	l.release()
+	limit, _ = l.state()
+	require.Equal(t, 2, limit, "a second of execution time left per request in flight")
+	round(200, nil)
+	limit, _ = l.state()
+	require.Equal(t, 3, limit, "grows back by one per round")
+
 	// a full limiter makes the next request wait for a slot
-	held := make([]uint64, 5)
+	held := make([]uint64, limit)
 	for i := range held {
 		held[i], err = l.acquire(ctx)
 		require.NoError(t, err)
