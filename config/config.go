@@ -45,14 +45,14 @@
 //	    client_id: …
 //	    client_secret: ${AMPEL_CLIENT_SECRET}   # or certificate_file + key_file
 //	    ca_file: ""             # extra CA to trust (the simulator's)
-//	    max_concurrency: 4      # parallel requests to this environment
+//	    max_concurrency: 52     # cap of parallel requests to this environment (Dataverse's limit per user; the client adapts below it)
 //	sync:
 //	  tables: [lead, opportunity, …]  # default: the sales tables (DefaultTables); entries may be {name, exclude_columns}
 //	  extra_tables: []          # added to the default list
 //	  page_size: 5000
 //	  max_wait: 5m              # total time a request may spend waiting on retries
 //	  overlap: 5m               # watermark overlap for tables without change tracking
-//	  parallel_tables: 4        # tables synced at once
+//	  parallel_tables: 14       # tables synced at once (round trips to Dataverse overlap)
 //	  checkpoint_every: 10s     # a long full load saves where it stands this often
 //	schedules:                  # ampel run: table groups on cron schedules
 //	  - name: hourly
@@ -384,7 +384,7 @@ func (c *Config) setDefaults() {
 	for i := range c.Environments {
 		e := &c.Environments[i]
 		if e.MaxConcurrency == 0 {
-			e.MaxConcurrency = 4
+			e.MaxConcurrency = 52 // Dataverse's concurrency limit per user; the client adapts below it
 		}
 		e.CertificateFile = c.resolve(e.CertificateFile)
 		e.KeyFile = c.resolve(e.KeyFile)
@@ -417,7 +417,7 @@ func (c *Config) setDefaults() {
 		s.Overlap = Duration(5 * time.Minute)
 	}
 	if s.ParallelTables == 0 {
-		s.ParallelTables = 4
+		s.ParallelTables = 14
 	}
 	if s.CheckpointEvery == 0 {
 		s.CheckpointEvery = Duration(10 * time.Second)

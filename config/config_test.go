@@ -33,7 +33,7 @@ func TestLoadGood(t *testing.T) {
 	require.Equal(t, "https://contoso.crm4.dynamics.com", c.Environments[0].URL, "trailing slash trimmed")
 	require.Equal(t, "s3cret", c.Environments[0].ClientSecret)
 	require.Equal(t, filepath.Join("testdata", "certs", "app.pem"), c.Environments[1].CertificateFile)
-	require.Equal(t, 4, c.Environments[1].MaxConcurrency, "default")
+	require.Equal(t, 52, c.Environments[1].MaxConcurrency, "default")
 
 	names := c.TableNames()
 	require.Equal(t, append(append([]string{}, DefaultTables...), "new_project", "new_milestone"), names)

@@ -179,12 +179,7 @@ func (ts *tableSync) watermark(ctx context.Context, sel []string, st *state, ful
 
 // estimate asks for the table's row count for progress; -1 if unknown.
 func (ts *tableSync) estimate(ctx context.Context) int64 {
-	n, err := ts.opts.Client.RecordCount(ctx, ts.entity.LogicalName)
-	if err != nil {
-		ts.log.Debug("no row count for progress", "error", err)
-		return -1
-	}
-	return n
+	return ts.shared.estimate(ctx, ts.entity.LogicalName)
 }
 
 // copyPages writes every page of r to the landing table and returns the

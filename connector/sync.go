@@ -8,8 +8,11 @@
 // Per run, sync_state and the landing tables' columns are read once for
 // all tables. Per table:
 //
-//  1. Metadata. The table's EntityDefinition gives its columns
-//     (connector/schema maps them to ClickHouse types). The landing table and
+//  1. Metadata. The table's definition gives its columns
+//     (connector/schema maps them to ClickHouse types). The definitions of
+//     all the run's tables are read before the first table starts, in few
+//     requests, and cached in the warehouse's metadata_cache by the global
+//     metadata version, so that a new process starts warm (metadata.go). The landing table and
 //     view are created or widened (landing.Ensure); a column added in
 //     Dataverse is added and recorded in schema_changes, a changed type stops
 //     this table with a message while the others go on.
@@ -75,10 +78,12 @@ type Table struct {
 
 // Defaults of Options.
 const (
-	// DefaultParallelTables: a delta's cost is mostly round trips (metadata,
-	// the delta request, state), which overlap well; requests per
-	// environment stay capped by the client's MaxConcurrency.
-	DefaultParallelTables = 4
+	// DefaultParallelTables: every default sales table at once. A sync
+	// against a remote Dataverse is mostly round trips (100–500 ms each),
+	// which overlap: a delta of the 14 tables costs one round of delta
+	// requests, not four. Requests in flight stay capped and adapt in the
+	// client (dataverse.Config.MaxConcurrency).
+	DefaultParallelTables = 14
 	// DefaultBatchRows rows go into one INSERT.
 	DefaultBatchRows = 20000
 	// DefaultCheckpointEvery: a crash costs at most this much of a long
@@ -159,6 +164,7 @@ func Sync(ctx context.Context, opts Options) ([]TableResult, error) {
 		return results, err
 	}
 	states := newStateWriter(opts.Store, opts.Environment)
+	shared := newRunShared(ctx, &opts)
 	sem := make(chan struct{}, opts.ParallelTables)
 	var wg sync.WaitGroup
 	for i, t := range opts.Tables {
@@ -174,7 +180,7 @@ func Sync(ctx context.Context, opts Options) ([]TableResult, error) {
 				return
 			}
 			defer func() { <-sem }()
-			results[i] = syncTable(ctx, &opts, t, st, ok, cat, states)
+			results[i] = syncTable(ctx, &opts, t, st, ok, cat, states, shared)
 			opts.Progress.TableDone(results[i])
 		}()
 	}
@@ -193,6 +199,7 @@ func Sync(ctx context.Context, opts Options) ([]TableResult, error) {
 // tableSync is the work on one table in one run.
 type tableSync struct {
 	opts    *Options
+	shared  *runShared
 	log     *slog.Logger
 	entity  *dataverse.Entity
 	mapping *schema.Mapping
@@ -229,9 +236,9 @@ func readSyncStart(ctx context.Context, opts Options) (map[string]state, warehou
 	return states, cat, nil
 }
 
-func syncTable(ctx context.Context, opts *Options, t Table, st state, haveState bool, cat warehouse.Catalog, states *stateWriter) TableResult {
+func syncTable(ctx context.Context, opts *Options, t Table, st state, haveState bool, cat warehouse.Catalog, states *stateWriter, shared *runShared) TableResult {
 	res := TableResult{RunID: opts.RunID, Environment: opts.Environment, Table: t.Name, Started: time.Now().UTC()}
-	ts := &tableSync{opts: opts, res: &res, counter: &dataverse.Counter{}, states: states, stored: st,
+	ts := &tableSync{opts: opts, shared: shared, res: &res, counter: &dataverse.Counter{}, states: states, stored: st,
 		log: opts.Logger.With("environment", opts.Environment, "table", t.Name)}
 	ctx = dataverse.WithCounter(ctx, ts.counter)
 	err := ts.run(ctx, t, st, haveState, cat)
@@ -254,7 +261,7 @@ func syncTable(ctx context.Context, opts *Options, t Table, st state, haveState 
 
 func (ts *tableSync) run(ctx context.Context, t Table, st state, haveState bool, cat warehouse.Catalog) error {
 	opts := ts.opts
-	ent, err := opts.Client.EntityDefinition(ctx, t.Name)
+	ent, err := ts.shared.entity(ctx, t.Name)
 	if err != nil {
 		return err
 	}

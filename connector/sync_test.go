@@ -3,6 +3,7 @@ package connector_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -20,7 +21,12 @@ import (
 	"github.com/ampel/ampel/warehouse/warehousetest"
 )
 
-func TestMain(m *testing.M) { warehousetest.Main(m) }
+func TestMain(m *testing.M) {
+	if spec := os.Getenv(envSimChild); spec != "" {
+		os.Exit(serveSimChild(spec)) // a benchmark's simulator process
+	}
+	warehousetest.Main(m)
+}
 
 // openMigrated opens a test database with Ampel's schema.
 func openMigrated(tb testing.TB, cfg warehouse.Config) warehouse.Store {

@@ -17,23 +17,57 @@ import (
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/confidential"
 )
 
-// refreshMargin: a cached token with less than this left is renewed before
-// use, so a request (or a long page read) never starts with a token about
-// to expire. MSAL's own cache uses the same margin.
-const refreshMargin = 5 * time.Minute
+// renewShare: a token is renewed once this share of its lifetime has
+// passed, so a request (or a long page read) never starts with a token
+// about to expire, whatever the lifetime: a fixed margin (MSAL's is 5
+// minutes) exceeds short lifetimes and would renew on every request.
+const renewShare = 0.8
 
+// tokenSource gives bearer tokens. token returns the current one,
+// renewed ahead of expiry; renew is called after the server refused
+// stale: it renews unless another caller already did since stale was
+// handed out, so a 401 on many requests at once costs one renewal.
 type tokenSource interface {
-	token(ctx context.Context, force bool) (string, error)
+	token(ctx context.Context) (string, error)
+	renew(ctx context.Context, stale string) (string, error)
 }
 
-type funcTokens func(ctx context.Context, force bool) (string, error)
+// funcTokens adapts Config.TokenFunc: it keeps the last token so that
+// concurrent refusals of the same token ask for one fresh token.
+type funcTokens struct {
+	mu  sync.Mutex
+	f   func(ctx context.Context, force bool) (string, error)
+	tok string
+}
 
-func (f funcTokens) token(ctx context.Context, force bool) (string, error) { return f(ctx, force) }
+func (f *funcTokens) token(ctx context.Context) (string, error) {
+	tok, err := f.f(ctx, false)
+	if err == nil {
+		f.mu.Lock()
+		f.tok = tok
+		f.mu.Unlock()
+	}
+	return tok, err
+}
+
+func (f *funcTokens) renew(ctx context.Context, stale string) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.tok != "" && f.tok != stale {
+		return f.tok, nil
+	}
+	tok, err := f.f(ctx, true)
+	if err == nil {
+		f.tok = tok
+	}
+	return tok, err
+}
 
 // msalTokens gets app tokens with the MSAL confidential client. It keeps
-// the current token and its expiry, asks MSAL's cache (AcquireTokenSilent)
-// when it is within refreshMargin of expiring, and the authority
-// (AcquireTokenByCredential) when the cache has nothing fresh.
+// the current token until renewShare of its lifetime has passed, then asks
+// MSAL (which answers from its cache while the token has more than its own
+// 5-minute margin left, and from the authority otherwise). A refused token
+// is renewed with a fresh MSAL client, whose cache is empty.
 type msalTokens struct {
 	mu        sync.Mutex
 	newApp    func() (confidential.Client, error)
@@ -42,7 +76,7 @@ type msalTokens struct {
 	authority string
 	clientID  string
 	tok       string
-	exp       time.Time
+	renewAt   time.Time // renewShare of the token's lifetime, from when it came
 }
 
 var knownAuthorityHosts = map[string]bool{
@@ -136,24 +170,33 @@ func loadCert(certFile, keyFile string) ([]*x509.Certificate, crypto.PrivateKey,
 	return certs, key, nil
 }
 
-func (t *msalTokens) token(ctx context.Context, force bool) (string, error) {
+func (t *msalTokens) token(ctx context.Context) (string, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if !force && t.tok != "" && time.Until(t.exp) > refreshMargin {
+	if t.tok != "" && time.Now().Before(t.renewAt) {
 		return t.tok, nil
 	}
-	if force {
-		// MSAL answers from its cache while the token looks valid; a fresh
-		// client has an empty cache and asks the authority.
-		app, err := t.newApp()
-		if err != nil {
-			return "", classifyAuth(err, t.authority, t.clientID)
-		}
-		t.app = app
-	} else if res, err := t.app.AcquireTokenSilent(ctx, t.scopes); err == nil && time.Until(res.ExpiresOn) > refreshMargin {
-		t.tok, t.exp = res.AccessToken, res.ExpiresOn
-		return t.tok, nil
+	return t.acquire(ctx)
+}
+
+func (t *msalTokens) renew(ctx context.Context, stale string) (string, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.tok != "" && t.tok != stale {
+		return t.tok, nil // renewed by another request meanwhile
 	}
+	// MSAL answers from its cache while the token looks valid; a fresh
+	// client has an empty cache and asks the authority.
+	app, err := t.newApp()
+	if err != nil {
+		return "", classifyAuth(err, t.authority, t.clientID)
+	}
+	t.app = app
+	return t.acquire(ctx)
+}
+
+// acquire asks MSAL for a token; t.mu is held.
+func (t *msalTokens) acquire(ctx context.Context) (string, error) {
 	res, err := t.app.AcquireTokenByCredential(ctx, t.scopes)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -161,6 +204,10 @@ func (t *msalTokens) token(ctx context.Context, force bool) (string, error) {
 		}
 		return "", classifyAuth(err, t.authority, t.clientID)
 	}
-	t.tok, t.exp = res.AccessToken, res.ExpiresOn
+	now := time.Now()
+	// a token from MSAL's cache is older than now: its lifetime from now is
+	// what is left, so the next renewal comes sooner, and MSAL's own margin
+	// ends the reuse
+	t.tok, t.renewAt = res.AccessToken, now.Add(time.Duration(float64(res.ExpiresOn.Sub(now))*renewShare))
 	return t.tok, nil
 }

@@ -45,8 +45,13 @@ type Config struct {
 	// CAFile is a PEM bundle of extra CAs to trust (Dataverse and authority).
 	CAFile string
 	// MaxConcurrency caps requests in flight to this environment. Default
-	// 4. Clients of the same environment and client ID in one process share
-	// the cap (the first one's value) and the pause after a 429: Dataverse
+	// DefaultMaxConcurrency (52, Dataverse's limit per user). Below the
+	// cap the client adapts: it starts at 4 requests, doubles per round
+	// trip until the first 429, then grows by one per round trip and halves
+	// on a 429; the x-ms-ratelimit-burst-remaining-xrm-requests header
+	// lowers it when few requests remain in the window (see limiter.go).
+	// Clients of the same environment and client ID in one process share
+	// the cap, the adaptive limit and the pause after a 429: Dataverse
 	// throttles per application user.
 	MaxConcurrency int
 	// MaxWait bounds the total time one request may spend waiting between
@@ -85,6 +90,8 @@ type Client struct {
 	setsMu   sync.Mutex
 	sets     map[string]string // logical name → entity set
 	metadata metadataCache
+	snapMu   sync.Mutex
+	snapshot *Metadata // the last EntityDefinitions read with a version
 }
 
 // New checks cfg, builds the HTTP client and the token source, and
@@ -98,7 +105,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("dataverse: environment URL %q: want https://<org>.crm.dynamics.com", cfg.URL)
 	}
 	if cfg.MaxConcurrency <= 0 {
-		cfg.MaxConcurrency = 4
+		cfg.MaxConcurrency = DefaultMaxConcurrency
 	}
 	if cfg.MaxWait <= 0 {
 		cfg.MaxWait = 5 * time.Minute
@@ -142,7 +149,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		CheckRedirect: sameHostRedirects(c.host),
 	}
 	if cfg.TokenFunc != nil {
-		c.tokens = funcTokens(cfg.TokenFunc)
+		c.tokens = &funcTokens{f: cfg.TokenFunc}
 	} else {
 		ts, err := newMSALTokens(ctx, cfg, c.origin, baseClient)
 		if err != nil {

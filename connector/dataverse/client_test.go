@@ -33,16 +33,31 @@ func TestMSALSecret(t *testing.T) {
 	require.Equal(t, int64(3), c.Stats().Requests)
 }
 
+// TestMSALRenewsTokenNearExpiry: a token is kept for 80 % of its
+// lifetime, also when that is shorter than MSAL's 5-minute margin (which
+// used to renew it on every request), and renewed after.
 func TestMSALRenewsTokenNearExpiry(t *testing.T) {
 	t.Parallel()
 	f := newFakeEnv(t, whoAmIHandler)
-	f.expiresIn = 200 // inside the 5-minute margin: renewed on every use
+	f.expiresIn = 200
 	c := f.client(t, nil)
 	for range 3 {
 		_, err := c.WhoAmI(context.Background())
 		require.NoError(t, err)
 	}
-	require.EqualValues(t, 3, f.tokenCalls.Load())
+	require.EqualValues(t, 1, f.tokenCalls.Load(), "kept for 160 of its 200 seconds")
+
+	short := newFakeEnv(t, whoAmIHandler)
+	short.expiresIn = 1
+	c = short.client(t, nil)
+	calls := 0
+	require.Eventually(t, func() bool {
+		calls++
+		_, err := c.WhoAmI(context.Background())
+		require.NoError(t, err)
+		return short.tokenCalls.Load() == 2
+	}, 5*time.Second, 50*time.Millisecond, "renewed after 0.8 s")
+	require.Greater(t, calls, 2, "used more than once before its renewal")
 }
 
 func TestAuthErrors(t *testing.T) {

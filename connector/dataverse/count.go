@@ -89,3 +89,33 @@ func (c *Client) rememberSet(logicalName, set string) {
 	}
 	c.sets[logicalName] = set
 }
+
+// RecordCounts asks RetrieveTotalRecordCount for several tables in one
+// request and returns the counts by logical name. It has no fallback: a
+// server without the function answers an error, and the caller asks
+// RecordCount per table.
+func (c *Client) RecordCounts(ctx context.Context, names []string) (map[string]int64, error) {
+	quoted := make([]string, len(names))
+	for i, n := range names {
+		if !logicalNameRE.MatchString(n) {
+			return nil, fmt.Errorf("dataverse: %q is not a table logical name", n)
+		}
+		quoted[i] = "'" + n + "'"
+	}
+	var r struct {
+		EntityRecordCountCollection struct {
+			Keys   []string
+			Values []int64
+		}
+	}
+	if err := c.getJSON(ctx, c.base+"RetrieveTotalRecordCount(EntityNames=["+strings.Join(quoted, ",")+"])", "", &r, nil); err != nil {
+		return nil, fmt.Errorf("count: %w", err)
+	}
+	out := make(map[string]int64, len(names))
+	for i, k := range r.EntityRecordCountCollection.Keys {
+		if i < len(r.EntityRecordCountCollection.Values) {
+			out[k] = r.EntityRecordCountCollection.Values[i]
+		}
+	}
+	return out, nil
+}

@@ -40,9 +40,12 @@
 // other new request to the environment also waits until the Retry-After
 // time, since hammering a throttled user extends the penalty. A body cut
 // off while it is read is fetched again within the same budget. At most
-// MaxConcurrency requests are in flight per environment and application
-// user, across all Clients of the process; waiting between retries holds
-// no slot. Stats counts requests, 429s, retries, bytes and time waited;
+// MaxConcurrency requests (default 52, Dataverse's limit) are in flight per
+// environment and application user, across all Clients of the process;
+// below that an AIMD limit adapts to 429s and to the
+// x-ms-ratelimit-burst-remaining-xrm-requests header, and once a 429 named
+// the request limit and its window, requests are paced to it (limiter.go);
+// waiting between retries holds no slot. Stats counts requests, 429s, retries, bytes and time waited;
 // WithCounter counts one run or table on its own.
 //
 // Query options, Prefer headers, annotation names and the error body are
@@ -71,6 +74,15 @@
 //
 // # Metadata
 //
+// EntityDefinitions reads the tables of a sync together: one request for
+// the tables with their attributes (EntityDefinitions?$filter=LogicalName
+// eq 'a' or …&$expand=Attributes), one per table with choices for the
+// option sets (the EnumAttributeMetadata cast with
+// $expand=OptionSet,GlobalOptionSet; the per-type casts where a server
+// refuses it), and with a snapshot read before (Metadata, which the
+// connector caches in the warehouse) only one request when the global
+// metadata version is unchanged.
+//
 // EntityDefinition reads one table: EntityDefinitions(LogicalName='x'),
 // its Attributes, then the documented cast segments
 // (/Attributes/Microsoft.Dynamics.CRM.PicklistAttributeMetadata?$expand=OptionSet,
@@ -79,5 +91,6 @@
 // once (within MaxConcurrency). A cast
 // request refused with 400/404/501 is logged and skipped, and properties
 // found in the base answer are used too, so a server that puts them there
-// works as well.
+// works as well. The connector uses it for a table the bulk read did not
+// return, so that the error names the table.
 package dataverse

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -254,17 +255,55 @@ func TestSimCertificateAuth(t *testing.T) {
 	require.NoError(t, err)
 }
 
+// TestSimShortLivedTokensRenew: the simulator issues short-lived tokens;
+// the client keeps each for 80 % of its lifetime, renews it ahead of
+// expiry, and when the server refuses the token on many requests at once,
+// renews it once; Stats.Retries counts exactly the requests sent again.
 func TestSimShortLivedTokensRenew(t *testing.T) {
 	t.Parallel()
-	// tokens that live less than the 5-minute margin are renewed before
-	// every request: a long load never starts a request with a stale token
+	ctx := context.Background()
 	s := startSim(t, dvsim.Options{Scale: 100, TokenLifetime: 4 * time.Minute})
 	c := simClient(t, s, nil)
 	for range 3 {
-		_, err := c.WhoAmI(context.Background())
+		_, err := c.WhoAmI(ctx)
 		require.NoError(t, err)
 	}
-	require.EqualValues(t, 3, s.Stats().TokensIssued)
+	require.EqualValues(t, 1, s.Stats().TokensIssued, "a 4-minute token is not renewed per request")
+
+	// 10 s: the token's exp claim is in whole seconds, so it may end up to
+	// a second early; renewal comes at 8 s
+	short := startSim(t, dvsim.Options{Scale: 100, TokenLifetime: 10 * time.Second})
+	c = simClient(t, short, nil)
+	calls := 0
+	require.Eventually(t, func() bool {
+		calls++
+		_, err := c.WhoAmI(ctx)
+		require.NoError(t, err)
+		return short.Stats().TokensIssued == 2
+	}, 20*time.Second, 100*time.Millisecond)
+	require.Greater(t, calls, 2)
+	require.Zero(t, short.Stats().Errors, "renewed before the server refused it")
+
+	// every token refused at once: one renewal for all the requests
+	c = simClient(t, s, nil)
+	_, err := c.WhoAmI(ctx)
+	require.NoError(t, err)
+	issued, before, errs := s.Stats().TokensIssued, c.Stats(), s.Stats().Errors
+	s.ExpireTokens()
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Go(func() {
+			_, err := c.WhoAmI(ctx)
+			require.NoError(t, err)
+		})
+	}
+	wg.Wait()
+	require.Equal(t, issued+1, s.Stats().TokensIssued, "one renewal for ten refused requests")
+	// a request that started after the renewal was not refused
+	d := c.Stats().Sub(before)
+	require.Positive(t, d.Retries)
+	require.Equal(t, d.Requests-10, d.Retries, "each refused request sent again once, and counted once")
+	require.Equal(t, s.Stats().Errors-errs, d.Retries, "the 401s")
 }
 
 func TestSimAddedColumnAppears(t *testing.T) {

@@ -311,16 +311,8 @@ func (c *Client) EntityDefinition(ctx context.Context, logicalName string) (*Ent
 		return nil, fmt.Errorf("dataverse: %q is not a table logical name", logicalName)
 	}
 	defURL := c.base + "EntityDefinitions(LogicalName='" + logicalName + "')"
-	var raw struct {
-		LogicalName           string
-		EntitySetName         string
-		PrimaryIDAttribute    string `json:"PrimaryIdAttribute"`
-		PrimaryNameAttribute  string
-		ChangeTrackingEnabled *bool
-		ObjectTypeCode        int
-		MetadataVersion       string `json:"@Microsoft.Dynamics.CRM.globalmetadataversion"`
-	}
-	err := c.getJSON(ctx, defURL+"?"+odata.Query{Select: []string{"LogicalName", "EntitySetName", "PrimaryIdAttribute", "PrimaryNameAttribute", "ChangeTrackingEnabled", "ObjectTypeCode"}}.Encode(), logicalName, &raw, strongWithVersion)
+	var raw rawEntity
+	err := c.getJSON(ctx, defURL+"?"+odata.Query{Select: entityProps}.Encode(), logicalName, &raw, strongWithVersion)
 	if err != nil {
 		return nil, fmt.Errorf("metadata of %s: %w", logicalName, err)
 	}
@@ -328,11 +320,7 @@ func (c *Client) EntityDefinition(ctx context.Context, logicalName string) (*Ent
 		return nil, fmt.Errorf("metadata of %s: %w", logicalName, &APIError{Kind: ErrMalformed, Method: http.MethodGet,
 			Path: APIPath + "EntityDefinitions", Table: logicalName, Message: "EntitySetName or PrimaryIdAttribute missing"})
 	}
-	e := &Entity{
-		LogicalName: raw.LogicalName, EntitySetName: raw.EntitySetName, PrimaryIDAttribute: raw.PrimaryIDAttribute,
-		PrimaryNameAttribute: raw.PrimaryNameAttribute, ObjectTypeCode: raw.ObjectTypeCode,
-		ChangeTrackingEnabled: raw.ChangeTrackingEnabled != nil && *raw.ChangeTrackingEnabled,
-	}
+	e := raw.entity()
 	if e.LogicalName == "" {
 		e.LogicalName = logicalName
 	}
@@ -345,22 +333,7 @@ func (c *Client) EntityDefinition(ctx context.Context, logicalName string) (*Ent
 	if err != nil {
 		return nil, fmt.Errorf("attributes of %s: %w", logicalName, err)
 	}
-	index := make(map[string]int, len(attrs.Value))
-	present := map[string]bool{}
-	for _, r := range attrs.Value {
-		if r.LogicalName == "" {
-			continue
-		}
-		a := Attribute{LogicalName: r.LogicalName, IsValidForRead: true, Precision: -1}
-		r.merge(&a)
-		if a.LogicalName == e.PrimaryIDAttribute {
-			a.IsPrimaryID = true
-		}
-		present[a.Type] = true
-		present[a.TypeName] = true
-		index[a.LogicalName] = len(e.Attributes)
-		e.Attributes = append(e.Attributes, a)
-	}
+	index, present := addAttributes(e, attrs.Value)
 	if _, ok := index[e.PrimaryIDAttribute]; !ok {
 		return nil, fmt.Errorf("attributes of %s: %w", logicalName, &APIError{Kind: ErrMalformed, Method: http.MethodGet,
 			Path: APIPath + "EntityDefinitions/Attributes", Table: logicalName, Message: "primary key " + e.PrimaryIDAttribute + " not among the attributes"})

@@ -87,7 +87,7 @@ func (s *retryState) check(ctx context.Context, resp *http.Response, err error) 
 func (s *retryState) backoff(_, _ time.Duration, _ int, _ *http.Response) time.Duration {
 	w := s.next
 	s.waited += w
-	s.c.count(s.ctx, func(c *Counter) { c.retries.Add(1); c.waited.Add(int64(w)) })
+	s.c.count(s.ctx, func(c *Counter) { c.waited.Add(int64(w)) })
 	s.c.log.Debug("dataverse: retrying", "status", s.status, "attempt", s.attempts+1, "wait", w)
 	return w
 }
@@ -137,32 +137,39 @@ func (c *Client) do(ctx context.Context, cl call) (*http.Response, error) {
 		return nil, &APIError{Kind: ErrMalformed, Method: cl.method, Path: u.Path, Table: cl.table,
 			Message: "link points to another host " + u.Host + " than the environment " + c.host}
 	}
-	for force := false; ; force = true {
-		resp, err := c.doOnce(ctx, cl, u, force)
-		if err == nil {
-			return resp, nil
-		}
-		var ae *APIError
-		if !force && errors.As(err, &ae) && ae.Status == http.StatusUnauthorized && ae.Kind == ErrAuth {
-			// ExpiredAuthTicket and friends: get a fresh token once.
-			c.log.Debug("dataverse: token refused, renewing", "path", u.Path)
-			continue
-		}
-		return nil, err
+	resp, tok, err := c.doOnce(ctx, cl, u, "")
+	var ae *APIError
+	if err != nil && tok != "" && errors.As(err, &ae) && ae.Status == http.StatusUnauthorized && ae.Kind == ErrAuth {
+		// ExpiredAuthTicket and friends: a fresh token once (one renewal
+		// for every request the same token failed on), and the request
+		// again
+		c.log.Debug("dataverse: token refused, renewing", "path", u.Path)
+		c.count(ctx, func(c *Counter) { c.retries.Add(1) })
+		resp, _, err = c.doOnce(ctx, cl, u, tok)
 	}
+	return resp, err
 }
 
-func (c *Client) doOnce(ctx context.Context, cl call, u *url.URL, force bool) (*http.Response, error) {
+// doOnce sends a call with its retries and returns the answer and the
+// token it was sent with. With stale set (a token the server refused), it
+// renews the token first.
+func (c *Client) doOnce(ctx context.Context, cl call, u *url.URL, stale string) (*http.Response, string, error) {
 	if err := c.waitPause(ctx); err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	tok, err := c.tokens.token(ctx, force)
+	var tok string
+	var err error
+	if stale != "" {
+		tok, err = c.tokens.renew(ctx, stale)
+	} else {
+		tok, err = c.tokens.token(ctx)
+	}
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	req, err := retryablehttp.NewRequestWithContext(ctx, cl.method, cl.url, nil)
 	if err != nil {
-		return nil, fmt.Errorf("dataverse: request for %s: %w", cl.table, err)
+		return nil, "", fmt.Errorf("dataverse: request for %s: %w", cl.table, err)
 	}
 	h := req.Header
 	h.Set("Authorization", "Bearer "+tok)
@@ -190,32 +197,35 @@ func (c *Client) doOnce(ctx context.Context, cl call, u *url.URL, force bool) (*
 				return err
 			}
 			// a long Retry-After may outlast the token
-			tok, err := c.tokens.token(r.Context(), false)
+			t, err := c.tokens.token(r.Context())
 			if err != nil {
 				return err
 			}
+			tok = t
 			r.Header.Set("Authorization", "Bearer "+tok)
+			// counted here, where the request is sure to go out again
+			c.count(r.Context(), func(c *Counter) { c.retries.Add(1) })
 			return nil
 		},
 	}
 	resp, err := rc.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, ctx.Err()
+			return nil, "", ctx.Err()
 		}
 		var ae *AuthError
 		if errors.As(err, &ae) {
-			return nil, err
+			return nil, "", err
 		}
 		kind := ErrUnavailable
 		if isTLSError(err) {
 			kind = ErrTLS
 		}
-		return nil, &APIError{Kind: kind, Method: cl.method, Path: u.Path, Table: cl.table,
+		return nil, tok, &APIError{Kind: kind, Method: cl.method, Path: u.Path, Table: cl.table,
 			Attempts: st.attempts, Waited: st.waited, Err: stripURL(err)}
 	}
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		return resp, nil
+		return resp, tok, nil
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
@@ -223,7 +233,7 @@ func (c *Client) doOnce(ctx context.Context, cl call, u *url.URL, force bool) (*
 	if msg == "" {
 		msg = http.StatusText(resp.StatusCode)
 	}
-	return nil, &APIError{
+	return nil, tok, &APIError{
 		Kind: classifyAPI(resp.StatusCode, code, msg, cl.refused), Method: cl.method, Path: u.Path, Table: cl.table,
 		Status: resp.StatusCode, Code: code, Message: msg, Attempts: st.attempts, Waited: st.waited,
 	}

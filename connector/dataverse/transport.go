@@ -1,13 +1,20 @@
 package dataverse
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/ampel/ampel/odata"
 )
+
+// codeRequestLimit is Dataverse's error code for too many requests in the
+// window (api-limits.md).
+const codeRequestLimit = "0x80072322"
 
 // Stats counts the traffic of a Client or of one run.
 type Stats struct {
@@ -15,7 +22,9 @@ type Stats struct {
 	Requests int64
 	// Throttled is how many answers were 429.
 	Throttled int64
-	// Retries is how many attempts were repeats of a failed one.
+	// Retries is how many requests were sent again: after a 429, a 5xx or
+	// a transport failure, or with a fresh token after a 401. A retry given
+	// up before it went out is not counted.
 	Retries int64
 	// Bytes is response body bytes read (after transport decompression).
 	Bytes int64
@@ -76,9 +85,9 @@ func (c *Client) count(ctx context.Context, f func(*Counter)) {
 	}
 }
 
-// transport limits requests in flight per environment and counts them. A
-// slot is held from sending the request until the body is closed or read to
-// the end, so waiting between retries holds none.
+// transport limits requests in flight per environment (the limiter) and
+// counts them. A slot is held from sending the request until the body is
+// closed or read to the end, so waiting between retries holds none.
 type transport struct {
 	next http.RoundTripper
 	c    *Client
@@ -86,19 +95,29 @@ type transport struct {
 
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
-	select {
-	case t.c.env.sem <- struct{}{}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	epoch, err := t.c.env.lim.acquire(ctx)
+	if err != nil {
+		return nil, err
 	}
 	t.c.count(ctx, func(c *Counter) { c.requests.Add(1) })
 	resp, err := t.next.RoundTrip(req)
 	if err != nil {
-		<-t.c.env.sem
+		t.c.env.lim.release()
 		return nil, err
 	}
+	t.c.env.lim.answered(epoch, resp.StatusCode, resp.Header)
 	if resp.StatusCode == http.StatusTooManyRequests {
 		t.c.count(ctx, func(c *Counter) { c.throttled.Add(1) })
+		// the message names the request limit and its window: learn them
+		// (the error body is small; it is put back for the caller)
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+		resp.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.MultiReader(bytes.NewReader(body), resp.Body), resp.Body}
+		if code, msg, ok := odata.ParseErrorBody(body); ok && code == codeRequestLimit {
+			t.c.env.lim.learnLimit(msg)
+		}
 		if ra, ok := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
 			t.c.pause(ra)
 		}
@@ -134,7 +153,7 @@ func (b *countingBody) release() {
 	b.once.Do(func() {
 		n := b.n
 		b.c.count(b.ctx, func(c *Counter) { c.bytes.Add(n) })
-		<-b.c.env.sem
+		b.c.env.lim.release()
 	})
 }
 
@@ -163,7 +182,7 @@ func (c *Client) waitPause(ctx context.Context) error {
 // Dataverse's service protection limits count per user, so every Client
 // of the same environment and client ID in this process shares them.
 type envLimits struct {
-	sem chan struct{}
+	lim *limiter
 	// pauseUntil (unix ns) holds back new requests after a 429: once
 	// Dataverse said when to come back, the other requests wait too
 	// instead of extending the penalty.
@@ -184,7 +203,7 @@ func limitsFor(key string, n int) *envLimits {
 	defer limitsMu.Unlock()
 	l, ok := limits[key]
 	if !ok {
-		l = &envLimits{sem: make(chan struct{}, n)}
+		l = &envLimits{lim: newLimiter(n)}
 		limits[key] = l
 	}
 	return l

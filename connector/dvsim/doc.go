@@ -40,6 +40,9 @@
 // @odata.nextLink with a $skiptoken paging cookie; tracking ends with @odata.deltaLink
 // ($deltatoken=<version>!<MM/dd/yyyy HH:mm:ss>); deltas give changed rows by version, then
 // $deletedEntity entries. Choices made where Dataverse is unverified are marked VERIFY.
+// With a request limit set, answers carry x-ms-ratelimit-burst-remaining-xrm-requests (the
+// requests left in the window) and x-ms-ratelimit-time-remaining-xrm-requests (always the
+// full 1,200,000 ms: execution time is not simulated), as Dataverse sends them.
 //
 // Ordered paging: the sorted rows of an $orderby query are kept (a few queries, keyed by
 // table, $filter, $orderby and data version), so a walk sorts once; a change between pages
@@ -142,7 +145,8 @@
 //	                             answers 401 "Bearer token expired." until the client gets a
 //	                             new one (Server.ExpireTokens)
 //	GET  /_sim/stats             Server.Stats: requests, throttled, errors, faults,
-//	                             tokens_issued, pages, and by_kind (whoami, metadata, count,
+//	                             tokens_issued, pages, peak_in_flight (the most API requests
+//	                             answered at once), and by_kind (whoami, metadata, count,
 //	                             record, query, next_page, delta)
 //
 // Start refuses options out of range (Options.Validate): a negative Scale, rates outside

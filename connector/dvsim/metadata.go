@@ -170,10 +170,11 @@ func evalMeta(n odata.Node, m map[string]any) bool {
 
 // serveMetadata answers the EntityDefinitions forms:
 //
-//	EntityDefinitions?$select=…&$filter=…
+//	EntityDefinitions?$select=…&$filter=…[&$expand=Attributes[($select=…)]]
 //	EntityDefinitions(LogicalName='x')?$select=…&$expand=Attributes($select=…)
 //	EntityDefinitions(LogicalName='x')/Attributes?$select=…&$filter=…
 //	EntityDefinitions(LogicalName='x')/Attributes/Microsoft.Dynamics.CRM.<Type>AttributeMetadata?$select=…&$expand=OptionSet,GlobalOptionSet
+//	EntityDefinitions(LogicalName='x')/Attributes/Microsoft.Dynamics.CRM.EnumAttributeMetadata?$select=LogicalName&$expand=OptionSet,GlobalOptionSet
 //	EntityDefinitions(LogicalName='x')/Attributes(LogicalName='y')[/Microsoft.Dynamics.CRM.<Type>AttributeMetadata]
 //
 // OptionSet is expanded only through a cast, as on Dataverse.
@@ -197,15 +198,27 @@ func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request, rest stri
 	version := strconv.FormatInt(s.metadataVersion, 10)
 	w.Header().Set("x-ms-dynamics-globalmetadataversion", version)
 	ctxBase := s.apiURL + "$metadata#EntityDefinitions"
+	withVersion := false
+	if p := odata.ParsePrefer(r.Header); p.IncludeAnnotations != nil && odata.AnnotationIncluded(p.IncludeAnnotations, odata.AnnotationGlobalMetadataVersion) {
+		withVersion = true
+	}
 	if rest == "" {
 		var out []any
 		for _, t := range s.tables {
 			m := s.entityMeta(t)
 			if filter == nil || evalMeta(filter, m) {
-				out = append(out, project(m, sel))
+				m = project(m, sel)
+				s.expandAttributes(t, m, expand)
+				out = append(out, m)
 			}
 		}
-		body, _ := json.Marshal(map[string]any{odata.KeyContext: ctxBase, "value": out})
+		top := map[string]any{odata.KeyContext: ctxBase, "value": out}
+		if withVersion {
+			// VERIFY: the simulator puts the annotation on the collection
+			// as on a single definition
+			top["@"+odata.AnnotationGlobalMetadataVersion] = version
+		}
+		body, _ := json.Marshal(top)
 		writeJSON(w, 200, body)
 		return
 	}
@@ -221,19 +234,9 @@ func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request, rest stri
 	}
 	if path == "" {
 		m := project(s.entityMeta(t), sel)
-		if strings.HasPrefix(expand, "Attributes") {
-			var asel []string
-			if i := strings.Index(expand, "$select="); i >= 0 {
-				asel = odata.ParseSelect(strings.TrimRight(strings.SplitN(expand[i+8:], ";", 2)[0], ")"))
-			}
-			var attrs []any
-			for _, c := range t.cols {
-				attrs = append(attrs, project(s.attrMeta(t, c, false), asel))
-			}
-			m["Attributes"] = attrs
-		}
+		s.expandAttributes(t, m, expand)
 		m[odata.KeyContext] = ctxBase + "/$entity"
-		if p := odata.ParsePrefer(r.Header); p.IncludeAnnotations != nil && odata.AnnotationIncluded(p.IncludeAnnotations, odata.AnnotationGlobalMetadataVersion) {
+		if withVersion {
 			m["@"+odata.AnnotationGlobalMetadataVersion] = version
 		}
 		body, _ := json.Marshal(m)
@@ -261,7 +264,7 @@ func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request, rest stri
 		if single != "" && c.name != single {
 			continue
 		}
-		if cast != "" && castTypes[c.attrType] != cast {
+		if cast != "" && !isCast(c.attrType, cast) {
 			continue
 		}
 		m := s.attrMeta(t, c, withOptions)
@@ -293,4 +296,38 @@ func optionKeys(on bool) []string {
 		return []string{"OptionSet", "GlobalOptionSet"}
 	}
 	return nil
+}
+
+// isCast reports whether an attribute of attrType is of the derived
+// metadata type cast: its own, or EnumAttributeMetadata, the base type of
+// the choice attributes' metadata (the one cast that expands the option
+// sets of Picklist, State, Status and MultiSelectPicklist attributes
+// together).
+func isCast(attrType, cast string) bool {
+	if cast == "EnumAttributeMetadata" {
+		switch attrType {
+		case "Picklist", "State", "Status", "MultiSelectPicklist", "EntityName":
+			return true
+		}
+		return false
+	}
+	return castTypes[attrType] == cast
+}
+
+// expandAttributes adds the table's attributes to m when expand asks for
+// them ($expand=Attributes or Attributes($select=…)): each as its derived
+// type, without option sets (those come only through a cast).
+func (s *Server) expandAttributes(t *table, m map[string]any, expand string) {
+	if !strings.HasPrefix(expand, "Attributes") {
+		return
+	}
+	var asel []string
+	if i := strings.Index(expand, "$select="); i >= 0 {
+		asel = odata.ParseSelect(strings.TrimRight(strings.SplitN(expand[i+8:], ";", 2)[0], ")"))
+	}
+	attrs := []any{}
+	for _, c := range t.cols {
+		attrs = append(attrs, project(s.attrMeta(t, c, false), asel))
+	}
+	m["Attributes"] = attrs
 }

@@ -88,6 +88,9 @@ type Stats struct {
 	Faults       int64 `json:"faults"` // 502/503 and dropped connections injected
 	TokensIssued int64 `json:"tokens_issued"`
 	Pages        int64 `json:"pages"` // collection pages served
+	// PeakInFlight is the most Web API requests the server was answering
+	// at once (those refused with 429 included).
+	PeakInFlight int64 `json:"peak_in_flight"`
 	// ByKind counts Web API requests by kind: whoami, metadata
 	// (EntityDefinitions), count ($count, RetrieveTotalRecordCount), record
 	// (one row by id), query (a collection's first page), next_page (by
@@ -97,6 +100,7 @@ type Stats struct {
 
 type stats struct {
 	requests, throttled, errors, faults, tokens, pages atomic.Int64
+	inFlight, peakInFlight                             atomic.Int64
 	byKind                                             [len(requestKinds)]atomic.Int64
 }
 
@@ -340,7 +344,8 @@ func (s *Server) SetThrottle(t Throttle) {
 func (s *Server) Stats() Stats {
 	st := Stats{Requests: s.stats.requests.Load(), Throttled: s.stats.throttled.Load(), Errors: s.stats.errors.Load(),
 		Faults: s.stats.faults.Load(), TokensIssued: s.stats.tokens.Load(), Pages: s.stats.pages.Load(),
-		ByKind: make(map[string]int64, len(requestKinds))}
+		PeakInFlight: s.stats.peakInFlight.Load(),
+		ByKind:       make(map[string]int64, len(requestKinds))}
 	for i, k := range requestKinds {
 		st.ByKind[k] = s.stats.byKind[i].Load()
 	}
@@ -413,6 +418,10 @@ func (s *Server) routes() http.Handler {
 func (s *Server) api(rw http.ResponseWriter, r *http.Request) {
 	s.stats.requests.Add(1)
 	s.stats.byKind[requestKind(r)].Add(1)
+	n := s.stats.inFlight.Add(1)
+	defer s.stats.inFlight.Add(-1)
+	for p := s.stats.peakInFlight.Load(); n > p && !s.stats.peakInFlight.CompareAndSwap(p, n); p = s.stats.peakInFlight.Load() {
+	}
 	w := &statusWriter{ResponseWriter: rw}
 	defer func() {
 		if w.status >= 400 && w.status != http.StatusTooManyRequests {
@@ -539,6 +548,10 @@ func (s *Server) admit(w http.ResponseWriter, user string) (func(), bool) {
 			return nil, false
 		}
 		ul.times = append(ul.times, now)
+		// the debug headers Dataverse sends (api-limits.md); the simulator
+		// counts no execution time, so that one stays at the full budget
+		w.Header().Set("x-ms-ratelimit-burst-remaining-xrm-requests", strconv.Itoa(th.Requests-len(ul.times)))
+		w.Header().Set("x-ms-ratelimit-time-remaining-xrm-requests", "1,200,000.00")
 	}
 	ul.inflight++
 	s.limMu.Unlock()
