@@ -54,6 +54,10 @@
 //	  overlap: 5m               # watermark overlap for tables without change tracking
 //	  parallel_tables: 4        # tables synced at once
 //	  checkpoint_every: 10s     # a long full load saves where it stands this often
+//	  reconcile:                # deletes of tables without change tracking: read every key, tombstone the gone
+//	    every: 0s               # tables under large_keys keys at most this often; 0s: every sync
+//	    large_keys: 1000000     # tables with this many keys or more …
+//	    large_every: 24h        # … at most this often
 //	schedules:                  # ampel run: table groups on cron schedules
 //	  - name: hourly
 //	    cron: "0 * * * *"
@@ -162,6 +166,24 @@ type Sync struct {
 	ParallelTables int      `yaml:"parallel_tables"`
 	// CheckpointEvery is how often a long full load saves where it stands.
 	CheckpointEvery Duration `yaml:"checkpoint_every"`
+	// Reconcile says how often tables without change tracking have their
+	// keys read to find deletes.
+	Reconcile Reconcile `yaml:"reconcile"`
+}
+
+// Reconcile is when tables without change tracking have every key read
+// from the source and the records it no longer has tombstoned: the only
+// way their deletes are seen (see package connector).
+type Reconcile struct {
+	// Every is the least time between two reconciliations of a table under
+	// LargeKeys keys; 0 (the default) reconciles on every sync.
+	Every Duration `yaml:"every"`
+	// LargeKeys is the number of keys from which LargeEvery applies.
+	// Default 1000000.
+	LargeKeys int `yaml:"large_keys"`
+	// LargeEvery is the least time between two reconciliations of a large
+	// table. Default 24h.
+	LargeEvery Duration `yaml:"large_every"`
 }
 
 // Table is one Dataverse table to sync, by logical name. In the file it is
@@ -362,6 +384,12 @@ func (c *Config) setDefaults() {
 	if s.CheckpointEvery == 0 {
 		s.CheckpointEvery = Duration(10 * time.Second)
 	}
+	if s.Reconcile.LargeKeys == 0 {
+		s.Reconcile.LargeKeys = 1_000_000
+	}
+	if s.Reconcile.LargeEvery == 0 {
+		s.Reconcile.LargeEvery = Duration(24 * time.Hour)
+	}
 	if c.Serve.Addr == "" {
 		c.Serve.Addr = "127.0.0.1:8080"
 	}
@@ -513,6 +541,12 @@ func (c *Config) validate() error {
 	}
 	if c.Sync.ParallelTables < 1 {
 		add("sync.parallel_tables", "must be at least 1")
+	}
+	if rc := c.Sync.Reconcile; rc.LargeKeys < 1 {
+		add("sync.reconcile.large_keys", "must be at least 1 (a number of keys)")
+	} else if rc.LargeEvery < rc.Every {
+		add("sync.reconcile.large_every", "%s is more often than sync.reconcile.every (%s): large tables are reconciled at most as often as small ones",
+			time.Duration(rc.LargeEvery), time.Duration(rc.Every))
 	}
 
 	groups := map[string]bool{}

@@ -57,6 +57,7 @@ func TestEmptyFileIsDefaults(t *testing.T) {
 	require.Equal(t, DefaultTables, c.TableNames())
 	require.Equal(t, "127.0.0.1:8080", c.Serve.Addr)
 	require.Equal(t, 10*time.Second, c.Sync.CheckpointEvery.D())
+	require.Equal(t, Reconcile{LargeKeys: 1_000_000, LargeEvery: Duration(24 * time.Hour)}, c.Sync.Reconcile, "every sync under a million keys, daily above")
 	require.Equal(t, "UTC", c.KPIs.Timezone)
 	require.Empty(t, c.Scoring.Models, "every model")
 }
@@ -111,6 +112,9 @@ func TestLoadBad(t *testing.T) {
 		"scoring_model":   `scoring_model.bad.yaml:3: scoring.models[1]: "Demo v2" is not a model: write ID or ID@vN`,
 		"audit_retention": `audit_retention.bad.yaml:2: audit.retention_days: "-30" is not a number of days: give 1 or more`,
 		"audit_rule":      `audit_rule.bad.yaml:2: audit.rules[1]: "Bad Rule@v1" is not a rule reference`,
+		// settings that would fail later with a cause hard to find
+		"reconcile_every": `reconcile_every.bad.yaml:4: sync.reconcile.large_every: 24h0m0s is more often than sync.reconcile.every (48h0m0s): large tables are reconciled at most as often as small ones`,
+		"reconcile_keys":  `reconcile_keys.bad.yaml:3: sync.reconcile.large_keys: must be at least 1 (a number of keys)`,
 	}
 	secrets := map[string]string{"AMPEL_TEST_SECRET": "Xy7~qR2sT9uVwZ4aB6cD"}
 	for name, want := range cases {

@@ -32,7 +32,7 @@ type TableResult struct {
 	Bytes     uint64
 	Status    string // ok, failed, canceled
 	Err       error
-	Note      string // e.g. deletes cannot be seen; reloaded because …
+	Note      string // e.g. deletes found by reading its keys; reloaded because …
 }
 
 // ModeUnknown is the mode of a table that failed before its read began

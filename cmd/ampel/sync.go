@@ -64,7 +64,12 @@ func newRunner(cfg *config.Config, s warehouse.Store, envs []config.Environment,
 		ParallelTables:  cfg.Sync.ParallelTables,
 		Overlap:         cfg.Sync.Overlap.D(),
 		CheckpointEvery: cfg.Sync.CheckpointEvery.D(),
-		Logger:          log,
+		Reconcile: connector.ReconcilePolicy{
+			Every:      cfg.Sync.Reconcile.Every.D(),
+			LargeKeys:  uint64(cfg.Sync.Reconcile.LargeKeys),
+			LargeEvery: cfg.Sync.Reconcile.LargeEvery.D(),
+		},
+		Logger: log,
 	}
 	for _, env := range envs {
 		rc.Environments = append(rc.Environments, connector.Environment{Name: env.Name, Client: clientConfig(cfg, env, log)})

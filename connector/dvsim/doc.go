@@ -165,7 +165,8 @@
 // masterid, deactivated), and a batch of ten creates or more adds a noisy member to a planted
 // lead group. The truth stays current: it is computed over live rows, some created leads and
 // accounts are planted duplicates, and a planted invalid value that an update replaces leaves
-// the truth. GET /_sim/records/<logicalname>
+// the truth. Server.Delete deletes one given record the same way (an activity by its type
+// or as activitypointer). GET /_sim/records/<logicalname>
 // (Server.Records) returns live rows with numbers as json.Number (exact).
 //
 // A restored or copied environment: POST /_sim/snapshot (Server.Snapshot) copies the data

@@ -14,7 +14,8 @@
 //     appended, and the tombstone that marks a key deleted (Rows);
 //   - the statements the sync runs on a landing table besides INSERTs: its
 //     newest version, the stored versions of deleted keys, the tombstones
-//     for records a full load did not see (Table's methods);
+//     for records a full load did not see, the live keys and the
+//     tombstones of key reconciliation (Table's methods);
 //   - when two column types are the same column (SameType): the engines
 //     spell one type in several ways (Bool or UInt8, spacing, quotes,
 //     LowCardinality, Decimal64(4) or Decimal(18, 4)), and only a real
