@@ -489,6 +489,9 @@ func (c *Config) validate() error {
 		if e.Authority != "" {
 			if u, err := url.Parse(e.Authority); err != nil || u.Scheme != "https" || u.Host == "" {
 				add(key+".authority", "%s is not an https URL such as https://login.microsoftonline.com/<tenant>", c.show(key+".authority", e.Authority))
+			} else if t := authorityTenant(u); otherTenant(t, e.TenantID) {
+				add(key+".authority", "%s names tenant %s but tenant_id is %s: name one tenant (or leave tenant_id out)",
+					c.show(key+".authority", e.Authority), c.show(key+".authority", t), c.show(key+".tenant_id", e.TenantID))
 			}
 		}
 		if e.ClientID == "" {
@@ -628,6 +631,28 @@ func (c *Config) validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// authorityTenant is the tenant an authority URL names: its first path
+// segment ("" when it has none).
+func authorityTenant(u *url.URL) string {
+	t, _, _ := strings.Cut(strings.Trim(u.Path, "/"), "/")
+	return t
+}
+
+// otherTenant reports whether the tenant of an authority and tenant_id
+// surely name two tenants: both are GUIDs, or both domain names, and they
+// differ. A GUID beside a domain name (contoso.onmicrosoft.com) may be the
+// same tenant; Entra ID tells.
+func otherTenant(authority, tenantID string) bool {
+	if authority == "" || tenantID == "" || strings.EqualFold(authority, tenantID) {
+		return false
+	}
+	return isGUID(authority) == isGUID(tenantID)
+}
+
+var guidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
+func isGUID(s string) bool { return guidPattern.MatchString(s) }
 
 // engineDatabase reports whether name is one of the engine's own
 // databases, whose tables Ampel must never create or drop.

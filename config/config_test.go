@@ -113,6 +113,7 @@ func TestLoadBad(t *testing.T) {
 		"audit_retention": `audit_retention.bad.yaml:2: audit.retention_days: "-30" is not a number of days: give 1 or more`,
 		"audit_rule":      `audit_rule.bad.yaml:2: audit.rules[1]: "Bad Rule@v1" is not a rule reference`,
 		// settings that would fail later with a cause hard to find
+		"other_tenant":    `other_tenant.bad.yaml:5: environments[0].authority: "https://login.microsoftonline.com/99999999-8888-7777-6666-555555555555" names tenant "99999999-8888-7777-6666-555555555555" but tenant_id is "11111111-2222-3333-4444-555555555555": name one tenant (or leave tenant_id out)`,
 		"reconcile_every": `reconcile_every.bad.yaml:4: sync.reconcile.large_every: 24h0m0s is more often than sync.reconcile.every (48h0m0s): large tables are reconciled at most as often as small ones`,
 		"reconcile_keys":  `reconcile_keys.bad.yaml:3: sync.reconcile.large_keys: must be at least 1 (a number of keys)`,
 	}
@@ -128,6 +129,23 @@ func TestLoadBad(t *testing.T) {
 			require.NotContains(t, err.Error(), secrets["AMPEL_TEST_SECRET"])
 			require.NotContains(t, err.Error(), "Q8x~aB3dEf9GhJ2kLm5NpQ7rSt")
 		})
+	}
+}
+
+// TestTenantSpelledTwoWays: an authority with the tenant's domain name
+// beside tenant_id as a GUID may be one tenant, and so may the same GUID in
+// another case: Entra ID decides, the config does not refuse them.
+func TestTenantSpelledTwoWays(t *testing.T) {
+	t.Parallel()
+	for _, authority := range []string{
+		"https://login.microsoftonline.com/contoso.onmicrosoft.com",
+		"https://login.microsoftonline.com/11111111-2222-3333-4444-55555555555A",
+		"https://login.microsoftonline.us",
+	} {
+		doc := "environments:\n  - name: prod\n    url: https://contoso.crm4.dynamics.com\n    tenant_id: 11111111-2222-3333-4444-55555555555a\n" +
+			"    authority: " + authority + "\n    client_id: x\n    client_secret: y\n"
+		_, err := Parse("ampel.yaml", []byte(doc), env(nil))
+		require.NoError(t, err, authority)
 	}
 }
 
