@@ -108,7 +108,8 @@ func TestSyncEnvironmentWideFailure(t *testing.T) {
 			msg := err.Error()
 			require.True(t, strings.HasPrefix(msg, "all 4 tables: "), msg)
 			require.Equal(t, 1, strings.Count(msg, "connection refused"), msg)
-			require.True(t, errors.Is(err, dataverse.ErrUnavailable), "the kind survives the grouping: %v", err)
+			require.True(t, errors.Is(err, dataverse.ErrUnreachable), "the kind survives the grouping: %v", err)
+			require.Contains(t, msg, "check url", "names the setting to check")
 			require.Len(t, connector.GroupErrors(res), 1)
 
 			runs := runRows(t, st, "gone")

@@ -27,7 +27,9 @@
 // JWTs with aud = URL(); the API answers 401 with WWW-Authenticate otherwise. Refusals as
 // Entra ID and Dataverse give them: a wrong secret is 401 invalid_client AADSTS7000215, an
 // unknown client 400 AADSTS700016, any other tenant segment than TenantID() 400
-// invalid_tenant AADSTS90002 (discovery and token endpoints); Faults.NoAppUser answers
+// invalid_tenant AADSTS90002 (discovery and token endpoints), a /.default scope of another
+// URL than URL() 400 invalid_resource AADSTS500011 (the resource principal was not found
+// in the tenant: a wrong environment URL); Faults.NoAppUser answers
 // every API call 403 0x80072560 ("not a member of the organization"), and
 // Faults.NoReadPrivilege reads of the listed tables 403 0x80040220 (missing prvRead…).
 //
