@@ -6,6 +6,15 @@ import (
 	"time"
 )
 
+// newMutation starts the next batch of changes, with the random stream
+// of its number. The caller holds s.mu.
+func (s *Server) newMutation() *mutation {
+	s.mutations++
+	rng := mrand.New(mrand.NewPCG(uint64(s.opts.Seed), uint64(1000+s.mutations)))
+	return &mutation{s: s, rng: rng, g: &gen{s: s, rng: rng, cum: s.userWeights()}, now: s.clock().UTC().Truncate(time.Second),
+		created: map[rowRef]bool{}, updated: map[rowRef]bool{}, deleted: map[rowRef]bool{}, lastLead: -1, lastAccount: -1}
+}
+
 // Delete deletes one live record of the table with the logical name (an
 // activity by its type or as activitypointer) as a user deleting it in
 // Dynamics does, with the relationship behaviour of Mutate's deletes
@@ -23,10 +32,7 @@ func (s *Server) Delete(logical, id string) (MutateResult, error) {
 	if row < 0 || !t.has(row) || !t.alive(row) {
 		return MutateResult{}, fmt.Errorf("dvsim: delete: %s %s is not a live record", logical, id)
 	}
-	s.mutations++
-	rng := mrand.New(mrand.NewPCG(uint64(s.opts.Seed), uint64(1000+s.mutations)))
-	m := &mutation{s: s, rng: rng, g: &gen{s: s, rng: rng, cum: s.userWeights()}, now: s.clock().UTC().Truncate(time.Second),
-		created: map[rowRef]bool{}, updated: map[rowRef]bool{}, deleted: map[rowRef]bool{}, lastLead: -1, lastAccount: -1}
+	m := s.newMutation()
 	root := rowRef{t.owner, row}
 	m.del(root)
 	m.cascade([]rowRef{root})
