@@ -2,13 +2,16 @@ package connector_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"github.com/ampel/ampel/connector"
@@ -205,6 +208,66 @@ func BenchmarkReconcileKeys(b *testing.B) {
 			if bc.name == "with" {
 				b.ReportMetric(float64(keys)/b.Elapsed().Seconds(), "keys/s")
 			}
+		})
+	}
+}
+
+// onKeyPage is a transport that calls do once, when the key read of a
+// table asks for its second page.
+type onKeyPage struct {
+	base     http.RoundTripper
+	set, key string
+	do       func()
+	once     sync.Once
+}
+
+func (o *onKeyPage) RoundTrip(req *http.Request) (*http.Response, error) {
+	q := req.URL.Query()
+	if strings.HasSuffix(req.URL.Path, "/"+o.set) && q.Get("$select") == o.key && q.Get("$skiptoken") != "" {
+		o.once.Do(o.do)
+	}
+	return o.base.RoundTrip(req)
+}
+
+// TestReconcileLeavesRowsWrittenDuringTheKeyRead: a record another sync
+// writes while the key read goes on (one the read may have passed) is not
+// tombstoned by it, although the keys read lack it; the next
+// reconciliation, which began after it was written, judges it.
+func TestReconcileLeavesRowsWrittenDuringTheKeyRead(t *testing.T) {
+	ctx := context.Background()
+	for _, cfg := range warehousetest.All(t) {
+		t.Run(cfg.Driver, func(t *testing.T) {
+			st := openMigrated(t, cfg)
+			sim := startSim(t, dvsim.Options{Seed: 84, Scale: 200, Faults: dvsim.Faults{NoChangeTracking: []string{"lead"}}})
+			tables := []connector.Table{{Name: "lead"}}
+			_, err := connector.Sync(ctx, connector.Options{Store: st, Client: pagedClient(t, sim, 40), Environment: "prod", Tables: tables, RunID: "load"})
+			require.NoError(t, err)
+
+			// changes, so that the increment reads rows newer than the
+			// load's newest (the generated rows' versions do not follow
+			// their modifiedon)
+			require.NotEmpty(t, sim.Mutate(20, 20, 0).Updated["lead"])
+			// what a concurrent sync writes: a live lead with a version
+			// above every stored one, and a key the source does not have
+			late := uuid.New()
+			var inserted error = errors.New("the key read did not reach its second page")
+			hook := &onKeyPage{base: sim.Client().Transport, set: "leads", key: "leadid", do: func() {
+				inserted = st.Exec(ctx, "INSERT INTO landing_lead (leadid, _environment, _version, _deleted, _synced_at) SELECT toUUID(?), 'prod', max(_version) + 1, 0, now() FROM landing_lead", late.String())
+			}}
+			c, err := dataverse.New(ctx, dataverse.Config{URL: sim.URL(), Authority: sim.Authority(), TenantID: sim.TenantID(),
+				ClientID: sim.ClientID(), ClientSecret: sim.ClientSecret(), HTTPClient: &http.Client{Transport: hook}, PageSize: 40})
+			require.NoError(t, err)
+			res, err := connector.Sync(ctx, connector.Options{Store: st, Client: c, Environment: "prod", Tables: tables, RunID: "during"})
+			require.NoError(t, err)
+			require.NoError(t, inserted)
+			require.Equal(t, connector.ModeWatermark, res[0].Mode)
+			require.Zero(t, res[0].Deleted)
+			require.Contains(t, viewVersions(t, st, "lead", "leadid", "prod"), late.String(), "written after the key read began: left alone")
+
+			res, err = connector.Sync(ctx, connector.Options{Store: st, Client: pagedClient(t, sim, 40), Environment: "prod", Tables: tables, RunID: "after"})
+			require.NoError(t, err)
+			require.EqualValues(t, 1, res[0].Deleted)
+			requireViewEqual(t, st, sim, "lead", "leadid", "prod", "the next reconciliation")
 		})
 	}
 }
