@@ -54,6 +54,10 @@
 //	  overlap: 5m               # watermark overlap for tables without change tracking
 //	  parallel_tables: 14       # tables synced at once (round trips to Dataverse overlap)
 //	  checkpoint_every: 10s     # a long full load saves where it stands this often
+//	  reconcile:                # deletes of tables without change tracking: read every key, tombstone the gone
+//	    every: 0s               # tables under large_keys keys at most this often; 0s: every sync
+//	    large_keys: 1000000     # tables with this many keys or more …
+//	    large_every: 24h        # … at most this often
 //	schedules:                  # ampel run: table groups on cron schedules
 //	  - name: hourly
 //	    cron: "0 * * * *"
@@ -173,6 +177,24 @@ type Sync struct {
 	ParallelTables int      `yaml:"parallel_tables"`
 	// CheckpointEvery is how often a long full load saves where it stands.
 	CheckpointEvery Duration `yaml:"checkpoint_every"`
+	// Reconcile says how often tables without change tracking have their
+	// keys read to find deletes.
+	Reconcile Reconcile `yaml:"reconcile"`
+}
+
+// Reconcile is when tables without change tracking have every key read
+// from the source and the records it no longer has tombstoned: the only
+// way their deletes are seen (see package connector).
+type Reconcile struct {
+	// Every is the least time between two reconciliations of a table under
+	// LargeKeys keys; 0 (the default) reconciles on every sync.
+	Every Duration `yaml:"every"`
+	// LargeKeys is the number of keys from which LargeEvery applies.
+	// Default 1000000.
+	LargeKeys int `yaml:"large_keys"`
+	// LargeEvery is the least time between two reconciliations of a large
+	// table. Default 24h.
+	LargeEvery Duration `yaml:"large_every"`
 }
 
 // Table is one Dataverse table to sync, by logical name. In the file it is
@@ -422,6 +444,12 @@ func (c *Config) setDefaults() {
 	if s.CheckpointEvery == 0 {
 		s.CheckpointEvery = Duration(10 * time.Second)
 	}
+	if s.Reconcile.LargeKeys == 0 {
+		s.Reconcile.LargeKeys = 1_000_000
+	}
+	if s.Reconcile.LargeEvery == 0 {
+		s.Reconcile.LargeEvery = Duration(24 * time.Hour)
+	}
 	if c.Serve.SnapshotKeep == 0 {
 		c.Serve.SnapshotKeep = Duration(time.Hour)
 	}
@@ -532,6 +560,9 @@ func (c *Config) validate() error {
 		if e.Authority != "" {
 			if u, err := url.Parse(e.Authority); err != nil || u.Scheme != "https" || u.Host == "" {
 				add(key+".authority", "%s is not an https URL such as https://login.microsoftonline.com/<tenant>", c.show(key+".authority", e.Authority))
+			} else if t := authorityTenant(u); otherTenant(t, e.TenantID) {
+				add(key+".authority", "%s names tenant %s but tenant_id is %s: name one tenant (or leave tenant_id out)",
+					c.show(key+".authority", e.Authority), c.show(key+".authority", t), c.show(key+".tenant_id", e.TenantID))
 			}
 		}
 		if e.ClientID == "" {
@@ -584,6 +615,12 @@ func (c *Config) validate() error {
 	}
 	if c.Sync.ParallelTables < 1 {
 		add("sync.parallel_tables", "must be at least 1")
+	}
+	if rc := c.Sync.Reconcile; rc.LargeKeys < 1 {
+		add("sync.reconcile.large_keys", "must be at least 1 (a number of keys)")
+	} else if rc.LargeEvery < rc.Every {
+		add("sync.reconcile.large_every", "%s is more often than sync.reconcile.every (%s): large tables are reconciled at most as often as small ones",
+			time.Duration(rc.LargeEvery), time.Duration(rc.Every))
 	}
 
 	groups := map[string]bool{}
@@ -719,6 +756,28 @@ func sha256Hex(s string) bool {
 	}
 	return true
 }
+
+// authorityTenant is the tenant an authority URL names: its first path
+// segment ("" when it has none).
+func authorityTenant(u *url.URL) string {
+	t, _, _ := strings.Cut(strings.Trim(u.Path, "/"), "/")
+	return t
+}
+
+// otherTenant reports whether the tenant of an authority and tenant_id
+// surely name two tenants: both are GUIDs, or both domain names, and they
+// differ. A GUID beside a domain name (contoso.onmicrosoft.com) may be the
+// same tenant; Entra ID tells.
+func otherTenant(authority, tenantID string) bool {
+	if authority == "" || tenantID == "" || strings.EqualFold(authority, tenantID) {
+		return false
+	}
+	return isGUID(authority) == isGUID(tenantID)
+}
+
+var guidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
+func isGUID(s string) bool { return guidPattern.MatchString(s) }
 
 // engineDatabase reports whether name is one of the engine's own
 // databases, whose tables Ampel must never create or drop.

@@ -57,6 +57,7 @@ func TestEmptyFileIsDefaults(t *testing.T) {
 	require.Equal(t, DefaultTables, c.TableNames())
 	require.Equal(t, "127.0.0.1:8080", c.Serve.Addr)
 	require.Equal(t, 10*time.Second, c.Sync.CheckpointEvery.D())
+	require.Equal(t, Reconcile{LargeKeys: 1_000_000, LargeEvery: Duration(24 * time.Hour)}, c.Sync.Reconcile, "every sync under a million keys, daily above")
 	require.Equal(t, "UTC", c.KPIs.Timezone)
 	require.Empty(t, c.Scoring.Models, "every model")
 }
@@ -112,6 +113,10 @@ func TestLoadBad(t *testing.T) {
 		"audit_retention": `audit_retention.bad.yaml:2: audit.retention_days: "-30" is not a number of days: give 1 or more`,
 		"snapshot_keep":   `snapshot_keep.bad.yaml:2: serve.snapshot_keep: "-5m" is not a duration such as 30s, 5m or 1h`,
 		"audit_rule":      `audit_rule.bad.yaml:2: audit.rules[1]: "Bad Rule@v1" is not a rule reference`,
+		// settings that would fail later with a cause hard to find
+		"other_tenant":    `other_tenant.bad.yaml:5: environments[0].authority: "https://login.microsoftonline.com/99999999-8888-7777-6666-555555555555" names tenant "99999999-8888-7777-6666-555555555555" but tenant_id is "11111111-2222-3333-4444-555555555555": name one tenant (or leave tenant_id out)`,
+		"reconcile_every": `reconcile_every.bad.yaml:4: sync.reconcile.large_every: 24h0m0s is more often than sync.reconcile.every (48h0m0s): large tables are reconciled at most as often as small ones`,
+		"reconcile_keys":  `reconcile_keys.bad.yaml:3: sync.reconcile.large_keys: must be at least 1 (a number of keys)`,
 	}
 	secrets := map[string]string{"AMPEL_TEST_SECRET": "Xy7~qR2sT9uVwZ4aB6cD"}
 	for name, want := range cases {
@@ -125,6 +130,23 @@ func TestLoadBad(t *testing.T) {
 			require.NotContains(t, err.Error(), secrets["AMPEL_TEST_SECRET"])
 			require.NotContains(t, err.Error(), "Q8x~aB3dEf9GhJ2kLm5NpQ7rSt")
 		})
+	}
+}
+
+// TestTenantSpelledTwoWays: an authority with the tenant's domain name
+// beside tenant_id as a GUID may be one tenant, and so may the same GUID in
+// another case: Entra ID decides, the config does not refuse them.
+func TestTenantSpelledTwoWays(t *testing.T) {
+	t.Parallel()
+	for _, authority := range []string{
+		"https://login.microsoftonline.com/contoso.onmicrosoft.com",
+		"https://login.microsoftonline.com/11111111-2222-3333-4444-55555555555A",
+		"https://login.microsoftonline.us",
+	} {
+		doc := "environments:\n  - name: prod\n    url: https://contoso.crm4.dynamics.com\n    tenant_id: 11111111-2222-3333-4444-55555555555a\n" +
+			"    authority: " + authority + "\n    client_id: x\n    client_secret: y\n"
+		_, err := Parse("ampel.yaml", []byte(doc), env(nil))
+		require.NoError(t, err, authority)
 	}
 }
 

@@ -121,6 +121,11 @@ func (ts *tableSync) delta(ctx context.Context, st state, sel []string) error {
 	if ok1 && ok2 && now < was {
 		return &errVersionsBack{was: was, now: now}
 	}
+	// before the link is saved: a crash in between passes the deletes on
+	// again in the rerun
+	if err := ts.tombstoneActivities(ctx, ts.cat); err != nil {
+		return err
+	}
 	ts.link = next
 	return ts.states.save(ctx, ts.entity.LogicalName, state{Mode: ModeDelta, DeltaLink: next, Columns: sel, Generation: ts.gen})
 }
@@ -352,6 +357,9 @@ func (w *batchWriter) delete(ctx context.Context, deleted []dataverse.Deleted) e
 			return fmt.Errorf("%s: deleted entity id %q is not a GUID", w.ts.entity.EntitySetName, d.ID)
 		}
 		w.deleted = append(w.deleted, id)
+		if isActivity(w.ts.entity) {
+			w.ts.activityDeletes = append(w.ts.activityDeletes, id)
+		}
 	}
 	if len(w.deleted) >= w.ts.opts.BatchRows {
 		return w.flush(ctx)

@@ -3,6 +3,7 @@ package connector_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -108,7 +109,8 @@ func TestSyncEnvironmentWideFailure(t *testing.T) {
 			msg := err.Error()
 			require.True(t, strings.HasPrefix(msg, "all 4 tables: "), msg)
 			require.Equal(t, 1, strings.Count(msg, "connection refused"), msg)
-			require.True(t, errors.Is(err, dataverse.ErrUnavailable), "the kind survives the grouping: %v", err)
+			require.True(t, errors.Is(err, dataverse.ErrUnreachable), "the kind survives the grouping: %v", err)
+			require.Contains(t, msg, "check url", "names the setting to check")
 			require.Len(t, connector.GroupErrors(res), 1)
 
 			runs := runRows(t, st, "gone")
@@ -154,4 +156,16 @@ func TestErrorGroupNames(t *testing.T) {
 	require.EqualError(t, groups[0], "all 3 tables: boom")
 	groups = connector.GroupErrors(append(results[:2:2], connector.TableResult{Environment: "prod", Table: "z"}))
 	require.EqualError(t, groups[0], "a and b: boom")
+
+	// one answer after a different number of retries is one cause; another
+	// answer is another
+	unavailable := func(table string, attempts int, status int) connector.TableResult {
+		return connector.TableResult{Environment: "prod", Table: table, Err: fmt.Errorf("read %s: %w", table, &dataverse.APIError{
+			Kind: dataverse.ErrUnavailable, Method: "GET", Path: "/api/data/v9.2/" + table + "s", Table: table, Status: status,
+			Attempts: attempts, Waited: time.Duration(attempts) * time.Second})}
+	}
+	groups = connector.GroupErrors([]connector.TableResult{unavailable("lead", 3, 503), unavailable("contact", 5, 503), unavailable("account", 4, 502)})
+	require.Len(t, groups, 2)
+	require.Equal(t, []string{"lead", "contact"}, groups[0].Tables)
+	require.Equal(t, []string{"account"}, groups[1].Tables)
 }

@@ -33,6 +33,9 @@ type RunnerConfig struct {
 	ParallelTables  int
 	Overlap         time.Duration
 	CheckpointEvery time.Duration
+	// Reconcile is Options.Reconcile: when tables without change tracking
+	// have their keys reconciled.
+	Reconcile ReconcilePolicy
 	// Logger gets the logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -117,6 +120,7 @@ func (r *Runner) Sync(ctx context.Context, req Request) ([]TableResult, error) {
 			ParallelTables:  r.cfg.ParallelTables,
 			Overlap:         r.cfg.Overlap,
 			CheckpointEvery: r.cfg.CheckpointEvery,
+			Reconcile:       r.cfg.Reconcile,
 			RunID:           runID,
 			Progress:        req.Progress,
 			Logger:          r.log,

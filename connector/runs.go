@@ -32,7 +32,7 @@ type TableResult struct {
 	Bytes     uint64
 	Status    string // ok, failed, canceled
 	Err       error
-	Note      string // e.g. deletes cannot be seen; reloaded because …
+	Note      string // e.g. deletes found by reading its keys; reloaded because …
 }
 
 // ModeUnknown is the mode of a table that failed before its read began
@@ -149,7 +149,7 @@ func (g *ErrorGroup) Which() string {
 // shares (credentials, DNS, the warehouse) is said once rather than once
 // per table. Two errors have the same cause when they carry the same
 // Entra ID refusal, the same Dataverse answer apart from the request's
-// path and table, or the same text.
+// path, table and retries, or the same text.
 func GroupErrors(results []TableResult) []*ErrorGroup {
 	var groups []*ErrorGroup
 	byKey := map[string]*ErrorGroup{}
@@ -181,8 +181,11 @@ func errorCause(err error) string {
 	case errors.As(err, &auth):
 		return auth.Error()
 	case errors.As(err, &api):
+		// the same answer after a different number of retries is the
+		// same cause
 		c := *api
 		c.Path, c.Table = "", ""
+		c.Attempts, c.Waited = 0, 0
 		return c.Error()
 	}
 	return err.Error()

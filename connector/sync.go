@@ -23,7 +23,12 @@
 //     deleted ids, in proportion to the changes. A refused delta link
 //     (expired, invalid) turns into a full reload, noted in sync_runs. A
 //     table without change tracking is read by modifiedon with an overlap
-//     window instead; deletes cannot be seen for it, which sync_runs notes.
+//     window instead; its deletes are found by key reconciliation: every
+//     key is read ($select=<key>) on the schedule of Options.Reconcile, and
+//     the records the source no longer has are tombstoned (reconcile.go);
+//     sync_runs notes what was reconciled. The deletes an activity table's
+//     delta reports (task, email, …) also tombstone their rows in
+//     activitypointer, which has no change tracking in Dataverse.
 //  3. Writing. Rows go to the landing table in large batches with
 //     _version = the load generation in the high 20 bits and the row's
 //     versionnumber in the low 44 (landing.Version). Every full load raises
@@ -63,6 +68,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/ampel/ampel/connector/dataverse"
 	"github.com/ampel/ampel/connector/schema"
@@ -111,6 +118,10 @@ type Options struct {
 	Overlap time.Duration
 	// BatchRows is the number of rows per INSERT. Default DefaultBatchRows.
 	BatchRows int
+	// Reconcile says how often a table without change tracking has its
+	// keys reconciled to find deletes (reconcile.go); the zero value is
+	// the default policy.
+	Reconcile ReconcilePolicy
 	// CheckpointEvery is how often a full load saves where it stands, so
 	// that a load stopped by a crash goes on from there. Default
 	// DefaultCheckpointEvery. A load stopped by an error or cancellation
@@ -216,6 +227,11 @@ type tableSync struct {
 	sourceMax uint64
 	// link is the delta link this run saved, if any
 	link string
+	// cat holds the warehouse's tables as the run found them at its start
+	cat warehouse.Catalog
+	// activityDeletes are the keys a delta of an activity table saw
+	// deleted, for activitypointer (see tombstoneActivities)
+	activityDeletes []uuid.UUID
 }
 
 // readSyncStart reads what every table of a run needs from the warehouse
@@ -238,7 +254,7 @@ func readSyncStart(ctx context.Context, opts Options) (map[string]state, warehou
 
 func syncTable(ctx context.Context, opts *Options, t Table, st state, haveState bool, cat warehouse.Catalog, states *stateWriter, shared *runShared) TableResult {
 	res := TableResult{RunID: opts.RunID, Environment: opts.Environment, Table: t.Name, Started: time.Now().UTC()}
-	ts := &tableSync{opts: opts, shared: shared, res: &res, counter: &dataverse.Counter{}, states: states, stored: st,
+	ts := &tableSync{opts: opts, shared: shared, res: &res, counter: &dataverse.Counter{}, states: states, stored: st, cat: cat,
 		log: opts.Logger.With("environment", opts.Environment, "table", t.Name)}
 	ctx = dataverse.WithCounter(ctx, ts.counter)
 	err := ts.run(ctx, t, st, haveState, cat)
@@ -280,16 +296,19 @@ func (ts *tableSync) run(ctx context.Context, t Table, st state, haveState bool,
 
 	var back *errVersionsBack
 	if !ent.ChangeTrackingEnabled {
-		ts.res.Note = "change tracking is off for this table: deletes cannot be seen; enable Track changes in Dataverse"
+		ts.res.Note = untrackedNote + ": deletes are found by reading its keys"
 		if opts.Full || !haveState || st.Mode != ModeWatermark || !sameCols {
-			return ts.watermark(ctx, sel, nil, ModeFull)
+			return ts.watermarkLoad(ctx, sel, ModeFull)
 		}
 		err := ts.watermark(ctx, sel, &st, "")
 		if errors.As(err, &back) {
 			ts.log.Warn("the source's versions went backwards; reloading the table", "error", err)
-			return ts.startOver(ts.res.Note+"; "+back.Error()+": full reload", func() error { return ts.watermark(ctx, sel, nil, ModeReload) })
+			return ts.startOver(ts.res.Note+"; "+back.Error()+": full reload", func() error { return ts.watermarkLoad(ctx, sel, ModeReload) })
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		return ts.maybeReconcileKeys(ctx)
 	}
 	loading := haveState && (st.Mode == ModeFull || st.Mode == ModeReload)
 	switch {
@@ -337,6 +356,18 @@ func (ts *tableSync) run(ctx context.Context, t Table, st state, haveState bool,
 		return ts.startOver(back.Error()+": full reload", reload)
 	}
 	return err
+}
+
+// watermarkLoad loads a table without change tracking in full, by
+// modifiedon, in mode. The load tombstones what it did not see, so it
+// counts as a key reconciliation.
+func (ts *tableSync) watermarkLoad(ctx context.Context, sel []string, mode string) error {
+	began := time.Now().UTC()
+	if err := ts.watermark(ctx, sel, nil, mode); err != nil {
+		return err
+	}
+	ts.res.Note += "; this full load read them all"
+	return recordReconciled(context.WithoutCancel(ctx), ts.opts.Store, ts.opts.Environment, ts.entity.LogicalName, began, ts.res.Upserted, ts.res.Deleted)
 }
 
 // resume goes on with an interrupted full load from its checkpoint. When

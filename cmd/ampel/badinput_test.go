@@ -151,7 +151,8 @@ func TestSyncSummaryAndRefusals(t *testing.T) {
 	require.Equal(t, 1, strings.Count(stderr, "AADSTS7000215"), stderr)
 	require.Equal(t, 1, strings.Count(stdout, "AADSTS7000215"), "the summary says it once:\n%s", stdout)
 	require.Contains(t, stdout, "error 1 (sim: all 14 tables): token request")
-	require.Equal(t, 14, strings.Count(stdout, "  error 1\n"), stdout)
+	require.Equal(t, 1, strings.Count(stdout, "  error 1\n"), "one row for the environment, not one per table:\n%s", stdout)
+	require.Regexp(t, `(?m)^sim +all 14 tables +delta +failed +0 +0 +0 +0 +0 +0 +\S+ +error 1$`, stdout)
 	for table, r := range bad.lastRuns() {
 		require.Equal(t, "delta", r["mode"], "%s was due for a delta", table)
 		require.Equal(t, "failed", r["status"], table)
@@ -191,4 +192,28 @@ func TestIsTerminal(t *testing.T) {
 	require.NoError(t, err)
 	defer pty.Close()
 	require.True(t, isTerminal(pty))
+}
+
+// TestSyncWrongURLOrAuthority: a new user's wrong url or authority fails
+// with one line that keeps the cause and names the setting to fix, and the
+// summary shows the environment's one failure as one row.
+func TestSyncWrongURLOrAuthority(t *testing.T) {
+	x := newE2E(t, "embedded", dvsim.Options{Seed: 43, Scale: 100})
+	url := x.withConfig("wrongurl", func(s string) string {
+		return strings.Replace(s, "url: "+x.sim.URL(), "url: https://org.ampel.invalid", 1)
+	})
+	authority := x.withConfig("wrongauthority", func(s string) string {
+		return strings.Replace(s, "authority: "+x.sim.Authority(), "authority: https://login.ampel.invalid/"+x.sim.TenantID(), 1)
+	})
+	x.ampel("migrate") // its log lines go before the tests
+	stdout, stderr, code := url.exec("sync")
+	require.Equal(t, exitFailed, code)
+	requireOneLine(t, "sync", stderr, "environment sim: token request to "+x.sim.Authority()+" failed: AADSTS500011: The resource principal named https://org.ampel.invalid was not found")
+	require.Contains(t, stderr, " — check url: Entra ID knows no Dataverse environment by that URL in this tenant")
+	require.Regexp(t, `(?m)^sim +all 14 tables +full +failed +0 +0 +0 +0 +0 +0 +\S+ +error 1$`, stdout)
+
+	_, stderr, code = authority.exec("sync")
+	require.Equal(t, exitFailed, code)
+	requireOneLine(t, "sync", stderr, "environment sim: token request to https://login.ampel.invalid/"+x.sim.TenantID()+
+		" failed: lookup login.ampel.invalid: no such host — check authority: the host name does not resolve (leave authority out for https://login.microsoftonline.com/<tenant_id>)")
 }

@@ -183,7 +183,7 @@ func (d *doctor) environment(ctx context.Context, cfg *config.Config, env config
 			continue
 		}
 		if !ent.ChangeTrackingEnabled {
-			d.warn(what, "readable; change tracking is off: synced by modifiedon, deletes cannot be seen (enable Track changes on the table)")
+			d.warn(what, "readable; change tracking is off: synced by modifiedon, deletes found by reading every key (sync.reconcile); enable Track changes on the table to read only changes")
 			continue
 		}
 		d.ok(what, "readable, change tracking on")

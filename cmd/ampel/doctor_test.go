@@ -111,7 +111,7 @@ func TestDoctorChangeTrackingOff(t *testing.T) {
 	require.Equal(t, 0, code, "a warning is no failure; stderr: %s\nstdout: %s", errOut, out)
 	checks, summary := doctorChecks(t, out)
 	require.Equal(t, "warn", checks["sim/incident"][0], out)
-	require.Contains(t, checks["sim/incident"][1], "deletes cannot be seen")
+	require.Contains(t, checks["sim/incident"][1], "deletes found by reading every key")
 	require.Contains(t, checks["sim/incident"][1], "Track changes")
 	for name, c := range checks {
 		if name != "sim/incident" {

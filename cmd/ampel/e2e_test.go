@@ -375,11 +375,14 @@ func TestSyncChangeTrackingOff(t *testing.T) {
 	x.ampel("sync")
 	r := x.lastRuns()["incident"]
 	require.Equal(t, "full", r["mode"])
-	require.Contains(t, r["note"], "deletes cannot be seen")
-	x.sim.Mutate(10, 30, 0)
+	require.Equal(t, "change tracking is off for this table: deletes are found by reading its keys; this full load read them all", r["note"])
+	x.sim.Mutate(10, 30, 8)
 	x.ampel("sync")
 	x.requireEqual("watermark")
-	require.Equal(t, "watermark", x.lastRuns()["incident"]["mode"])
+	r = x.lastRuns()["incident"]
+	require.Equal(t, "watermark", r["mode"])
+	require.Contains(t, r["note"], "change tracking is off for this table: deletes found by reading its keys (")
+	require.NotContains(t, r["note"], "cannot be seen")
 }
 
 // TestSyncSurvivesKill kills the sync process at random points — mid

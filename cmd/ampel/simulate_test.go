@@ -153,7 +153,7 @@ func TestSimulateProcess(t *testing.T) {
 
 	x.ampel("sync")
 	leadsEqual("first load")
-	require.Contains(t, x.lastRuns()["incident"]["note"], "deletes cannot be seen", "--faults no-change-tracking took effect")
+	require.Contains(t, x.lastRuns()["incident"]["note"], "change tracking is off for this table", "--faults no-change-tracking took effect")
 
 	// a 503 burst and tight limits, switched on while it runs
 	p.set("/_sim/faults", `{"error_rate": 0.15}`)

@@ -64,7 +64,12 @@ func newRunner(cfg *config.Config, s warehouse.Store, envs []config.Environment,
 		ParallelTables:  cfg.Sync.ParallelTables,
 		Overlap:         cfg.Sync.Overlap.D(),
 		CheckpointEvery: cfg.Sync.CheckpointEvery.D(),
-		Logger:          log,
+		Reconcile: connector.ReconcilePolicy{
+			Every:      cfg.Sync.Reconcile.Every.D(),
+			LargeKeys:  uint64(cfg.Sync.Reconcile.LargeKeys),
+			LargeEvery: cfg.Sync.Reconcile.LargeEvery.D(),
+		},
+		Logger: log,
 	}
 	for _, env := range envs {
 		rc.Environments = append(rc.Environments, connector.Environment{Name: env.Name, Client: clientConfig(cfg, env, log)})
@@ -142,9 +147,33 @@ func printResults(w io.Writer, results []connector.TableResult) {
 			ref[[2]string{g.Environment, t}] = i + 1
 		}
 	}
+	// an environment whose every table failed with one cause before
+	// doing anything is one row, not one per table
+	whole := map[string]*connector.ErrorGroup{}
+	for _, g := range groups {
+		if len(g.Tables) == g.Of && g.Of > 1 && idle(results, g) {
+			whole[g.Environment] = g
+		}
+	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ENVIRONMENT\tTABLE\tMODE\tSTATUS\tUPSERTED\tDELETED\tPAGES\tREQUESTS\tTHROTTLED\tRETRIES\tTIME\tNOTE")
+	said := map[string]bool{}
 	for _, r := range results {
+		if g := whole[r.Environment]; g != nil {
+			if !said[r.Environment] {
+				said[r.Environment] = true
+				var req, thr, ret uint32
+				var took time.Duration
+				for _, x := range results {
+					if x.Environment == r.Environment {
+						req, thr, ret, took = req+x.Requests, thr+x.Throttled, ret+x.Retries, max(took, x.Finished.Sub(x.Started))
+					}
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t0\t0\t0\t%d\t%d\t%d\t%s\terror %d\n", r.Environment, g.Which(), groupMode(results, g), r.Status,
+					req, thr, ret, took.Round(time.Millisecond), ref[[2]string{r.Environment, r.Table}])
+			}
+			continue
+		}
 		note := r.Note
 		if n := ref[[2]string{r.Environment, r.Table}]; n > 0 {
 			if note != "" {
@@ -159,4 +188,29 @@ func printResults(w io.Writer, results []connector.TableResult) {
 	for i, g := range groups {
 		fmt.Fprintf(w, "error %d (%s: %s): %s\n", i+1, g.Environment, g.Which(), oneLine(g.Err.Error()))
 	}
+}
+
+// idle reports whether every table of g read and wrote nothing.
+func idle(results []connector.TableResult, g *connector.ErrorGroup) bool {
+	for _, r := range results {
+		if r.Environment == g.Environment && (r.Pages > 0 || r.Upserted > 0 || r.Deleted > 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// groupMode is the mode of g's tables when they share one, else "-".
+func groupMode(results []connector.TableResult, g *connector.ErrorGroup) string {
+	mode := ""
+	for _, r := range results {
+		if r.Environment != g.Environment {
+			continue
+		}
+		if mode != "" && r.Mode != mode {
+			return "-"
+		}
+		mode = r.Mode
+	}
+	return mode
 }

@@ -18,11 +18,16 @@
 //
 // Failures are *APIError (a Dataverse answer) or *AuthError (Entra ID
 // refused a token); errors.Is tells the kind: ErrBadSecret,
-// ErrUnknownTenant, ErrUnknownClient (all also ErrAuth), ErrNoAppUser,
-// ErrPrivilege, ErrChangeTrackingDisabled, ErrDeltaTokenExpired,
-// ErrThrottled, ErrUnavailable, ErrNotFound, ErrMalformed, ErrRequest. The
-// message is one line and ends with what to fix. Errors and logs carry the
-// URL path, never the query string, the token or the secret.
+// ErrUnknownTenant, ErrUnknownClient, ErrWrongResource (all also ErrAuth),
+// ErrUnreachable, ErrNoAppUser, ErrPrivilege, ErrChangeTrackingDisabled,
+// ErrDeltaTokenExpired, ErrThrottled, ErrUnavailable, ErrNotFound,
+// ErrMalformed, ErrRequest. The message is one line, keeps the cause (a
+// long text keeps its start and its end, where a Go error says why) and
+// ends with what to fix, naming the setting: url for an environment that
+// cannot be reached or that Entra ID does not know in the tenant
+// (AADSTS500011), authority for a token endpoint that cannot be reached.
+// Errors and logs carry the URL path, never the query string, the token or
+// the secret.
 //
 // The HTTP status Dataverse gives an expired delta token is not documented.
 // This package treats 410 and any other 4xx (except 401, 403 and 429)
@@ -33,7 +38,9 @@
 //
 // Requests go through go-retryablehttp with the Dataverse policy: 429 waits
 // exactly Retry-After (seconds or an HTTP date); 502, 503, 504 and
-// transport failures (reset, EOF, timeout) back off exponentially from
+// transport failures (reset, EOF, timeout; not ErrUnreachable: a name that
+// does not resolve, a refused connection or a port without TLS is a wrong
+// setting and fails at once) back off exponentially from
 // RetryWaitMin to RetryWaitMax with jitter; a request gives up when its
 // next wait would take its total waiting past MaxWait, and the error says
 // the last status, the attempts and the time waited. After a 429 every

@@ -5,9 +5,12 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"regexp"
 	"strings"
+	"syscall"
 	"time"
+	"unicode/utf8"
 )
 
 // Error kinds. Every error this package returns for a failed call matches
@@ -26,6 +29,15 @@ var (
 	// ErrUnknownClient: no app registration with this client ID in the
 	// tenant (AADSTS700016).
 	ErrUnknownClient = errors.New("application not found in tenant")
+	// ErrWrongResource: Entra ID knows no resource by the environment URL
+	// in the tenant (AADSTS500011, AADSTS70011 about the scope): the URL is
+	// not the environment's, or the environment is in another tenant.
+	ErrWrongResource = errors.New("environment URL is not a resource of the tenant")
+	// ErrUnreachable: the host of the environment URL or of the authority
+	// cannot be reached at all: its name does not resolve, nothing listens
+	// on the port, or it does not speak TLS there. Such a request is not
+	// retried: the setting is wrong, not the network slow.
+	ErrUnreachable = errors.New("host unreachable")
 	// ErrNoAppUser: the token is valid but the environment has no
 	// application user for the app (0x80072560, "not a member of the
 	// organization").
@@ -140,13 +152,17 @@ func (e *APIError) hint() string {
 		return "check the table name and the environment URL"
 	case ErrTLS:
 		return "the server's certificate is not trusted: set the CA file to the CA that signed it"
+	case ErrUnreachable:
+		return "check url, the environment URL (e.g. https://contoso.crm4.dynamics.com): " + unreachableWhy(e.Err)
 	}
 	return ""
 }
 
-// AuthError is a token request Microsoft Entra ID refused.
+// AuthError is a token request Microsoft Entra ID refused, or one that
+// did not reach it (Kind ErrUnreachable).
 type AuthError struct {
-	// Kind is ErrBadSecret, ErrUnknownTenant, ErrUnknownClient or ErrAuth.
+	// Kind is ErrBadSecret, ErrUnknownTenant, ErrUnknownClient,
+	// ErrWrongResource, ErrUnreachable, ErrTLS or ErrAuth.
 	Kind error
 	// Code is the AADSTS code, e.g. "AADSTS7000215", if the answer had one.
 	Code string
@@ -154,6 +170,8 @@ type AuthError struct {
 	Description string
 	// Authority and ClientID identify what was asked (no secret).
 	Authority, ClientID string
+	// Err is the network error of a request that got no answer.
+	Err error
 }
 
 func (e *AuthError) Error() string {
@@ -167,6 +185,10 @@ func (e *AuthError) Error() string {
 		hint = "the client ID is wrong or the app is not registered in this tenant"
 	case ErrTLS:
 		hint = "the authority's certificate is not trusted: set the CA file to the CA that signed it"
+	case ErrWrongResource:
+		hint = "check url: Entra ID knows no Dataverse environment by that URL in this tenant (copy the environment URL from the Power Platform admin center, e.g. https://contoso.crm4.dynamics.com)"
+	case ErrUnreachable:
+		hint = "check authority: " + unreachableWhy(e.Err) + " (leave authority out for https://login.microsoftonline.com/<tenant_id>)"
 	default:
 		hint = "check the tenant ID, client ID and credential"
 	}
@@ -178,6 +200,45 @@ func (e *AuthError) Error() string {
 		msg += ": " + e.Description
 	}
 	return msg + " — " + hint
+}
+
+// Unwrap returns the network error, if any.
+func (e *AuthError) Unwrap() error { return e.Err }
+
+// unreachable finds in err why a host could not be reached at all, as a
+// short error that keeps the cause ("no such host", "connection
+// refused"), or nil when err is not such a failure.
+func unreachable(err error) error {
+	var dns *net.DNSError
+	if errors.As(err, &dns) && dns.IsNotFound {
+		// without the resolver's address, which says nothing to fix
+		return fmt.Errorf("lookup %s: no such host", dns.Name)
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && errors.Is(err, syscall.ECONNREFUSED) {
+		return fmt.Errorf("dial %s %s: connection refused", op.Net, op.Addr)
+	}
+	var rh tls.RecordHeaderError
+	switch {
+	case strings.Contains(err.Error(), plainHTTP):
+		return errors.New(plainHTTP)
+	case errors.As(err, &rh) || strings.Contains(err.Error(), notTLS):
+		return errors.New(notTLS)
+	}
+	return nil
+}
+
+// unreachableWhy says in words what an unreachable error means.
+func unreachableWhy(err error) string {
+	switch {
+	case err == nil:
+		return "the host cannot be reached"
+	case strings.Contains(err.Error(), "no such host"):
+		return "the host name does not resolve"
+	case strings.Contains(err.Error(), "connection refused"):
+		return "nothing listens on that host and port"
+	}
+	return "the port does not speak HTTPS"
 }
 
 // isTLSError reports a certificate verification failure.
@@ -205,7 +266,9 @@ func classifyAuth(err error, authority, clientID string) error {
 	text := err.Error()
 	if m := aadstsRE.FindStringSubmatch(text); m != nil {
 		e.Code = "AADSTS" + m[1]
-		e.Description = oneLine(strings.TrimPrefix(m[0], e.Code+": "), 200)
+		// Entra ID's sentences run to about 350 characters; they say
+		// what is wrong, keep them whole
+		e.Description = oneLine(strings.TrimPrefix(m[0], e.Code+": "), 400)
 		switch m[1] {
 		case "7000215", "7000222", "700027", "700023", "7000112":
 			e.Kind = ErrBadSecret
@@ -213,7 +276,16 @@ func classifyAuth(err error, authority, clientID string) error {
 			e.Kind = ErrUnknownTenant
 		case "700016":
 			e.Kind = ErrUnknownClient
+		case "500011", "70011":
+			// "The resource principal named <url> was not found in the
+			// tenant", "The provided value for the input parameter
+			// 'scope' is not valid": the scope is <url>/.default
+			e.Kind = ErrWrongResource
 		}
+		return e
+	}
+	if cause := unreachableCause(err); cause != nil {
+		e.Kind, e.Err, e.Description = ErrUnreachable, cause, cause.Error()
 		return e
 	}
 	lower := strings.ToLower(text)
@@ -228,6 +300,41 @@ func classifyAuth(err error, authority, clientID string) error {
 	e.Description = oneLine(redactBody(text), 200)
 	return e
 }
+
+// unreachableCause is unreachable for an MSAL error, whose text may hold
+// the Go error rather than wrap it: Get "<url>": <cause>.
+func unreachableCause(err error) error {
+	if cause := unreachable(err); cause != nil {
+		return cause
+	}
+	text := err.Error()
+	switch {
+	case strings.Contains(text, "no such host"):
+		if m := lookupRE.FindStringSubmatch(text); m != nil {
+			return fmt.Errorf("lookup %s: no such host", m[1])
+		}
+	case strings.Contains(text, "connection refused"):
+		if m := dialRE.FindStringSubmatch(text); m != nil {
+			return fmt.Errorf("dial %s %s: connection refused", m[1], m[2])
+		}
+	case strings.Contains(text, plainHTTP):
+		return errors.New(plainHTTP)
+	case strings.Contains(text, notTLS):
+		return errors.New(notTLS)
+	}
+	return nil
+}
+
+// What Go says when the other end of an https:// URL does not speak TLS.
+const (
+	plainHTTP = "http: server gave HTTP response to HTTPS client"
+	notTLS    = "tls: first record does not look like a TLS handshake"
+)
+
+var (
+	lookupRE = regexp.MustCompile(`lookup ([^\s:]+)`)
+	dialRE   = regexp.MustCompile(`dial (tcp[46]?) ([^\s:]+:\d+)`)
+)
 
 // redactBody drops anything after "client_secret" or "assertion" in case
 // an error echoes the form it sent.
@@ -278,11 +385,20 @@ func classifyAPI(status int, code, message string, refused error) error {
 	return ErrRequest
 }
 
-// oneLine collapses whitespace and cuts s to at most n bytes.
+// oneLine collapses whitespace and cuts s to about n bytes: its start and
+// its end, where a Go error chain says the cause ("… connection refused"),
+// with "…" between.
 func oneLine(s string, n int) string {
 	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > n {
-		s = s[:n] + "…"
+	if len(s) <= n {
+		return s
 	}
-	return s
+	head, tail := s[:n*2/3], s[len(s)-n/3:]
+	for len(head) > 0 && !utf8.ValidString(head) {
+		head = head[:len(head)-1]
+	}
+	for len(tail) > 0 && !utf8.ValidString(tail) {
+		tail = tail[1:]
+	}
+	return head + "…" + tail
 }

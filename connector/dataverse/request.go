@@ -60,6 +60,9 @@ func (s *retryState) check(ctx context.Context, resp *http.Response, err error) 
 	var wait time.Duration
 	if err != nil {
 		s.status, s.err = 0, err
+		if unreachable(err) != nil {
+			return false, nil // a wrong host or port, not a slow network
+		}
 		if retry, _ := retryablehttp.DefaultRetryPolicy(ctx, nil, err); !retry {
 			return false, nil
 		}
@@ -217,12 +220,15 @@ func (c *Client) doOnce(ctx context.Context, cl call, u *url.URL, stale string) 
 		if errors.As(err, &ae) {
 			return nil, "", err
 		}
-		kind := ErrUnavailable
-		if isTLSError(err) {
+		kind, cause := ErrUnavailable, stripURL(err)
+		switch {
+		case isTLSError(err):
 			kind = ErrTLS
+		case unreachable(err) != nil:
+			kind, cause = ErrUnreachable, unreachable(err)
 		}
 		return nil, tok, &APIError{Kind: kind, Method: cl.method, Path: u.Path, Table: cl.table,
-			Attempts: st.attempts, Waited: st.waited, Err: stripURL(err)}
+			Attempts: st.attempts, Waited: st.waited, Err: cause}
 	}
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		return resp, tok, nil

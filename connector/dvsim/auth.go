@@ -226,6 +226,12 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 			resource = strings.TrimSuffix(strings.TrimSuffix(sc, "/.default"), "/")
 		}
 	}
+	if resource != "" && resource != s.envURL {
+		// a well-formed scope of another URL: Entra ID knows no such resource
+		tokenError(w, 400, "invalid_resource", "AADSTS500011: The resource principal named "+resource+" was not found in the tenant named "+s.tenantID+
+			". This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.")
+		return
+	}
 	if resource != s.envURL {
 		tokenError(w, 400, "invalid_scope", "AADSTS1002012: The provided value for scope "+scope+" is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).")
 		return

@@ -27,7 +27,9 @@
 // JWTs with aud = URL(); the API answers 401 with WWW-Authenticate otherwise. Refusals as
 // Entra ID and Dataverse give them: a wrong secret is 401 invalid_client AADSTS7000215, an
 // unknown client 400 AADSTS700016, any other tenant segment than TenantID() 400
-// invalid_tenant AADSTS90002 (discovery and token endpoints); Faults.NoAppUser answers
+// invalid_tenant AADSTS90002 (discovery and token endpoints), a /.default scope of another
+// URL than URL() 400 invalid_resource AADSTS500011 (the resource principal was not found
+// in the tenant: a wrong environment URL); Faults.NoAppUser answers
 // every API call 403 0x80072560 ("not a member of the organization"), and
 // Faults.NoReadPrivilege reads of the listed tables 403 0x80040220 (missing prvRead…).
 //
@@ -169,7 +171,8 @@
 // masterid, deactivated), and a batch of ten creates or more adds a noisy member to a planted
 // lead group. The truth stays current: it is computed over live rows, some created leads and
 // accounts are planted duplicates, and a planted invalid value that an update replaces leaves
-// the truth. GET /_sim/records/<logicalname>
+// the truth. Server.Delete deletes one given record the same way (an activity by its type
+// or as activitypointer). GET /_sim/records/<logicalname>
 // (Server.Records) returns live rows with numbers as json.Number (exact).
 //
 // A restored or copied environment: POST /_sim/snapshot (Server.Snapshot) copies the data

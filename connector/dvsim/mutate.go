@@ -81,10 +81,7 @@ var (
 func (s *Server) Mutate(creates, updates, deletes int) MutateResult {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.mutations++
-	rng := mrand.New(mrand.NewPCG(uint64(s.opts.Seed), uint64(1000+s.mutations)))
-	m := &mutation{s: s, rng: rng, g: &gen{s: s, rng: rng, cum: s.userWeights()}, now: s.clock().UTC().Truncate(time.Second),
-		created: map[rowRef]bool{}, updated: map[rowRef]bool{}, deleted: map[rowRef]bool{}, lastLead: -1, lastAccount: -1}
+	m := s.newMutation()
 	off := int(s.mutations)
 	for i := 0; i < creates; i++ {
 		m.create(createCycle[(off+i)%len(createCycle)])

@@ -14,7 +14,8 @@
 //     appended, and the tombstone that marks a key deleted (Rows);
 //   - the statements the sync runs on a landing table besides INSERTs: its
 //     newest version, the stored versions of deleted keys, the tombstones
-//     for records a full load did not see (Table's methods);
+//     for records a full load did not see, the live keys and the
+//     tombstones of key reconciliation (Table's methods);
 //   - a snapshot of a current-state view: its current state read once into
 //     a Memory table that reads without FINAL, for a reader that needs the
 //     view many times (Snapshot, DropSnapshot; the KPI run);

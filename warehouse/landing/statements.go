@@ -58,6 +58,45 @@ func (l Table) TombstoneOlder(ctx context.Context, s warehouse.Store, env string
 	return s.Exec(ctx, q, env, version)
 }
 
+// LiveKeys calls each with the key and newest _version of every live
+// record of env in the landing table whose newest _version is at most
+// upTo: key reconciliation's side of the warehouse.
+func (l Table) LiveKeys(ctx context.Context, s warehouse.Store, env string, upTo uint64, each func(key uuid.UUID, version uint64) error) error {
+	return l.queryRows(ctx, s, "live_keys.sql", nil, []any{env, upTo}, func(r warehouse.Rows) error {
+		var id uuid.UUID
+		var version uint64
+		if err := r.Scan(&id, &version); err != nil {
+			return err
+		}
+		return each(id, version)
+	})
+}
+
+// TombstoneKeysBatch is how many keys TombstoneKeys writes per statement:
+// the keys are literals, and a statement stays well below the engine's
+// max_query_size (256 KiB by default).
+const TombstoneKeysBatch = 2000
+
+// TombstoneKeys writes a tombstone for each of keys that is a live record
+// of env whose newest _version is at most upTo, one version above the
+// record's (as TombstoneOlder does): records the source deleted. Keys
+// that are not live, or got a newer row since, are left alone, so a
+// tombstone never hides a row written after upTo was read.
+func (l Table) TombstoneKeys(ctx context.Context, s warehouse.Store, env string, upTo uint64, keys []uuid.UUID) error {
+	for len(keys) > 0 {
+		n := min(len(keys), TombstoneKeysBatch)
+		q, err := render(s, "tombstone_keys.sql", l.data(map[string]any{"Keys": keys[:n]}))
+		if err != nil {
+			return err
+		}
+		if err := s.Exec(ctx, q, env, upTo); err != nil {
+			return err
+		}
+		keys = keys[n:]
+	}
+	return nil
+}
+
 // DropScratch drops name, a scratch table of seen keys an earlier Ampel
 // kept during a full load, if it exists.
 func DropScratch(ctx context.Context, s warehouse.Store, name string) error {
