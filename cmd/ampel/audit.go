@@ -34,6 +34,9 @@ var auditValueFlags = map[string]bool{"config": true, "log-level": true, "log-fo
 // runAudit finds the subcommand among the arguments (flags may come first; none is run)
 // and runs it.
 func runAudit(ctx context.Context, e *env, args []string) error {
+	if done, err := e.viaLocal(ctx, append([]string{"audit"}, args...)); done {
+		return err
+	}
 	sub := -1
 	for i := 0; i < len(args); i++ {
 		a := args[i]
@@ -123,7 +126,7 @@ func auditRun(ctx context.Context, e *env, args []string) error {
 		o.Refs = refs
 	}
 	log := e.logger(cfg.Log)
-	s, err := openMigrated(ctx, cfg, log)
+	s, err := e.openWriting(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -281,7 +284,7 @@ func auditReview(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	s, err := openMigrated(ctx, cfg, e.logger(cfg.Log))
+	s, err := e.openWriting(ctx, cfg, e.logger(cfg.Log))
 	if err != nil {
 		return err
 	}

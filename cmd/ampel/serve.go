@@ -89,7 +89,7 @@ func newServer(cfg *config.Config, s warehouse.Store, pub *marts.Publisher, m *m
 	}
 	return serve.New(serve.Options{
 		Store: s, Marts: pub, Keys: keys, KeyParam: cfg.Serve.KeyParam, PageSize: cfg.Serve.PageSize,
-		Metrics: m, Logger: log,
+		Metrics: m, Logger: log, Commands: localCommands(cfg, s),
 	})
 }
 
