@@ -131,6 +131,10 @@ func auditRun(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer s.Close()
+	// run for another process by ampel run, the audit waits for the one
+	// after a sync, as those wait for each other
+	auditMu.Lock()
+	defer auditMu.Unlock()
 	o.Store, o.Logger, o.AsOf = s, log, at
 	rep, err := audit.Run(ctx, o)
 	if err != nil {
@@ -363,8 +367,9 @@ func auditRelease(e *env, args []string) error {
 	return nil
 }
 
-// auditMu keeps the audits after syncs of several schedule groups apart: each compares
-// its findings with the state the one before wrote.
+// auditMu keeps the audits after syncs of several schedule groups, and those run for
+// other processes (local.go), apart: each compares its findings with the state the one
+// before wrote.
 var auditMu sync.Mutex
 
 // auditImportRules reads the published duplicate detection rules of the configured
