@@ -35,7 +35,10 @@
 // The local endpoint (local.go): while the process holds an embedded
 // warehouse, ServeLocal answers ampel sql on a Unix socket in the data
 // directory (LocalSocket, 0600 in a 0700 directory), running each
-// statement read-only; LocalQuery is the client side.
+// statement read-only; LocalQuery is the client side. It also runs the
+// command lines Options.Commands takes (ampel kpi, audit and score, which
+// write and so must run in the process that holds the engine), streaming
+// their output and exit code back; LocalRun is the client side.
 //
 // The next link's query keeps $select, $filter, $orderby and $count and
 // never a key: Power BI adds its credential to every request it sends,

@@ -45,8 +45,9 @@ type LocalRefusal struct {
 	Error string `json:"error,omitempty"`
 }
 
-// ServeLocal listens on the socket at path and answers ampel sql there
-// until ctx ends. A socket left by a process that ended is replaced: the
+// ServeLocal listens on the socket at path and answers ampel sql there,
+// and runs the commands Options.Commands takes (localcmd.go), until ctx
+// ends. A socket left by a process that ended is replaced: the
 // caller holds the data directory's lock, so no other process serves it.
 func (s *Server) ServeLocal(ctx context.Context, path string) error {
 	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -63,6 +64,7 @@ func (s *Server) ServeLocal(ctx context.Context, path string) error {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc(localPath, s.localSQL)
+	mux.HandleFunc(localCmdPath, s.localCommand)
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
 		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) }}
 	done := make(chan error, 1)
@@ -135,12 +137,7 @@ func LocalQuery(ctx context.Context, socket, query, format string, w io.Writer) 
 	if _, err := os.Stat(socket); err != nil {
 		return ErrNoLocal
 	}
-	client := &http.Client{Transport: &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", socket)
-		},
-	}}
+	client := localClient(socket)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://ampel"+localPath+"?format="+format, strings.NewReader(query))
 	if err != nil {
 		return err
@@ -168,6 +165,16 @@ func LocalQuery(ctx context.Context, socket, query, format string, w io.Writer) 
 		return fmt.Errorf("the running ampel process ended the result early: %w", err)
 	}
 	return nil
+}
+
+// localClient is an HTTP client whose every connection goes to socket.
+func localClient(socket string) *http.Client {
+	return &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", socket)
+		},
+	}}
 }
 
 // ErrNoLocal is LocalQuery's error when no process serves the socket.

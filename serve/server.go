@@ -52,6 +52,9 @@ type Options struct {
 	Metrics *metrics.Metrics
 	// Logger gets the access log and errors; nil discards them.
 	Logger *slog.Logger
+	// Commands runs the command lines sent to the local endpoint
+	// (LocalRun); nil refuses every one.
+	Commands LocalCommand
 }
 
 // Server is the HTTP server of the feed, /healthz and /metrics.
@@ -64,6 +67,7 @@ type Server struct {
 	metrics  *metrics.Metrics
 	log      *slog.Logger
 	mux      *http.ServeMux
+	commands LocalCommand
 }
 
 // feedPrefix is where the OData feed lives.
@@ -74,7 +78,7 @@ func New(o Options) (*Server, error) {
 	if o.Store == nil {
 		return nil, errors.New("serve: no store")
 	}
-	s := &Server{store: o.Store, marts: o.Marts, keys: o.Keys, keyParam: o.KeyParam, pageSize: o.PageSize, metrics: o.Metrics, log: o.Logger}
+	s := &Server{store: o.Store, marts: o.Marts, keys: o.Keys, keyParam: o.KeyParam, pageSize: o.PageSize, metrics: o.Metrics, log: o.Logger, commands: o.Commands}
 	if s.keyParam == "" {
 		s.keyParam = "api_key"
 	}

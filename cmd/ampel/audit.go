@@ -34,6 +34,9 @@ var auditValueFlags = map[string]bool{"config": true, "log-level": true, "log-fo
 // runAudit finds the subcommand among the arguments (flags may come first; none is run)
 // and runs it.
 func runAudit(ctx context.Context, e *env, args []string) error {
+	if done, err := e.viaLocal(ctx, append([]string{"audit"}, args...)); done {
+		return err
+	}
 	sub := -1
 	for i := 0; i < len(args); i++ {
 		a := args[i]
@@ -123,11 +126,15 @@ func auditRun(ctx context.Context, e *env, args []string) error {
 		o.Refs = refs
 	}
 	log := e.logger(cfg.Log)
-	s, err := openMigrated(ctx, cfg, log)
+	s, err := e.openWriting(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
+	// run for another process by ampel run, the audit waits for the one
+	// after a sync, as those wait for each other
+	auditMu.Lock()
+	defer auditMu.Unlock()
 	o.Store, o.Logger, o.AsOf = s, log, at
 	rep, err := audit.Run(ctx, o)
 	if err != nil {
@@ -281,7 +288,7 @@ func auditReview(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	s, err := openMigrated(ctx, cfg, e.logger(cfg.Log))
+	s, err := e.openWriting(ctx, cfg, e.logger(cfg.Log))
 	if err != nil {
 		return err
 	}
@@ -360,8 +367,9 @@ func auditRelease(e *env, args []string) error {
 	return nil
 }
 
-// auditMu keeps the audits after syncs of several schedule groups apart: each compares
-// its findings with the state the one before wrote.
+// auditMu keeps the audits after syncs of several schedule groups, and those run for
+// other processes (local.go), apart: each compares its findings with the state the one
+// before wrote.
 var auditMu sync.Mutex
 
 // auditImportRules reads the published duplicate detection rules of the configured

@@ -147,7 +147,7 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	url := feedURL(cfg, ln)
 	fmt.Fprintf(e.stdout, "\nOData feed: %s\n", url)
 	fmt.Fprintf(e.stdout, "demo key: %s (Power BI: OData feed, Basic with any user name and the key as password; or %s?%s=KEY)\n", key, url, cfg.Serve.KeyParam)
-	fmt.Fprintln(e.stdout, "serving until Ctrl-C (ampel sql reads through this process meanwhile; ampel kpi, score and audit once it stopped)")
+	fmt.Fprintln(e.stdout, "serving until Ctrl-C (ampel sql, kpi, score and audit run through this process meanwhile)")
 	return serveWhile(ctx, cfg, srv, ln, nil)
 }
 

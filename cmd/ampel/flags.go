@@ -84,10 +84,18 @@ func (c *commonFlags) register(fs *flag.FlagSet) {
 }
 
 // load reads the config file named by --config.
+// A command run for another process gets a copy of the serving process's
+// config instead.
 func (e *env) load(c *commonFlags) (*config.Config, error) {
-	cfg, err := config.Load(c.config, e.getenv)
-	if err != nil {
-		return nil, configError{err}
+	var cfg *config.Config
+	if e.held != nil {
+		cp := *e.held.cfg
+		cfg = &cp
+	} else {
+		var err error
+		if cfg, err = config.Load(c.config, e.getenv); err != nil {
+			return nil, configError{err}
+		}
 	}
 	if c.logLevel != "" {
 		cfg.Log.Level = c.logLevel

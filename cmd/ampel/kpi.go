@@ -69,6 +69,9 @@ func subcommand(e *env, args []string, valueFlags map[string]bool, usage, what s
 
 // runKPI finds the subcommand among the arguments and runs it.
 func runKPI(ctx context.Context, e *env, args []string) error {
+	if done, err := e.viaLocal(ctx, append([]string{"kpi"}, args...)); done {
+		return err
+	}
 	sub, rest, err := subcommand(e, args, kpiValueFlags, kpiUsage, "list, show ID, run or release ID@vN")
 	if err != nil {
 		return err
@@ -255,7 +258,7 @@ func kpiRun(ctx context.Context, e *env, args []string) error {
 		}
 	}
 	log := e.logger(cfg.Log)
-	s, err := openMigrated(ctx, cfg, log)
+	s, err := e.openWriting(ctx, cfg, log)
 	if err != nil {
 		return err
 	}

@@ -45,6 +45,10 @@ type env struct {
 	getenv func(string) (string, bool)
 	// isTerminal reports whether stderr is a terminal (progress display).
 	isTerminal bool
+	// held is set when the command runs in the process that holds the
+	// warehouse, for another process (local.go): it uses that process's
+	// config and Store.
+	held *held
 }
 
 // command is one subcommand.
@@ -129,9 +133,12 @@ func (e *env) report(ctx context.Context, name string, err error) int {
 	var ce configError
 	var na notAvailable
 	var gate kpiGate
+	var xs exitStatus
 	switch {
 	case err == nil:
 		return exitOK
+	case errors.As(err, &xs):
+		return xs.code // the running process has reported it
 	case errors.Is(err, errHelp):
 		return exitOK
 	case errors.As(err, &ue):

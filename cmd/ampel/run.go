@@ -27,8 +27,8 @@ import (
 // Meanwhile it serves: the feed, /healthz and /metrics when serve.keys
 // names a key (see ampel serve; without keys no feed, so that a config
 // without a serve section runs as before), and on an embedded warehouse
-// the local endpoint through which ampel sql reads while this process
-// holds the warehouse.
+// the local endpoint through which ampel sql reads, and ampel kpi, audit
+// and score run (local.go), while this process holds the warehouse.
 func runRun(ctx context.Context, e *env, args []string) error {
 	fs := e.flagSet("run", "run --config FILE [--addr HOST:PORT]")
 	var c commonFlags

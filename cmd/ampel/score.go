@@ -26,6 +26,9 @@ var scoreValueFlags = map[string]bool{"config": true, "log-level": true, "log-fo
 
 // runScore finds the subcommand among the arguments and runs it.
 func runScore(ctx context.Context, e *env, args []string) error {
+	if done, err := e.viaLocal(ctx, append([]string{"score"}, args...)); done {
+		return err
+	}
 	sub, rest, err := subcommand(e, args, scoreValueFlags, scoreUsage, "run, list, show LEAD or release ID@vN")
 	if err != nil {
 		return err
@@ -80,7 +83,7 @@ func scoreRun(ctx context.Context, e *env, args []string) error {
 		}
 	}
 	log := e.logger(cfg.Log)
-	s, err := openMigrated(ctx, cfg, log)
+	s, err := e.openWriting(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -244,7 +247,7 @@ func scoreShow(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	s, err := openMigrated(ctx, cfg, e.logger(cfg.Log))
+	s, err := e.openWriting(ctx, cfg, e.logger(cfg.Log))
 	if err != nil {
 		return err
 	}

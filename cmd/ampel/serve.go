@@ -89,7 +89,7 @@ func newServer(cfg *config.Config, s warehouse.Store, pub *marts.Publisher, m *m
 	}
 	return serve.New(serve.Options{
 		Store: s, Marts: pub, Keys: keys, KeyParam: cfg.Serve.KeyParam, PageSize: cfg.Serve.PageSize,
-		Metrics: m, Logger: log,
+		Metrics: m, Logger: log, Commands: localCommands(cfg, s),
 	})
 }
 
@@ -121,8 +121,8 @@ func feedURL(cfg *config.Config, ln net.Listener) string {
 }
 
 // serveWhile serves the feed on ln (nil: no feed) and, for an embedded
-// warehouse, the local endpoint ampel sql uses while this process holds
-// the warehouse (serve.ServeLocal), while run(ctx) runs — or, with run
+// warehouse, the local endpoint ampel sql, kpi, audit and score use while
+// this process holds the warehouse (serve.ServeLocal, local.go), while run(ctx) runs — or, with run
 // nil, until ctx ends. Whichever stops first with an error stops the
 // others.
 func serveWhile(ctx context.Context, cfg *config.Config, srv *serve.Server, ln net.Listener, run func(context.Context) error) error {
