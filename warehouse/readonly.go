@@ -324,7 +324,7 @@ func (c *checker) selectQuery() error {
 		}
 		if word {
 			if up == "FORMAT" && !c.at(i+1).is("(") {
-				return c.refuse("FORMAT", "a FORMAT clause chooses the output format, which is the caller's to choose")
+				return c.refuse("FORMAT", "a FORMAT clause chooses the output format, which is the caller's to choose (a column named format: quote it as `format`)")
 			}
 			if up == "PARALLEL" && c.at(i+1).is("WITH") {
 				return c.refuse("PARALLEL WITH", "PARALLEL WITH runs more statements")

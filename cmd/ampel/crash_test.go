@@ -135,7 +135,11 @@ func (x *e2e) requireSchema(want map[string][]string, stage string) {
 	x.t.Helper()
 	var parts []string
 	for table, cols := range want {
-		parts = append(parts, fmt.Sprintf("(SELECT count() FROM (SELECT %s FROM %s LIMIT 0))", strings.Join(cols, ", "), table))
+		quoted := make([]string, len(cols))
+		for i, c := range cols {
+			quoted[i] = "`" + c + "`" // a column may be named like a keyword (metadata_cache.format)
+		}
+		parts = append(parts, fmt.Sprintf("(SELECT count() FROM (SELECT %s FROM %s LIMIT 0))", strings.Join(quoted, ", "), table))
 	}
 	slices.Sort(parts)
 	q := "SELECT " + strings.Join(parts, " + ") + " AS zero, (SELECT arrayStringConcat(groupArray(name), ',') FROM (SELECT name FROM schema_migrations ORDER BY version)) AS recorded"

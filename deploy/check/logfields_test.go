@@ -5,6 +5,7 @@ import (
 	"go/parser"
 	"go/token"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -143,4 +144,35 @@ func TestLogFieldReference(t *testing.T) {
 	}
 	sort.Strings(stale)
 	assert.Empty(t, stale, "fields the README names that no code logs")
+}
+
+// TestMetricReference: the README's "Metrics" table names every metric
+// package metrics defines, and nothing it does not.
+func TestMetricReference(t *testing.T) {
+	readme := read(t, "README.md")
+	start := strings.Index(readme, "\n## Metrics\n")
+	require.GreaterOrEqual(t, start, 0, "README has a section \"## Metrics\"")
+	section := readme[start+1:]
+	if end := strings.Index(section[3:], "\n## "); end >= 0 {
+		section = section[:end+3]
+	}
+	documented := map[string]bool{}
+	for _, m := range regexp.MustCompile("(?m)^\\| `(ampel_[a-z_]+)` \\|").FindAllStringSubmatch(section, -1) {
+		documented[m[1]] = true
+	}
+	defined := map[string]bool{}
+	files, err := filepath.Glob(filepath.Join(root(t), "metrics", "*.go"))
+	require.NoError(t, err)
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		src, err := os.ReadFile(f)
+		require.NoError(t, err)
+		for _, m := range regexp.MustCompile(`Name:\s*"(ampel_[a-z_]+)"`).FindAllStringSubmatch(string(src), -1) {
+			defined[m[1]] = true
+		}
+	}
+	require.NotEmpty(t, defined, "package metrics defines metrics")
+	assert.Equal(t, defined, documented, "metrics defined in package metrics (left) and named in the README (right)")
 }
