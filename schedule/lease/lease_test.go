@@ -39,6 +39,14 @@ func migrated(t *testing.T, cfg warehouse.Config) (warehouse.Store, func() wareh
 	}
 }
 
+// twoClaimers returns two Managers, holders a:1:x and b:2:y, on a fresh
+// migrated database of cfg's engine.
+func twoClaimers(t *testing.T, cfg warehouse.Config) (context.Context, *lease.Manager, *lease.Manager) {
+	t.Helper()
+	_, open := migrated(t, cfg)
+	return warehousetest.Context(t), lease.New(open(), "a:1:x", nil), lease.New(open(), "b:2:y", nil)
+}
+
 // TestRace has many claimers take one group's lease at the same moment,
 // round after round: exactly one wins each round, the others are told who
 // holds it.
@@ -101,9 +109,7 @@ func TestRace(t *testing.T) {
 func TestTakeOver(t *testing.T) {
 	for _, cfg := range warehousetest.All(t) {
 		t.Run(cfg.Driver, func(t *testing.T) {
-			ctx := warehousetest.Context(t)
-			_, open := migrated(t, cfg)
-			a, b := lease.New(open(), "a:1:x", nil), lease.New(open(), "b:2:y", nil)
+			ctx, a, b := twoClaimers(t, cfg)
 			const ttl = 3 * time.Second
 			la, err := a.Acquire(ctx, "sales", ttl)
 			require.NoError(t, err)
@@ -131,9 +137,7 @@ func TestTakeOver(t *testing.T) {
 func TestRun(t *testing.T) {
 	for _, cfg := range warehousetest.All(t) {
 		t.Run(cfg.Driver, func(t *testing.T) {
-			ctx := warehousetest.Context(t)
-			_, open := migrated(t, cfg)
-			a, b := lease.New(open(), "a:1:x", nil), lease.New(open(), "b:2:y", nil)
+			ctx, a, b := twoClaimers(t, cfg)
 			const ttl = 3 * time.Second
 			err := a.Run(ctx, "sales", ttl, func(ctx context.Context) error {
 				end := time.Now().Add(2 * ttl)
