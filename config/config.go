@@ -62,6 +62,7 @@
 //	  - name: hourly
 //	    cron: "0 * * * *"
 //	    tables: []              # empty: every table
+//	    lease: 2m               # server driver: the group's lease, so that two ampel run never sync it at once (package schedule/lease)
 //	serve:                      # ampel serve, ampel run: the OData feed, /healthz, /metrics
 //	  addr: 127.0.0.1:8080
 //	  keys:                     # who may read the feed; remove an entry to revoke it
@@ -209,7 +210,19 @@ type Schedule struct {
 	Name   string   `yaml:"name"`
 	Cron   string   `yaml:"cron"`
 	Tables []string `yaml:"tables"`
+	// Lease is how long a run's hold on its group lasts without renewal
+	// (warehouse.driver clickhouse): a second ampel run on the same
+	// warehouse takes the group over this long after the holder died.
+	// Default DefaultLease; at least MinLease.
+	Lease Duration `yaml:"lease"`
 }
+
+// DefaultLease is a schedule group's lease when none is set.
+const DefaultLease = 2 * time.Minute
+
+// MinLease is the shortest lease: taking one waits about 2s for
+// concurrent claims to settle (package schedule/lease).
+const MinLease = 3 * time.Second
 
 // Serve configures the OData feed, cockpit and health endpoints.
 type Serve struct {
@@ -453,6 +466,11 @@ func (c *Config) setDefaults() {
 	if c.Serve.SnapshotKeep == 0 {
 		c.Serve.SnapshotKeep = Duration(time.Hour)
 	}
+	for i := range c.Schedules {
+		if c.Schedules[i].Lease == 0 {
+			c.Schedules[i].Lease = Duration(DefaultLease)
+		}
+	}
 	if c.Serve.Addr == "" {
 		c.Serve.Addr = "127.0.0.1:8080"
 	}
@@ -638,6 +656,9 @@ func (c *Config) validate() error {
 				why = "" // the parser's message quotes the value
 			}
 			add(key+".cron", "%s is not a cron schedule%s; e.g. \"0 * * * *\" or \"@every 15m\"", q, why)
+		}
+		if s.Lease < Duration(MinLease) {
+			add(key+".lease", "%s is shorter than %s: give a lease such as 2m", time.Duration(s.Lease), MinLease)
 		}
 		for j, t := range s.Tables {
 			tkey := fmt.Sprintf("%s.tables[%d]", key, j)

@@ -17,6 +17,10 @@
 //     at the next scheduled time. When ctx is canceled no run starts any
 //     more; Run returns once every running job has returned, so a job
 //     must return soon after its ctx is canceled.
+//
+// No overlap holds within one process; two processes on one warehouse
+// take turns per job with the leases of package schedule/lease, which
+// ampel run wraps around each job on a ClickHouse server.
 package schedule
 
 import (

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/ampel/ampel/marts"
 	"github.com/ampel/ampel/metrics"
 	"github.com/ampel/ampel/schedule"
+	"github.com/ampel/ampel/schedule/lease"
 	"github.com/ampel/ampel/serve"
 	"github.com/ampel/ampel/warehouse"
 )
@@ -23,6 +25,12 @@ import (
 // and logged. On a signal the running syncs finish their current batch and
 // stop; their state stays at the last complete read, so the next start
 // goes on from there.
+//
+// On a ClickHouse server each group's run first takes the group's lease
+// (package schedule/lease; schedules[].lease), so that a second ampel run
+// on the same config — a second pod — never syncs the group at the same
+// time: its run is skipped and logged with the holder, and when the
+// holder dies it takes the group over once the lease has run out.
 //
 // Meanwhile it serves: the feed, /healthz and /metrics when serve.keys
 // names a key (see ampel serve; without keys no feed, so that a config
@@ -56,7 +64,7 @@ func runRun(ctx context.Context, e *env, args []string) error {
 
 	schedules := cfg.Schedules
 	if len(schedules) == 0 {
-		schedules = []config.Schedule{{Name: "all", Cron: "@every 1h"}}
+		schedules = []config.Schedule{{Name: "all", Cron: "@every 1h", Lease: config.Duration(config.DefaultLease)}}
 		log.Info("no schedules configured: syncing every table every hour")
 	}
 	// one runner for all groups: each environment's client, its token and
@@ -67,6 +75,14 @@ func runRun(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	// on a server, another ampel run on the same config (a second pod) may
+	// be running: each group's run takes the group's lease first. The
+	// embedded engine admits one process, so it needs none.
+	var leases *lease.Manager
+	if cfg.Warehouse.Driver == "clickhouse" {
+		leases = lease.New(s, lease.Holder(), log)
+		log.Info("schedule groups run under leases", "holder", leases.Holder())
+	}
 	var jobs []schedule.Job
 	for _, sc := range schedules {
 		tables, err := selectTables(cfg, strings.Join(sc.Tables, ","))
@@ -74,7 +90,11 @@ func runRun(ctx context.Context, e *env, args []string) error {
 			return configError{err}
 		}
 		glog := log.With("group", sc.Name)
-		jobs = append(jobs, schedule.Job{Name: sc.Name, Spec: sc.Cron, Logger: glog, Run: groupSync(cfg, s, runner, pub, tables, m, glog)})
+		run := groupSync(cfg, s, runner, pub, tables, m, glog)
+		if leases != nil {
+			run = leased(leases, sc.Name, sc.Lease.D(), glog, run)
+		}
+		jobs = append(jobs, schedule.Job{Name: sc.Name, Spec: sc.Cron, Logger: glog, Run: run})
 		log.Info("scheduled", "group", sc.Name, "cron", sc.Cron, "tables", len(tables))
 	}
 	// every group runs once at start: after a restart or a pause the
@@ -107,6 +127,29 @@ func runRun(ctx context.Context, e *env, args []string) error {
 	<-stopping
 	log.Info("stopped")
 	return err
+}
+
+// leased runs a group's job under the group's lease (package
+// schedule/lease): a run whose lease another process holds is skipped and
+// logged, with who holds it and until when; one whose lease cannot be read
+// or written is skipped and logged as an error.
+func leased(m *lease.Manager, group string, ttl time.Duration, log *slog.Logger, run func(context.Context) error) func(context.Context) error {
+	return func(ctx context.Context) error {
+		ran := false
+		err := m.Run(ctx, group, ttl, func(ctx context.Context) error {
+			ran = true
+			return run(ctx)
+		})
+		var held *lease.HeldError
+		switch {
+		case errors.As(err, &held):
+			log.Info("run skipped: "+held.Error(), "holder", held.Holder, "until", held.Until.UTC())
+			return nil
+		case err != nil && !ran && ctx.Err() == nil:
+			log.Error("run skipped: the group's lease could not be taken", "error", oneLine(err.Error()))
+		}
+		return err
+	}
 }
 
 // groupSync is one schedule group's job: sync its tables, log the
