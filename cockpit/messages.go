@@ -50,7 +50,7 @@ var catalog = map[string]map[string]string{
 		"hint_schema":   "A column changed its type: see schema_changes and reload the table with ampel sync --full.",
 		"hint_notfound": "The table is not in this environment: remove it from the config or check its logical name.",
 		"hint_other":    "See the log of the run (run_id) for details.",
-		"asof":          "as of", "results_of": "%d results", "latest": "Latest", "open_kpi": "details",
+		"asof":          "as of", "results_of": "%d results", "latest": "Latest", "open_kpi": "details", "origin": "Origin",
 		"nosql": "This version's file is not in the catalog Ampel runs with: its SQL is in the definitions' git history.",
 	},
 	"de": {
@@ -93,7 +93,7 @@ var catalog = map[string]map[string]string{
 		"hint_schema":   "Eine Spalte hat ihren Typ geändert: schema_changes ansehen und die Tabelle mit ampel sync --full neu laden.",
 		"hint_notfound": "Die Tabelle gibt es in dieser Umgebung nicht: aus der Konfiguration entfernen oder den logischen Namen prüfen.",
 		"hint_other":    "Details im Log des Laufs (run_id).",
-		"asof":          "Stichtag", "results_of": "%d Ergebnisse", "latest": "Aktuell", "open_kpi": "Details",
+		"asof":          "Stichtag", "results_of": "%d Ergebnisse", "latest": "Aktuell", "open_kpi": "Details", "origin": "Herkunft",
 		"nosql": "Die Datei dieser Version ist nicht im Katalog, mit dem Ampel läuft: ihr SQL steht in der Git-Historie der Definitionen.",
 	},
 }

@@ -39,6 +39,8 @@ var funcs = template.FuncMap{
 		}
 		return t.UTC().Format("2006-01-02 15:04")
 	},
+	"rfc":  func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"full": optNum,
 	"day":  func(t time.Time) string { return t.UTC().Format("2006-01-02") },
 	"join": strings.Join,
 	"add":  func(a, b int) int { return a + b },
