@@ -68,14 +68,15 @@ const (
 	prefix        = "/cockpit/"
 )
 
-// Mount makes the cockpit and serves it on srv at / and /cockpit/, behind
-// srv's keys (srv.CheckKey).
+// Mount makes the cockpit and serves it on srv at / and /cockpit/ (and
+// /favicon.ico), behind srv's keys (srv.CheckKey).
 func Mount(srv *serve.Server, o Options) (*Cockpit, error) {
 	c, err := New(srv.CheckKey, o)
 	if err != nil {
 		return nil, err
 	}
 	srv.Handle("/{$}", c)
+	srv.Handle("/favicon.ico", c)
 	srv.Handle(prefix, c)
 	return c, nil
 }
@@ -148,6 +149,11 @@ func (c *Cockpit) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(path, prefix+"static/") {
 		h.Set("Cache-Control", "public, max-age=3600")
 		c.static.ServeHTTP(w, r)
+		return
+	}
+	if path == "/favicon.ico" {
+		h.Set("Cache-Control", "public, max-age=86400")
+		http.ServeFileFS(w, r, webFS, "web/static/favicon.svg")
 		return
 	}
 	if path == prefix+"lang" {

@@ -102,6 +102,8 @@ type leadRow struct {
 	result
 	Title, Phase string
 	Spark        chart
+	// First: the first line of its phase, which gets the phase's heading.
+	First bool
 }
 
 // lead is the project-lead view: every KPI per environment and dimension.
@@ -145,6 +147,9 @@ func (rq *request) lead(asCSV bool) {
 			order[p] = i
 		}
 		slices.SortStableFunc(rows, func(a, b leadRow) int { return order[a.Phase] - order[b.Phase] })
+		for i := range rows {
+			rows[i].First = i == 0 || rows[i].Phase != rows[i-1].Phase
+		}
 	}
 	if asCSV {
 		rq.csv("kpis", []string{"phase", "kpi_id", "title", "environment", "dimensions", "period_start", "period_end", "value", "numerator", "denominator", "unit", "status", "version", "draft"},
