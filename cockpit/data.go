@@ -261,3 +261,30 @@ func latestDefs(ds []definition) map[string]definition {
 	}
 	return m
 }
+
+// latestState is the latest KPI run, its results, and the newest
+// definition of every KPI.
+type latestState struct {
+	run     kpiRun
+	ok      bool // false: no KPI run yet
+	results []result
+	defs    map[string]definition
+}
+
+// latest reads the latest KPI run's state.
+func (c *Cockpit) latest(ctx context.Context) (latestState, error) {
+	var k latestState
+	var err error
+	if k.run, k.ok, err = c.latestKPIRun(ctx); err != nil || !k.ok {
+		return k, err
+	}
+	if k.results, err = c.results(ctx, k.run.ID, ""); err != nil {
+		return k, err
+	}
+	ds, err := c.definitions(ctx, "")
+	if err != nil {
+		return k, err
+	}
+	k.defs = latestDefs(ds)
+	return k, nil
+}

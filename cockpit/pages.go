@@ -3,6 +3,7 @@ package cockpit
 import (
 	"context"
 	"encoding/csv"
+	"fmt"
 	"github.com/ampel/ampel/warehouse"
 	"html/template"
 	"net/http"
@@ -74,25 +75,14 @@ func formatNum(v float64) string {
 
 // overview is the management view.
 func (rq *request) overview() {
-	ctx := rq.r.Context()
-	run, ok, err := rq.c.latestKPIRun(ctx)
+	k, err := rq.c.latest(rq.r.Context())
 	if err != nil {
-		rq.failed("kpi_runs", err)
+		rq.failed("the KPI results", err)
 		return
 	}
-	data := map[string]any{"HasRun": ok, "Run": run}
-	if ok {
-		rs, err := rq.c.results(ctx, run.ID, "")
-		if err != nil {
-			rq.failed("kpi_results", err)
-			return
-		}
-		ds, err := rq.c.definitions(ctx, "")
-		if err != nil {
-			rq.failed("kpi_definitions", err)
-			return
-		}
-		data["Phases"] = phases(kpis.Phases, current(rs), latestDefs(ds))
+	data := map[string]any{"HasRun": k.ok, "Run": k.run}
+	if k.ok {
+		data["Phases"] = phases(kpis.Phases, current(k.results), k.defs)
 	}
 	rq.render(http.StatusOK, "overview", "management", data)
 }
@@ -109,33 +99,23 @@ type leadRow struct {
 // lead is the project-lead view: every KPI per environment and dimension.
 func (rq *request) lead(asCSV bool) {
 	ctx := rq.r.Context()
-	run, ok, err := rq.c.latestKPIRun(ctx)
+	k, err := rq.c.latest(ctx)
 	if err != nil {
-		rq.failed("kpi_runs", err)
+		rq.failed("the KPI results", err)
 		return
 	}
+	run, ok, cur, defs := k.run, k.ok, k.results, k.defs
 	var rows []leadRow
 	if ok {
-		cur, err := rq.c.results(ctx, run.ID, "")
-		if err != nil {
-			rq.failed("kpi_results", err)
-			return
-		}
 		hist, err := rq.c.recentResults(ctx)
 		if err != nil {
 			rq.failed("kpi_results", err)
 			return
 		}
-		ds, err := rq.c.definitions(ctx, "")
-		if err != nil {
-			rq.failed("kpi_definitions", err)
-			return
-		}
-		defs := latestDefs(ds)
 		series := map[string][]result{}
 		for _, h := range hist {
-			k := h.KPI + "\x00" + h.Environment + "\x00" + h.Dimensions
-			series[k] = append(series[k], h)
+			key := h.KPI + "\x00" + h.Environment + "\x00" + h.Dimensions
+			series[key] = append(series[key], h)
 		}
 		for _, r := range current(cur) {
 			d := defs[r.KPI]
@@ -182,7 +162,10 @@ func (c *Cockpit) recentResults(ctx context.Context) ([]result, error) {
 		out = append(out, x)
 		return err
 	})
-	return out, err
+	if err != nil {
+		return nil, fmt.Errorf("read kpi_results: %w", err)
+	}
+	return out, nil
 }
 
 // trend is the series a KPI's chart shows: the latest run's values per

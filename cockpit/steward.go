@@ -95,7 +95,7 @@ func (f filter) query() string {
 }
 
 // shownFindings is the most findings a page lists; CSV has all.
-const shownFindings = 500
+const shownFindings = 200
 
 // findings is the steward's findings page.
 func (rq *request) findings(asCSV bool) {
