@@ -170,7 +170,13 @@ func (c *Cockpit) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.Set("Cache-Control", "no-store")
+	rest := strings.TrimPrefix(path, prefix)
 	if r.Method == http.MethodPost {
+		if rest != "review" && rest != "logout" {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "method not allowed: this page is read with GET", http.StatusMethodNotAllowed)
+			return
+		}
 		if !hmac.Equal([]byte(r.PostFormValue("csrf")), []byte(c.csrf(sess))) {
 			c.fail(w, r, sess, http.StatusForbidden, "csrf")
 			return
@@ -181,7 +187,6 @@ func (c *Cockpit) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rq := &request{c: c, w: w, r: r, sess: sess, lang: lang(r)}
-	rest := strings.TrimPrefix(path, prefix)
 	switch {
 	case path == "/" || path == prefix:
 		rq.overview()

@@ -284,8 +284,23 @@ func (f *fixture) testCSRF(t *testing.T) {
 		require.Equal(t, http.StatusForbidden, resp.StatusCode)
 	}
 	require.Equal(t, before, warehousetest.QueryOne(t, f.st, "SELECT count() FROM dq_reviews"), "a refused review wrote a mark")
+	// a POST to a page that only reads is refused
+	resp, err := c.PostForm(f.url+"/cockpit/sync", url.Values{"csrf": {csrf(t, page)}})
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
+	// logging out ends the session
+	resp, err = c.PostForm(f.url+"/cockpit/logout", url.Values{"csrf": {csrf(t, page)}})
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Equal(t, "/cockpit/login", resp.Request.URL.Path)
+	resp, err = noRedirect(c.Jar).Get(f.url + "/cockpit/sync")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
 	// without a session, a POST goes to the login form
-	resp, err := noRedirect(nil).PostForm(f.url+"/cockpit/review", url.Values{"csrf": {csrf(t, page)}, "id": {id}, "mark": {"reviewed"}})
+	resp, err = noRedirect(nil).PostForm(f.url+"/cockpit/review", url.Values{"csrf": {csrf(t, page)}, "id": {id}, "mark": {"reviewed"}})
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusSeeOther, resp.StatusCode)

@@ -2,6 +2,7 @@ package cockpit
 
 import (
 	"encoding/json"
+	"errors"
 	"html/template"
 	"net/http"
 	"net/url"
@@ -357,8 +358,5 @@ func (rq *request) review() {
 	http.Redirect(rq.w, rq.r, u.String(), http.StatusSeeOther)
 }
 
-type idError struct{}
-
-func (idError) Error() string { return "say which finding or group: the form has no id" }
-
-var errNoID error = idError{}
+// errNoID is a review form without the finding's or group's id.
+var errNoID = errors.New("say which finding or group: the form has no id")
