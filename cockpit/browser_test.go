@@ -156,17 +156,20 @@ func TestBrowser(t *testing.T) {
 
 	// every page
 	grule := f.openRule(t, true)
-	for _, page := range []struct{ path, ready string }{
-		{"/cockpit/kpi/adoption_rate", "svg.chart"},
-		{"/cockpit/kpi/field_completeness", "main h1"},
-		{"/cockpit/findings", "#rules"},
-		{"/cockpit/findings?status=any&severity=error", "#findings"},
-		{"/cockpit/groups?rule=" + grule, "section.group"},
-		{"/cockpit/sync", "#sync"},
-		{"/cockpit/lang?l=de&next=/cockpit/sync", "#sync"},
-		{"/cockpit/lang?l=en&next=/", "#phases"},
+	for _, page := range []struct{ path, ready, shot string }{
+		{"/cockpit/kpi/adoption_rate", "svg.chart", "cockpit-kpi-desktop"},
+		{"/cockpit/kpi/field_completeness", "main h1", ""},
+		{"/cockpit/findings", "#rules", "cockpit-findings-desktop"},
+		{"/cockpit/findings?status=any&severity=error", "#findings", ""},
+		{"/cockpit/groups?rule=" + grule, "section.group", "cockpit-groups-desktop"},
+		{"/cockpit/sync", "#sync", "cockpit-sync-desktop"},
+		{"/cockpit/lang?l=de&next=/cockpit/sync", "#sync", ""},
+		{"/cockpit/lang?l=en&next=/", "#phases", ""},
 	} {
 		require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(f.url+page.path), chromedp.WaitVisible(css(page.ready))), page.path)
+		if page.shot != "" {
+			require.NoError(t, chromedp.Do(ctx, shot(page.shot)))
+		}
 	}
 
 	// a review through the form survives a reload

@@ -308,15 +308,32 @@ func (f *fixture) testCSRF(t *testing.T) {
 
 func (f *fixture) testSync(t *testing.T) {
 	c := f.login(t)
+	page := get(t, c, f.url+"/cockpit/sync")
 	got := map[string]string{}
-	for _, a := range attrs(get(t, c, f.url+"/cockpit/sync"), "data-table") {
-		got[a["data-env"]+"|"+a["data-table"]] = a["data-rows"]
+	for _, a := range attrs(page, "data-table") {
+		got[a["data-env"]+"|"+a["data-table"]] = a["data-rows"] + " " + a["data-status"]
 	}
 	want := map[string]string{}
-	for _, r := range warehousetest.QueryAll(t, f.st, "SELECT environment, table_name, argMax(rows_upserted, started_at) FROM sync_runs GROUP BY environment, table_name") {
-		want[r[0].(string)+"|"+r[1].(string)] = fmt.Sprint(r[2])
+	wantUntracked := map[string]bool{}
+	for _, r := range warehousetest.QueryAll(t, f.st, `SELECT environment, table_name, argMax(rows_upserted, started_at), argMax(status, started_at),
+		argMax(note, started_at) FROM sync_runs GROUP BY environment, table_name`) {
+		k := r[0].(string) + "|" + r[1].(string)
+		want[k] = fmt.Sprint(r[2]) + " " + r[3].(string)
+		if strings.Contains(r[4].(string), "change tracking is off") {
+			wantUntracked[k] = true
+		}
 	}
 	require.Equal(t, want, got)
+	require.Equal(t, "0 failed", got["sim|invoice"], "the failed sync of invoice")
+	untracked := map[string]bool{}
+	for _, a := range attrs(page, "data-untracked") {
+		untracked[a["data-untracked"]] = true
+	}
+	require.Equal(t, map[string]bool{"sim|incident": true}, wantUntracked)
+	require.Equal(t, wantUntracked, untracked)
+	hints := attrs(page, "data-hint")
+	require.Len(t, hints, 1)
+	require.Equal(t, "hint_privilege", hints[0]["data-hint"], "the hint for a missing read privilege")
 }
 
 func (f *fixture) testLanguage(t *testing.T) {

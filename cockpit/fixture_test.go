@@ -22,6 +22,7 @@ import (
 
 	"github.com/ampel/ampel/audit"
 	"github.com/ampel/ampel/cockpit"
+	"github.com/ampel/ampel/connector"
 	"github.com/ampel/ampel/connector/dvsim"
 	"github.com/ampel/ampel/kpis"
 	"github.com/ampel/ampel/kpis/kpistest"
@@ -97,6 +98,15 @@ func newFixture(t *testing.T, cfg warehouse.Config) *fixture {
 	rep, err := kpis.Run(ctx, kpis.Options{Store: st, Catalog: cat, Inputs: in, AsOf: asOf})
 	require.NoError(t, err)
 	require.Empty(t, rep.Failed)
+
+	// a second sync: incident without change tracking, invoice not
+	// readable (the app user's role lacks the privilege) — the sync page's
+	// untracked tables and errors with hints
+	sim.SetFaults(dvsim.Faults{NoChangeTracking: []string{"incident"}, NoReadPrivilege: []string{"invoice"}})
+	_, err = connector.Sync(ctx, connector.Options{Store: st, Client: kpistest.Client(t, sim), Environment: kpistest.Env,
+		Tables: []connector.Table{{Name: "incident"}, {Name: "invoice"}}, RunID: "s2"})
+	require.Error(t, err, "the sync of invoice should fail")
+	sim.SetFaults(dvsim.Faults{NoChangeTracking: []string{}})
 
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))

@@ -17,6 +17,8 @@ type syncRow struct {
 	Requests, Throttled, Retries    uint64
 	DurationMS                      uint64
 	Status, Error, Note, Hint       string
+	// HintKey is the message key of Hint.
+	HintKey string
 }
 
 // sync is the sync page.
@@ -31,7 +33,7 @@ func (rq *request) sync(asCSV bool) {
 		err := r.Scan(&x.Environment, &x.Table, &x.RunID, &x.Mode, &x.Started, &x.Rows, &x.Deleted, &x.Requests, &x.Throttled,
 			&x.Retries, &x.DurationMS, &x.Status, &x.Error, &x.Note)
 		if x.Error != "" {
-			x.Hint = hintFor(x.Error)
+			x.HintKey = hintFor(x.Error)
 		}
 		rows = append(rows, x)
 		return err
@@ -57,23 +59,26 @@ func (rq *request) sync(asCSV bool) {
 		}
 	}
 	for i := range rows {
-		if rows[i].Hint != "" {
-			rows[i].Hint = rq.T(rows[i].Hint)
+		if rows[i].HintKey != "" {
+			rows[i].Hint = rq.T(rows[i].HintKey)
 		}
 	}
 	rq.render(http.StatusOK, "sync", "sync", map[string]any{"Rows": rows, "Untracked": untracked})
 }
 
 // noChangeTracking says whether a table is synced without Dataverse's
-// change tracking: by watermark, or with a note that says so.
+// change tracking: by watermark, or with the connector's note that says
+// so ("change tracking is off for this table: …").
 func noChangeTracking(x syncRow) bool {
-	return x.Mode == "watermark" || strings.Contains(strings.ToLower(x.Note), "change tracking")
+	return x.Mode == "watermark" || strings.Contains(strings.ToLower(x.Note), "change tracking is off")
 }
 
 // hintFor picks the fix hint (a message key) for a sync error.
 func hintFor(msg string) string {
 	m := strings.ToLower(msg)
 	switch {
+	case strings.Contains(m, "prvread") || strings.Contains(m, "privilege"):
+		return "hint_privilege"
 	case strings.Contains(m, "401") || strings.Contains(m, "403") || strings.Contains(m, "token") || strings.Contains(m, "unauthorized") || strings.Contains(m, "aadsts"):
 		return "hint_auth"
 	case strings.Contains(m, "429") || strings.Contains(m, "throttl"):
