@@ -182,6 +182,14 @@ func (f *fixture) testFindings(t *testing.T) {
 		got[a["data-finding"]] = true
 	}
 	require.Equal(t, want, got)
+	// new in the last run: as many as the audit counted for the rule
+	news := 0
+	for _, a := range attrs(get(t, c, f.url+"/cockpit/findings?since=last&rule="+url.QueryEscape(rule)), "data-finding") {
+		require.True(t, want[a["data-finding"]], "not an open finding of the rule")
+		news++
+	}
+	last := warehousetest.QueryOne(t, f.st, "SELECT run_id FROM dq_runs ORDER BY seq DESC LIMIT 1")
+	require.EqualValues(t, warehousetest.QueryOne(t, f.st, "SELECT sum(new_findings) FROM dq_run_rules WHERE run_id = ? AND rule_id = ?", last, rule), news)
 	// the counts by rule
 	page := get(t, c, f.url+"/cockpit/findings")
 	for _, a := range attrs(page, "data-rule") {

@@ -23,7 +23,8 @@
 //     side (metadata and SQL), the inputs and sync runs it used.
 //   - /cockpit/findings: the audit's open findings, counted by rule with
 //     the new and resolved of the last run, listed with filters (rule,
-//     environment, table, severity, status, mark); /cockpit/groups the
+//     environment, table, severity, status, mark, found or resolved in
+//     the last run); /cockpit/groups the
 //     duplicate groups of a rule with the members side by side and the
 //     fields they share highlighted, each linked to its record in
 //     Dynamics; review actions (reviewed, not a duplicate, will fix,

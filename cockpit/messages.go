@@ -51,6 +51,7 @@ var catalog = map[string]map[string]string{
 		"hint_notfound": "The table is not in this environment: remove it from the config or check its logical name.",
 		"hint_other":    "See the log of the run (run_id) for details.",
 		"asof":          "as of", "results_of": "%d results", "latest": "Latest", "open_kpi": "details", "origin": "Origin",
+		"since": "Found or resolved", "anytime": "any time",
 		"nosql": "This version's file is not in the catalog Ampel runs with: its SQL is in the definitions' git history.",
 	},
 	"de": {
@@ -94,6 +95,7 @@ var catalog = map[string]map[string]string{
 		"hint_notfound": "Die Tabelle gibt es in dieser Umgebung nicht: aus der Konfiguration entfernen oder den logischen Namen prüfen.",
 		"hint_other":    "Details im Log des Laufs (run_id).",
 		"asof":          "Stichtag", "results_of": "%d Ergebnisse", "latest": "Aktuell", "open_kpi": "Details", "origin": "Herkunft",
+		"since": "Gefunden oder erledigt", "anytime": "jederzeit",
 		"nosql": "Die Datei dieser Version ist nicht im Katalog, mit dem Ampel läuft: ihr SQL steht in der Git-Historie der Definitionen.",
 	},
 }

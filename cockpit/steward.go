@@ -46,11 +46,17 @@ type ruleCount struct {
 // filter is the findings page's filter, from the query.
 type filter struct {
 	Rule, Env, Table, Severity, Status, Mark string
+	// Since is "last": only the findings the last run found first (open)
+	// or resolved (resolved).
+	Since string
+	// lastAsOf is the last audit run's as_of, which Since compares with.
+	lastAsOf time.Time
 }
 
 func readFilter(r *http.Request) filter {
 	q := r.URL.Query()
-	f := filter{Rule: q.Get("rule"), Env: q.Get("env"), Table: q.Get("table"), Severity: q.Get("severity"), Status: q.Get("status"), Mark: q.Get("mark")}
+	f := filter{Rule: q.Get("rule"), Env: q.Get("env"), Table: q.Get("table"), Severity: q.Get("severity"), Status: q.Get("status"), Mark: q.Get("mark"),
+		Since: q.Get("since")}
 	if f.Status == "" {
 		f.Status = audit.StatusOpen
 	}
@@ -74,6 +80,16 @@ func (f filter) where() (string, []any) {
 	if f.Status != "any" {
 		add("status", f.Status)
 	}
+	if f.Since == "last" {
+		switch f.Status {
+		case audit.StatusOpen:
+			conds = append(conds, "first_seen >= ?")
+			args = append(args, f.lastAsOf)
+		case audit.StatusResolved:
+			conds = append(conds, "resolved_at >= ?")
+			args = append(args, f.lastAsOf)
+		}
+	}
 	switch f.Mark {
 	case "":
 	case "none":
@@ -87,7 +103,7 @@ func (f filter) where() (string, []any) {
 // query is the filter as a URL query.
 func (f filter) query() string {
 	v := url.Values{}
-	for k, s := range map[string]string{"rule": f.Rule, "env": f.Env, "table": f.Table, "severity": f.Severity, "status": f.Status, "mark": f.Mark} {
+	for k, s := range map[string]string{"rule": f.Rule, "env": f.Env, "table": f.Table, "severity": f.Severity, "status": f.Status, "mark": f.Mark, "since": f.Since} {
 		if s != "" {
 			v.Set(k, s)
 		}
@@ -117,8 +133,8 @@ func (rq *request) findings(asCSV bool) {
 	}
 	var lastRun string
 	var lastAt time.Time
-	err = rq.c.query(ctx, "SELECT run_id, started_at FROM dq_runs ORDER BY seq DESC LIMIT 1", nil, func(r warehouse.Rows) error {
-		return r.Scan(&lastRun, &lastAt)
+	err = rq.c.query(ctx, "SELECT run_id, started_at, as_of FROM dq_runs ORDER BY seq DESC LIMIT 1", nil, func(r warehouse.Rows) error {
+		return r.Scan(&lastRun, &lastAt, &f.lastAsOf)
 	})
 	if err != nil {
 		rq.failed("dq_runs", err)
