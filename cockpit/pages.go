@@ -94,6 +94,9 @@ type leadRow struct {
 	Spark        chart
 	// First: the first line of its phase, which gets the phase's heading.
 	First bool
+	// Versions are the definition versions of the history, oldest first,
+	// when more than one produced it ("v1 → v2"); "" otherwise.
+	Versions string
 }
 
 // lead is the project-lead view: every KPI per environment and dimension.
@@ -119,8 +122,9 @@ func (rq *request) lead(asCSV bool) {
 		}
 		for _, r := range current(cur) {
 			d := defs[r.KPI]
-			ps := trend(series[r.KPI+"\x00"+r.Environment+"\x00"+r.Dimensions], run.ID)
-			rows = append(rows, leadRow{result: r, Title: d.Title, Phase: d.Phase, Spark: draw(ps, 120, 28, 3, formatNum)})
+			hs := series[r.KPI+"\x00"+r.Environment+"\x00"+r.Dimensions]
+			ps := trend(hs, run.ID)
+			rows = append(rows, leadRow{result: r, Title: d.Title, Phase: d.Phase, Spark: draw(ps, 120, 28, 3, formatNum), Versions: versions(hs)})
 		}
 		order := map[string]int{}
 		for i, p := range kpis.Phases {
@@ -280,4 +284,22 @@ func (c *Cockpit) sqlOf(d definition) string {
 		}
 	}
 	return ""
+}
+
+// versions lists the definition versions of a KPI's results in the order
+// they were computed, "v1 → v2", when there is more than one; "" else.
+func versions(rs []result) string {
+	sorted := slices.Clone(rs)
+	slices.SortStableFunc(sorted, func(a, b result) int { return a.Computed.Compare(b.Computed) })
+	var out []string
+	for _, r := range sorted {
+		v := "v" + strconv.FormatUint(r.Version, 10)
+		if len(out) == 0 || out[len(out)-1] != v {
+			out = append(out, v)
+		}
+	}
+	if len(out) < 2 {
+		return ""
+	}
+	return strings.Join(out, " → ")
 }
