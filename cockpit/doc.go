@@ -17,7 +17,8 @@
 //   - /cockpit/lead: the project-lead view, every KPI per environment and
 //     dimension with the status of its latest period, a sparkline of its
 //     history (the values per period of the latest run; for a KPI with one
-//     period, its value per run) and the definition version.
+//     period, its value per run) and the definition version (v1 → v2 when
+//     the history spans several).
 //   - /cockpit/kpi/{id}: one KPI: value, status, thresholds, numerator and
 //     denominator, history chart, every version of the definition side by
 //     side (metadata and SQL), the inputs and sync runs it used.
