@@ -4,7 +4,8 @@
 # loopback themselves (deploy/with-test-clickhouse.sh, warehouse/warehousetest),
 # systemd-analyze (Debian's systemd), which deploy/check runs on the unit
 # file, and xmllint (Debian's libxml2-utils), which serve's tests check the
-# feed's $metadata with.
+# feed's $metadata with, and chromium (Debian's), which the cockpit's
+# browser test drives headless.
 #
 # It runs apt-get non-interactively, with sudo only when not root, and does
 # not start or enable the system service. When both are there already it
@@ -16,6 +17,7 @@ set -euo pipefail
 BIN=/usr/sbin/clickhouse-server
 ANALYZE=/usr/bin/systemd-analyze
 XMLLINT=/usr/bin/xmllint
+CHROMIUM=/usr/bin/chromium
 
 die() { echo "install-test-deps: $*" >&2; exit 1; }
 
@@ -23,6 +25,7 @@ pkgs=()
 [ -x "$BIN" ] || pkgs+=(clickhouse-server)
 [ -x "$ANALYZE" ] || pkgs+=(systemd)
 [ -x "$XMLLINT" ] || pkgs+=(libxml2-utils)
+[ -x "$CHROMIUM" ] || pkgs+=(chromium)
 if [ ${#pkgs[@]} -eq 0 ]; then
 	echo "$BIN"
 	exit 0
@@ -56,4 +59,5 @@ trap cleanup EXIT
 
 [ -x "$BIN" ] || die "clickhouse-server installed but $BIN is missing"
 [ -x "$ANALYZE" ] || die "systemd installed but $ANALYZE is missing"
+[ -x "$CHROMIUM" ] || die "chromium installed but $CHROMIUM is missing"
 echo "$BIN"

@@ -1,6 +1,6 @@
 // Package serve is Ampel's HTTP server: the OData v4 feed Power BI reads
 // at /odata/, /healthz and /metrics. ampel serve and ampel run start it;
-// the cockpit will be served beside the feed.
+// package cockpit mounts its pages on the same server (Handle, CheckKey).
 //
 // The feed serves one entity set per mart (Marts: the published snapshot,
 // the sets, the table behind each). Each read uses the snapshot current

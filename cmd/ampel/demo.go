@@ -23,12 +23,12 @@ import (
 // what landed, the data-quality audit's summary, the lead scores of the
 // built-in models with their backtest, the KPI catalog's traffic
 // lights over it (with the inputs file the simulator writes), and the BI
-// marts published over all of it; then it serves the OData feed at --addr
-// with a demo key it writes into the config, prints the feed's URL and the
-// key, and serves until Ctrl-C.
+// marts published over all of it; then it serves the cockpit and the
+// OData feed at --addr with a demo key it writes into the config, prints
+// the cockpit's URL, the feed's URL and the key, and serves until Ctrl-C.
 func runDemo(ctx context.Context, e *env, args []string) error {
 	fs := e.flagSet("demo", "demo [--addr 127.0.0.1:8080] [--data DIR] [--scale N]")
-	addr := fs.String("addr", "127.0.0.1:8080", "where the demo serves the OData feed, /healthz and /metrics")
+	addr := fs.String("addr", "127.0.0.1:8080", "where the demo serves the cockpit, the OData feed, /healthz and /metrics")
 	data := fs.String("data", "ampel-demo", "`directory` for the config and the embedded warehouse")
 	scale := fs.Int("scale", 10000, "number of leads in the simulated Dataverse")
 	seed := fs.Int64("seed", 1, "seed of the simulated data")
@@ -145,7 +145,8 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	url := feedURL(cfg, ln)
-	fmt.Fprintf(e.stdout, "\nOData feed: %s\n", url)
+	fmt.Fprintf(e.stdout, "\ncockpit: %s (log in with the demo key)\n", cockpitURL(cfg, ln))
+	fmt.Fprintf(e.stdout, "OData feed: %s\n", url)
 	fmt.Fprintf(e.stdout, "demo key: %s (Power BI: OData feed, Basic with any user name and the key as password; or %s?%s=KEY)\n", key, url, cfg.Serve.KeyParam)
 	fmt.Fprintln(e.stdout, "serving until Ctrl-C (ampel sql, kpi, score and audit run through this process meanwhile)")
 	return serveWhile(ctx, cfg, srv, ln, nil)

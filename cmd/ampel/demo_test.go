@@ -1,8 +1,11 @@
 package main
 
 import (
+	"io"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,8 +16,8 @@ import (
 )
 
 // TestDemo runs ampel demo on a small simulated Dataverse: it syncs every
-// table, prints the KPIs, then serves the feed at --addr with the demo key
-// it prints, until SIGTERM.
+// table, prints the KPIs, then serves the cockpit and the feed at --addr
+// with the demo key it prints, until SIGTERM.
 func TestDemo(t *testing.T) {
 	lib := warehousetest.Embedded(t).Library
 	data := filepath.Join(t.TempDir(), "demo")
@@ -42,6 +45,19 @@ func TestDemo(t *testing.T) {
 	require.Contains(t, body, `"fact_lead"`, "the service document lists the marts")
 	code, _, _ = fetch(t, feed, "")
 	require.Equal(t, http.StatusUnauthorized, code)
+
+	// one cockpit URL, filled once logged in with the demo key
+	require.Contains(t, out.String(), "cockpit: http://"+addr+"/ ")
+	jar, err := cookiejar.New(nil)
+	require.NoError(t, err)
+	c := &http.Client{Jar: jar}
+	resp, err := c.PostForm("http://"+addr+"/cockpit/login", url.Values{"key": {key}, "next": {"/"}})
+	require.NoError(t, err)
+	page, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(page))
+	require.Regexp(t, `data-phase="[a-z-]+" data-status="(green|amber|red|none)"`, string(page))
 	stopDemo(t, cmd)
 }
 

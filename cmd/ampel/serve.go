@@ -3,21 +3,26 @@ package main
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/ampel/ampel/cockpit"
 	"github.com/ampel/ampel/config"
+	"github.com/ampel/ampel/kpis"
 	"github.com/ampel/ampel/marts"
 	"github.com/ampel/ampel/metrics"
 	"github.com/ampel/ampel/serve"
+	ampelsql "github.com/ampel/ampel/sql"
 	"github.com/ampel/ampel/warehouse"
 )
 
-// runServe serves the OData feed, /healthz and /metrics until SIGTERM or
-// SIGINT.
+// runServe serves the cockpit, the OData feed, /healthz and /metrics
+// until SIGTERM or SIGINT.
 func runServe(ctx context.Context, e *env, args []string) error {
 	fs := e.flagSet("serve", "serve --config FILE [--addr HOST:PORT]")
 	var c commonFlags
@@ -87,10 +92,25 @@ func newServer(cfg *config.Config, s warehouse.Store, pub *marts.Publisher, m *m
 	if err != nil {
 		return nil, err
 	}
-	return serve.New(serve.Options{
+	srv, err := serve.New(serve.Options{
 		Store: s, Marts: pub, Keys: keys, KeyParam: cfg.Serve.KeyParam, PageSize: cfg.Serve.PageSize,
 		Metrics: m, Logger: log, Commands: localCommands(cfg, s),
 	})
+	if err != nil {
+		return nil, err
+	}
+	var userFS fs.FS
+	if cfg.KPIs.Dir != "" {
+		userFS = os.DirFS(cfg.KPIs.Dir)
+	}
+	cat, err := kpis.LoadCatalog(ampelsql.KPIs, cfg.KPIs.Dir, userFS)
+	if err != nil {
+		return nil, configError{err}
+	}
+	if _, err := cockpit.Mount(srv, cockpit.Options{Store: s, TLS: cfg.Serve.TLSCert != "", Logger: log, Catalog: cat}); err != nil {
+		return nil, err
+	}
+	return srv, nil
 }
 
 // startServer makes the server the config describes and opens its
@@ -107,17 +127,22 @@ func startServer(cfg *config.Config, s warehouse.Store, pub *marts.Publisher, m 
 	if len(cfg.Serve.Keys) == 0 {
 		log.Warn("serve.keys is empty: the feed lets nobody in")
 	}
-	log.Info("serving", "feed", feedURL(cfg, ln), "addr", ln.Addr().String())
+	log.Info("serving", "cockpit", cockpitURL(cfg, ln), "feed", feedURL(cfg, ln), "addr", ln.Addr().String())
 	return srv, ln, nil
 }
 
 // feedURL is the feed's URL on ln.
-func feedURL(cfg *config.Config, ln net.Listener) string {
+func feedURL(cfg *config.Config, ln net.Listener) string { return baseURL(cfg, ln) + "/odata/" }
+
+// cockpitURL is the cockpit's URL on ln.
+func cockpitURL(cfg *config.Config, ln net.Listener) string { return baseURL(cfg, ln) + "/" }
+
+func baseURL(cfg *config.Config, ln net.Listener) string {
 	scheme := "http"
 	if cfg.Serve.TLSCert != "" {
 		scheme = "https"
 	}
-	return scheme + "://" + ln.Addr().String() + "/odata/"
+	return scheme + "://" + ln.Addr().String()
 }
 
 // serveWhile serves the feed on ln (nil: no feed) and, for an embedded
