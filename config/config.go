@@ -52,7 +52,7 @@
 //	  page_size: 5000
 //	  max_wait: 5m              # total time a request may spend waiting on retries
 //	  overlap: 5m               # watermark overlap for tables without change tracking
-//	  parallel_tables: 14       # tables synced at once (round trips to Dataverse overlap)
+//	  parallel_tables: 6        # tables synced at once (round trips overlap; each costs memory: README)
 //	  checkpoint_every: 10s     # a long full load saves where it stands this often
 //	  reconcile:                # deletes of tables without change tracking: read every key, tombstone the gone
 //	    every: 0s               # tables under large_keys keys at most this often; 0s: every sync
@@ -175,7 +175,7 @@ type Sync struct {
 	PageSize       int      `yaml:"page_size"`
 	MaxWait        Duration `yaml:"max_wait"`
 	Overlap        Duration `yaml:"overlap"`
-	ParallelTables int      `yaml:"parallel_tables"`
+	ParallelTables int      `yaml:"parallel_tables"` // default 6: round trips overlap, but each table loading costs memory (README "Syncing")
 	// CheckpointEvery is how often a long full load saves where it stands.
 	CheckpointEvery Duration `yaml:"checkpoint_every"`
 	// Reconcile says how often tables without change tracking have their
@@ -452,7 +452,7 @@ func (c *Config) setDefaults() {
 		s.Overlap = Duration(5 * time.Minute)
 	}
 	if s.ParallelTables == 0 {
-		s.ParallelTables = 14
+		s.ParallelTables = 6
 	}
 	if s.CheckpointEvery == 0 {
 		s.CheckpointEvery = Duration(10 * time.Second)

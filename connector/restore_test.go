@@ -275,3 +275,55 @@ func TestSyncNoticesVersionsGoingBack(t *testing.T) {
 		})
 	}
 }
+
+// TestSyncWatermarkWithoutChanges: a second sync of tables without change
+// tracking, with no change in the source, reads by watermark and does not
+// take the source for restored: versionnumbers follow modifiedon, so the
+// rows the watermark's overlap reads again carry the newest version the
+// first sync saw. sync_runs says so; the views equal the source.
+func TestSyncWatermarkWithoutChanges(t *testing.T) {
+	ctx := context.Background()
+	untracked := []string{"incident", "account", "activitypointer"}
+	var tables []connector.Table
+	for _, n := range untracked {
+		tables = append(tables, connector.Table{Name: n})
+	}
+	keys := map[string]string{"incident": "incidentid", "account": "accountid", "activitypointer": "activityid"}
+	for _, cfg := range warehousetest.All(t) {
+		t.Run(cfg.Driver, func(t *testing.T) {
+			st := openMigrated(t, cfg)
+			sim, err := dvsim.Start(dvsim.Options{Seed: 73, Scale: 300, Faults: dvsim.Faults{NoChangeTracking: untracked}})
+			require.NoError(t, err)
+			t.Cleanup(func() { sim.Close() })
+			client := simClient(t, sim)
+			for i, run := range []string{"first", "second"} {
+				_, err := connector.Sync(ctx, connector.Options{Store: st, Client: client, Environment: "prod", RunID: run, Tables: tables})
+				require.NoError(t, err, run)
+				for _, n := range untracked {
+					rows, err := st.Query(ctx, "SELECT mode, note, status FROM sync_runs WHERE run_id = ? AND table_name = ?", run, n)
+					require.NoError(t, err)
+					var mode, note, status string
+					found := 0
+					for rows.Next() {
+						require.NoError(t, rows.Scan(&mode, &note, &status))
+						found++
+					}
+					require.NoError(t, rows.Err())
+					rows.Close()
+					require.Equal(t, 1, found, "%s run: %s rows in sync_runs", run, n)
+					require.Equal(t, "ok", status, "%s run: %s", run, n)
+					if i == 0 {
+						require.Equal(t, connector.ModeFull, mode, "%s run: %s", run, n)
+						continue
+					}
+					require.Equal(t, connector.ModeWatermark, mode, "%s run: %s: %s", run, n, note)
+					require.NotContains(t, note, "backwards", "%s run: %s", run, n)
+					require.NotContains(t, note, "reload", "%s run: %s", run, n)
+				}
+				for _, n := range untracked {
+					requireViewEqual(t, st, sim, n, keys[n], "prod", run+" sync")
+				}
+			}
+		})
+	}
+}

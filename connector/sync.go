@@ -85,12 +85,16 @@ type Table struct {
 
 // Defaults of Options.
 const (
-	// DefaultParallelTables: every default sales table at once. A sync
-	// against a remote Dataverse is mostly round trips (100–500 ms each),
-	// which overlap: a delta of the 14 tables costs one round of delta
-	// requests, not four. Requests in flight stay capped and adapt in the
+	// DefaultParallelTables: tables that sync at once. A sync against a
+	// remote Dataverse is mostly round trips (100–500 ms each), which
+	// overlap: a delta of the 14 default tables costs three rounds of
+	// delta requests, not four as at 4. Not all 14 at once: every table in
+	// a full load holds a batch and pages in memory, and at 14 the sync's
+	// own peak RSS was 1.8–2x that at 4, at 8 1.2–1.7x, at 6 1.1–1.3x
+	// (BenchmarkSyncPeakRSS in cmd/ampel, 10k and 100k leads; the README
+	// has the figures). Requests in flight stay capped and adapt in the
 	// client (dataverse.Config.MaxConcurrency).
-	DefaultParallelTables = 14
+	DefaultParallelTables = 6
 	// DefaultBatchRows rows go into one INSERT.
 	DefaultBatchRows = 20000
 	// DefaultCheckpointEvery: a crash costs at most this much of a long

@@ -19,28 +19,43 @@ import (
 // engine) at 10k, 100k and 1M leads and reports the sync process's peak
 // RSS, and beside it the peak RSS of `ampel sql "SELECT 1"` on the same
 // warehouse: what the engine itself takes. Memory must not grow in
-// proportion to the tables.
+// proportion to the tables. Each scale syncs the same simulator twice,
+// into new warehouses: with sync.parallel_tables at its default and at 4,
+// so that what syncing every table at once costs shows in the same run.
+// One scale alone:
+//
+//	go test -run '^$' -bench 'BenchmarkSyncPeakRSS/leads=100000$' ./cmd/ampel
 func BenchmarkSyncPeakRSS(b *testing.B) {
 	lib := warehousetest.Embedded(b).Library
 	for _, scale := range []int{10_000, 100_000, 1_000_000} {
 		b.Run(fmt.Sprintf("leads=%d", scale), func(b *testing.B) {
-			for i := 0; i < b.N; i++ {
-				sim, err := dvsim.Start(dvsim.Options{Seed: 1, Scale: scale})
-				require.NoError(b, err)
-				dir := b.TempDir()
-				file := filepath.Join(dir, "ampel.yaml")
-				require.NoError(b, writeSimConfig(file, sim))
-				data, err := os.ReadFile(file)
-				require.NoError(b, err)
-				text := strings.Replace(string(data), "  driver: embedded\n", "  driver: embedded\n  library: "+lib+"\n", 1)
-				require.NoError(b, os.WriteFile(file, []byte(text), 0o600))
+			sim, err := dvsim.Start(dvsim.Options{Seed: 1, Scale: scale})
+			require.NoError(b, err)
+			defer sim.Close()
+			for _, parallel := range []int{0, 4} {
+				name := "parallel_tables=default"
+				if parallel > 0 {
+					name = fmt.Sprintf("parallel_tables=%d", parallel)
+				}
+				b.Run(name, func(b *testing.B) {
+					for i := 0; i < b.N; i++ {
+						file := filepath.Join(b.TempDir(), "ampel.yaml")
+						require.NoError(b, writeSimConfig(file, sim))
+						data, err := os.ReadFile(file)
+						require.NoError(b, err)
+						text := strings.Replace(string(data), "  driver: embedded\n", "  driver: embedded\n  library: "+lib+"\n", 1)
+						if parallel > 0 {
+							text += fmt.Sprintf("sync:\n  parallel_tables: %d\n", parallel)
+						}
+						require.NoError(b, os.WriteFile(file, []byte(text), 0o600))
 
-				syncRSS := maxRSS(b, "sync", "--config", file)
-				baseRSS := maxRSS(b, "sql", "--config", file, "SELECT 1")
-				sim.Close()
-				b.ReportMetric(float64(syncRSS)/1024, "sync_peak_rss_MB")
-				b.ReportMetric(float64(baseRSS)/1024, "engine_peak_rss_MB")
-				b.ReportMetric(float64(syncRSS-baseRSS)/1024, "sync_over_engine_MB")
+						syncRSS := maxRSS(b, "sync", "--config", file)
+						baseRSS := maxRSS(b, "sql", "--config", file, "SELECT 1")
+						b.ReportMetric(float64(syncRSS)/1024, "sync_peak_rss_MB")
+						b.ReportMetric(float64(baseRSS)/1024, "engine_peak_rss_MB")
+						b.ReportMetric(float64(syncRSS-baseRSS)/1024, "sync_over_engine_MB")
+					}
+				})
 			}
 		})
 	}

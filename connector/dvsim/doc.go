@@ -11,7 +11,9 @@
 // accounts from a random stream of their own; then, from another stream, what the audit's
 // other checks look for: see plantQuality) and serves it over
 // HTTPS at URL()+"/api/data/v9.2/". Records are stored column-wise (no map per row) and
-// rendered to JSON on the fly.
+// rendered to JSON on the fly. As Dataverse's rowversion, versionnumber follows modifiedon
+// across all tables: the generated rows are numbered 1…N in the order of their modifiedon
+// (renumberVersions), and every later change takes the next number.
 //
 // Leads are decided by planted features, for lead scoring (scoring.go): each has a company
 // size, industry and country besides job title, source and amount, and 0 to 4 completed

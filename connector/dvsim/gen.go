@@ -5,6 +5,7 @@ import (
 	"math"
 	mrand "math/rand/v2"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 )
@@ -256,6 +257,59 @@ func (s *Server) generate() {
 	s.plantDuplicates(g, p)
 	s.plantQuality(p)
 	p.inputs = s.genInputs()
+	s.renumberVersions()
+}
+
+// renumberVersions gives the generated rows version numbers in the order of
+// their modifiedon, as Dataverse's rowversion has them: a row modified later
+// has the higher number. The generator stamps rows in the order it makes
+// them (a lead, then the account, contact and opportunity it turns into),
+// not in time order; without this, the rows a modifiedon watermark reads
+// again would carry lower numbers than the newest the last sync saw, and
+// the sync would take the source for restored. Ties keep the order of
+// generation. The numbers stay dense (1…rows) and the counter is left as it
+// is, so later changes get higher ones. Only the versionnumber column
+// changes: the data and the planted truth are as generated.
+func (s *Server) renumberVersions() {
+	// one key per row: modifiedon above the generation order, sorted; a
+	// row's new number is its key's rank (8 bytes a row, no map)
+	n := 0
+	for _, t := range s.tables {
+		if t.owner == t && t.version != nil {
+			n += int(t.n)
+		}
+	}
+	keys := make([]uint64, 0, n)
+	for _, t := range s.tables {
+		if t.owner != t || t.version == nil {
+			continue
+		}
+		mod := t.byName["modifiedon"]
+		for row := int32(0); row < t.n; row++ {
+			if v := t.version.i64[row]; v != nullI64 {
+				keys = append(keys, versionKey(mod.u32[row], v))
+			}
+		}
+	}
+	slices.Sort(keys)
+	for _, t := range s.tables {
+		if t.owner != t || t.version == nil {
+			continue
+		}
+		mod := t.byName["modifiedon"]
+		for row := int32(0); row < t.n; row++ {
+			if v := t.version.i64[row]; v != nullI64 {
+				rank, _ := slices.BinarySearch(keys, versionKey(mod.u32[row], v))
+				t.version.i64[row] = int64(rank) + 1
+			}
+		}
+	}
+}
+
+// versionKey orders a generated row by modifiedon, then by the version
+// number it was stamped with (below 2^32: one per generated row).
+func versionKey(modified uint32, version int64) uint64 {
+	return uint64(modified)<<32 | uint64(uint32(version))
 }
 
 // reserveProjected sizes every table for f times its rows so far (plus a margin): the

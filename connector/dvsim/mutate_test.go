@@ -351,3 +351,52 @@ func TestChangeTrackingSwitches(t *testing.T) {
 		t.Fatal("unknown table accepted")
 	}
 }
+
+// TestVersionsFollowModifiedOn: in a fresh simulator, as in Dataverse
+// (rowversion), a row modified later has a higher versionnumber, across
+// every table; so does a row a mutation changes afterwards.
+func TestVersionsFollowModifiedOn(t *testing.T) {
+	s := start(t, Options{Seed: 23, Scale: 400})
+	type stamp struct {
+		mod   time.Time
+		ver   int64
+		where string
+	}
+	read := func() []stamp {
+		var all []stamp
+		for _, st := range trackedSets(s) {
+			for _, r := range s.Records(st[2]) {
+				v, err := r["versionnumber"].(json.Number).Int64()
+				if err != nil {
+					t.Fatalf("%s: versionnumber %v: %v", st[2], r["versionnumber"], err)
+				}
+				m, err := time.Parse(time.RFC3339, r["modifiedon"].(string))
+				if err != nil {
+					t.Fatalf("%s: modifiedon %v: %v", st[2], r["modifiedon"], err)
+				}
+				all = append(all, stamp{m, v, st[2] + " " + r[st[1]].(string)})
+			}
+		}
+		slices.SortFunc(all, func(a, b stamp) int { return int(a.ver - b.ver) })
+		return all
+	}
+	check := func(stage string, all []stamp) {
+		if len(all) < 1000 {
+			t.Fatalf("%s: only %d rows", stage, len(all))
+		}
+		for i := 1; i < len(all); i++ {
+			if all[i].mod.Before(all[i-1].mod) {
+				t.Fatalf("%s: %s (version %d) modified %s, before %s (version %d) modified %s",
+					stage, all[i].where, all[i].ver, all[i].mod, all[i-1].where, all[i-1].ver, all[i-1].mod)
+			}
+		}
+	}
+	before := read()
+	check("generated", before)
+	s.Mutate(20, 30, 10)
+	after := read()
+	check("after a mutation", after)
+	if after[len(after)-1].ver <= before[len(before)-1].ver {
+		t.Fatalf("a mutation left the newest version at %d (was %d)", after[len(after)-1].ver, before[len(before)-1].ver)
+	}
+}
