@@ -73,7 +73,12 @@
 // Each model compiles to one INSERT … SELECT that runs in the warehouse
 // on both engines (the embedded 26.7 and Debian's 18.16: no CTEs, no
 // window functions, one JOIN per SELECT): the lead view's columns the
-// rules read, joined to one aggregation of activitypointer per lead.
+// rules read, joined to one aggregation of activitypointer per lead. The
+// join's key is (environment number, leadid), the number an
+// environment's position among those of the lead landing table (0 for
+// one it lacks, which no lead has), not the environment's name: fixed-size
+// keys hash and compare faster than a String, and the join is most of
+// what scoring costs beyond reading the columns (BenchmarkScoring).
 //
 // # Tables
 //

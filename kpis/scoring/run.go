@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ampel/ampel/warehouse"
+	"github.com/ampel/ampel/warehouse/landing"
 )
 
 // Options say what Run scores.
@@ -144,10 +145,13 @@ type views struct {
 	// activities says whether activitypointer has what activity rules read.
 	activities bool
 	hasOpp     bool
+	// landingLead says whether the lead view's landing table is there to
+	// number the environments by (compiler.envKey).
+	landingLead bool
 }
 
 func readViews(ctx context.Context, s warehouse.Store) (views, error) {
-	cat, err := warehouse.ReadCatalog(ctx, s, leadView, activityView, oppView)
+	cat, err := warehouse.ReadCatalog(ctx, s, leadView, activityView, oppView, landing.TableName(leadView))
 	if err != nil {
 		return views{}, fmt.Errorf("read the views scoring reads: %w", err)
 	}
@@ -166,6 +170,7 @@ func readViews(ctx context.Context, s warehouse.Store) (views, error) {
 		return true
 	}
 	v.activities = has(activityView, "regardingobjectid", "regardingobjectidtype", "activitytypecode", "statecode", "actualend")
+	v.landingLead = has(landing.TableName(leadView), "_environment")
 	v.hasOpp = has(oppView, "opportunityid", "createdon") && has(leadView, "qualifyingopportunityid")
 	return v, nil
 }

@@ -13,6 +13,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/ampel/ampel/config"
+	"github.com/ampel/ampel/connector"
 	"github.com/ampel/ampel/connector/dvsim"
 	"github.com/ampel/ampel/kpis/kpistest"
 	"github.com/ampel/ampel/kpis/scoring"
@@ -115,8 +117,15 @@ func near(a, b float64) bool { return math.Abs(a-b) <= 1e-9*math.Max(1, math.Abs
 // stage exactly, the same rules with their points.
 func compareScores(t *testing.T, stage string, st warehouse.Store, run string, truth dvsim.Truth) {
 	t.Helper()
+	compareEnvScores(t, stage, st, run, kpistest.Env, truth)
+}
+
+// compareEnvScores compares the demo model's scores of one environment
+// in a run with the truth.
+func compareEnvScores(t *testing.T, stage string, st warehouse.Store, run, environment string, truth dvsim.Truth) {
+	t.Helper()
 	rows, err := st.Query(context.Background(), "SELECT toString(leadid), environment, score, grade, stage, rules, points FROM lead_scores "+
-		"WHERE run_id = ? AND model = 'demo' AND version = 1", run)
+		"WHERE run_id = ? AND model = 'demo' AND version = 1 AND environment = ?", run, environment)
 	require.NoError(t, err)
 	defer rows.Close()
 	seen := 0
@@ -133,7 +142,7 @@ func compareScores(t *testing.T, stage string, st warehouse.Store, run string, t
 		want, ok := truth.Scoring.Leads[id]
 		require.True(t, ok, "%s: lead %s is scored but not in the truth", stage, id)
 		msg := fmt.Sprintf("%s: lead %s", stage, id)
-		require.Equal(t, kpistest.Env, env, msg)
+		require.Equal(t, environment, env, msg)
 		require.True(t, near(score, want.Score), "%s: score %v, truth %v (%v %v / %v %v)", msg, score, want.Score, rules, points, want.Rules, want.Points)
 		require.Equal(t, want.Grade, grade, msg)
 		require.Equal(t, want.Stage, stg, msg)
@@ -341,6 +350,48 @@ func TestScoresMatchTruth(t *testing.T) {
 			require.Equal(t, second, n)
 			require.Equal(t, uint64(1), nruns)
 			require.Equal(t, "r2", run)
+		})
+	}
+}
+
+// TestScoresPerEnvironment syncs one simulator into two environments,
+// the second after a mutate, so that the same leads have other fields
+// and activities there: each environment's scores match its own truth
+// (leads and activities are joined per environment).
+func TestScoresPerEnvironment(t *testing.T) {
+	ctx := context.Background()
+	for _, cfg := range warehousetest.All(t) {
+		t.Run(cfg.Driver, func(t *testing.T) {
+			st := kpistest.OpenMigrated(t, cfg)
+			sim, err := dvsim.Start(dvsim.Options{Seed: 13, Scale: 400})
+			require.NoError(t, err)
+			t.Cleanup(func() { sim.Close() })
+			client := kpistest.Client(t, sim)
+			kpistest.Sync(t, st, client, "s1")
+			first := sim.Truth()
+			sim.Mutate(40, 150, 20)
+			var tables []connector.Table
+			for _, n := range config.DefaultTables {
+				tables = append(tables, connector.Table{Name: n})
+			}
+			_, err = connector.Sync(ctx, connector.Options{Store: st, Client: client, Environment: "other", Tables: tables, RunID: "s2"})
+			require.NoError(t, err)
+			second := sim.Truth()
+			differ := 0
+			for id, want := range second.Scoring.Leads {
+				if was, ok := first.Scoring.Leads[id]; ok && !near(was.Score, want.Score) {
+					differ++
+				}
+			}
+			require.Positive(t, differ, "the mutate changes the score of some lead in both environments")
+			asOf, err := time.Parse(time.RFC3339, first.Now)
+			require.NoError(t, err)
+			require.Equal(t, first.Now, second.Now, "the simulator's clock")
+			rep, err := scoring.Run(ctx, scoring.Options{Store: st, Models: builtin(t), Refs: []string{"demo@v1"}, AsOf: asOf, RunID: "r1"})
+			require.NoError(t, err)
+			require.Empty(t, rep.Failed)
+			compareEnvScores(t, "environment "+kpistest.Env, st, "r1", kpistest.Env, first)
+			compareEnvScores(t, "environment other", st, "r1", "other", second)
 		})
 	}
 }
