@@ -162,6 +162,11 @@ func TestFindingMarks(t *testing.T) {
 				if x.Status != audit.StatusOpen || x.RuleID != "fuzzy_lead" || x.Supersedes == "" {
 					continue
 				}
+				if marked[x.Group] {
+					// unchanged since it was marked: it still names the group it
+					// superseded in an earlier run (the marks above split some)
+					continue
+				}
 				superseding++
 				require.True(t, marked[x.Supersedes], "%s supersedes a group of the run before", x.Group)
 				require.NotNil(t, x.Review, "the superseding group carries the mark")
