@@ -32,6 +32,7 @@ func TestCockpit(t *testing.T) {
 			t.Run("csrf", f.testCSRF)
 			t.Run("sync", f.testSync)
 			t.Run("language", f.testLanguage)
+			t.Run("hostile", f.testHostile)
 			require.NotContains(t, f.logs.String(), testKey, "a key in the log")
 		})
 	}
@@ -364,4 +365,46 @@ func (f *fixture) testLanguage(t *testing.T) {
 	b, _ = io.ReadAll(resp.Body)
 	resp.Body.Close()
 	require.Contains(t, string(b), "Management view")
+}
+
+// testHostile sends query parameters that try to leave their value — quotes,
+// comments, table functions, settings, a second statement — to every page
+// that filters: each is answered without a server error, lists nothing the
+// value does not name, and shows no file's content; the findings are as
+// they were.
+func (f *fixture) testHostile(t *testing.T) {
+	c := f.login(t)
+	before := warehousetest.QueryOne(t, f.st, "SELECT count() FROM dq_findings")
+	values := []string{
+		"x' OR '1'='1",
+		"x' OR 1=1 --",
+		"') UNION ALL SELECT file('/etc/passwd') --",
+		"x'; DROP TABLE dq_findings; --",
+		"x' SETTINGS readonly=0 --",
+		"x' FORMAT JSON --",
+		"x\\' OR 1=1 /*",
+		"url('http://127.0.0.1:1/')",
+	}
+	for _, v := range values {
+		for _, page := range []string{"/cockpit/findings?rule=", "/cockpit/findings?env=", "/cockpit/findings?table=",
+			"/cockpit/findings?severity=", "/cockpit/findings?mark=", "/cockpit/findings?since=last&rule=",
+			"/cockpit/findings.csv?rule=", "/cockpit/groups?rule=", "/cockpit/groups?env=", "/cockpit/kpi/"} {
+			u := f.url + page + url.QueryEscape(v)
+			if strings.HasSuffix(page, "/") {
+				u = f.url + page + url.PathEscape(v)
+			}
+			resp, err := c.Get(u)
+			require.NoError(t, err)
+			b, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			require.NoError(t, err)
+			require.Less(t, resp.StatusCode, 500, "%s: %s", u, b)
+			require.NotContains(t, string(b), "root:x:0:0", u)
+			if strings.Contains(page, "findings?") || strings.Contains(page, "groups?") {
+				require.Empty(t, attrs(string(b), "data-finding"), "%s lists findings the value does not name", u)
+				require.Empty(t, attrs(string(b), "data-group"), "%s lists groups the value does not name", u)
+			}
+		}
+	}
+	require.Equal(t, before, warehousetest.QueryOne(t, f.st, "SELECT count() FROM dq_findings"), "the findings are untouched")
 }
