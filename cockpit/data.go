@@ -179,6 +179,28 @@ func current(rs []result) []result {
 	return out
 }
 
+// latestPeriod keeps, per KPI and environment, only the results of the
+// latest period among cur. A KPI whose dimension is itself a time bucket
+// (hypercare tickets per week after go-live) has one period per bucket in
+// one run; management sees where it stands now — the latest week — not
+// every past week, while the project-lead view keeps the whole detail.
+func latestPeriod(cur []result) []result {
+	newest := map[string]time.Time{}
+	for _, r := range cur {
+		k := r.KPI + "\x00" + r.Environment
+		if t, ok := newest[k]; !ok || r.Start.After(t) {
+			newest[k] = r.Start
+		}
+	}
+	var out []result
+	for _, r := range cur {
+		if r.Start.Equal(newest[r.KPI+"\x00"+r.Environment]) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // phaseLine is one line of the management view.
 type phaseLine struct {
 	Phase  string

@@ -10,7 +10,9 @@
 //
 //   - / and /cockpit/: the management view, one line per rollout phase,
 //     aggregated over environments: the worst status of the latest period
-//     of every KPI of the phase in the latest KPI run, the counts per
+//     of every KPI of the phase in the latest KPI run (per KPI and
+//     environment only the newest period: a weekly hypercare trend counts
+//     with its current week, not with every past week), the counts per
 //     status, and the phase's core KPIs (the strategic ones first, then
 //     tactical, then operational; at most three) — the seed's "few core
 //     KPIs per phase first".

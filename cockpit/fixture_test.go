@@ -184,7 +184,7 @@ func csrf(t *testing.T, html string) string {
 // expectedPhases computes the management view from kpi_results and
 // kpi_definitions as read here: per phase, the worst status of the
 // latest period of every KPI, environment and dimension set of the
-// latest run.
+// latest run, keeping per KPI and environment only the newest period.
 func expectedPhases(t *testing.T, st warehouse.Store) map[string]string {
 	t.Helper()
 	run := warehousetest.QueryOne(t, st, "SELECT run_id FROM kpi_runs ORDER BY started_at DESC LIMIT 1").(string)
@@ -199,16 +199,27 @@ func expectedPhases(t *testing.T, st warehouse.Store) map[string]string {
 	cur := map[string]latest{}
 	kpiOf := map[string]string{}
 	for _, r := range warehousetest.QueryAll(t, st, "SELECT kpi_id, environment, dimensions, period_start, status FROM kpi_results WHERE run_id = ?", run) {
-		k := r[0].(string) + "|" + r[1].(string) + "|" + r[2].(string)
+		k := r[0].(string) + "\x00" + r[1].(string) + "\x00" + r[2].(string)
 		start := r[3].(time.Time)
 		if old, ok := cur[k]; !ok || start.After(old.start) {
 			cur[k] = latest{start, r[4].(string)}
 		}
 		kpiOf[k] = r[0].(string)
 	}
+	// per KPI and environment only its newest period counts
+	newest := map[string]time.Time{}
+	for k, l := range cur {
+		ke := k[:strings.LastIndex(k, "\x00")]
+		if t, ok := newest[ke]; !ok || l.start.After(t) {
+			newest[ke] = l.start
+		}
+	}
 	rank := map[string]int{"none": 0, "green": 1, "amber": 2, "red": 3}
 	out := map[string]string{}
 	for k, l := range cur {
+		if !l.start.Equal(newest[k[:strings.LastIndex(k, "\x00")]]) {
+			continue
+		}
 		p := phase[kpiOf[k]]
 		if s, ok := out[p]; !ok || rank[l.status] > rank[s] {
 			out[p] = l.status

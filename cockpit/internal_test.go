@@ -37,3 +37,23 @@ func TestHintFor(t *testing.T) {
 		require.Equal(t, want, hintFor(msg), msg)
 	}
 }
+
+func TestLatestPeriod(t *testing.T) {
+	week := func(n int) time.Time { return time.Date(2026, 1, 1+7*n, 0, 0, 0, 0, time.UTC) }
+	rs := []result{
+		{KPI: "weekly", Environment: "prod", Dimensions: "week=1", Start: week(0), Status: "red"},
+		{KPI: "weekly", Environment: "prod", Dimensions: "week=2", Start: week(1), Status: "red"},
+		{KPI: "weekly", Environment: "prod", Dimensions: "week=3", Start: week(2), Status: "green"},
+		{KPI: "weekly", Environment: "test", Dimensions: "week=1", Start: week(0), Status: "amber"},
+		{KPI: "dupes", Environment: "prod", Dimensions: "table=lead", Start: week(0), Status: "red"},
+		{KPI: "dupes", Environment: "prod", Dimensions: "table=account", Start: week(0), Status: "green"},
+	}
+	var got []string
+	for _, r := range latestPeriod(rs) {
+		got = append(got, r.KPI+" "+r.Environment+" "+r.Dimensions)
+	}
+	// per KPI and environment its newest period; every dimension of that period
+	require.Equal(t, []string{"weekly prod week=3", "weekly test week=1", "dupes prod table=lead", "dupes prod table=account"}, got)
+	p := phases([]string{"hypercare"}, latestPeriod(rs[:3]), map[string]definition{"weekly": {ID: "weekly", Phase: "hypercare"}})
+	require.Equal(t, "green", p[0].Status, "past red weeks do not colour the phase")
+}

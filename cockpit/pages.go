@@ -82,7 +82,7 @@ func (rq *request) overview() {
 	}
 	data := map[string]any{"HasRun": k.ok, "Run": k.run}
 	if k.ok {
-		data["Phases"] = phases(kpis.Phases, current(k.results), k.defs)
+		data["Phases"] = phases(kpis.Phases, latestPeriod(current(k.results)), k.defs)
 	}
 	rq.render(http.StatusOK, "overview", "management", data)
 }
