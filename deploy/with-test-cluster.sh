@@ -20,9 +20,11 @@
 # directory — also when the command fails or the script is interrupted. It
 # exits with the command's status.
 #
-# The node config is deploy/clickhouse-test/config.xml (the single test
-# server's, same users and read-only rules) plus deploy/clickhouse-test/
-# cluster.xml in config.d; ZooKeeper's is deploy/clickhouse-test/zoo.cfg.
+# The node config is deploy/clickhouse-test/config.xml and users.xml (the
+# single test server's: same users and read-only rules) plus, in config.d,
+# deploy/clickhouse-test/cluster.xml (cluster, macros, ZooKeeper) and, in
+# users.d, deploy/clickhouse-test/cluster-users.xml; ZooKeeper's is
+# deploy/clickhouse-test/zoo.cfg.
 #
 # Usage: deploy/with-test-cluster.sh CMD [ARGS...]
 #   e.g. deploy/with-test-cluster.sh go test -race -run Cluster ./warehouse/...
@@ -230,7 +232,7 @@ setup() {
 	sed -e "s|@DIR@|$dir|g" -e "s|@ZK_PORT@|$zk_port|g" "$here/clickhouse-test/zoo.cfg" >"$dir/zookeeper/zoo.cfg"
 	for i in 0 1 2; do
 		n="${nodes[$i]}"
-		mkdir -p "$dir/$n"/{data,tmp,user_files,format_schemas,log,config.d}
+		mkdir -p "$dir/$n"/{data,tmp,user_files,format_schemas,log,config.d,users.d}
 		echo "${ports[$((3 * i))]}" >"$dir/$n/tcp_port"
 		echo "${ports[$((3 * i + 1))]}" >"$dir/$n/http_port"
 		echo "${ports[$((3 * i + 2))]}" >"$dir/$n/interserver_port"
@@ -241,6 +243,7 @@ setup() {
 		sed -e "s|@DIR@|$dir/$n|g" -e "s|@TCP_PORT@|$(port "$n" tcp)|g" -e "s|@HTTP_PORT@|$(port "$n" http)|g" \
 			"$here/clickhouse-test/config.xml" >"$dir/$n/config.xml"
 		cp "$here/clickhouse-test/users.xml" "$dir/$n/users.xml"
+		cp "$here/clickhouse-test/cluster-users.xml" "$dir/$n/users.d/cluster.xml"
 		sed -e "s|@INTERSERVER_PORT@|$(port "$n" interserver)|g" -e "s|@ZK_PORT@|$zk_port|g" \
 			-e "s|@A_PORT@|$(port A tcp)|g" -e "s|@B_PORT@|$(port B tcp)|g" -e "s|@C_PORT@|$(port C tcp)|g" \
 			-e "s|@SHARD@|$shard|g" -e "s|@REPLICA@|$n|g" \

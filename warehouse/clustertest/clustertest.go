@@ -29,11 +29,14 @@
 //
 // Facts of 18.16 on this cluster, tested in
 // warehouse/clustertest/smoke_test.go: FINAL works through a Distributed
-// table (per shard: exact when the sharding key keeps every version of a
-// row on one shard); ALTER … ON CLUSTER on a replicated table works; DROP …
-// ON CLUSTER works, DROP … SYNC is a syntax error; insert_distributed_sync
+// table, from every node (per shard: exact when the sharding key keeps
+// every version of a row on one shard); ALTER … ON CLUSTER on a replicated
+// table works, on a Distributed table it is refused ("isn't replicated, but
+// shard #2 is replicated"; drop and create it again instead); DROP … ON
+// CLUSTER works, DROP … SYNC is a syntax error; insert_distributed_sync
 // must be a connection or query setting (a SETTINGS clause at the end of
-// INSERT … SELECT applies to the SELECT only).
+// INSERT … SELECT applies to the SELECT only; INSERT … SETTINGS … VALUES
+// is a syntax error).
 package clustertest
 
 import (
