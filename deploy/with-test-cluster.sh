@@ -84,7 +84,7 @@ port() { cat "$dir/$1/$2_port"; }
 launch() {
 	local n="$1"
 	if [ "$n" = zookeeper ]; then
-		(cd "$dir/zookeeper" && exec "$java" -Xms16m -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
+		(cd "$dir/zookeeper" && exec "$java" -Xms16m -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:-UsePerfData \
 			-Dzookeeper.admin.enableServer=false -Djava.io.tmpdir="$dir/zookeeper" \
 			-cp "$zk_jar" org.apache.zookeeper.server.ZooKeeperServerMain "$dir/zookeeper/zoo.cfg" \
 			</dev/null >"$dir/zookeeper/stdout.log" 2>&1 &
