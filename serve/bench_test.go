@@ -59,10 +59,12 @@ func peakRSS(b *testing.B) float64 {
 // every page through the nextLinks, at the server's default page size —
 // beside the baseline of ampel sql --format json: export.Write of the same
 // rows in the same order, in the same process. Each run reads the set
-// through the feed, then exports it (so the two alternate, and a noisy
-// machine slows both alike), and reports each one's rows/s and peak RSS
-// and the ratio feed/export, at 100k and 1M rows, on both engines; the
-// figure is the median ratio of several runs (-count).
+// through the feed, through the feed with one statement per page
+// (KeptReads -1: how the feed read before it kept statements between
+// pages), then exports it (so they alternate, and a noisy machine slows
+// all alike), and reports rows/s and peak RSS and the ratios feed/export
+// and per-page/export, at 100k and 1M rows, on both engines; the figure
+// is the median ratio of several runs (-count).
 //
 //	deploy/with-test-clickhouse.sh go test -run '^$' -bench BenchmarkFeed -benchtime 1x -count 3 ./serve
 func BenchmarkFeed(b *testing.B) {
@@ -82,23 +84,28 @@ func benchmarkFeed(b *testing.B, cfg warehouse.Config) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	s, err := serve.New(serve.Options{Store: st, Marts: bigMarts{cols}, Keys: []serve.Key{serve.KeyFromSecret("b", testKey)}})
-	if err != nil {
-		b.Fatal(err)
+	// start serves the feed: the one Power BI reads (one statement for
+	// all pages, kept between them), or with kept -1 one statement per page
+	start := func(kept int) string {
+		s, err := serve.New(serve.Options{Store: st, Marts: bigMarts{cols}, Keys: []serve.Key{serve.KeyFromSecret("b", testKey)}, KeptReads: kept})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ln, err := serve.Listen("127.0.0.1:0", "", "")
+		if err != nil {
+			b.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- s.Serve(ctx, ln) }()
+		b.Cleanup(func() { cancel(); <-done })
+		return "http://" + ln.Addr().String() + "/odata/big"
 	}
-	ln, err := serve.Listen("127.0.0.1:0", "", "")
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx, ln) }()
-	defer func() { cancel(); <-done }()
-	base := "http://" + ln.Addr().String() + "/odata/big"
+	kept, paged := start(0), start(-1)
 	client := &http.Client{Timeout: 5 * time.Minute}
 
 	// feed reads the first n rows through every nextLink, as Power BI does.
-	feed := func(b *testing.B, n int) {
+	feed := func(b *testing.B, base string, n int) {
 		rows := 0
 		var buf bytes.Buffer
 		for u := base + "?$filter=id%20lt%20" + strconv.Itoa(n); u != ""; {
@@ -139,26 +146,28 @@ func benchmarkFeed(b *testing.B, cfg warehouse.Config) {
 		}
 	}
 	// timed runs f once, returning its seconds and the peak RSS meanwhile.
-	timed := func(b *testing.B, n int, f func(*testing.B, int)) (float64, float64) {
+	timed := func(b *testing.B, f func()) (float64, float64) {
 		resetPeakRSS(b)
 		start := time.Now()
-		f(b, n)
+		f()
 		return time.Since(start).Seconds(), peakRSS(b)
 	}
 
 	for _, n := range []int{100_000, 1_000_000} {
 		b.Run(fmt.Sprintf("rows=%d", n), func(b *testing.B) {
-			var feedSec, exportSec, feedRSS, exportRSS float64
+			var feedSec, pagedSec, exportSec, feedRSS, exportRSS float64
 			for i := 0; i < b.N; i++ {
-				fs, fr := timed(b, n, feed)
-				es, er := timed(b, n, export)
-				feedSec, exportSec = feedSec+fs, exportSec+es
+				fs, fr := timed(b, func() { feed(b, kept, n) })
+				ps, _ := timed(b, func() { feed(b, paged, n) })
+				es, er := timed(b, func() { export(b, n) })
+				feedSec, pagedSec, exportSec = feedSec+fs, pagedSec+ps, exportSec+es
 				feedRSS, exportRSS = max(feedRSS, fr), max(exportRSS, er)
 			}
 			rows := float64(n * b.N)
 			b.ReportMetric(rows/feedSec, "feed-rows/s")
 			b.ReportMetric(rows/exportSec, "export-rows/s")
 			b.ReportMetric(exportSec/feedSec, "feed/export")
+			b.ReportMetric(exportSec/pagedSec, "per-page/export")
 			b.ReportMetric(feedRSS, "feed-peak-RSS-MiB")
 			b.ReportMetric(exportRSS, "export-peak-RSS-MiB")
 		})
