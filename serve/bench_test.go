@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -34,6 +35,15 @@ func resetPeakRSS(b *testing.B) {
 	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
 		b.Fatalf("reset the peak RSS: %v", err)
 	}
+}
+
+// cpuSeconds is the user and system CPU time this process has used.
+func cpuSeconds(b *testing.B) float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
 
 // peakRSS is VmHWM in MiB.
@@ -64,7 +74,11 @@ func peakRSS(b *testing.B) float64 {
 // pages), then exports it (so they alternate, and a noisy machine slows
 // all alike), and reports rows/s and peak RSS and the ratios feed/export
 // and per-page/export, at 100k and 1M rows, on both engines; the figure
-// is the median ratio of several runs (-count).
+// is the median ratio of several runs (-count). The -CPU ratios compare
+// the CPU seconds the process spent (the embedded engine's work
+// included; with a server only Ampel's), export's over the feed's, so
+// above 1 the feed costs less per row: they swing less with the
+// machine's load than the rates.
 //
 //	deploy/with-test-clickhouse.sh go test -run '^$' -bench BenchmarkFeed -benchtime 1x -count 3 ./serve
 func BenchmarkFeed(b *testing.B) {
@@ -145,22 +159,25 @@ func benchmarkFeed(b *testing.B, cfg warehouse.Config) {
 			b.Fatal(err)
 		}
 	}
-	// timed runs f once, returning its seconds and the peak RSS meanwhile.
-	timed := func(b *testing.B, f func()) (float64, float64) {
+	// timed runs f once, returning its seconds, the process's CPU seconds
+	// (the embedded engine's included) and the peak RSS meanwhile.
+	timed := func(b *testing.B, f func()) (sec, cpu, rss float64) {
 		resetPeakRSS(b)
+		cpu0 := cpuSeconds(b)
 		start := time.Now()
 		f()
-		return time.Since(start).Seconds(), peakRSS(b)
+		return time.Since(start).Seconds(), cpuSeconds(b) - cpu0, peakRSS(b)
 	}
 
 	for _, n := range []int{100_000, 1_000_000} {
 		b.Run(fmt.Sprintf("rows=%d", n), func(b *testing.B) {
-			var feedSec, pagedSec, exportSec, feedRSS, exportRSS float64
+			var feedSec, pagedSec, exportSec, feedCPU, pagedCPU, exportCPU, feedRSS, exportRSS float64
 			for i := 0; i < b.N; i++ {
-				fs, fr := timed(b, func() { feed(b, kept, n) })
-				ps, _ := timed(b, func() { feed(b, paged, n) })
-				es, er := timed(b, func() { export(b, n) })
+				fs, fc, fr := timed(b, func() { feed(b, kept, n) })
+				ps, pc, _ := timed(b, func() { feed(b, paged, n) })
+				es, ec, er := timed(b, func() { export(b, n) })
 				feedSec, pagedSec, exportSec = feedSec+fs, pagedSec+ps, exportSec+es
+				feedCPU, pagedCPU, exportCPU = feedCPU+fc, pagedCPU+pc, exportCPU+ec
 				feedRSS, exportRSS = max(feedRSS, fr), max(exportRSS, er)
 			}
 			rows := float64(n * b.N)
@@ -168,6 +185,8 @@ func benchmarkFeed(b *testing.B, cfg warehouse.Config) {
 			b.ReportMetric(rows/exportSec, "export-rows/s")
 			b.ReportMetric(exportSec/feedSec, "feed/export")
 			b.ReportMetric(exportSec/pagedSec, "per-page/export")
+			b.ReportMetric(exportCPU/feedCPU, "feed/export-CPU")
+			b.ReportMetric(exportCPU/pagedCPU, "per-page/export-CPU")
 			b.ReportMetric(feedRSS, "feed-peak-RSS-MiB")
 			b.ReportMetric(exportRSS, "export-peak-RSS-MiB")
 		})
