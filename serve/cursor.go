@@ -20,7 +20,8 @@ import (
 // whose statement is gone — taken by an earlier request (a retry), timed
 // out, evicted, or on another process — runs a new keyset statement from
 // the token and serves exactly the same page. At most Options.KeptReads
-// statements are kept, each for at most keptIdle; each holds one of the
+// statements are kept, each for at most keptIdle, and none is continued
+// past keptMaxAge; each holds one of the
 // warehouse's connections (warehouse max_conns, default 8) and the engine's
 // read-ahead of its stream, a few blocks. On the 18.16 server, which
 // cannot read a table in key order, the statement sorts the read's rows
@@ -34,6 +35,12 @@ const noLimit = 1 << 40
 // keptIdle is how long a kept statement waits for its nextLink.
 const keptIdle = 30 * time.Second
 
+// keptMaxAge is the age after which a kept statement is not continued: the
+// next page starts a new one from the keyset. It stays well below the
+// warehouse's query timeout (warehouse.query_timeout, default 10m), which
+// would otherwise end a long read's statement in the middle of a page.
+const keptMaxAge = 5 * time.Minute
+
 // defaultKeptReads is Options.KeptReads' default.
 const defaultKeptReads = 4
 
@@ -43,6 +50,7 @@ type keptRead struct {
 	rows   warehouse.Rows
 	cancel context.CancelFunc // ends the statement's context
 	next   []any              // the row read past the page: the next page's first
+	born   time.Time          // when the statement started
 	timer  *time.Timer
 }
 
@@ -57,13 +65,14 @@ type keptReads struct {
 	mu     sync.Mutex
 	max    int
 	idle   time.Duration
+	maxAge time.Duration
 	byKey  map[string]*keptRead
 	order  []*keptRead // oldest first
 	closed bool
 }
 
 func newKeptReads(max int) *keptReads {
-	return &keptReads{max: max, idle: keptIdle, byKey: map[string]*keptRead{}}
+	return &keptReads{max: max, idle: keptIdle, maxAge: keptMaxAge, byKey: map[string]*keptRead{}}
 }
 
 // keptKey names a parked statement: the entity set and the query string
@@ -98,15 +107,20 @@ func (ks *keptReads) park(k *keptRead) {
 	ks.mu.Unlock()
 }
 
-// take removes and returns the statement parked under key, nil when none is.
+// take removes and returns the statement parked under key, nil when none
+// is or it is older than keptMaxAge (it is closed then).
 func (ks *keptReads) take(key string) *keptRead {
 	ks.mu.Lock()
-	defer ks.mu.Unlock()
 	k := ks.byKey[key]
-	if k == nil {
+	if k != nil {
+		ks.removeLocked(k)
+	}
+	maxAge := ks.maxAge
+	ks.mu.Unlock()
+	if k != nil && time.Since(k.born) > maxAge {
+		k.close()
 		return nil
 	}
-	ks.removeLocked(k)
 	return k
 }
 

@@ -11,3 +11,11 @@ func SetKeptIdle(s *Server, d time.Duration) {
 	defer s.kept.mu.Unlock()
 	s.kept.idle = d
 }
+
+// SetKeptMaxAge sets the age after which s starts a new statement rather
+// than continue a kept one.
+func SetKeptMaxAge(s *Server, d time.Duration) {
+	s.kept.mu.Lock()
+	defer s.kept.mu.Unlock()
+	s.kept.maxAge = d
+}

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ampel/ampel/odata"
 	"github.com/ampel/ampel/warehouse"
@@ -399,12 +400,13 @@ func (s *Server) read(ctx context.Context, w http.ResponseWriter, r *http.Reques
 		pending []any              // a kept statement's row read past the last page
 		drained bool               // rows.Next said there are no more rows
 		parked  bool
-		parkAs  string // the key to keep the statement under
+		parkAs  string    // the key to keep the statement under
+		born    time.Time // when the statement started
 	)
 	stopCancel := func() bool { return true }
 	if oneStatement && o.token != "" {
 		if k := s.kept.take(keptKey(st.name, nextQuery(o.raw, o.token))); k != nil {
-			rows, cancel, pending = k.rows, k.cancel, k.next
+			rows, cancel, pending, born = k.rows, k.cancel, k.next, k.born
 		}
 	}
 	if rows == nil && limit > 0 {
@@ -422,6 +424,7 @@ func (s *Server) read(ctx context.Context, w http.ResponseWriter, r *http.Reques
 		}
 		if oneStatement {
 			qctx, cancel = detached(ctx)
+			born = time.Now()
 		}
 		if rows, err = s.store.Query(warehouse.ReadOnly(qctx), q, args...); err != nil {
 			if cancel != nil {
@@ -587,7 +590,7 @@ func (s *Server) read(ctx context.Context, w http.ResponseWriter, r *http.Reques
 	// keep the statement for the nextLink, unless the response failed or
 	// the request ended meanwhile (which cancelled the statement)
 	if parkAs != "" && werr == nil && ferr == nil && stopCancel() {
-		s.kept.park(&keptRead{key: parkAs, rows: rows, cancel: cancel, next: slices.Clone(next)})
+		s.kept.park(&keptRead{key: parkAs, rows: rows, cancel: cancel, next: slices.Clone(next), born: born})
 		parked = true
 	}
 	s.metrics.FeedRows(st.name, int(served))

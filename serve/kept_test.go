@@ -45,8 +45,9 @@ func flat(pages [][]map[string]string) []map[string]string {
 // page serves — the warehouse's rows, in key order, each once. A page
 // read again (a retry), a read whose statement was evicted or waited too
 // long, and a read that carries on after a retry all continue exactly
-// from their nextLink's keyset; nothing stays kept after the last page
-// or after the server stops. On both engines.
+// from their nextLink's keyset, as does one whose statement is too old to
+// continue; nothing stays kept after the last page or after the server
+// stops. On both engines.
 func TestKeptStatements(t *testing.T) {
 	for _, cfg := range warehousetest.All(t) {
 		t.Run(cfg.Driver, func(t *testing.T) {
@@ -120,9 +121,20 @@ func TestKeptStatements(t *testing.T) {
 			rest, _ = readPages(t, p1.NextLink, nil)
 			require.Equal(t, refPages[1:], rest)
 
+			// a kept statement too old to continue is closed, and each
+			// page starts a new statement from its keyset
+			serve.SetKeptIdle(ts.srv, time.Hour)
+			serve.SetKeptMaxAge(ts.srv, 0)
+			old, _ := readPages(t, ts.url+"/odata/leads", func(p page) {
+				if p.NextLink != "" {
+					require.Equal(t, 1, serve.KeptReadsNow(ts.srv))
+				}
+			})
+			require.Equal(t, refPages, old)
+			serve.SetKeptMaxAge(ts.srv, time.Hour)
+
 			// a kept statement is closed when the server stops (the
 			// warehouse closes after it: a statement left open would hold it)
-			serve.SetKeptIdle(ts.srv, time.Hour)
 			decodePage(t, get(t, ts.url+"/odata/leads"))
 			require.Equal(t, 1, serve.KeptReadsNow(ts.srv))
 			ts.stop()
