@@ -392,8 +392,10 @@ func (s *Server) read(ctx context.Context, w http.ResponseWriter, r *http.Reques
 		offset = o.skip
 	}
 	// A read in key order streams all its pages from one statement (see
-	// keptRead); any other read runs one statement per page.
-	oneStatement := limit > 0 && limit == page && !(left >= 0 && left <= page) && s.inKeyOrder(o, st)
+	// keptRead), started by a page that may have more after it; any other
+	// read runs one statement per page.
+	keyOrder := limit > 0 && s.inKeyOrder(o, st)
+	oneStatement := keyOrder && limit == page && !(left >= 0 && left <= page)
 	var (
 		rows    warehouse.Rows
 		cancel  context.CancelFunc // the one statement's: it outlives the request
@@ -404,7 +406,7 @@ func (s *Server) read(ctx context.Context, w http.ResponseWriter, r *http.Reques
 		born    time.Time // when the statement started
 	)
 	stopCancel := func() bool { return true }
-	if oneStatement && o.token != "" {
+	if keyOrder && o.token != "" {
 		if k := s.kept.take(keptKey(st.name, nextQuery(o.raw, o.token))); k != nil {
 			rows, cancel, pending, born = k.rows, k.cancel, k.next, k.born
 		}
@@ -580,7 +582,7 @@ func (s *Server) read(ctx context.Context, w http.ResponseWriter, r *http.Reques
 		nq := nextQuery(o.raw, tok.encode())
 		buf = append(buf, `,"@odata.nextLink":`...)
 		buf = odata.AppendJSONString(buf, serviceRoot(r)+st.name+"?"+nq)
-		if oneStatement {
+		if cancel != nil { // one statement for the read's pages
 			parkAs = keptKey(st.name, nq)
 		}
 	}

@@ -83,6 +83,12 @@ func TestKeptStatements(t *testing.T) {
 			})
 			require.Equal(t, refPages, pages, "the same pages, in the same order")
 
+			// a $top over several pages: its last page ends the statement
+			top, _ := readPages(t, ts.url+"/odata/leads?$top=45", nil)
+			require.Equal(t, ref[:45], flat(top))
+			require.Len(t, top, 3)
+			require.Zero(t, serve.KeptReadsNow(ts.srv), "the last page of a $top ends its statement")
+
 			// a retry: page 3 read again comes from a new statement and
 			// is the same page; the read goes on from it to the end
 			again, _ := readPages(t, links[1], nil)
