@@ -12,7 +12,9 @@
 // in key order runs one statement for all its pages, kept between them
 // for the request that follows the nextLink (cursor.go,
 // Options.KeptReads); a nextLink whose statement is gone runs a new one
-// from its keyset and serves the same page. The
+// from its keyset and serves the same page (a kept statement holds its
+// snapshot's data: its read goes on to the end though the snapshot is
+// dropped meanwhile). The
 // page size is Options.PageSize, lowered by a client's Prefer:
 // odata.maxpagesize. $select, $filter, $orderby, $top, $skip, $count=true
 // and /$count (text/plain) are supported; anything else is a 400 OData
