@@ -63,16 +63,7 @@ func TestKeptStatements(t *testing.T) {
 				require.Zero(t, serve.KeptReadsNow(perPage.srv), "KeptReads -1 keeps no statement")
 			})
 			ref := flat(refPages)
-			truth := map[string]map[string]string{}
-			for _, l := range f.leads[1] {
-				truth[l.id.String()] = want(l, f.st.Dialect().Bool())
-			}
-			served := map[string]map[string]string{}
-			for _, r := range ref {
-				require.NotContains(t, served, r["lead_id"], "a row served twice")
-				served[r["lead_id"]] = r
-			}
-			require.Equal(t, truth, served)
+			requireLeads(t, f, 1, ref)
 			require.Len(t, refPages, 5, "95 rows in pages of 20")
 
 			// one read: a statement kept after every page but the last
