@@ -8,9 +8,15 @@
 // served, in every @odata.nextLink's $skiptoken: the next page continues
 // after that row (keyset paging, never OFFSET) in the same snapshot, so a
 // refresh never mixes two published states. A nextLink whose snapshot is
-// no longer kept gets 410 with a message saying to refresh again. The
-// page size is Options.PageSize, lowered by a client's Prefer:
-// odata.maxpagesize. $select, $filter, $orderby, $top, $skip, $count=true
+// no longer kept gets 410 with a message saying to refresh again.
+//
+// A read in key order runs one statement for all its pages, kept between
+// them for the request that follows the nextLink (cursor.go,
+// Options.KeptReads); a nextLink whose statement is gone runs a new one
+// from its keyset and serves the same page. A kept statement holds its
+// snapshot's data: its read goes on to the end though the snapshot is
+// dropped meanwhile. The page size is Options.PageSize, lowered by a
+// client's Prefer: odata.maxpagesize. $select, $filter, $orderby, $top, $skip, $count=true
 // and /$count (text/plain) are supported; anything else is a 400 OData
 // error. $filter is parsed by package odata and translated here, with
 // every literal a bound value (warehouse.Bind) and every name one of the

@@ -135,7 +135,7 @@ func appendValue(dst []byte, c *column, v any) []byte {
 		dst = append(dst, x.String()...)
 		return append(dst, '"')
 	case decimal.Decimal:
-		return append(dst, x.String()...)
+		return appendDecimal(dst, x)
 	case time.Time:
 		dst = append(dst, '"')
 		if c != nil && c.base.Kind == warehouse.KindDate {
@@ -164,4 +164,46 @@ func appendValue(dst []byte, c *column, v any) []byte {
 		return append(dst, ']')
 	}
 	return odata.AppendJSONString(dst, fmt.Sprint(v))
+}
+
+// appendDecimal appends d as d.String() writes it (no exponent, no
+// trailing zeros in the fraction); when its coefficient fits an int64, as
+// every Decimal(P ≤ 18, S) does, without String's big.Int allocations.
+func appendDecimal(dst []byte, d decimal.Decimal) []byte {
+	exp := d.Exponent()
+	if exp > 0 || exp < -18 || d.NumDigits() > 18 {
+		return append(dst, d.String()...)
+	}
+	c := d.CoefficientInt64()
+	if exp == 0 {
+		return strconv.AppendInt(dst, c, 10)
+	}
+	if c < 0 {
+		dst = append(dst, '-')
+		c = -c // |c| < 10^18: no overflow
+	}
+	var buf, fb [20]byte
+	digits := strconv.AppendUint(buf[:0], uint64(c), 10)
+	n := int(-exp) // digits after the point, at most 18
+	var frac []byte
+	if len(digits) > n {
+		dst = append(dst, digits[:len(digits)-n]...)
+		frac = digits[len(digits)-n:]
+	} else {
+		dst = append(dst, '0')
+		frac = fb[:0]
+		for range n - len(digits) {
+			frac = append(frac, '0')
+		}
+		frac = append(frac, digits...)
+	}
+	end := len(frac)
+	for end > 0 && frac[end-1] == '0' {
+		end--
+	}
+	if end == 0 {
+		return dst
+	}
+	dst = append(dst, '.')
+	return append(dst, frac[:end]...)
 }

@@ -8,8 +8,10 @@ import (
 	"hash/fnv"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ampel/ampel/odata"
 	"github.com/ampel/ampel/warehouse"
@@ -389,16 +391,85 @@ func (s *Server) read(ctx context.Context, w http.ResponseWriter, r *http.Reques
 	if o.token == "" {
 		offset = o.skip
 	}
-	q := "SELECT " + strings.Join(names, ", ") + " FROM " + quote(st.table) +
-		" WHERE " + strings.Join(where, " AND ") +
-		" ORDER BY " + orderBy(o.order) +
-		" LIMIT " + strconv.FormatInt(offset, 10) + ", " + strconv.FormatInt(limit+1, 10)
-	var rows warehouse.Rows
-	if limit > 0 {
-		if rows, err = s.store.Query(warehouse.ReadOnly(ctx), q, args...); err != nil {
+	// A read in key order streams all its pages from one statement (see
+	// keptRead), started by a page that may have more after it; any other
+	// read runs one statement per page.
+	keyOrder := limit > 0 && s.inKeyOrder(o, st)
+	oneStatement := keyOrder && limit == page && !(left >= 0 && left <= page)
+	var (
+		rows    warehouse.Rows
+		cancel  context.CancelFunc // the one statement's: it outlives the request
+		pending []any              // a kept statement's row read past the last page
+		drained bool               // rows.Next said there are no more rows
+		parked  bool
+		parkAs  string    // the key to keep the statement under
+		born    time.Time // when the statement started
+	)
+	stopCancel := func() bool { return true }
+	if keyOrder && o.token != "" {
+		if k := s.kept.take(keptKey(st.name, nextQuery(o.raw, o.token))); k != nil {
+			rows, cancel, pending, born = k.rows, k.cancel, k.next, k.born
+		}
+	}
+	if rows == nil && limit > 0 {
+		q := "SELECT " + strings.Join(names, ", ") + " FROM " + quote(st.table) +
+			" WHERE " + strings.Join(where, " AND ") +
+			" ORDER BY " + orderBy(o.order)
+		qctx := ctx
+		switch {
+		case !oneStatement:
+			q += " LIMIT " + strconv.FormatInt(offset, 10) + ", " + strconv.FormatInt(limit+1, 10)
+		case left >= 0:
+			q += " LIMIT " + strconv.FormatInt(offset, 10) + ", " + strconv.FormatInt(left+1, 10)
+		case offset > 0:
+			q += " LIMIT " + strconv.FormatInt(offset, 10) + ", " + strconv.FormatInt(noLimit, 10)
+		}
+		if oneStatement {
+			qctx, cancel = detached(ctx)
+			born = time.Now()
+		}
+		if rows, err = s.store.Query(warehouse.ReadOnly(qctx), q, args...); err != nil {
+			if cancel != nil {
+				cancel()
+			}
 			return s.internal(w, r, err)
 		}
-		defer rows.Close()
+	}
+	if rows != nil {
+		if cancel != nil {
+			// the statement outlives the request only when parked
+			stopCancel = context.AfterFunc(ctx, cancel)
+		}
+		defer func() {
+			switch {
+			case parked:
+			case cancel == nil:
+				_ = rows.Close()
+			case drained:
+				stopCancel()
+				_ = rows.Close()
+				cancel()
+			default: // cut short: end the statement rather than read it out
+				stopCancel()
+				cancel()
+				_ = rows.Close()
+			}
+		}()
+	}
+	nextRow := func() []any {
+		if pending != nil {
+			v := pending
+			pending = nil
+			return v
+		}
+		if rows == nil || drained {
+			return nil
+		}
+		if rows.Next() {
+			return rows.Values()
+		}
+		drained = true
+		return nil
 	}
 
 	setHeaders(w, odata.ContentTypeJSON)
@@ -425,11 +496,14 @@ func (s *Server) read(ctx context.Context, w http.ResponseWriter, r *http.Reques
 	}
 	var served int64
 	lastVals := make([]any, len(o.order)) // the order values of the last row served
-	more := false
-	for rows != nil && rows.Next() {
-		vals := rows.Values()
+	var next []any                        // the first row after the page
+	for {
+		vals := nextRow()
+		if vals == nil {
+			break
+		}
 		if served == limit {
-			more = true
+			next = vals
 			break
 		}
 		if served > 0 {
@@ -457,6 +531,7 @@ func (s *Server) read(ctx context.Context, w http.ResponseWriter, r *http.Reques
 			lastVals[i] = vals[j] // Values' slice is reused by Next
 		}
 	}
+	more := next != nil
 	if rows != nil {
 		if err := rows.Err(); err != nil {
 			if bw.Buffered() == 0 {
@@ -504,12 +579,22 @@ func (s *Server) read(ctx context.Context, w http.ResponseWriter, r *http.Reques
 			}
 			tok.Last = append(tok.Last, keyText(v))
 		}
+		nq := nextQuery(o.raw, tok.encode())
 		buf = append(buf, `,"@odata.nextLink":`...)
-		buf = odata.AppendJSONString(buf, serviceRoot(r)+st.name+"?"+nextQuery(o.raw, tok.encode()))
+		buf = odata.AppendJSONString(buf, serviceRoot(r)+st.name+"?"+nq)
+		if cancel != nil { // one statement for the read's pages
+			parkAs = keptKey(st.name, nq)
+		}
 	}
 	buf = append(buf, "}\n"...)
-	_, _ = bw.Write(buf)
-	_ = bw.Flush()
+	_, werr := bw.Write(buf)
+	ferr := bw.Flush()
+	// keep the statement for the nextLink, unless the response failed or
+	// the request ended meanwhile (which cancelled the statement)
+	if parkAs != "" && werr == nil && ferr == nil && stopCancel() {
+		s.kept.park(&keptRead{key: parkAs, rows: rows, cancel: cancel, next: slices.Clone(next), born: born})
+		parked = true
+	}
 	s.metrics.FeedRows(st.name, int(served))
 	return http.StatusOK
 }

@@ -96,6 +96,21 @@ func readAll(t *testing.T, u string, hdr ...string) (rows []map[string]string, p
 	return rows, pages
 }
 
+// requireLeads checks that rows are the leads of snapshot n, each once.
+func requireLeads(t *testing.T, f *fixture, n uint64, rows []map[string]string) {
+	t.Helper()
+	truth := map[string]map[string]string{}
+	for _, l := range f.leads[n] {
+		truth[l.id.String()] = want(l, f.st.Dialect().Bool())
+	}
+	served := map[string]map[string]string{}
+	for _, row := range rows {
+		require.NotContains(t, served, row["lead_id"], "a row served twice")
+		served[row["lead_id"]] = row
+	}
+	require.Equal(t, truth, served)
+}
+
 // metadataDoc is the part of CSDL the client reads.
 type metadataDoc struct {
 	XMLName      xml.Name `xml:"Edmx"`
@@ -197,16 +212,7 @@ func TestPowerBIReadsEverySet(t *testing.T) {
 					continue
 				}
 				require.Equal(t, 6, pages, "131 rows in pages of 25")
-				truth := map[string]map[string]string{}
-				for _, l := range f.leads[2] {
-					truth[l.id.String()] = want(l, f.st.Dialect().Bool())
-				}
-				served := map[string]map[string]string{}
-				for _, row := range rows {
-					require.NotContains(t, served, row["lead_id"], "a row served twice")
-					served[row["lead_id"]] = row
-				}
-				require.Equal(t, truth, served)
+				requireLeads(t, f, 2, rows)
 			}
 			require.Equal(t, map[string]int{"leads": 131, "empty": 0}, got)
 			require.Len(t, svc.Value, 2)

@@ -198,6 +198,7 @@ type testServer struct {
 	url  string
 	log  *syncBuffer
 	stop func()
+	srv  *serve.Server
 }
 
 func startServer(t *testing.T, f *fixture, o serve.Options) *testServer {
@@ -218,7 +219,7 @@ func startServer(t *testing.T, f *fixture, o serve.Options) *testServer {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(ctx, ln) }()
-	ts := &testServer{url: "http://" + ln.Addr().String(), log: logs}
+	ts := &testServer{url: "http://" + ln.Addr().String(), log: logs, srv: s}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("server log:\n%s", logs.String())

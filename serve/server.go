@@ -47,6 +47,11 @@ type Options struct {
 	KeyParam string
 	// PageSize is the most rows in one response. Default 5000.
 	PageSize int
+	// KeptReads is how many reads in key order may keep their statement
+	// open between two pages, for the request that follows the nextLink
+	// (see keptRead); each holds a warehouse connection meanwhile.
+	// Default 4; negative: none, every page runs its own statement.
+	KeptReads int
 	// Metrics receives the feed's counters and serves /metrics; nil: a
 	// registry of the server's own.
 	Metrics *metrics.Metrics
@@ -68,6 +73,7 @@ type Server struct {
 	log      *slog.Logger
 	mux      *http.ServeMux
 	commands LocalCommand
+	kept     *keptReads
 }
 
 // feedPrefix is where the OData feed lives.
@@ -84,6 +90,14 @@ func New(o Options) (*Server, error) {
 	}
 	if s.pageSize <= 0 {
 		s.pageSize = 5000
+	}
+	switch {
+	case o.KeptReads == 0:
+		s.kept = newKeptReads(defaultKeptReads)
+	case o.KeptReads > 0:
+		s.kept = newKeptReads(o.KeptReads)
+	default:
+		s.kept = newKeptReads(0)
 	}
 	if s.metrics == nil {
 		s.metrics = metrics.New()
@@ -233,7 +247,8 @@ func Listen(addr, certFile, keyFile string) (net.Listener, error) {
 }
 
 // Serve serves on ln until ctx ends, then shuts down, letting running
-// requests finish for up to ten seconds.
+// requests finish for up to ten seconds, and closes the statements kept
+// for nextLinks.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	hs := &http.Server{
 		Handler:           s.Handler(),
@@ -241,6 +256,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
+	defer s.kept.closeAll()
 	done := make(chan error, 1)
 	go func() { done <- hs.Serve(ln) }()
 	select {
