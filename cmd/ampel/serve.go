@@ -85,6 +85,17 @@ func feedKeys(cfg *config.Config) ([]serve.Key, error) {
 	return keys, nil
 }
 
+// keptReads is how many feed reads may hold a warehouse connection
+// between two pages: at most half of warehouse.max_conns and at most 4, so
+// syncs, the cockpit and /healthz always find a connection; none with fewer
+// than 2 connections (every page then runs its own statement).
+func keptReads(maxConns int) int {
+	if n := min(maxConns/2, 4); n > 0 {
+		return n
+	}
+	return -1
+}
+
 // newServer makes the server the config describes, serving the BI marts
 // pub publishes.
 func newServer(cfg *config.Config, s warehouse.Store, pub *marts.Publisher, m *metrics.Metrics, log *slog.Logger) (*serve.Server, error) {
@@ -94,7 +105,8 @@ func newServer(cfg *config.Config, s warehouse.Store, pub *marts.Publisher, m *m
 	}
 	srv, err := serve.New(serve.Options{
 		Store: s, Marts: pub, Keys: keys, KeyParam: cfg.Serve.KeyParam, PageSize: cfg.Serve.PageSize,
-		Metrics: m, Logger: log, Commands: localCommands(cfg, s),
+		KeptReads: keptReads(cfg.Warehouse.MaxConns),
+		Metrics:   m, Logger: log, Commands: localCommands(cfg, s),
 	})
 	if err != nil {
 		return nil, err

@@ -246,3 +246,11 @@ func TestSQLThroughRunningProcess(t *testing.T) {
 	require.Equal(t, 0, code, errOut)
 	require.Equal(t, "n\n"+leads+"\n", out)
 }
+
+// TestKeptReads: the feed's kept statements never take more than half the
+// warehouse's connections.
+func TestKeptReads(t *testing.T) {
+	for conns, want := range map[int]int{1: -1, 2: 1, 3: 1, 8: 4, 64: 4} {
+		require.Equal(t, want, keptReads(conns), "max_conns %d", conns)
+	}
+}
