@@ -71,7 +71,11 @@
 //   - A median is quantileExact(0.5): with an even count, the upper of the
 //     two middle values (the same on 18.16 and 26.7).
 //   - Periods (weeks from Monday, months, days after go-live) are cut in
-//     kpis.timezone; a week after go-live is [go-live + 7k days, + 7 days).
+//     kpis.timezone; a week after go-live is [go-live + 7k days, + 7 days),
+//     in calendar days from go-live's midnight there (across a DST change
+//     an hour longer or shorter). The as-of day and month, a record's month
+//     and the start of a date-only column are taken in that zone too;
+//     windows measured back from the as-of moment are not.
 //   - Blank means NULL or only whitespace.
 //
 // # Status

@@ -158,53 +158,99 @@ func runAudit(t *testing.T, st warehouse.Store, asOf time.Time) {
 // runs the whole catalog and compares every result with the simulator's
 // truth; then again after a mutation and a delta sync.
 func TestCatalogMatchesTruth(t *testing.T) {
-	ctx := context.Background()
-	cat := loadCatalog(t)
 	for _, cfg := range warehousetest.All(t) {
 		t.Run(cfg.Driver, func(t *testing.T) {
-			st := kpistest.OpenMigrated(t, cfg)
-			sim, err := dvsim.Start(dvsim.Options{Seed: 12, Scale: 600})
-			require.NoError(t, err)
-			t.Cleanup(func() { sim.Close() })
-			client := kpistest.Client(t, sim)
-			in := simInputs(t, sim)
-			kpistest.Sync(t, st, client, "s1")
-			truth := sim.Truth()
-			asOf, err := time.Parse(time.RFC3339, truth.Now)
-			require.NoError(t, err)
-			runAudit(t, st, asOf)
-			score(t, st, asOf)
-			rep, err := kpis.Run(ctx, kpis.Options{Store: st, Catalog: cat, Inputs: in, AsOf: asOf})
-			require.NoError(t, err)
-			require.NotEmpty(t, rep.Results)
-			compare(t, "first load", rep, truth)
-			// the views several KPIs read were read once, into snapshots
-			// the run dropped at its end
-			require.Subset(t, rep.Snapshots, []string{"lead", "contact", "account", "opportunity", "incident"})
-			requireNoSnapshots(t, st)
-			if st.Dialect().ModernSQL() {
-				require.Positive(t, rep.SnapshotBytes)
-			}
-
-			sim.Mutate(60, 120, 30)
-			kpistest.Sync(t, st, client, "s2")
-			runAudit(t, st, asOf)
-			score(t, st, asOf)
-			rep2, err := kpis.Run(ctx, kpis.Options{Store: st, Catalog: cat, Inputs: in, AsOf: asOf})
-			require.NoError(t, err)
-			compare(t, "after mutate", rep2, sim.Truth())
-
-			// every run is kept
-			rows, err := st.Query(ctx, "SELECT count(), uniqExact(run_id) FROM kpi_results")
-			require.NoError(t, err)
-			defer rows.Close()
-			require.True(t, rows.Next())
-			var n, runs uint64
-			require.NoError(t, rows.Scan(&n, &runs))
-			require.Equal(t, uint64(len(rep.Results)+len(rep2.Results)), n)
-			require.Equal(t, uint64(2), runs)
+			catalogMatchesTruth(t, cfg, time.UTC, dvsim.Options{Seed: 12, Scale: 600})
 		})
 	}
+}
+
+// TestCatalogMatchesTruthInZone is TestCatalogMatchesTruth with
+// kpis.timezone a zone east of UTC (Europe/Berlin) and one west of it
+// (America/New_York), against the truth in that zone. Go-live is set so
+// that the 30-day windows and the weeks after it cross the zone's latest
+// DST change; the simulator plants records on the edges a zone moves.
+func TestCatalogMatchesTruthInZone(t *testing.T) {
+	now := time.Now().UTC().Truncate(24 * time.Hour)
+	for _, zone := range []string{"Europe/Berlin", "America/New_York"} {
+		loc, err := time.LoadLocation(zone)
+		require.NoError(t, err)
+		change, ok := lastOffsetChange(loc, now.AddDate(0, 0, -10))
+		require.True(t, ok, "%s has no DST change in the year before %s", zone, now)
+		goLive := change.UTC().Truncate(24*time.Hour).AddDate(0, 0, -40)
+		for _, cfg := range warehousetest.All(t) {
+			t.Run(zone+"/"+cfg.Driver, func(t *testing.T) {
+				catalogMatchesTruth(t, cfg, loc, dvsim.Options{Seed: 12, Scale: 600, Now: now, GoLive: goLive})
+			})
+		}
+	}
+}
+
+// lastOffsetChange is the last moment in the year before t at which loc's
+// UTC offset changed (found to the hour); false when it did not.
+func lastOffsetChange(loc *time.Location, t time.Time) (time.Time, bool) {
+	_, off := t.In(loc).Zone()
+	for at := t; at.After(t.AddDate(-1, 0, 0)); at = at.Add(-time.Hour) {
+		if _, o := at.In(loc).Zone(); o != off {
+			return at, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// catalogMatchesTruth syncs a simulator started with opts into cfg's
+// engine, audits and scores it, runs the whole catalog with kpis.timezone
+// loc and compares every result with the simulator's truth in loc; then
+// again after a mutation and a delta sync.
+func catalogMatchesTruth(t *testing.T, cfg warehouse.Config, loc *time.Location, opts dvsim.Options) {
+	ctx := context.Background()
+	cat := loadCatalog(t)
+	st := kpistest.OpenMigrated(t, cfg)
+	sim, err := dvsim.Start(opts)
+	require.NoError(t, err)
+	t.Cleanup(func() { sim.Close() })
+	client := kpistest.Client(t, sim)
+	in := simInputs(t, sim)
+	kpistest.Sync(t, st, client, "s1")
+	truth := sim.TruthIn(loc)
+	asOf, err := time.Parse(time.RFC3339, truth.Now)
+	require.NoError(t, err)
+	if loc != time.UTC {
+		// a run that cut its periods in UTC would not pass
+		require.NotEqual(t, sim.Truth().KPIs, truth.KPIs, "the truth in %s is the UTC one", loc)
+	}
+	runAudit(t, st, asOf)
+	score(t, st, asOf)
+	run := kpis.Options{Store: st, Catalog: cat, Inputs: in, AsOf: asOf, Timezone: loc.String()}
+	rep, err := kpis.Run(ctx, run)
+	require.NoError(t, err)
+	require.NotEmpty(t, rep.Results)
+	compare(t, "first load", rep, truth)
+	// the views several KPIs read were read once, into snapshots
+	// the run dropped at its end
+	require.Subset(t, rep.Snapshots, []string{"lead", "contact", "account", "opportunity", "incident"})
+	requireNoSnapshots(t, st)
+	if st.Dialect().ModernSQL() {
+		require.Positive(t, rep.SnapshotBytes)
+	}
+
+	sim.Mutate(60, 120, 30)
+	kpistest.Sync(t, st, client, "s2")
+	runAudit(t, st, asOf)
+	score(t, st, asOf)
+	rep2, err := kpis.Run(ctx, run)
+	require.NoError(t, err)
+	compare(t, "after mutate", rep2, sim.TruthIn(loc))
+
+	// every run is kept
+	rows, err := st.Query(ctx, "SELECT count(), uniqExact(run_id) FROM kpi_results")
+	require.NoError(t, err)
+	defer rows.Close()
+	require.True(t, rows.Next())
+	var n, runs uint64
+	require.NoError(t, rows.Scan(&n, &runs))
+	require.Equal(t, uint64(len(rep.Results)+len(rep2.Results)), n)
+	require.Equal(t, uint64(2), runs)
 }
 
 // requireNoSnapshots fails when a snapshot table of a KPI run is left.

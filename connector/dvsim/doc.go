@@ -115,7 +115,12 @@
 //	                                             the expected result of every catalog KPI as of
 //	                                             now, computed in Go from the records and from
 //	                                             the KPI inputs file (Server.Inputs, WriteInputs)
-//	                                             that goes with the data; see kpitruth.go
+//	                                             that goes with the data; see kpitruth.go. Periods,
+//	                                             days and months are cut in UTC, or in the IANA
+//	                                             zone of ?tz= (Server.TruthIn) as the KPIs cut them
+//	                                             with that kpis.timezone; an unknown zone is
+//	                                             answered 400 with one line. Some leads and cases
+//	                                             are planted on the edges a zone moves (zones.go)
 //	scoring {model, leads.<lead id> = {score, grade, stage, rules, points},
 //	         backtest {window_start, window_end, grades [{grade, decided, qualified, rate}],
 //	                   positives, negatives, concordant, auc, lift,

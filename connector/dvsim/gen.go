@@ -256,7 +256,9 @@ func (s *Server) generate() {
 	}
 	s.plantDuplicates(g, p)
 	s.plantQuality(p)
+	s.plantZoneEdges(start)
 	p.inputs = s.genInputs()
+	s.plantAsOfEdge(&p.inputs)
 	s.renumberVersions()
 }
 

@@ -110,13 +110,40 @@ func (t *table) liveRows(fn func(row int32)) {
 	}
 }
 
+// localDay is the calendar day (YYYY-MM-DD) of the moment t in loc.
+func localDay(t time.Time, loc *time.Location) string { return t.In(loc).Format(dayFmt) }
+
+// midnight is the start, in loc, of the calendar day d (a date; its clock and
+// zone are ignored) plus days: go-live's midnight and the days after it, as
+// ClickHouse's addDays(toDateTime(date, tz), n) counts them — calendar days,
+// so a day across a DST change is 23 or 25 hours long.
+func midnight(d time.Time, days int, loc *time.Location) time.Time {
+	return time.Date(d.Year(), d.Month(), d.Day()+days, 0, 0, 0, 0, loc)
+}
+
+// localMonth is the month (YYYY-MM) of the moment t in loc.
+func localMonth(t time.Time, loc *time.Location) string { return t.In(loc).Format("2006-01") }
+
+// daysBetween counts the calendar days from the date a to the date b (UTC
+// midnights).
+func daysBetween(a, b time.Time) int { return int(b.Sub(a).Hours()+12) / 24 }
+
 // kpiTruth computes the expected value of every catalog KPI, as of s.now,
-// from the records (and the inputs file), in Go. The caller holds s.mu.
-func (s *Server) kpiTruth() map[string][]KPIValue {
+// from the records (and the inputs file), in Go, with every period boundary,
+// day and month taken in loc as the definitions' counting text says
+// (kpis.timezone): the as-of day and month are those of s.now in loc; the
+// go-live windows start at go-live's midnight in loc and are counted in
+// calendar days; a record's month is the month of its createdon in loc; a
+// date-only column (actualclosedate) starts at its midnight in loc. The
+// caller holds s.mu.
+func (s *Server) kpiTruth(loc *time.Location) map[string][]KPIValue {
 	out := map[string][]KPIValue{}
 	asOf := s.now
+	asOfDay := localDay(asOf, loc)
 	in := s.truth.inputs
 	day := func(d string) time.Time { t, _ := time.Parse(dayFmt, d); return t }
+	// onOrBefore tells whether an inputs-file date is on or before the as-of day.
+	onOrBefore := func(d string) bool { return d != "" && d <= asOfDay }
 
 	// field_completeness: per table and field
 	for name, fields := range KPICriticalFields {
@@ -150,12 +177,12 @@ func (s *Server) kpiTruth() map[string][]KPIValue {
 	})
 	out["lead_conversion_rate"] = []KPIValue{ratio(q, q+d, 100)}
 
-	// sales_cycle_length: won opportunities, createdon → actualclosedate (midnight UTC)
+	// sales_cycle_length: won opportunities, createdon → actualclosedate (its midnight in loc)
 	o := s.opps
 	var cycles []float64
 	o.liveRows(func(row int32) {
 		if o.byName["statecode"].i32[row] == 1 && o.byName["actualclosedate"].u32[row] != 0 {
-			closed := fromStamp(o.byName["actualclosedate"].u32[row])
+			closed := midnight(fromStamp(o.byName["actualclosedate"].u32[row]), 0, loc)
 			cycles = append(cycles, float64(closed.Unix()-fromStamp(o.byName["createdon"].u32[row]).Unix())/86400)
 		}
 	})
@@ -166,7 +193,7 @@ func (s *Server) kpiTruth() map[string][]KPIValue {
 	// key_user_training_rate: trained on or before the as-of day
 	trained := 0
 	for _, u := range in.KeyUsers {
-		if u.TrainedOn != "" && !day(u.TrainedOn).After(asOf) {
+		if onOrBefore(u.TrainedOn) {
 			trained++
 		}
 	}
@@ -327,7 +354,7 @@ func (s *Server) kpiTruth() map[string][]KPIValue {
 	// before as-of, over the licensed users of the inputs file
 	if len(in.Environments) > 0 && in.Environments[0].GoLive != "" {
 		e := in.Environments[0]
-		gl := day(e.GoLive)
+		goLive := day(e.GoLive)
 		k := s.cases
 		var created []time.Time
 		k.liveRows(func(row int32) {
@@ -337,7 +364,7 @@ func (s *Server) kpiTruth() map[string][]KPIValue {
 		})
 		windows := func(id string, n, days int, dim string, label func(i int) string) {
 			for i := 0; i < n; i++ {
-				from, to := gl.AddDate(0, 0, i*days), gl.AddDate(0, 0, (i+1)*days)
+				from, to := midnight(goLive, i*days, loc), midnight(goLive, (i+1)*days, loc)
 				if !from.Before(asOf) {
 					break
 				}
@@ -353,13 +380,15 @@ func (s *Server) kpiTruth() map[string][]KPIValue {
 		windows("hypercare_tickets_per_100_users", 3, 30, "days_after_go_live", func(i int) string { return strconv.Itoa(30 * (i + 1)) })
 		windows("hypercare_tickets_weekly", 13, 7, "week_after_go_live", func(i int) string { return strconv.Itoa(i + 1) })
 
-		// adoption: distinct users who created or modified a live record in the window
+		// adoption: distinct users who created or modified a live record in the window,
+		// the window by the calendar day of the event in loc
 		active := make([]map[int32]bool, 3)
+		gl := midnight(goLive, 0, loc)
 		s.userEvents(func(u int32, at time.Time) {
 			if at.Before(gl) || !at.Before(asOf) {
 				return
 			}
-			if w := int(at.Sub(gl) / (30 * 24 * time.Hour)); w < 3 {
+			if w := daysBetween(goLive, day(localDay(at, loc))) / 30; w < 3 {
 				if active[w] == nil {
 					active[w] = map[int32]bool{}
 				}
@@ -367,7 +396,7 @@ func (s *Server) kpiTruth() map[string][]KPIValue {
 			}
 		})
 		for w := 0; w < 3; w++ {
-			from, to := gl.AddDate(0, 0, 30*w), gl.AddDate(0, 0, 30*w+30)
+			from, to := midnight(goLive, 30*w, loc), midnight(goLive, 30*w+30, loc)
 			if !from.Before(asOf) {
 				break
 			}
@@ -404,7 +433,7 @@ func (s *Server) kpiTruth() map[string][]KPIValue {
 
 	// finance from the inputs: months up to the as-of month; marketing is not a CRM cost
 	month := func(m string) time.Time { t, _ := time.Parse("2006-01", m); return t }
-	asOfMonth := time.Date(asOf.Year(), asOf.Month(), 1, 0, 0, 0, 0, time.UTC)
+	asOfMonth := month(localMonth(asOf, loc))
 	marketing := map[string]float64{}
 	var marketingTotal float64
 	firstMarketing := ""
@@ -470,7 +499,7 @@ func (s *Server) kpiTruth() map[string][]KPIValue {
 	leadsByMonth := map[string]int{}
 	l.liveRows(func(row int32) {
 		if c := l.byName["createdon"].u32[row]; c != 0 && fromStamp(c).Before(asOf) {
-			leadsByMonth[fromStamp(c).Format("2006-01")]++
+			leadsByMonth[localMonth(fromStamp(c), loc)]++
 		}
 	})
 	for m, cost := range marketing {
@@ -478,17 +507,17 @@ func (s *Server) kpiTruth() map[string][]KPIValue {
 		if leadsByMonth[m] > 0 {
 			v.Value = f64(cost / float64(leadsByMonth[m]))
 		}
-		out["cost_per_lead"] = append(out["cost_per_lead"], v.period(month(m), month(m).AddDate(0, 1, 0)))
+		out["cost_per_lead"] = append(out["cost_per_lead"], v.period(monthStart(m, 0, loc), monthStart(m, 1, loc)))
 	}
-	// ROMI: won revenue (base) of lead-originated opportunities closed from the first marketing month to as-of
+	// ROMI: won revenue (base) of lead-originated opportunities closed from the first marketing month to the as-of day
 	if marketingTotal > 0 && len(in.Environments) > 0 {
-		from, revenue := month(firstMarketing), 0.0
+		from, revenue := firstMarketing+"-01", 0.0
 		o.liveRows(func(row int32) {
 			cd := o.byName["actualclosedate"].u32[row]
 			if o.byName["statecode"].i32[row] != 1 || cd == 0 || o.byName["originatingleadid"].i32[row] < 0 {
 				return
 			}
-			if d := fromStamp(cd); !d.Before(from) && !d.After(asOf) {
+			if d := fromStamp(cd).Format(dayFmt); d >= from && d <= asOfDay {
 				if v := o.byName["actualvalue_base"].baseCents(row); v != nullI64 {
 					revenue += float64(v) / 100
 				}
@@ -502,7 +531,7 @@ func (s *Server) kpiTruth() map[string][]KPIValue {
 	var lastNPS, lastUES *InputSurvey
 	for i := range in.Surveys {
 		sv := &in.Surveys[i]
-		if day(sv.Date).After(asOf) {
+		if !onOrBefore(sv.Date) {
 			continue
 		}
 		switch {
@@ -522,7 +551,7 @@ func (s *Server) kpiTruth() map[string][]KPIValue {
 	// milestones due by the as-of day, done on time
 	due, onTime := 0, 0
 	for _, m := range in.Milestones {
-		if day(m.Due).After(asOf) {
+		if !onOrBefore(m.Due) {
 			continue
 		}
 		due++
@@ -559,15 +588,15 @@ func (s *Server) kpiTruth() map[string][]KPIValue {
 	l.liveRows(func(row int32) {
 		c := l.byName["createdon"].u32[row]
 		if l.byName["leadsourcecode"].i32[row] == 4 && c != 0 && fromStamp(c).Before(asOf) {
-			regs[fromStamp(c).Format("2006-01")]++
+			regs[localMonth(fromStamp(c), loc)]++
 		}
 	})
 	for m, n := range regs {
-		out["deal_registrations"] = append(out["deal_registrations"], KPIValue{Value: f64(float64(n))}.period(month(m), month(m).AddDate(0, 1, 0)))
+		out["deal_registrations"] = append(out["deal_registrations"], KPIValue{Value: f64(float64(n))}.period(monthStart(m, 0, loc), monthStart(m, 1, loc)))
 	}
 	var firstDeal []float64
 	started, completed, onboarded, certified := 0, 0, 0, 0
-	reached := func(d string) bool { return d != "" && !day(d).After(asOf) }
+	reached := onOrBefore
 	for _, p := range in.Partners {
 		if p.OnboardingStarted != "" && reached(p.FirstDeal) {
 			firstDeal = append(firstDeal, day(p.FirstDeal).Sub(day(p.OnboardingStarted)).Hours()/24)
@@ -599,6 +628,12 @@ func (s *Server) kpiTruth() map[string][]KPIValue {
 		slices.SortFunc(vs, func(a, b KPIValue) int { return strings.Compare(a.sortKey(), b.sortKey()) })
 	}
 	return out
+}
+
+// monthStart is the midnight in loc that begins the month m (YYYY-MM) plus add months.
+func monthStart(m string, add int, loc *time.Location) time.Time {
+	t, _ := time.Parse("2006-01", m)
+	return time.Date(t.Year(), t.Month()+time.Month(add), 1, 0, 0, 0, 0, loc)
 }
 
 // sortKey orders a KPI's values: by period, then dimensions.

@@ -352,6 +352,19 @@ func (s *Server) Stats() Stats {
 	return st
 }
 
+// truthZone is the zone of GET /_sim/truth?tz=: UTC without one, else the
+// IANA zone it names ("Local" is the machine's, not a zone: refused).
+func truthZone(name string) (*time.Location, error) {
+	if name == "" {
+		return time.UTC, nil
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil || name == "Local" {
+		return nil, fmt.Errorf("dvsim: tz=%q is not an IANA time zone (e.g. Europe/Berlin)", name)
+	}
+	return loc, nil
+}
+
 // ExpireDeltaTokens makes every delta token issued so far expired (whatever its age; tokens
 // also expire after Options.ChangeRetention).
 func (s *Server) ExpireDeltaTokens() {
@@ -366,7 +379,12 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("/api/data/v9.2/", s.api)
 	s.controlRoutes(mux)
 	mux.HandleFunc("GET /_sim/truth", func(w http.ResponseWriter, r *http.Request) {
-		b, _ := json.Marshal(s.Truth())
+		loc, err := truthZone(r.URL.Query().Get("tz"))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		b, _ := json.Marshal(s.TruthIn(loc))
 		writeJSON(w, 200, b)
 	})
 	mux.HandleFunc("POST /_sim/mutate", func(w http.ResponseWriter, r *http.Request) {

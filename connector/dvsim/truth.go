@@ -115,8 +115,15 @@ var criticalFields = map[string][]string{
 	"opportunity": {"name", "estimatedvalue", "estimatedclosedate", "parentcontactid"},
 }
 
-// Truth computes the planted truth over the live data.
-func (s *Server) Truth() Truth {
+// Truth computes the planted truth over the live data, its KPI section with
+// periods cut in UTC.
+func (s *Server) Truth() Truth { return s.TruthIn(time.UTC) }
+
+// TruthIn computes the planted truth over the live data, its KPI section
+// (Truth.KPIs) with every period boundary, day and month taken in loc, as
+// the KPIs compute them with kpis.timezone set to loc's name. The other
+// sections do not depend on a zone.
+func (s *Server) TruthIn(loc *time.Location) Truth {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	tr := Truth{Now: s.now.Format(time.RFC3339), GoLive: s.goLive.Format("2006-01-02"), Tables: map[string]TableTruth{},
@@ -308,7 +315,7 @@ func (s *Server) Truth() Truth {
 		}
 		tr.Overdue[v.logical] = n
 	}
-	tr.KPIs = s.kpiTruth()
+	tr.KPIs = s.kpiTruth(loc)
 	tr.Scoring = s.scoringTruth()
 	tr.Scoring.addKPIs(tr.KPIs)
 	s.qualityTruth(&tr)
