@@ -1,6 +1,7 @@
 package cockpit_test
 
 import (
+	"context"
 	"encoding/csv"
 	"fmt"
 	"html"
@@ -11,9 +12,11 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/ampel/ampel/kpis"
 	"github.com/ampel/ampel/warehouse/warehousetest"
 )
 
@@ -33,6 +36,7 @@ func TestCockpit(t *testing.T) {
 			t.Run("sync", f.testSync)
 			t.Run("language", f.testLanguage)
 			t.Run("hostile", f.testHostile)
+			t.Run("zone", f.testZone) // last: it adds a KPI run
 			require.NotContains(t, f.logs.String(), testKey, "a key in the log")
 		})
 	}
@@ -407,4 +411,38 @@ func (f *fixture) testHostile(t *testing.T) {
 		}
 	}
 	require.Equal(t, before, warehousetest.QueryOne(t, f.st, "SELECT count() FROM dq_findings"), "the findings are untouched")
+}
+
+// testZone runs the catalog again in Europe/Berlin: the project-lead view
+// shows each period on its day in that zone (a Berlin month starts on the
+// 1st, not on the last day of the month before in UTC), and the period
+// starts are the Berlin truth's.
+func (f *fixture) testZone(t *testing.T) {
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	require.NoError(t, err)
+	rep, err := kpis.Run(context.Background(), kpis.Options{Store: f.st, Catalog: f.cat, Inputs: f.in, AsOf: f.asOf, Timezone: "Europe/Berlin"})
+	require.NoError(t, err)
+	require.Empty(t, rep.Failed)
+	starts := map[string]bool{}
+	for _, w := range f.sim.TruthIn(berlin).KPIs["deal_registrations"] {
+		starts[w.PeriodStart] = true
+	}
+	require.NotEmpty(t, starts)
+	c := f.login(t)
+	page := get(t, c, f.url+"/cockpit/lead")
+	days := attrs(page, "data-day")
+	rows := attrs(page, "data-kpi")
+	require.Len(t, days, len(rows))
+	months := 0
+	for i, r := range rows {
+		start, err := time.Parse(time.RFC3339, r["data-start"])
+		require.NoError(t, err)
+		require.Equal(t, start.In(berlin).Format("2006-01-02"), days[i]["data-day"], "%s %s", r["data-kpi"], r["data-start"])
+		if r["data-kpi"] == "deal_registrations" {
+			months++
+			require.True(t, starts[r["data-start"]], "%s is not a period start of the Berlin truth", r["data-start"])
+			require.True(t, strings.HasSuffix(days[i]["data-day"], "-01"), "a month shown from %s", days[i]["data-day"])
+		}
+	}
+	require.Positive(t, months)
 }

@@ -93,7 +93,36 @@ func (c *Cockpit) results(ctx context.Context, run, kpi string) ([]result, error
 	if err != nil {
 		return nil, fmt.Errorf("read kpi_results: %w", err)
 	}
-	return out, nil
+	return c.inRunZones(ctx, out)
+}
+
+// inRunZones moves every result's period into the time zone its KPI run
+// cut it in (kpi_runs.timezone, kpis.timezone at the time), so a Berlin
+// October starts on 1 October on the pages, not on 30 September UTC.
+// Unknown zones stay UTC.
+func (c *Cockpit) inRunZones(ctx context.Context, rs []result) ([]result, error) {
+	zones := map[string]*time.Location{}
+	err := c.query(ctx, "SELECT run_id, timezone FROM kpi_runs", nil, func(r warehouse.Rows) error {
+		var id, tz string
+		if err := r.Scan(&id, &tz); err != nil {
+			return err
+		}
+		if loc, err := time.LoadLocation(tz); err == nil && tz != "" {
+			zones[id] = loc
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read kpi_runs: %w", err)
+	}
+	for i := range rs {
+		loc := zones[rs[i].RunID]
+		if loc == nil {
+			loc = time.UTC
+		}
+		rs[i].Start, rs[i].End = rs[i].Start.In(loc), rs[i].End.In(loc)
+	}
+	return rs, nil
 }
 
 // definition is a row of kpi_definitions.

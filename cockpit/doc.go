@@ -35,6 +35,10 @@
 //   - /cockpit/sync: the last sync run per environment and table, with
 //     hints for errors, and the tables synced without change tracking.
 //
+// A period is shown on its days in the time zone its KPI run cut it in
+// (kpi_runs.timezone, from kpis.timezone): a Berlin October starts on
+// 1 October. Times of day and the CSV files are UTC.
+//
 // Every list is also CSV (the same URL with .csv before the query). Every
 // read runs under warehouse.ReadOnly; the review action is the only
 // write.

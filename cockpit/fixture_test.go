@@ -46,6 +46,9 @@ type fixture struct {
 	truth dvsim.Truth
 	cat   *kpis.Catalog
 	logs  *syncBuffer
+	sim   *dvsim.Server
+	in    *kpis.Inputs
+	asOf  time.Time
 }
 
 // syncBuffer is a log sink safe for the server's goroutines.
@@ -116,7 +119,7 @@ func newFixture(t *testing.T, cfg warehouse.Config) *fixture {
 	require.NoError(t, err)
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
-	return &fixture{st: st, url: hs.URL, truth: truth, cat: cat, logs: logs}
+	return &fixture{st: st, url: hs.URL, truth: truth, cat: cat, logs: logs, sim: sim, in: in, asOf: asOf}
 }
 
 // noRedirect is a client that shows redirects instead of following them.

@@ -42,7 +42,8 @@ var funcs = template.FuncMap{
 	},
 	"rfc":  func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"full": optNum,
-	"day":  func(t time.Time) string { return t.UTC().Format("2006-01-02") },
+	// day is a period's day in the zone its run cut it in (inRunZones)
+	"day":  func(t time.Time) string { return t.Format("2006-01-02") },
 	"join": strings.Join,
 	"add":  func(a, b int) int { return a + b },
 	"ms":   func(v uint64) string { return (time.Duration(v) * time.Millisecond).String() },
@@ -169,7 +170,7 @@ func (c *Cockpit) recentResults(ctx context.Context) ([]result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read kpi_results: %w", err)
 	}
-	return out, nil
+	return c.inRunZones(ctx, out)
 }
 
 // trend is the series a KPI's chart shows: the latest run's values per
@@ -179,7 +180,7 @@ func trend(rs []result, latestRun string) []point {
 	var periods []point
 	for _, r := range rs {
 		if r.RunID == latestRun {
-			periods = append(periods, point{Label: r.Start.UTC().Format("2006-01-02"), Value: r.Value, Status: r.Status})
+			periods = append(periods, point{Label: r.Start.Format("2006-01-02"), Value: r.Value, Status: r.Status})
 		}
 	}
 	if len(periods) > 1 {
