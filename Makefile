@@ -2,6 +2,9 @@
 #   make demo    installs libchdb, builds ampel and runs the demo
 #   make test    installs test dependencies, starts a ClickHouse server on
 #                loopback, runs every test against it and the embedded engine
+#   make test-cluster  the cluster tests alone: starts a ClickHouse cluster
+#                (3 servers, 2 shards, ZooKeeper) on loopback and runs the
+#                tests named …Cluster… under it; part of make test
 #   make bench   the benchmarks, same set-up
 #   make build-server  bin/ampel-server: no cgo, static, the clickhouse
 #                driver only (a server-only deployment, a distroless image)
@@ -12,8 +15,12 @@ BIN       ?= bin/ampel
 GOFLAGS_TEST ?= -race -timeout 90m
 BENCH     ?= .
 BENCHTIME ?= 1x
+# tests that need the cluster (deploy/with-test-cluster.sh) match this
+# pattern; the packages that have them are found by their names
+CLUSTER_RUN ?= Cluster
+CLUSTER_PKGS = $(shell grep -rlE --include='*_test.go' --exclude-dir=deploy '^func Test[A-Za-z0-9_]*$(CLUSTER_RUN)' . | xargs -r -n1 dirname | sort -u)
 
-.PHONY: all build build-server demo libchdb test-deps test test-short bench vet fmt clean kpi-docs kpi-release score-release audit-release check-deploy
+.PHONY: all build build-server demo libchdb test-deps test test-cluster test-short bench vet fmt clean kpi-docs kpi-release score-release audit-release check-deploy
 
 all: build
 
@@ -39,9 +46,14 @@ vet:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
 
 # both builds: with cgo (the tests' binary) and without (build-server;
-# TestServerOnlyBuild also runs one)
+# TestServerOnlyBuild also runs one); the cluster tests run once, under the
+# cluster
 test: test-deps vet build build-server check-deploy
-	deploy/with-test-clickhouse.sh $(GO) test $(GOFLAGS_TEST) ./...
+	deploy/with-test-clickhouse.sh $(GO) test $(GOFLAGS_TEST) -skip '$(CLUSTER_RUN)' ./...
+	deploy/with-test-cluster.sh $(GO) test $(GOFLAGS_TEST) -run '$(CLUSTER_RUN)' $(CLUSTER_PKGS)
+
+test-cluster: test-deps
+	deploy/with-test-cluster.sh $(GO) test $(GOFLAGS_TEST) -run '$(CLUSTER_RUN)' $(CLUSTER_PKGS)
 
 test-short: test-deps
 	deploy/with-test-clickhouse.sh $(GO) test -short ./...

@@ -5,10 +5,11 @@
 # systemd-analyze (Debian's systemd), which deploy/check runs on the unit
 # file, and xmllint (Debian's libxml2-utils), which serve's tests check the
 # feed's $metadata with, and chromium (Debian's), which the cockpit's
-# browser test drives headless.
+# browser test drives headless, and zookeeper (Debian's), which coordinates
+# the test cluster deploy/with-test-cluster.sh starts (Java comes with it).
 #
 # It runs apt-get non-interactively, with sudo only when not root, and does
-# not start or enable the system service. When both are there already it
+# not start or enable the system services. When all are there already it
 # does nothing. It prints the server's path on stdout.
 #
 # Usage: deploy/install-test-deps.sh
@@ -18,6 +19,7 @@ BIN=/usr/sbin/clickhouse-server
 ANALYZE=/usr/bin/systemd-analyze
 XMLLINT=/usr/bin/xmllint
 CHROMIUM=/usr/bin/chromium
+ZOOKEEPER=/usr/share/java/zookeeper.jar
 
 die() { echo "install-test-deps: $*" >&2; exit 1; }
 
@@ -26,6 +28,7 @@ pkgs=()
 [ -x "$ANALYZE" ] || pkgs+=(systemd)
 [ -x "$XMLLINT" ] || pkgs+=(libxml2-utils)
 [ -x "$CHROMIUM" ] || pkgs+=(chromium)
+[ -r "$ZOOKEEPER" ] || pkgs+=(zookeeper)
 if [ ${#pkgs[@]} -eq 0 ]; then
 	echo "$BIN"
 	exit 0
@@ -36,7 +39,7 @@ command -v apt-get >/dev/null 2>&1 ||
 
 as_root=()
 if [ "$(id -u)" -ne 0 ]; then
-	command -v sudo >/dev/null 2>&1 || die "not root and no sudo: run as root: apt-get install clickhouse-server"
+	command -v sudo >/dev/null 2>&1 || die "not root and no sudo: run as root: apt-get install ${pkgs[*]}"
 	as_root=(sudo -n)
 fi
 
@@ -60,4 +63,5 @@ trap cleanup EXIT
 [ -x "$BIN" ] || die "clickhouse-server installed but $BIN is missing"
 [ -x "$ANALYZE" ] || die "systemd installed but $ANALYZE is missing"
 [ -x "$CHROMIUM" ] || die "chromium installed but $CHROMIUM is missing"
+[ -r "$ZOOKEEPER" ] || die "zookeeper installed but $ZOOKEEPER is missing"
 echo "$BIN"
