@@ -4,7 +4,6 @@ import (
 	"context"
 	"os"
 	"os/exec"
-	"strings"
 	"sync"
 	"testing"
 
@@ -12,24 +11,20 @@ import (
 
 	ampelsql "github.com/ampel/ampel/sql"
 	"github.com/ampel/ampel/warehouse"
+	"github.com/ampel/ampel/warehouse/clustertest"
 	"github.com/ampel/ampel/warehouse/warehousetest"
 )
 
-// clusterNodes returns one store config per node of the test cluster
-// (AMPEL_TEST_CLUSTER_DSNS, comma-separated; AMPEL_TEST_CLUSTER_NAME), all
-// on the database db with the cluster set.
+// clusterNodes returns store configs for nodes A, B and C of the test
+// cluster (warehouse/clustertest), on the database db, with the cluster set.
 func clusterNodes(t *testing.T, db string) []warehouse.Config {
 	t.Helper()
-	dsns, name := os.Getenv("AMPEL_TEST_CLUSTER_DSNS"), os.Getenv("AMPEL_TEST_CLUSTER_NAME")
-	if dsns == "" || name == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("no test cluster: run under deploy/with-test-cluster.sh (make test-cluster)")
-		}
-		t.Skip("no test cluster: run under deploy/with-test-cluster.sh (make test-cluster)")
-	}
+	c := clustertest.Cluster(t)
 	var out []warehouse.Config
-	for _, dsn := range strings.Split(dsns, ",") {
-		out = append(out, warehouse.Config{Driver: "clickhouse", DSN: strings.TrimSpace(dsn), Database: db, Cluster: name, MaxConns: 4})
+	for _, n := range clustertest.Nodes {
+		cfg := c.Config(n, db)
+		cfg.Cluster = c.Name
+		out = append(out, cfg)
 	}
 	return out
 }
