@@ -24,7 +24,9 @@ import (
 //     replica '{replica}': Ampel's own tables are one replica set over the
 //     whole cluster, so that every node holds every row;
 //   - a Memory table (a KPI run's snapshot) stays on the node Ampel talks
-//     to: it is read back by the same process and dropped at its end;
+//     to: it is read back by the same process and dropped at its end; so
+//     does a statement that carries the comment NodeLocal (a template
+//     writes {{.Dialect.NodeLocal}}: the snapshot's DROP);
 //   - ALTER TABLE goes without ON CLUSTER: Ampel's own tables are
 //     replicated, and replication carries an ALTER to every replica (ON
 //     CLUSTER would run it once per shard on the one replica set, and the
@@ -33,7 +35,7 @@ import (
 //     sql/landing, sharded with a Distributed table in front) is left as
 //     written, as is everything that is no DDL (INSERT, SELECT, OPTIMIZE).
 func ClusterDDL(stmt string, d Dialect) (string, error) {
-	if !d.Clustered() || !mayBeDDL(stmt) {
+	if !d.Clustered() || !mayBeDDL(stmt) || strings.Contains(stmt, NodeLocal) {
 		return stmt, nil
 	}
 	toks, err := lex(stmt)
@@ -134,6 +136,10 @@ func ClusterDDL(stmt string, d Dialect) (string, error) {
 	}
 	return e.apply(), nil
 }
+
+// NodeLocal is the comment that keeps a DDL statement on the node Ampel
+// talks to on a cluster (see ClusterDDL).
+const NodeLocal = "/* node-local */"
 
 // mayBeDDL is a quick look before lexing: a statement with none of the
 // words ClusterDDL rewrites is left alone without being read (a long

@@ -8,10 +8,10 @@ import (
 	"github.com/ampel/ampel/warehouse"
 )
 
-// TestClusterDDL checks the rewrite of each kind of statement Ampel's SQL
+// TestDDLRewrite checks the rewrite of each kind of statement Ampel's SQL
 // holds for a cluster; the harness tests (TestCluster* in warehouse/clickhouse
 // and connector) run the result on real servers.
-func TestClusterDDL(t *testing.T) {
+func TestDDLRewrite(t *testing.T) {
 	d := warehouse.Dialect{Driver: "clickhouse", Version: warehouse.Version{Major: 18, Minor: 16}, Cluster: "c1", Database: "ampel"}
 	cases := []struct{ in, want string }{
 		{"CREATE TABLE IF NOT EXISTS sync_runs\n(\n    a String\n)\nENGINE = MergeTree\nORDER BY a",
@@ -43,4 +43,13 @@ func TestClusterDDL(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, c.in, same, "one server: unchanged")
 	}
+}
+
+// TestDDLRewriteNodeLocal: a statement marked NodeLocal stays on its node.
+func TestDDLRewriteNodeLocal(t *testing.T) {
+	d := warehouse.Dialect{Driver: "clickhouse", Cluster: "c1", Database: "ampel"}
+	q := warehouse.NodeLocal + " DROP TABLE IF EXISTS `snap`"
+	got, err := warehouse.ClusterDDL(q, d)
+	require.NoError(t, err)
+	require.Equal(t, q, got)
 }

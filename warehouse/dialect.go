@@ -135,5 +135,6 @@ func (d Dialect) TemplateData() map[string]any {
 		"Database":  d.Database,
 		"AllPath":   d.AllPath(),
 		"ShardPath": d.ShardPath(),
+		"NodeLocal": NodeLocal,
 	}
 }
