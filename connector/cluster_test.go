@@ -3,6 +3,7 @@ package connector_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -151,5 +152,71 @@ func (o *onRows) Rows(_, table string, n int) {
 	if o.seen += n; o.seen >= o.rows {
 		o.done = true
 		o.do()
+	}
+}
+
+// BenchmarkClusterSync measures a full sync of the lead table (100k leads;
+// 5k with -short) into the 2-shard test cluster beside the same sync into
+// node A alone (a database without warehouse.cluster), in the same run:
+// three rounds, the order alternating (cluster first, then single first),
+// each sync into a fresh migrated database. It reports the median rows/s
+// of each, their ratio, and the share of the leads on shard 01. Run it
+// under the cluster: deploy/with-test-cluster.sh go test -run '^$'
+// -bench BenchmarkClusterSync ./connector/.
+func BenchmarkClusterSync(b *testing.B) {
+	scale := 100_000
+	if testing.Short() {
+		scale = 5_000
+	}
+	ctx := context.Background()
+	c := clustertest.Cluster(b)
+	sim, err := dvsim.Start(dvsim.Options{Seed: 1, Scale: scale})
+	require.NoError(b, err)
+	defer sim.Close()
+	tables := []connector.Table{{Name: "lead"}}
+	leads := len(sim.Records("lead")) // the planted duplicates come on top of scale
+
+	run := func(cluster bool) (rowsPerSec, share float64) {
+		cfg := c.Config("A", warehousetest.UniqueName(b))
+		if cluster {
+			cfg.Cluster = c.Name
+		}
+		st := warehousetest.Open(b, cfg)
+		_, err := migrate.Up(ctx, st, ampelsql.Schema, migrate.Options{})
+		require.NoError(b, err)
+		settle(b, st)
+		start := time.Now()
+		res, err := connector.Sync(ctx, connector.Options{Store: st, Client: simClient(b, sim), Environment: "bench", Tables: tables, RunID: "full"})
+		require.NoError(b, err)
+		took := time.Since(start)
+		require.Len(b, res, 1)
+		require.EqualValues(b, leads, res[0].Upserted)
+		if cluster {
+			total := warehousetest.QueryOne(b, st, "SELECT count() FROM landing_lead").(uint64)
+			share = float64(warehousetest.QueryOne(b, st, "SELECT count() FROM landing_lead_local").(uint64)) / float64(total)
+		}
+		return float64(res[0].Upserted) / took.Seconds(), share
+	}
+	for i := 0; i < b.N; i++ {
+		var onCluster, single []float64
+		var share float64
+		for round := range 3 {
+			for _, cluster := range []bool{round%2 == 0, round%2 != 0} {
+				rate, s := run(cluster)
+				if cluster {
+					onCluster, share = append(onCluster, rate), s
+				} else {
+					single = append(single, rate)
+				}
+			}
+		}
+		slices.Sort(onCluster)
+		slices.Sort(single)
+		mc, ms := onCluster[len(onCluster)/2], single[len(single)/2]
+		b.ReportMetric(mc, "cluster_rows/s")
+		b.ReportMetric(ms, "single_rows/s")
+		b.ReportMetric(mc/ms, "cluster/single")
+		b.ReportMetric(100*share, "shard01_%")
+		b.Logf("rows/s cluster %v, single %v; leads on shard 01: %.1f %%, shard 02: %.1f %%", onCluster, single, 100*share, 100-100*share)
 	}
 }
