@@ -56,6 +56,20 @@
 // warehouse.ErrNoWarehouse instead of being created. Batches are prepared with
 // clickhouse-go's PrepareBatch and release their connection until Send, so a
 // slow producer holds no server connection.
+//
+// # Cluster
+//
+// With Config.Cluster the driver works on a ClickHouse cluster through the
+// node the DSN names first (clickhouse-go falls over to the next host in
+// order): Open checks the cluster in system.clusters (one line naming
+// warehouse.cluster when it is unknown) and creates the database ON
+// CLUSTER; every statement goes through warehouse.ClusterDDL, which sends
+// DDL ON CLUSTER with qualified names and makes Ampel's tables replicated
+// to every node; every write runs with insert_distributed_sync=1, so that
+// an INSERT into a Distributed table (the landing tables,
+// sql/landing/create_table.sql) returns once its rows are on their shards.
+// README, "Running on a cluster", says what that needs and what it cannot
+// do (DDL while a node is down).
 package clickhouse
 
 import (

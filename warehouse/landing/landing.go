@@ -24,6 +24,11 @@
 //     LowCardinality, Decimal64(4) or Decimal(18, 4)), and only a real
 //     change of type stops a table (*TypeChangeError).
 //
+// On a cluster (warehouse.cluster) a landing table is a local replicated
+// table per shard behind a Distributed table under the same name, sharded
+// by environment and key (sql/landing/create_table.sql); everything else
+// here reads and writes the same names as on one server.
+//
 // The sync engine (package connector) decides what to write and when; this
 // package decides what it looks like in the warehouse.
 package landing
