@@ -128,6 +128,20 @@ func TestClusterSync(t *testing.T) {
 	requireViewsEqualSim(t, a, sim, tables, "prod", "delta, through A")
 	requireViewsEqualSim(t, cStore, sim, tables, "prod", "delta, through C")
 	requireViewsEqualSim(t, b, sim, tables, "prod", "delta, through B")
+
+	// a column the source added reaches the local table of every shard and
+	// the Distributed table in front of them (ALTER … ON CLUSTER)
+	require.NoError(t, sim.AddColumn("lead", "new_clusternote", "String"))
+	sync("new-column", nil)
+	requireViewsEqualSim(t, cStore, sim, tables, "prod", "new column, through C")
+	for _, st := range []warehouse.Store{a, b, cStore} {
+		for _, table := range []string{"landing_lead_local", "landing_lead", "lead"} {
+			n := warehousetest.QueryOne(t, st, "SELECT count() FROM system.columns WHERE database = currentDatabase() AND table = ? AND name = 'new_clusternote'", table)
+			require.EqualValues(t, 1, n, "%s has the new column", table)
+		}
+	}
+	filled := warehousetest.QueryOne(t, cStore, "SELECT countIf(new_clusternote != '') FROM lead").(uint64)
+	require.NotZero(t, filled, "the new column's values came with the sync")
 }
 
 // onRows is a Progress that calls do once, when rows rows of table (any
@@ -217,6 +231,7 @@ func BenchmarkClusterSync(b *testing.B) {
 		b.ReportMetric(ms, "single_rows/s")
 		b.ReportMetric(mc/ms, "cluster/single")
 		b.ReportMetric(100*share, "shard01_%")
+		b.ReportMetric(float64(leads), "leads")
 		b.Logf("rows/s cluster %v, single %v; leads on shard 01: %.1f %%, shard 02: %.1f %%", onCluster, single, 100*share, 100-100*share)
 	}
 }
