@@ -158,53 +158,58 @@ func runAudit(t *testing.T, st warehouse.Store, asOf time.Time) {
 // runs the whole catalog and compares every result with the simulator's
 // truth; then again after a mutation and a delta sync.
 func TestCatalogMatchesTruth(t *testing.T) {
+	for _, cfg := range warehousetest.All(t) {
+		t.Run(cfg.Driver, func(t *testing.T) { catalogMatchesTruth(t, cfg) })
+	}
+}
+
+// catalogMatchesTruth is TestCatalogMatchesTruth on the warehouse cfg
+// opens; it returns the store and the number of results of both runs.
+func catalogMatchesTruth(t *testing.T, cfg warehouse.Config) (warehouse.Store, int) {
 	ctx := context.Background()
 	cat := loadCatalog(t)
-	for _, cfg := range warehousetest.All(t) {
-		t.Run(cfg.Driver, func(t *testing.T) {
-			st := kpistest.OpenMigrated(t, cfg)
-			sim, err := dvsim.Start(dvsim.Options{Seed: 12, Scale: 600})
-			require.NoError(t, err)
-			t.Cleanup(func() { sim.Close() })
-			client := kpistest.Client(t, sim)
-			in := simInputs(t, sim)
-			kpistest.Sync(t, st, client, "s1")
-			truth := sim.Truth()
-			asOf, err := time.Parse(time.RFC3339, truth.Now)
-			require.NoError(t, err)
-			runAudit(t, st, asOf)
-			score(t, st, asOf)
-			rep, err := kpis.Run(ctx, kpis.Options{Store: st, Catalog: cat, Inputs: in, AsOf: asOf})
-			require.NoError(t, err)
-			require.NotEmpty(t, rep.Results)
-			compare(t, "first load", rep, truth)
-			// the views several KPIs read were read once, into snapshots
-			// the run dropped at its end
-			require.Subset(t, rep.Snapshots, []string{"lead", "contact", "account", "opportunity", "incident"})
-			requireNoSnapshots(t, st)
-			if st.Dialect().ModernSQL() {
-				require.Positive(t, rep.SnapshotBytes)
-			}
-
-			sim.Mutate(60, 120, 30)
-			kpistest.Sync(t, st, client, "s2")
-			runAudit(t, st, asOf)
-			score(t, st, asOf)
-			rep2, err := kpis.Run(ctx, kpis.Options{Store: st, Catalog: cat, Inputs: in, AsOf: asOf})
-			require.NoError(t, err)
-			compare(t, "after mutate", rep2, sim.Truth())
-
-			// every run is kept
-			rows, err := st.Query(ctx, "SELECT count(), uniqExact(run_id) FROM kpi_results")
-			require.NoError(t, err)
-			defer rows.Close()
-			require.True(t, rows.Next())
-			var n, runs uint64
-			require.NoError(t, rows.Scan(&n, &runs))
-			require.Equal(t, uint64(len(rep.Results)+len(rep2.Results)), n)
-			require.Equal(t, uint64(2), runs)
-		})
+	st := kpistest.OpenMigrated(t, cfg)
+	sim, err := dvsim.Start(dvsim.Options{Seed: 12, Scale: 600})
+	require.NoError(t, err)
+	t.Cleanup(func() { sim.Close() })
+	client := kpistest.Client(t, sim)
+	in := simInputs(t, sim)
+	kpistest.Sync(t, st, client, "s1")
+	truth := sim.Truth()
+	asOf, err := time.Parse(time.RFC3339, truth.Now)
+	require.NoError(t, err)
+	runAudit(t, st, asOf)
+	score(t, st, asOf)
+	rep, err := kpis.Run(ctx, kpis.Options{Store: st, Catalog: cat, Inputs: in, AsOf: asOf})
+	require.NoError(t, err)
+	require.NotEmpty(t, rep.Results)
+	compare(t, "first load", rep, truth)
+	// the views several KPIs read were read once, into snapshots
+	// the run dropped at its end
+	require.Subset(t, rep.Snapshots, []string{"lead", "contact", "account", "opportunity", "incident"})
+	requireNoSnapshots(t, st)
+	if st.Dialect().ModernSQL() {
+		require.Positive(t, rep.SnapshotBytes)
 	}
+
+	sim.Mutate(60, 120, 30)
+	kpistest.Sync(t, st, client, "s2")
+	runAudit(t, st, asOf)
+	score(t, st, asOf)
+	rep2, err := kpis.Run(ctx, kpis.Options{Store: st, Catalog: cat, Inputs: in, AsOf: asOf})
+	require.NoError(t, err)
+	compare(t, "after mutate", rep2, sim.Truth())
+
+	// every run is kept
+	rows, err := st.Query(ctx, "SELECT count(), uniqExact(run_id) FROM kpi_results")
+	require.NoError(t, err)
+	defer rows.Close()
+	require.True(t, rows.Next())
+	var n, runs uint64
+	require.NoError(t, rows.Scan(&n, &runs))
+	require.Equal(t, uint64(len(rep.Results)+len(rep2.Results)), n)
+	require.Equal(t, uint64(2), runs)
+	return st, len(rep.Results) + len(rep2.Results)
 }
 
 // requireNoSnapshots fails when a snapshot table of a KPI run is left.

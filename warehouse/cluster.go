@@ -45,7 +45,9 @@ func ClusterDDL(stmt string, d Dialect) (string, error) {
 	if len(toks) < 3 {
 		return stmt, nil
 	}
-	for i := 0; i+1 < len(toks); i++ {
+	// ON CLUSTER written in the statement's head (before its columns or
+	// query, where ON of a JOIN cannot be)
+	for i := 0; i+1 < len(toks) && !toks[i].is("(") && !toks[i].is("AS"); i++ {
 		if toks[i].is("ON") && toks[i+1].is("CLUSTER") {
 			return stmt, nil
 		}

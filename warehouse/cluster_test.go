@@ -26,6 +26,8 @@ func TestDDLRewrite(t *testing.T) {
 			"CREATE VIEW IF NOT EXISTS `ampel`.lead_score ON CLUSTER `c1` AS SELECT a FROM `ampel`.lead_scores WHERE (m) IN (SELECT m FROM `ampel`.score_runs)"},
 		{"CREATE VIEW dq AS SELECT * FROM dq_findings FINAL",
 			"CREATE VIEW `ampel`.dq ON CLUSTER `c1` AS SELECT * FROM `ampel`.dq_findings FINAL"},
+		{"CREATE VIEW v AS SELECT a FROM t JOIN u ON cluster = u.c",
+			"CREATE VIEW `ampel`.v ON CLUSTER `c1` AS SELECT a FROM `ampel`.t JOIN `ampel`.u ON cluster = u.c"},
 		{"DROP TABLE IF EXISTS `x`", "DROP TABLE IF EXISTS `ampel`.`x` ON CLUSTER `c1`"},
 		{"RENAME TABLE `a` TO `b`", "RENAME TABLE `ampel`.`a` TO `ampel`.`b` ON CLUSTER `c1`"},
 		{"CREATE DATABASE IF NOT EXISTS `ampel`", "CREATE DATABASE IF NOT EXISTS `ampel` ON CLUSTER `c1`"},
