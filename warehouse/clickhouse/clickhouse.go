@@ -61,7 +61,9 @@
 //
 // With Config.Cluster the driver works on a ClickHouse cluster through the
 // node the DSN names first (clickhouse-go falls over to the next host in
-// order): Open checks the cluster in system.clusters (one line naming
+// order; a DSN with another connection_open_strategy is refused, since a
+// KPI run's snapshots live on one node and a process must read what it
+// wrote before replication carries it on): Open checks the cluster in system.clusters (one line naming
 // warehouse.cluster when it is unknown) and creates the database ON
 // CLUSTER; every statement goes through warehouse.ClusterDDL, which sends
 // DDL ON CLUSTER with qualified names and makes Ampel's tables replicated
@@ -131,6 +133,12 @@ func Open(ctx context.Context, cfg warehouse.Config) (warehouse.Store, error) {
 	opts, err := options(cfg)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Cluster != "" && opts.ConnOpenStrategy != ch.ConnOpenInOrder {
+		// a KPI run's snapshots live on one node, and a process must read
+		// what it wrote before replication carries it to the other nodes
+		return nil, errors.New("clickhouse: warehouse.dsn: with warehouse.cluster Ampel talks to one node at a time: " +
+			"remove connection_open_strategy from the DSN (the default, in_order, falls over to the next host)")
 	}
 	qt := cfg.QueryTimeout
 	if qt <= 0 {

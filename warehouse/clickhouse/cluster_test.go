@@ -27,6 +27,12 @@ func TestClusterOpen(t *testing.T) {
 	require.Contains(t, err.Error(), c.Name)
 	require.NotContains(t, err.Error(), "\n")
 
+	spread := c.Config("A", db)
+	spread.Cluster = c.Name
+	spread.DSN += "?connection_open_strategy=round_robin"
+	_, err = warehouse.Open(ctx, spread)
+	require.ErrorContains(t, err, "remove connection_open_strategy from the DSN")
+
 	cfg := c.Config("A", db)
 	cfg.Cluster = c.Name
 	st := warehousetest.Open(t, cfg)
