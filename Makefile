@@ -56,7 +56,7 @@ test-cluster: test-deps
 	deploy/with-test-cluster.sh $(GO) test $(GOFLAGS_TEST) -run '$(CLUSTER_RUN)' $(CLUSTER_PKGS)
 
 test-short: test-deps
-	deploy/with-test-clickhouse.sh $(GO) test -short ./...
+	deploy/with-test-clickhouse.sh $(GO) test -short -skip '$(CLUSTER_RUN)' ./...
 
 # deploy/check is a Go module of its own (compose-go, BuildKit's parser,
 # kustomize and the Kubernetes API types stay out of go.mod)

@@ -9,6 +9,7 @@
 //	c := clustertest.Cluster(t)   // waits for the cluster, holds it until t ends
 //	cfg := c.Config("A", "default") // a clickhouse store config for node A
 //	c.Stop(t, "B")                 // returns once B is down
+//	c.Kill(t, "B")                 // the same with SIGKILL: a crash
 //	c.Start(t, "B")                // returns once B answers again
 //
 // Run such tests with `make test-cluster`, or
@@ -29,11 +30,14 @@
 //
 // Facts of 18.16 on this cluster, tested in
 // warehouse/clustertest/smoke_test.go: FINAL works through a Distributed
-// table (per shard: exact when the sharding key keeps every version of a
-// row on one shard); ALTER … ON CLUSTER on a replicated table works; DROP …
-// ON CLUSTER works, DROP … SYNC is a syntax error; insert_distributed_sync
+// table, from every node (per shard: exact when the sharding key keeps
+// every version of a row on one shard); ALTER … ON CLUSTER on a replicated
+// table works, on a Distributed table it is refused ("isn't replicated, but
+// shard #2 is replicated"; drop and create it again instead); DROP … ON
+// CLUSTER works, DROP … SYNC is a syntax error; insert_distributed_sync
 // must be a connection or query setting (a SETTINGS clause at the end of
-// INSERT … SELECT applies to the SELECT only).
+// INSERT … SELECT applies to the SELECT only; INSERT … SETTINGS … VALUES
+// is a syntax error).
 package clustertest
 
 import (
@@ -60,7 +64,7 @@ const (
 	EnvDSNs = "AMPEL_TEST_CLUSTER_DSNS"
 	// EnvName holds the cluster's name (ampel_test).
 	EnvName = "AMPEL_TEST_CLUSTER_NAME"
-	// EnvCtl holds the path of the control script (CTL stop|start NODE).
+	// EnvCtl holds the path of the control script (CTL stop|kill|start NODE).
 	EnvCtl = "AMPEL_TEST_CLUSTER_CTL"
 	// EnvZooKeeper holds host:port of the cluster's ZooKeeper.
 	EnvZooKeeper = "AMPEL_TEST_CLUSTER_ZOOKEEPER"
@@ -146,6 +150,25 @@ func (h *Handle) Stop(tb testing.TB, node string) {
 	})
 }
 
+// Kill kills node with SIGKILL, as a crash would, and returns once it is
+// gone; a cleanup starts it again when the test leaves it down. Its
+// ZooKeeper session lives on for up to 6 s (session_timeout_ms), so its
+// replicated tables may take that long to become active after Start; Start
+// waits for that and starts it with the flag force_restore_data, as an
+// operator would after a crash (18.16 refuses a small table whose newest
+// part the replica wrote but had not registered in ZooKeeper).
+func (h *Handle) Kill(tb testing.TB, node string) {
+	tb.Helper()
+	if err := h.run("kill", node); err != nil {
+		tb.Fatalf("clustertest: %v", err)
+	}
+	tb.Cleanup(func() {
+		if err := h.run("start", node); err != nil {
+			tb.Errorf("clustertest: %v", err)
+		}
+	})
+}
+
 // Start starts node and returns once it answers and reaches ZooKeeper;
 // a running node is left as it is. It fails tb when the node does not start.
 func (h *Handle) Start(tb testing.TB, node string) {
@@ -155,12 +178,13 @@ func (h *Handle) Start(tb testing.TB, node string) {
 	}
 }
 
-// run runs the control script (which waits 60 s at most for a server).
+// run runs the control script (which waits 120 s at most for a server to
+// come up, AMPEL_TEST_CLUSTER_WAIT).
 func (h *Handle) run(cmd, node string) error {
 	if !slices.Contains(Nodes, node) {
 		return fmt.Errorf("%s %s: unknown node: want A, B or C", cmd, node)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, h.ctl, cmd, node).CombinedOutput()
 	if err != nil {

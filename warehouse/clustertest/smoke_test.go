@@ -16,7 +16,8 @@ import (
 // ReplicatedReplacingMergeTree table and a Distributed table sharded by
 // cityHash64(id), a synchronous insert that lands on both shards by the
 // key, replication from A to B, a replica that catches up after a stop,
-// FINAL through the Distributed table, and ON CLUSTER ALTER and DROP.
+// FINAL through the Distributed table from every node, and ON CLUSTER
+// ALTER and DROP (with what 18.16 refuses there).
 func TestClusterSmoke(t *testing.T) {
 	c := clustertest.Cluster(t)
 	ctx := warehousetest.Context(t)
@@ -79,11 +80,17 @@ func TestClusterSmoke(t *testing.T) {
 		t.Errorf("B after its restart: %d rows of version 2, want the %d of shard 01", got, onA)
 	}
 
-	// FINAL through the Distributed table: one row per id, the newest
-	rows := warehousetest.QueryAll(t, a, fmt.Sprintf(
-		"SELECT count(), uniqExact(id), min(version), countIf(name != concat('v2 ', toString(id))) FROM %s.d FINAL", db))
-	if got := fmt.Sprint(rows); got != fmt.Sprintf("[[%d %d 2 0]]", n, n) {
-		t.Errorf("SELECT count(), uniqExact(id), min(version), stale names FROM d FINAL = %s, want [[%d %d 2 0]]", got, n, n)
+	// FINAL through the Distributed table, from every node: one row per
+	// id, the newest
+	for _, node := range []struct {
+		name string
+		st   warehouse.Store
+	}{{"A", a}, {"B", b2}, {"C", cc}} {
+		rows := warehousetest.QueryAll(t, node.st, fmt.Sprintf(
+			"SELECT count(), uniqExact(id), min(version), countIf(name != concat('v2 ', toString(id))) FROM %s.d FINAL", db))
+		if got, want := fmt.Sprint(rows), fmt.Sprintf("[[%d %d 2 0]]", n, n); got != want {
+			t.Errorf("on %s: SELECT count(), uniqExact(id), min(version), stale names FROM d FINAL = %s, want %s", node.name, got, want)
+		}
 	}
 
 	// ALTER … ON CLUSTER on the replicated table reaches every node
@@ -95,8 +102,15 @@ func TestClusterSmoke(t *testing.T) {
 		}
 	}
 
-	// 18.16 has no DROP … SYNC; DROP … ON CLUSTER drops on every node
+	// 18.16 refuses ALTER … ON CLUSTER of a table that is not replicated on
+	// a cluster whose shards are (internal_replication): a Distributed
+	// table is dropped and created again instead. It has no DROP … SYNC;
+	// DROP … ON CLUSTER drops on every node.
 	if v := st(t, a, "SELECT version()"); strings.HasPrefix(v, "18.") {
+		err := a.Exec(ctx, fmt.Sprintf("ALTER TABLE %s.d ON CLUSTER %s ADD COLUMN note String DEFAULT ''", db, c.Name))
+		if err == nil || !strings.Contains(err.Error(), "isn't replicated") {
+			t.Errorf("ALTER TABLE d ON CLUSTER on %s: %v, want an error saying d isn't replicated", v, err)
+		}
 		if err := a.Exec(ctx, fmt.Sprintf("DROP TABLE %s.d ON CLUSTER %s SYNC", db, c.Name)); err == nil {
 			t.Errorf("DROP TABLE … SYNC on %s: no error, want a syntax error", v)
 		}
