@@ -5,7 +5,7 @@
 #   make test-cluster  the cluster tests alone: starts a ClickHouse cluster
 #                (3 servers, 2 shards, ZooKeeper) on loopback and runs the
 #                tests named …Cluster… under it; part of make test
-#   make bench   the benchmarks, same set-up
+#   make bench   the benchmarks, under the test server and the test cluster
 #   make build-server  bin/ampel-server: no cgo, static, the clickhouse
 #                driver only (a server-only deployment, a distroless image)
 #   make check-deploy  validates deploy/ (Dockerfile, compose, systemd,
@@ -63,8 +63,9 @@ test-short: test-deps
 check-deploy: test-deps
 	cd deploy/check && $(GO) vet ./... && $(GO) test -count=1 ./...
 
+# under the single test server and the test cluster (BenchmarkClusterSync)
 bench: test-deps
-	deploy/with-test-clickhouse.sh $(GO) test -run '^$$' -bench '$(BENCH)' -benchtime $(BENCHTIME) -benchmem -timeout 60m ./...
+	deploy/with-test-clickhouse.sh deploy/with-test-cluster.sh $(GO) test -run '^$$' -bench '$(BENCH)' -benchtime $(BENCHTIME) -benchmem -timeout 60m ./...
 
 # the KPI catalog page, docs/kpis.md, from the definitions in sql/kpis
 kpi-docs:

@@ -35,6 +35,7 @@
 //	  dsn: ""                   # clickhouse: clickhouse://user:${CLICKHOUSE_PASSWORD}@host:9000/ampel?secure=true
 //	  ca_file: ""               # clickhouse: PEM bundle to trust for TLS
 //	  database: ampel
+//	  cluster: ""               # clickhouse: a cluster of remote_servers; DDL goes out ON CLUSTER (README, "Running on a cluster")
 //	  max_conns: 8
 //	  dial_timeout: 10s
 //	  query_timeout: 10m
@@ -148,6 +149,7 @@ type Warehouse struct {
 	DSN          string   `yaml:"dsn"`
 	CAFile       string   `yaml:"ca_file"`
 	Database     string   `yaml:"database"`
+	Cluster      string   `yaml:"cluster"`
 	MaxConns     int      `yaml:"max_conns"`
 	DialTimeout  Duration `yaml:"dial_timeout"`
 	QueryTimeout Duration `yaml:"query_timeout"`
@@ -540,7 +542,13 @@ func (c *Config) validate() error {
 	w := c.Warehouse
 	switch w.Driver {
 	case "embedded":
+		if w.Cluster != "" {
+			add("warehouse.cluster", "a cluster needs the clickhouse driver (servers); remove it for the embedded warehouse")
+		}
 	case "clickhouse":
+		if w.Cluster != "" && !warehouse.ValidIdentifier(w.Cluster) {
+			add("warehouse.cluster", "%s is not a cluster name (letters, digits, underscore, as in remote_servers)", c.show("warehouse.cluster", w.Cluster))
+		}
 		if w.DSN == "" {
 			add("warehouse.dsn", "required for the clickhouse driver, e.g. clickhouse://user:${CLICKHOUSE_PASSWORD}@host:9000/ampel?secure=true")
 		} else if u, err := url.Parse(w.DSN); err != nil || u.Scheme != "clickhouse" || u.Host == "" {
@@ -856,6 +864,7 @@ func (c *Config) WarehouseConfig() warehouse.Config {
 		Path:         w.Path,
 		Library:      w.Library,
 		Database:     w.Database,
+		Cluster:      w.Cluster,
 		MaxConns:     w.MaxConns,
 		DialTimeout:  w.DialTimeout.D(),
 		QueryTimeout: w.QueryTimeout.D(),

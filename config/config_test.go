@@ -263,3 +263,20 @@ func TestServe(t *testing.T) {
 	_, err = Parse("a.yaml", []byte("serve:\n  addr: '[::1]:8080'\n"), env(nil))
 	require.NoError(t, err, "loopback")
 }
+
+// TestShardedWarehouseKey: warehouse.cluster goes to the driver's config,
+// and is refused with one line for the embedded driver and for a name that
+// cannot be a cluster's.
+func TestShardedWarehouseKey(t *testing.T) {
+	t.Parallel()
+	c, err := Parse("a.yaml", []byte("warehouse:\n  driver: clickhouse\n  dsn: clickhouse://h:9000/ampel\n  cluster: ampel\n"), env(nil))
+	require.NoError(t, err)
+	require.Equal(t, "ampel", c.WarehouseConfig().Cluster)
+
+	_, err = Parse("a.yaml", []byte("warehouse:\n  driver: embedded\n  cluster: ampel\n"), env(nil))
+	require.ErrorContains(t, err, "a.yaml:3: warehouse.cluster: a cluster needs the clickhouse driver")
+	require.Equal(t, 1, strings.Count(err.Error(), "\n")+1, "one line")
+
+	_, err = Parse("a.yaml", []byte("warehouse:\n  driver: clickhouse\n  dsn: clickhouse://h:9000/ampel\n  cluster: \"my-cluster\"\n"), env(nil))
+	require.ErrorContains(t, err, "a.yaml:4: warehouse.cluster: \"my-cluster\" is not a cluster name")
+}

@@ -201,8 +201,9 @@ func lastOffsetChange(loc *time.Location, t time.Time) (time.Time, bool) {
 // catalogMatchesTruth syncs a simulator started with opts into cfg's
 // engine, audits and scores it, runs the whole catalog with kpis.timezone
 // loc and compares every result with the simulator's truth in loc; then
-// again after a mutation and a delta sync.
-func catalogMatchesTruth(t *testing.T, cfg warehouse.Config, loc *time.Location, opts dvsim.Options) {
+// again after a mutation and a delta sync. It returns the store and the
+// number of results of both runs.
+func catalogMatchesTruth(t *testing.T, cfg warehouse.Config, loc *time.Location, opts dvsim.Options) (warehouse.Store, int) {
 	ctx := context.Background()
 	cat := loadCatalog(t)
 	st := kpistest.OpenMigrated(t, cfg)
@@ -251,6 +252,7 @@ func catalogMatchesTruth(t *testing.T, cfg warehouse.Config, loc *time.Location,
 	require.NoError(t, rows.Scan(&n, &runs))
 	require.Equal(t, uint64(len(rep.Results)+len(rep2.Results)), n)
 	require.Equal(t, uint64(2), runs)
+	return st, len(rep.Results) + len(rep2.Results)
 }
 
 // requireNoSnapshots fails when a snapshot table of a KPI run is left.

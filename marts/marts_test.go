@@ -149,78 +149,81 @@ func one[T any](t *testing.T, st warehouse.Store, q string, args ...any) T {
 // that join with no orphans, the declared types, unique keys.
 func TestMartsMatchSource(t *testing.T) {
 	for _, cfg := range warehousetest.All(t) {
-		t.Run(cfg.Driver, func(t *testing.T) {
-			ctx := context.Background()
-			t0 := time.Now()
-			s := setUp(t, cfg, 400)
-			rep := s.run(t, "r1")
-			t.Logf("set up: %s", time.Since(t0))
-			p := newPublisher(t, s.st, marts.Options{})
-			cur, err := p.Current(ctx)
-			require.NoError(t, err)
-			require.Zero(t, cur, "nothing published yet")
-			snap, err := p.Publish(ctx, "test")
-			require.NoError(t, err)
-			cur, err = p.Current(ctx)
-			require.NoError(t, err)
-			require.Equal(t, snap, cur)
-
-			truth := s.sim.Truth()
-			sets, err := p.Sets(ctx)
-			require.NoError(t, err)
-			for _, set := range sets {
-				view := p.View(set.Name)
-				// the view's columns are the declared ones, Nullable only where declared
-				rows, err := s.st.Query(ctx, "SELECT * FROM "+view+" LIMIT 0")
-				require.NoError(t, err)
-				got := rows.Columns()
-				rows.Close()
-				require.Len(t, got, len(set.Columns), view)
-				for i, c := range set.Columns {
-					require.Equal(t, c.Name, got[i].Name, view)
-					require.Equal(t, norm(c.Type), norm(got[i].Type), "%s.%s", view, c.Name)
-				}
-				// one row per key; the table's rows are the published view's
-				key := set.Key[0]
-				require.Zero(t, one[uint64](t, s.st, fmt.Sprintf("SELECT count() - uniqExact(%s) FROM %s", key, view)), "%s: duplicate keys", view)
-				require.Equal(t, one[uint64](t, s.st, "SELECT count() FROM "+view),
-					one[uint64](t, s.st, "SELECT count() FROM "+p.Table(set.Name)+" WHERE _snapshot = ?", snap), view)
-				if src, ok := source[set.Name]; ok {
-					require.EqualValues(t, truth.Tables[src].Count, one[uint64](t, s.st, "SELECT count() FROM "+view), "%s: one row per live %s", view, src)
-					require.NotZero(t, truth.Tables[src].Count, src)
-				}
-			}
-			// the other marts against the tables they show
-			require.EqualValues(t, len(rep.Results), one[uint64](t, s.st, "SELECT count() FROM bi_kpi_latest"))
-			require.Equal(t, one[uint64](t, s.st, "SELECT count() FROM kpi_results"), one[uint64](t, s.st, "SELECT count() FROM bi_kpi_history"))
-			require.Equal(t, one[uint64](t, s.st, "SELECT count() FROM dq_findings_current"), one[uint64](t, s.st, "SELECT count() FROM bi_dq_findings"))
-			require.Equal(t, one[uint64](t, s.st, "SELECT count() FROM sync_runs"), one[uint64](t, s.st, "SELECT count() FROM bi_sync_runs"))
-			require.Equal(t, one[uint64](t, s.st, "SELECT count() FROM lead_score"), one[uint64](t, s.st, "SELECT count() FROM bi_lead_scores"))
-			require.NotZero(t, one[uint64](t, s.st, "SELECT count() FROM bi_dq_findings"))
-			require.NotZero(t, one[uint64](t, s.st, "SELECT count() FROM bi_lead_scores"))
-			// a KPI's traffic light and value as the run reported it
-			for _, r := range rep.Results[:min(20, len(rep.Results))] {
-				status := one[string](t, s.st, "SELECT any(status) FROM bi_kpi_latest WHERE kpi_id = ? AND version = ? AND dimensions = ? AND period_start = ?",
-					r.Def.ID, int64(r.Def.Version), r.DimText(), r.PeriodStart)
-				require.Equal(t, r.Status, status, "%s %s", r.Def.ID, r.DimText())
-			}
-			// money in the base currency, as the landing tables have it
-			require.Equal(t, one[string](t, s.st, "SELECT ifNull(toString(sum(estimatedamount_base)), '') FROM lead"),
-				one[string](t, s.st, "SELECT toString(sum(estimated_amount)) FROM bi_fact_lead"))
-			require.Equal(t, one[string](t, s.st, "SELECT ifNull(toString(sum(totalamount_base)), '') FROM invoice"),
-				one[string](t, s.st, "SELECT toString(sum(total_amount)) FROM bi_fact_invoice"))
-
-			t.Logf("published and checked: %s", time.Since(t0))
-			labels(t, s, "bi_fact_lead", "lead", map[string]string{"status": "statuscode", "state": "statecode", "source": "leadsourcecode", "industry": "industrycode", "quality": "leadqualitycode"})
-			labels(t, s, "bi_fact_opportunity", "opportunity", map[string]string{"status": "statuscode", "state": "statecode", "sales_stage": "salesstage"})
-			labels(t, s, "bi_fact_case", "incident", map[string]string{"status": "statuscode", "case_type": "casetypecode", "origin": "caseorigincode", "priority": "prioritycode"})
-			labels(t, s, "bi_dim_account", "account", map[string]string{"industry": "industrycode", "state": "statecode"})
-
-			t.Logf("labels: %s", time.Since(t0))
-			relations(t, s.st)
-			t.Logf("relations: %s", time.Since(t0))
-		})
+		t.Run(cfg.Driver, func(t *testing.T) { martsMatchSource(t, cfg) })
 	}
+}
+
+// martsMatchSource is TestMartsMatchSource on the warehouse cfg opens.
+func martsMatchSource(t *testing.T, cfg warehouse.Config) {
+	ctx := context.Background()
+	t0 := time.Now()
+	s := setUp(t, cfg, 400)
+	rep := s.run(t, "r1")
+	t.Logf("set up: %s", time.Since(t0))
+	p := newPublisher(t, s.st, marts.Options{})
+	cur, err := p.Current(ctx)
+	require.NoError(t, err)
+	require.Zero(t, cur, "nothing published yet")
+	snap, err := p.Publish(ctx, "test")
+	require.NoError(t, err)
+	cur, err = p.Current(ctx)
+	require.NoError(t, err)
+	require.Equal(t, snap, cur)
+
+	truth := s.sim.Truth()
+	sets, err := p.Sets(ctx)
+	require.NoError(t, err)
+	for _, set := range sets {
+		view := p.View(set.Name)
+		// the view's columns are the declared ones, Nullable only where declared
+		rows, err := s.st.Query(ctx, "SELECT * FROM "+view+" LIMIT 0")
+		require.NoError(t, err)
+		got := rows.Columns()
+		rows.Close()
+		require.Len(t, got, len(set.Columns), view)
+		for i, c := range set.Columns {
+			require.Equal(t, c.Name, got[i].Name, view)
+			require.Equal(t, norm(c.Type), norm(got[i].Type), "%s.%s", view, c.Name)
+		}
+		// one row per key; the table's rows are the published view's
+		key := set.Key[0]
+		require.Zero(t, one[uint64](t, s.st, fmt.Sprintf("SELECT count() - uniqExact(%s) FROM %s", key, view)), "%s: duplicate keys", view)
+		require.Equal(t, one[uint64](t, s.st, "SELECT count() FROM "+view),
+			one[uint64](t, s.st, "SELECT count() FROM "+p.Table(set.Name)+" WHERE _snapshot = ?", snap), view)
+		if src, ok := source[set.Name]; ok {
+			require.EqualValues(t, truth.Tables[src].Count, one[uint64](t, s.st, "SELECT count() FROM "+view), "%s: one row per live %s", view, src)
+			require.NotZero(t, truth.Tables[src].Count, src)
+		}
+	}
+	// the other marts against the tables they show
+	require.EqualValues(t, len(rep.Results), one[uint64](t, s.st, "SELECT count() FROM bi_kpi_latest"))
+	require.Equal(t, one[uint64](t, s.st, "SELECT count() FROM kpi_results"), one[uint64](t, s.st, "SELECT count() FROM bi_kpi_history"))
+	require.Equal(t, one[uint64](t, s.st, "SELECT count() FROM dq_findings_current"), one[uint64](t, s.st, "SELECT count() FROM bi_dq_findings"))
+	require.Equal(t, one[uint64](t, s.st, "SELECT count() FROM sync_runs"), one[uint64](t, s.st, "SELECT count() FROM bi_sync_runs"))
+	require.Equal(t, one[uint64](t, s.st, "SELECT count() FROM lead_score"), one[uint64](t, s.st, "SELECT count() FROM bi_lead_scores"))
+	require.NotZero(t, one[uint64](t, s.st, "SELECT count() FROM bi_dq_findings"))
+	require.NotZero(t, one[uint64](t, s.st, "SELECT count() FROM bi_lead_scores"))
+	// a KPI's traffic light and value as the run reported it
+	for _, r := range rep.Results[:min(20, len(rep.Results))] {
+		status := one[string](t, s.st, "SELECT any(status) FROM bi_kpi_latest WHERE kpi_id = ? AND version = ? AND dimensions = ? AND period_start = ?",
+			r.Def.ID, int64(r.Def.Version), r.DimText(), r.PeriodStart)
+		require.Equal(t, r.Status, status, "%s %s", r.Def.ID, r.DimText())
+	}
+	// money in the base currency, as the landing tables have it
+	require.Equal(t, one[string](t, s.st, "SELECT ifNull(toString(sum(estimatedamount_base)), '') FROM lead"),
+		one[string](t, s.st, "SELECT toString(sum(estimated_amount)) FROM bi_fact_lead"))
+	require.Equal(t, one[string](t, s.st, "SELECT ifNull(toString(sum(totalamount_base)), '') FROM invoice"),
+		one[string](t, s.st, "SELECT toString(sum(total_amount)) FROM bi_fact_invoice"))
+
+	t.Logf("published and checked: %s", time.Since(t0))
+	labels(t, s, "bi_fact_lead", "lead", map[string]string{"status": "statuscode", "state": "statecode", "source": "leadsourcecode", "industry": "industrycode", "quality": "leadqualitycode"})
+	labels(t, s, "bi_fact_opportunity", "opportunity", map[string]string{"status": "statuscode", "state": "statecode", "sales_stage": "salesstage"})
+	labels(t, s, "bi_fact_case", "incident", map[string]string{"status": "statuscode", "case_type": "casetypecode", "origin": "caseorigincode", "priority": "prioritycode"})
+	labels(t, s, "bi_dim_account", "account", map[string]string{"industry": "industrycode", "state": "statecode"})
+
+	t.Logf("labels: %s", time.Since(t0))
+	relations(t, s.st)
+	t.Logf("relations: %s", time.Since(t0))
 }
 
 // labels checks that every label column holds the option set's label of

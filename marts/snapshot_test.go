@@ -155,52 +155,55 @@ func TestReadsSeeOneSnapshot(t *testing.T) {
 // time go, except the last two published.
 func TestPrune(t *testing.T) {
 	for _, cfg := range warehousetest.All(t) {
-		t.Run(cfg.Driver, func(t *testing.T) {
-			ctx := context.Background()
-			st := kpistest.OpenMigrated(t, cfg)
-			start := time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)
-			now := start
-			p := newPublisher(t, st, marts.Options{Keep: time.Hour, Now: func() time.Time { return now }})
-			publish := func(at time.Duration) uint64 {
-				now = start.Add(at)
-				snap, err := p.Publish(ctx, "test")
-				require.NoError(t, err)
-				cur, err := p.Current(ctx)
-				require.NoError(t, err)
-				require.Equal(t, snap, cur)
-				return snap
-			}
-			kept := func() []uint64 {
-				snaps, err := p.Snapshots(ctx, "dim_date")
-				require.NoError(t, err)
-				return snaps
-			}
-			s1 := publish(0)
-			s2 := publish(10 * time.Minute)
-			require.Equal(t, []uint64{s1, s2}, kept())
-			s3 := publish(20 * time.Minute)
-			require.Equal(t, []uint64{s1, s2, s3}, kept(), "younger than an hour")
-			s4 := publish(90 * time.Minute)
-			require.Equal(t, []uint64{s3, s4}, kept(), "older than an hour, but the last two stay")
-			s5 := publish(95 * time.Minute)
-			require.Equal(t, []uint64{s4, s5}, kept())
-			s6 := publish(96 * time.Minute)
-			require.Equal(t, []uint64{s4, s5, s6}, kept())
-			require.Zero(t, one[uint64](t, st, "SELECT count() FROM mart_dim_date WHERE _snapshot < ?", s4), "dropped partitions hold no rows")
-			require.NotZero(t, one[uint64](t, st, "SELECT count() FROM bi_dim_date"))
-			require.Equal(t, one[uint64](t, st, "SELECT count() FROM mart_dim_date WHERE _snapshot = ?", s6), one[uint64](t, st, "SELECT count() FROM bi_dim_date"))
-			require.EqualValues(t, 6, one[uint64](t, st, "SELECT count() FROM mart_snapshots"), "every publish is recorded")
-			require.Zero(t, one[uint64](t, st, "SELECT count() FROM bi_fact_lead"), "nothing synced: the facts are published empty")
-
-			// a mart whose build fails publishes nothing and leaves nothing behind
-			warehousetest.Exec(t, st, "CREATE VIEW lead AS SELECT 'sim' AS _environment, toUUID('00000000-0000-0000-0000-000000000001') AS leadid, 'x' AS statecode")
-			now = start.Add(100 * time.Minute)
-			_, err := p.Publish(ctx, "test")
-			require.ErrorContains(t, err, "build mart fact_lead")
-			cur, err := p.Current(ctx)
-			require.NoError(t, err)
-			require.Equal(t, s6, cur)
-			require.Equal(t, []uint64{s4, s5, s6}, kept(), "the failed snapshot's partitions are dropped")
-		})
+		t.Run(cfg.Driver, func(t *testing.T) { prune(t, cfg) })
 	}
+}
+
+// prune is TestPrune on the warehouse cfg opens.
+func prune(t *testing.T, cfg warehouse.Config) {
+	ctx := context.Background()
+	st := kpistest.OpenMigrated(t, cfg)
+	start := time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)
+	now := start
+	p := newPublisher(t, st, marts.Options{Keep: time.Hour, Now: func() time.Time { return now }})
+	publish := func(at time.Duration) uint64 {
+		now = start.Add(at)
+		snap, err := p.Publish(ctx, "test")
+		require.NoError(t, err)
+		cur, err := p.Current(ctx)
+		require.NoError(t, err)
+		require.Equal(t, snap, cur)
+		return snap
+	}
+	kept := func() []uint64 {
+		snaps, err := p.Snapshots(ctx, "dim_date")
+		require.NoError(t, err)
+		return snaps
+	}
+	s1 := publish(0)
+	s2 := publish(10 * time.Minute)
+	require.Equal(t, []uint64{s1, s2}, kept())
+	s3 := publish(20 * time.Minute)
+	require.Equal(t, []uint64{s1, s2, s3}, kept(), "younger than an hour")
+	s4 := publish(90 * time.Minute)
+	require.Equal(t, []uint64{s3, s4}, kept(), "older than an hour, but the last two stay")
+	s5 := publish(95 * time.Minute)
+	require.Equal(t, []uint64{s4, s5}, kept())
+	s6 := publish(96 * time.Minute)
+	require.Equal(t, []uint64{s4, s5, s6}, kept())
+	require.Zero(t, one[uint64](t, st, "SELECT count() FROM mart_dim_date WHERE _snapshot < ?", s4), "dropped partitions hold no rows")
+	require.NotZero(t, one[uint64](t, st, "SELECT count() FROM bi_dim_date"))
+	require.Equal(t, one[uint64](t, st, "SELECT count() FROM mart_dim_date WHERE _snapshot = ?", s6), one[uint64](t, st, "SELECT count() FROM bi_dim_date"))
+	require.EqualValues(t, 6, one[uint64](t, st, "SELECT count() FROM mart_snapshots"), "every publish is recorded")
+	require.Zero(t, one[uint64](t, st, "SELECT count() FROM bi_fact_lead"), "nothing synced: the facts are published empty")
+
+	// a mart whose build fails publishes nothing and leaves nothing behind
+	warehousetest.Exec(t, st, "CREATE VIEW lead AS SELECT 'sim' AS _environment, toUUID('00000000-0000-0000-0000-000000000001') AS leadid, 'x' AS statecode")
+	now = start.Add(100 * time.Minute)
+	_, err := p.Publish(ctx, "test")
+	require.ErrorContains(t, err, "build mart fact_lead")
+	cur, err := p.Current(ctx)
+	require.NoError(t, err)
+	require.Equal(t, s6, cur)
+	require.Equal(t, []uint64{s4, s5, s6}, kept(), "the failed snapshot's partitions are dropped")
 }

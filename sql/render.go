@@ -16,8 +16,10 @@ var funcs = template.FuncMap{"ident": warehouse.QuoteIdentifier}
 // Render executes the SQL template name from fsys with data. Templates
 // see the function ident, which quotes a name, and by convention the
 // engine's Dialect as .Dialect (warehouse.Dialect.TemplateData), so that
-// what differs between engines — and later ON CLUSTER or a Replicated
-// engine — is written in the template, not in Go.
+// what differs between engines is written in the template, not in Go. On
+// a cluster the server driver sends each DDL ON CLUSTER with Replicated
+// engines (warehouse.ClusterDDL); a template writes only what has another
+// shape there (.Dialect.Cluster: the landing tables).
 func Render(fsys fs.FS, name string, data any) (string, error) {
 	src, err := fs.ReadFile(fsys, name)
 	if err != nil {

@@ -54,7 +54,49 @@ type Dialect struct {
 	Driver string
 	// Version is the engine's ClickHouse version.
 	Version Version
+	// Cluster is the cluster the store's DDL goes to (Config.Cluster), ""
+	// for one server. See Clustered.
+	Cluster string
+	// Database is the store's database; replicated tables' Keeper paths
+	// name it (18.16 has no {database} macro in them).
+	Database string
 }
+
+// Clustered reports whether the store works on a cluster. Then, in the
+// templates (TemplateData):
+//
+//   - every CREATE, DROP and RENAME is sent {{.Dialect.OnCluster}}, which
+//     is " ON CLUSTER `name`" (empty on one server), so that it runs on
+//     every node through the Keeper's DDL queue;
+//   - Ampel's own tables are replicated to every node: one replica set for
+//     the whole cluster, Keeper path {{.Dialect.AllPath}}<table> and replica
+//     '{replica}', so any node reads them whole. An ALTER of such a table
+//     goes without ON CLUSTER: replication carries it to every replica
+//     (with ON CLUSTER every shard would run it once more on the same
+//     replica set, and the second ADD COLUMN fail);
+//   - a landing table is a local ReplicatedReplacingMergeTree per shard
+//     (path {{.Dialect.ShardPath}}<table>_local) and a Distributed table
+//     under the name the rest of Ampel reads (sql/landing/create_table.sql).
+func (d Dialect) Clustered() bool { return d.Cluster != "" }
+
+// OnCluster is the clause a DDL statement carries on a cluster, with a
+// leading space, or "" on one server.
+func (d Dialect) OnCluster() string {
+	if d.Cluster == "" {
+		return ""
+	}
+	return " ON CLUSTER " + QuoteIdentifier(d.Cluster)
+}
+
+// AllPath is the Keeper path prefix of a table replicated to every node of
+// the cluster: '/clickhouse/tables/all/<database>/' (the table's name
+// follows).
+func (d Dialect) AllPath() string { return "/clickhouse/tables/all/" + d.Database + "/" }
+
+// ShardPath is the Keeper path prefix of a table replicated within each
+// shard: '/clickhouse/tables/{shard}/<database>/'; the server expands
+// {shard} from its macros.
+func (d Dialect) ShardPath() string { return "/clickhouse/tables/{shard}/" + d.Database + "/" }
 
 // IsDeleted reports whether ReplacingMergeTree takes an is_deleted column
 // (ClickHouse 23.2 and newer).
@@ -88,5 +130,11 @@ func (d Dialect) TemplateData() map[string]any {
 		"IsDeleted": d.IsDeleted(),
 		"Bool":      d.Bool(),
 		"ModernSQL": d.ModernSQL(),
+		"Cluster":   d.Cluster,
+		"OnCluster": d.OnCluster(),
+		"Database":  d.Database,
+		"AllPath":   d.AllPath(),
+		"ShardPath": d.ShardPath(),
+		"NodeLocal": NodeLocal,
 	}
 }

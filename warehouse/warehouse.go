@@ -166,6 +166,13 @@ type Config struct {
 	// Database is the database the store works in; it is created if missing.
 	// Default "ampel".
 	Database string
+	// Cluster names a cluster of the server's remote_servers (clickhouse
+	// driver only; the embedded driver refuses it). With it the driver
+	// checks that the cluster exists, creates the database ON CLUSTER, and
+	// its Dialect carries the name, so that every template sends its DDL
+	// ON CLUSTER and makes replicated and Distributed tables (see
+	// Dialect.Cluster). Empty: one server, as before.
+	Cluster string
 	// MustExist makes Open fail with an error wrapping ErrNoWarehouse when
 	// the warehouse is not there (no such data directory or database)
 	// instead of creating it: for commands that only read.

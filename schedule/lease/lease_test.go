@@ -52,55 +52,58 @@ func twoClaimers(t *testing.T, cfg warehouse.Config) (context.Context, *lease.Ma
 // holds it.
 func TestRace(t *testing.T) {
 	for _, cfg := range warehousetest.All(t) {
-		t.Run(cfg.Driver, func(t *testing.T) {
-			ctx := warehousetest.Context(t)
-			_, open := migrated(t, cfg)
-			const claimers, rounds = 8, 3
-			ms := make([]*lease.Manager, claimers)
-			for i := range ms {
-				ms[i] = lease.New(open(), fmt.Sprintf("test:%d:%d", i, i), nil)
+		t.Run(cfg.Driver, func(t *testing.T) { race(t, cfg) })
+	}
+}
+
+// race is TestRace on the warehouse cfg opens.
+func race(t *testing.T, cfg warehouse.Config) {
+	ctx := warehousetest.Context(t)
+	_, open := migrated(t, cfg)
+	const claimers, rounds = 8, 3
+	ms := make([]*lease.Manager, claimers)
+	for i := range ms {
+		ms[i] = lease.New(open(), fmt.Sprintf("test:%d:%d", i, i), nil)
+	}
+	for round := range rounds {
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		won := make([]*lease.Lease, claimers)
+		errs := make([]error, claimers)
+		for i, m := range ms {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				won[i], errs[i] = m.Acquire(ctx, "sales", time.Minute)
+			}()
+		}
+		close(start)
+		wg.Wait()
+		var winner *lease.Lease
+		var holder string
+		for i := range ms {
+			if won[i] != nil {
+				require.Nil(t, winner, "round %d: two claimers won", round)
+				winner, holder = won[i], ms[i].Holder()
+				continue
 			}
-			for round := range rounds {
-				var wg sync.WaitGroup
-				start := make(chan struct{})
-				won := make([]*lease.Lease, claimers)
-				errs := make([]error, claimers)
-				for i, m := range ms {
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						<-start
-						won[i], errs[i] = m.Acquire(ctx, "sales", time.Minute)
-					}()
-				}
-				close(start)
-				wg.Wait()
-				var winner *lease.Lease
-				var holder string
-				for i := range ms {
-					if won[i] != nil {
-						require.Nil(t, winner, "round %d: two claimers won", round)
-						winner, holder = won[i], ms[i].Holder()
-						continue
-					}
-					var held *lease.HeldError
-					require.ErrorAs(t, errs[i], &held, "round %d claimer %d", round, i)
-				}
-				require.NotNil(t, winner, "round %d: nobody won: %v", round, errs)
-				for i := range ms {
-					var held *lease.HeldError
-					if errors.As(errs[i], &held) && held.Holder == holder {
-						require.Equal(t, "sales", held.Group)
-					}
-				}
-				// while it is held, a late claimer is refused and told by whom
-				_, err := ms[0].Acquire(ctx, "sales", time.Minute)
-				var held *lease.HeldError
-				require.ErrorAs(t, err, &held)
-				require.Equal(t, holder, held.Holder)
-				require.NoError(t, winner.Release(ctx))
+			var held *lease.HeldError
+			require.ErrorAs(t, errs[i], &held, "round %d claimer %d", round, i)
+		}
+		require.NotNil(t, winner, "round %d: nobody won: %v", round, errs)
+		for i := range ms {
+			var held *lease.HeldError
+			if errors.As(errs[i], &held) && held.Holder == holder {
+				require.Equal(t, "sales", held.Group)
 			}
-		})
+		}
+		// while it is held, a late claimer is refused and told by whom
+		_, err := ms[0].Acquire(ctx, "sales", time.Minute)
+		var held *lease.HeldError
+		require.ErrorAs(t, err, &held)
+		require.Equal(t, holder, held.Holder)
+		require.NoError(t, winner.Release(ctx))
 	}
 }
 
@@ -108,28 +111,31 @@ func TestRace(t *testing.T) {
 // group to another claimer within one lease period, and finds it lost.
 func TestTakeOver(t *testing.T) {
 	for _, cfg := range warehousetest.All(t) {
-		t.Run(cfg.Driver, func(t *testing.T) {
-			ctx, a, b := twoClaimers(t, cfg)
-			const ttl = 3 * time.Second
-			la, err := a.Acquire(ctx, "sales", ttl)
-			require.NoError(t, err)
-			died := time.Now()
-			var lb *lease.Lease
-			deadline := died.Add(ttl + (lease.Decide+1)*time.Second)
-			for lb == nil {
-				require.True(t, time.Now().Before(deadline), "b did not take the group over within the lease")
-				lb, err = b.Acquire(ctx, "sales", ttl)
-				if err != nil {
-					var held *lease.HeldError
-					require.ErrorAs(t, err, &held)
-					require.Equal(t, "a:1:x", held.Holder)
-				}
-			}
-			require.GreaterOrEqual(t, time.Since(died), ttl-time.Second, "taken over before the lease ran out")
-			require.ErrorIs(t, la.Renew(ctx), lease.ErrLost)
-			require.NoError(t, lb.Renew(ctx))
-		})
+		t.Run(cfg.Driver, func(t *testing.T) { takeOver(t, cfg) })
 	}
+}
+
+// takeOver is TestTakeOver on the warehouse cfg opens.
+func takeOver(t *testing.T, cfg warehouse.Config) {
+	ctx, a, b := twoClaimers(t, cfg)
+	const ttl = 3 * time.Second
+	la, err := a.Acquire(ctx, "sales", ttl)
+	require.NoError(t, err)
+	died := time.Now()
+	var lb *lease.Lease
+	deadline := died.Add(ttl + (lease.Decide+1)*time.Second)
+	for lb == nil {
+		require.True(t, time.Now().Before(deadline), "b did not take the group over within the lease")
+		lb, err = b.Acquire(ctx, "sales", ttl)
+		if err != nil {
+			var held *lease.HeldError
+			require.ErrorAs(t, err, &held)
+			require.Equal(t, "a:1:x", held.Holder)
+		}
+	}
+	require.GreaterOrEqual(t, time.Since(died), ttl-time.Second, "taken over before the lease ran out")
+	require.ErrorIs(t, la.Renew(ctx), lease.ErrLost)
+	require.NoError(t, lb.Renew(ctx))
 }
 
 // TestRun: a lease kept by Run outlives its length while the run goes,

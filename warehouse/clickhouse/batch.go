@@ -58,8 +58,8 @@ func (s *Store) PrepareInsert(ctx context.Context, table string, columns []strin
 	query := fmt.Sprintf("INSERT INTO %s.%s (%s)", warehouse.QuoteIdentifier(s.db), warehouse.QuoteIdentifier(table), strings.Join(quoted, ", "))
 
 	bctx := context.WithoutCancel(ctx)
-	if warehouse.IsReadOnly(ctx) {
-		bctx = ch.Context(bctx, ch.WithSettings(ch.Settings{"readonly": 1}))
+	if set := s.settings(ctx, true); len(set) > 0 {
+		bctx = ch.Context(bctx, ch.WithSettings(set))
 	}
 	bctx, cancel := context.WithCancel(bctx)
 	stop := s.tieCancel(ctx, cancel)

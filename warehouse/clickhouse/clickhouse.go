@@ -56,6 +56,22 @@
 // warehouse.ErrNoWarehouse instead of being created. Batches are prepared with
 // clickhouse-go's PrepareBatch and release their connection until Send, so a
 // slow producer holds no server connection.
+//
+// # Cluster
+//
+// With Config.Cluster the driver works on a ClickHouse cluster through the
+// node the DSN names first (clickhouse-go falls over to the next host in
+// order; a DSN with another connection_open_strategy is refused, since a
+// KPI run's snapshots live on one node and a process must read what it
+// wrote before replication carries it on): Open checks the cluster in system.clusters (one line naming
+// warehouse.cluster when it is unknown) and creates the database ON
+// CLUSTER; every statement goes through warehouse.ClusterDDL, which sends
+// DDL ON CLUSTER with qualified names and makes Ampel's tables replicated
+// to every node; every write runs with insert_distributed_sync=1, so that
+// an INSERT into a Distributed table (the landing tables,
+// sql/landing/create_table.sql) returns once its rows are on their shards.
+// README, "Running on a cluster", says what that needs and what it cannot
+// do (DDL while a node is down).
 package clickhouse
 
 import (
@@ -118,6 +134,12 @@ func Open(ctx context.Context, cfg warehouse.Config) (warehouse.Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.Cluster != "" && opts.ConnOpenStrategy != ch.ConnOpenInOrder {
+		// a KPI run's snapshots live on one node, and a process must read
+		// what it wrote before replication carries it to the other nodes
+		return nil, errors.New("clickhouse: warehouse.dsn: with warehouse.cluster Ampel talks to one node at a time: " +
+			"remove connection_open_strategy from the DSN (the default, in_order, falls over to the next host)")
+	}
 	qt := cfg.QueryTimeout
 	if qt <= 0 {
 		qt = DefaultQueryTimeout
@@ -131,10 +153,23 @@ func Open(ctx context.Context, cfg warehouse.Config) (warehouse.Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse: %w", err)
 	}
+	if cfg.Cluster != "" && !warehouse.ValidIdentifier(cfg.Cluster) {
+		_ = bootConn.Close()
+		return nil, fmt.Errorf("clickhouse: cluster name %q: use letters, digits and underscores only", cfg.Cluster)
+	}
 	s := &Store{conn: bootConn, db: cfg.Database, queryTimeout: qt}
 	version, err := s.version(ctx)
+	d := warehouse.Dialect{Driver: DriverName, Version: version, Cluster: cfg.Cluster, Database: cfg.Database}
+	if err == nil && cfg.Cluster != "" {
+		err = s.checkCluster(ctx, cfg.Cluster)
+		var missing *noClusterError
+		if errors.As(err, &missing) {
+			_ = bootConn.Close()
+			return nil, err
+		}
+	}
 	if err == nil {
-		err = s.createDatabase(ctx, !cfg.MustExist, warehouse.Dialect{Driver: DriverName, Version: version})
+		err = s.createDatabase(ctx, !cfg.MustExist, d)
 	}
 	if errors.Is(err, warehouse.ErrNoWarehouse) {
 		_ = bootConn.Close()
@@ -144,7 +179,7 @@ func Open(ctx context.Context, cfg warehouse.Config) (warehouse.Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse: open %s: %s%w", hostList(opts), connectHint(err, opts.TLS != nil), err)
 	}
-	s.dialect = warehouse.Dialect{Driver: DriverName, Version: version}
+	s.dialect = d
 
 	opts.Auth.Database = cfg.Database
 	conn, err := ch.Open(opts)
@@ -273,6 +308,48 @@ func (s *Store) createDatabase(ctx context.Context, create bool, d warehouse.Dia
 	return s.Exec(ctx, q)
 }
 
+// noClusterError says the configured cluster is not one of the server's.
+type noClusterError struct {
+	cluster string
+	known   []string
+}
+
+func (e *noClusterError) Error() string {
+	known := "none"
+	if len(e.known) > 0 {
+		known = strings.Join(e.known, ", ")
+	}
+	return fmt.Sprintf("warehouse.cluster: the server has no cluster %q in its remote_servers (it has: %s); "+
+		"name one of those, or remove warehouse.cluster for one server", e.cluster, known)
+}
+
+// checkCluster makes sure the server knows the cluster name
+// (system.clusters) before anything is sent ON CLUSTER to it: a DDL to an
+// unknown cluster fails only after the server has parsed it, with a
+// message that does not name the config key.
+func (s *Store) checkCluster(ctx context.Context, name string) error {
+	rows, err := s.Query(ctx, "SELECT DISTINCT cluster FROM system.clusters ORDER BY cluster")
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var known []string
+	for rows.Next() {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			return err
+		}
+		if c == name {
+			return nil
+		}
+		known = append(known, c)
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	return &noClusterError{cluster: name, known: known}
+}
+
 // Dialect reports the server's version.
 func (s *Store) Dialect() warehouse.Dialect { return s.dialect }
 
@@ -291,13 +368,30 @@ func (s *Store) queryContext(ctx context.Context, exec bool) (context.Context, c
 	if _, ok := ctx.Deadline(); !ok {
 		ctx, cancel = context.WithTimeout(ctx, s.queryTimeout)
 	}
-	switch {
-	case warehouse.IsReadOnly(ctx):
-		ctx = ch.Context(ctx, ch.WithSettings(ch.Settings{"readonly": 1}))
-	case exec && !s.dialect.Version.AtLeast(19, 9) && s.dialect.Version.Major != 0:
-		ctx = ch.Context(ctx, ch.WithSettings(ch.Settings{"allow_experimental_low_cardinality_type": 1}))
+	if set := s.settings(ctx, exec); len(set) > 0 {
+		ctx = ch.Context(ctx, ch.WithSettings(set))
 	}
 	return ctx, cancel
+}
+
+// settings are the server settings a statement runs with: readonly=1 under
+// warehouse.ReadOnly; before 19.9 LowCardinality for writing statements;
+// on a cluster insert_distributed_sync=1 for every write, so that an
+// INSERT into a Distributed table returns once its rows are on their
+// shards (a sync's commit then means its rows are stored, as on one
+// server), not once they are queued on the node Ampel talks to.
+func (s *Store) settings(ctx context.Context, exec bool) ch.Settings {
+	if warehouse.IsReadOnly(ctx) {
+		return ch.Settings{"readonly": 1}
+	}
+	set := ch.Settings{}
+	if exec && !s.dialect.Version.AtLeast(19, 9) && s.dialect.Version.Major != 0 {
+		set["allow_experimental_low_cardinality_type"] = 1
+	}
+	if exec && s.dialect.Clustered() {
+		set["insert_distributed_sync"] = 1
+	}
+	return set
 }
 
 // Exec runs one statement that returns no rows.
@@ -381,17 +475,20 @@ func (s *Store) checkReadOnly(ctx context.Context, q string) error {
 	return warehouse.CheckExplainAST(q, tree.String(), s.db)
 }
 
-// statement binds args into query and, on servers before 21.9, rewrites
-// INSERT … VALUES (see rewriteInsert).
+// statement binds args into query, on servers before 21.9 rewrites
+// INSERT … VALUES (see rewriteInsert), and on a cluster sends DDL there
+// (warehouse.ClusterDDL).
 func (s *Store) statement(query string, args []any) (string, error) {
 	q, err := warehouse.Bind(query, args...)
 	if err != nil {
 		return "", err
 	}
 	if s.dialect.Version.Major != 0 && !s.dialect.ModernSQL() {
-		return rewriteInsert(q)
+		if q, err = rewriteInsert(q); err != nil {
+			return "", err
+		}
 	}
-	return q, nil
+	return warehouse.ClusterDDL(q, s.dialect)
 }
 
 // wrapErr turns a server exception into *warehouse.Error and keeps context

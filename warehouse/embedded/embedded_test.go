@@ -533,3 +533,10 @@ func TestInsertSeesSchemaChanges(t *testing.T) {
 	assert.Equal(t, [][]any{{uint64(1), "", ""}, {uint64(2), "x", ""}, {uint64(3), "y", "7"}, {uint64(4), "z", "8"}},
 		all(t, st, "SELECT k, a, b FROM sc ORDER BY k"))
 }
+
+// TestShardedConfigRefused: warehouse.cluster is for servers; the embedded
+// driver refuses it with one line before it loads anything.
+func TestShardedConfigRefused(t *testing.T) {
+	_, err := warehouse.Open(context.Background(), warehouse.Config{Driver: "embedded", Path: t.TempDir(), Cluster: "ampel"})
+	require.ErrorContains(t, err, "warehouse.cluster needs the clickhouse driver")
+}

@@ -60,6 +60,9 @@ func Open(ctx context.Context, cfg warehouse.Config) (warehouse.Store, error) {
 	if cfg.Path == "" {
 		return nil, errors.New("embedded warehouse: no data directory (Config.Path) given")
 	}
+	if cfg.Cluster != "" {
+		return nil, errors.New("embedded warehouse: warehouse.cluster needs the clickhouse driver (a cluster of servers); remove it for the embedded warehouse")
+	}
 	if cfg.Database == "" {
 		cfg.Database = warehouse.DefaultDatabase
 	}

@@ -24,6 +24,11 @@
 //     LowCardinality, Decimal64(4) or Decimal(18, 4)), and only a real
 //     change of type stops a table (*TypeChangeError).
 //
+// On a cluster (warehouse.cluster) a landing table is a local replicated
+// table per shard behind a Distributed table under the same name, sharded
+// by environment and key (sql/landing/create_table.sql); everything else
+// here reads and writes the same names as on one server.
+//
 // The sync engine (package connector) decides what to write and when; this
 // package decides what it looks like in the warehouse.
 package landing
@@ -141,8 +146,20 @@ func Ensure(ctx context.Context, s warehouse.Store, l Table, cat warehouse.Catal
 			after = c.Name
 		}
 	}
+	var local map[string]bool // on a cluster: the columns the shards' local tables have
+	if len(added) > 0 && s.Dialect().Clustered() {
+		lcat, err := warehouse.ReadCatalog(ctx, s, l.Table()+"_local")
+		if err != nil {
+			return Change{}, err
+		}
+		local = map[string]bool{}
+		for _, c := range lcat[l.Table()+"_local"] {
+			local[c.Name] = true
+		}
+	}
 	for _, c := range added {
-		if err := exec(ctx, s, "add_column.sql", map[string]any{"Table": l.Table(), "Column": c, "After": after}); err != nil {
+		data := map[string]any{"Table": l.Table(), "Key": l.Key, "Column": c, "After": after, "LocalHas": local[c.Name]}
+		if err := exec(ctx, s, "add_column.sql", data); err != nil {
 			return Change{}, err
 		}
 		after = c.Name

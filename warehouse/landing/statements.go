@@ -144,7 +144,10 @@ func Snapshot(ctx context.Context, s warehouse.Store, name, snapshot string, col
 	return exec(ctx, s, "snapshot.sql", map[string]any{"View": name, "Snapshot": snapshot, "Columns": columns})
 }
 
-// DropSnapshot drops the snapshot table name if it exists.
+// DropSnapshot drops the snapshot table name if it exists. On a cluster
+// a snapshot lives on the node Ampel talks to only (a Memory table, see
+// warehouse.ClusterDDL), and so does its DROP: no round through the DDL
+// queue, and no wait for a node that is down.
 func DropSnapshot(ctx context.Context, s warehouse.Store, name string) error {
-	return exec(ctx, s, "drop_table.sql", map[string]any{"Table": name})
+	return exec(ctx, s, "drop_table.sql", map[string]any{"Table": name, "Local": true})
 }

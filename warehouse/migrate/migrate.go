@@ -64,6 +64,14 @@
 // (same host) or when it is older than Options.StaleLock; a stale lock left
 // after the last migration was recorded is removed by the next Up.
 //
+// On a cluster (warehouse.Dialect.Clustered) the same holds across nodes:
+// the server driver sends the lock's CREATE, RENAME and DROP ON CLUSTER
+// (warehouse.ClusterDDL), the Keeper's DDL queue orders two creators so
+// that exactly one wins on every node, and schema_migrations is replicated
+// to every node, so migrations run once for the cluster whichever node a
+// migrator talks to. The column guard reads system.columns of that node,
+// which has every one of Ampel's tables (they are replicated to all).
+//
 // The runner's own statements — the schema_migrations table, the lock,
 // recording a migration — are templates in sql/migrate that see the
 // engine's Dialect, like the migrations.
