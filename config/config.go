@@ -84,6 +84,8 @@
 //	  critical_fields:          # completeness KPIs: replaces a table's default critical fields
 //	    - table: lead
 //	      fields: [lastname, companyname, emailaddress1]
+//	marts:
+//	  timezone: ""              # the BI marts' dates are days in this zone; default: kpis.timezone
 //	scoring:
 //	  dir: ""                   # your own lead scoring models, <id>/v<N>.yaml, beside the built-in ones
 //	  models: []                # the models ampel score run and ampel run score (ID or ID@vN); empty: every model
@@ -122,6 +124,7 @@ type Config struct {
 	Schedules    []Schedule    `yaml:"schedules"`
 	Serve        Serve         `yaml:"serve"`
 	KPIs         KPIs          `yaml:"kpis"`
+	Marts        Marts         `yaml:"marts"`
 	Scoring      Scoring       `yaml:"scoring"`
 	Audit        Audit         `yaml:"audit"`
 	Log          Log           `yaml:"log"`
@@ -293,6 +296,13 @@ type KPIs struct {
 	// CriticalFields replaces the default critical fields of the listed
 	// tables for the completeness KPIs.
 	CriticalFields []CriticalFields `yaml:"critical_fields"`
+}
+
+// Marts configures the BI marts (package marts).
+type Marts struct {
+	// Timezone is the IANA zone the marts' dates (created_date,
+	// period_date…) are days in. Default: kpis.timezone.
+	Timezone string `yaml:"timezone"`
 }
 
 // Scoring configures lead scoring (package kpis/scoring).
@@ -486,6 +496,9 @@ func (c *Config) setDefaults() {
 	c.Serve.TLSKey = c.resolve(c.Serve.TLSKey)
 	if c.KPIs.Timezone == "" {
 		c.KPIs.Timezone = "UTC"
+	}
+	if c.Marts.Timezone == "" {
+		c.Marts.Timezone = c.KPIs.Timezone
 	}
 	c.KPIs.Inputs = c.resolve(c.KPIs.Inputs)
 	c.KPIs.Dir = c.resolve(c.KPIs.Dir)
@@ -682,6 +695,10 @@ func (c *Config) validate() error {
 
 	if _, err := time.LoadLocation(c.KPIs.Timezone); err != nil {
 		add("kpis.timezone", "%q is not a time zone such as UTC or Europe/Berlin", c.KPIs.Timezone)
+	}
+	// the same zone as kpis.timezone (its default) is checked above
+	if _, err := time.LoadLocation(c.Marts.Timezone); err != nil && c.Marts.Timezone != c.KPIs.Timezone {
+		add("marts.timezone", "%q is not a time zone such as UTC or Europe/Berlin", c.Marts.Timezone)
 	}
 	cfTables := map[string]bool{}
 	for i, cf := range c.KPIs.CriticalFields {

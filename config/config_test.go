@@ -59,7 +59,21 @@ func TestEmptyFileIsDefaults(t *testing.T) {
 	require.Equal(t, 10*time.Second, c.Sync.CheckpointEvery.D())
 	require.Equal(t, Reconcile{LargeKeys: 1_000_000, LargeEvery: Duration(24 * time.Hour)}, c.Sync.Reconcile, "every sync under a million keys, daily above")
 	require.Equal(t, "UTC", c.KPIs.Timezone)
+	require.Equal(t, "UTC", c.Marts.Timezone, "kpis.timezone's default")
 	require.Empty(t, c.Scoring.Models, "every model")
+}
+
+// TestMartsTimezone: the marts' dates follow kpis.timezone unless
+// marts.timezone says otherwise.
+func TestMartsTimezone(t *testing.T) {
+	t.Parallel()
+	c, err := Parse("/etc/ampel/ampel.yaml", []byte("kpis:\n  timezone: Europe/Berlin\n"), env(nil))
+	require.NoError(t, err)
+	require.Equal(t, "Europe/Berlin", c.Marts.Timezone, "kpis.timezone")
+	c, err = Parse("/etc/ampel/ampel.yaml", []byte("kpis:\n  timezone: Europe/Berlin\nmarts:\n  timezone: America/New_York\n"), env(nil))
+	require.NoError(t, err)
+	require.Equal(t, "America/New_York", c.Marts.Timezone)
+	require.Equal(t, "Europe/Berlin", c.KPIs.Timezone)
 }
 
 func TestDecodeYAML(t *testing.T) {
@@ -108,6 +122,7 @@ func TestLoadBad(t *testing.T) {
 		"secret_pasted":   "secret_pasted.bad.yaml:7: environments[0].max_concurrency: the value (not shown) is not a whole number",
 		"tab":             "tab.bad.yaml:4: a tab character indents this line; YAML allows spaces only",
 		"kpi_timezone":    `kpi_timezone.bad.yaml:2: kpis.timezone: "Mars/Olympus" is not a time zone`,
+		"marts_timezone":  `marts_timezone.bad.yaml:2: marts.timezone: "Europe/Berln" is not a time zone`,
 		"kpi_field":       `kpi_field.bad.yaml:4: kpis.critical_fields[0].fields[0]: "email address" is not a column logical name`,
 		"scoring_model":   `scoring_model.bad.yaml:3: scoring.models[1]: "Demo v2" is not a model: write ID or ID@vN`,
 		"audit_retention": `audit_retention.bad.yaml:2: audit.retention_days: "-30" is not a number of days: give 1 or more`,

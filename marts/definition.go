@@ -31,7 +31,7 @@ type Mart struct {
 	Sources []string
 	// Columns are the mart's columns in order, with their ClickHouse types.
 	Columns []warehouse.Column
-	// Body is the SELECT, a template that sees .Dialect.
+	// Body is the SELECT, a template that sees .Dialect, .From and .TZ.
 	Body string
 	// File is the definition file.
 	File *versioned.File
@@ -151,7 +151,9 @@ func (m *Mart) column(name string) (warehouse.Column, bool) {
 // columns the SELECT names (a table synced with exclude_columns), the view
 // with NULL in their place — so that the mart shows the defaults (” , 0,
 // -1, empty) for them instead of failing. cat holds the sources' columns.
-func (m *Mart) body(d warehouse.Dialect, cat warehouse.Catalog) (string, error) {
+// {{.TZ}} is the string literal of tz, the zone the mart's dates are days
+// in: a Date taken from a DateTime is toDate(x, {{.TZ}}).
+func (m *Mart) body(d warehouse.Dialect, cat warehouse.Catalog, tz string) (string, error) {
 	from := map[string]string{}
 	for _, src := range m.Sources {
 		have := map[string]bool{}
@@ -176,7 +178,7 @@ func (m *Mart) body(d warehouse.Dialect, cat warehouse.Catalog) (string, error) 
 		b.WriteString(" FROM " + warehouse.QuoteIdentifier(src) + ")")
 		from[src] = b.String()
 	}
-	return ampelsql.RenderText(m.File.Path, m.Body, map[string]any{"Dialect": d.TemplateData(), "From": from})
+	return ampelsql.RenderText(m.File.Path, m.Body, map[string]any{"Dialect": d.TemplateData(), "From": from, "TZ": quote(tz)})
 }
 
 // nameRE finds, in a mart's SELECT, string literals and comments (to skip)
@@ -198,4 +200,9 @@ func (m *Mart) names() []string {
 		out = append(out, g[2])
 	}
 	return out
+}
+
+// quote writes s as a ClickHouse string literal.
+func quote(s string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
 }

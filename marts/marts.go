@@ -31,6 +31,22 @@
 // one mart without an environment: a date is the same in every one; the
 // facts' *_date columns relate to dim_date.date.
 //
+// # Dates in the business time zone
+//
+// A Date a mart derives from a time (created_date, period_date,
+// first_seen_date, started_date) is the day in Options.Timezone (config
+// marts.timezone, by default kpis.timezone, else UTC): toDate(x, {{.TZ}})
+// in the SELECT, which both engines have. So a lead created at 23:30 UTC
+// on 31 October is on 1 November in Europe/Berlin, and a KPI month cut in
+// Berlin has its period_date on the 1st. The times themselves stay UTC
+// instants (DateTime('UTC'); Power BI's DateTimeOffset). kpi_history and
+// kpi_latest take period_date in the marts' zone too, not in the zone a
+// run cut its periods in (kpi_runs.timezone): with marts.timezone unlike
+// kpis.timezone a period's date is the day its start falls on in the
+// marts' zone. Date-only columns (a close date, a due date) are days as
+// Dataverse holds them and are not converted. dim_date runs to the end of
+// the fifth year after the current year in that zone.
+//
 // # Snapshots
 //
 // A mart is a table mart_<name> (MergeTree, PARTITION BY _snapshot, ORDER
@@ -126,6 +142,9 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives what Publish did; nil discards it.
 	Logger *slog.Logger
+	// Timezone is the IANA zone the marts' dates are days in (config
+	// marts.timezone, by default kpis.timezone); empty is UTC.
+	Timezone string
 }
 
 // Publisher builds and publishes snapshots.
@@ -155,6 +174,12 @@ func New(store warehouse.Store, opts Options) (*Publisher, error) {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Timezone == "" {
+		opts.Timezone = "UTC"
+	}
+	if _, err := time.LoadLocation(opts.Timezone); err != nil {
+		return nil, fmt.Errorf("marts: time zone %q: %w", opts.Timezone, err)
 	}
 	ms, err := load(ampelsql.Marts, "sql/marts")
 	if err != nil {
@@ -451,7 +476,7 @@ func (p *Publisher) build(ctx context.Context, m *Mart, snapshot uint64, sources
 			return nil
 		}
 	}
-	body, err := m.body(p.store.Dialect(), sources)
+	body, err := m.body(p.store.Dialect(), sources, p.opts.Timezone)
 	if err != nil {
 		return err
 	}

@@ -92,6 +92,8 @@ type synced struct {
 	inputs *kpis.Inputs
 	audit  *audit.Catalog
 	models *scoring.Set
+	// tz is kpis.timezone of the KPI runs; "" is UTC.
+	tz string
 }
 
 func setUp(t *testing.T, cfg warehouse.Config, scale int) *synced {
@@ -126,7 +128,7 @@ func (s *synced) run(t *testing.T, id string) *kpis.Report {
 	require.NoError(t, err)
 	_, err = scoring.Run(ctx, scoring.Options{Store: s.st, Models: s.models, AsOf: s.asOf, RunID: id})
 	require.NoError(t, err)
-	rep, err := kpis.Run(ctx, kpis.Options{Store: s.st, Catalog: s.kpis, Inputs: s.inputs, AsOf: s.asOf, RunID: id})
+	rep, err := kpis.Run(ctx, kpis.Options{Store: s.st, Catalog: s.kpis, Inputs: s.inputs, AsOf: s.asOf, RunID: id, Timezone: s.tz})
 	require.NoError(t, err)
 	require.Empty(t, rep.Failed)
 	return rep

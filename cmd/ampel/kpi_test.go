@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -115,4 +116,29 @@ SELECT _environment AS environment, toFloat64(countIf(statecode = 0)) AS value F
 			require.Equal(t, 1, strings.Count(errOut, "\n"), "one line")
 		})
 	}
+}
+
+// TestMartsTimezoneSetting: marts.timezone in the config reaches the
+// marts that ampel kpi run publishes — fact_lead's created_date is the day
+// of created_on in Berlin, and for some leads (the simulator plants them
+// on month edges) not the UTC day.
+func TestMartsTimezoneSetting(t *testing.T) {
+	x := newE2E(t, "embedded", dvsim.Options{Seed: 5, Scale: 100})
+	x.ampel("sync")
+	x.appendConfig("marts:\n  timezone: Europe/Berlin\n")
+	x.ampel("kpi", "run", "--as-of", x.sim.Truth().Now)
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	require.NoError(t, err)
+	rows := x.query("SELECT toString(created_on) AS at, toString(created_date) AS d FROM bi_fact_lead")
+	require.NotEmpty(t, rows)
+	shifted := 0
+	for _, r := range rows {
+		at, err := time.Parse(time.DateTime, r["at"].(string))
+		require.NoError(t, err)
+		require.Equal(t, at.In(berlin).Format(time.DateOnly), r["d"], "created_on %s", at)
+		if r["d"] != at.Format(time.DateOnly) {
+			shifted++
+		}
+	}
+	require.Positive(t, shifted, "some leads are on another day in Berlin than in UTC")
 }

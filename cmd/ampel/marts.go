@@ -13,9 +13,9 @@ import (
 )
 
 // newPublisher makes the publisher of the BI marts for s, keeping old
-// snapshots for serve.snapshot_keep.
+// snapshots for serve.snapshot_keep, its dates in marts.timezone.
 func newPublisher(cfg *config.Config, s warehouse.Store, log *slog.Logger) (*marts.Publisher, error) {
-	return marts.New(s, marts.Options{Keep: cfg.Serve.SnapshotKeep.D(), Logger: log})
+	return marts.New(s, marts.Options{Keep: cfg.Serve.SnapshotKeep.D(), Logger: log, Timezone: cfg.Marts.Timezone})
 }
 
 // publishMarts builds and publishes a snapshot of the BI marts after a
