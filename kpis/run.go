@@ -201,8 +201,8 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	data := map[string]any{
 		"Dialect":        o.Store.Dialect().TemplateData(),
 		"AsOf":           fmt.Sprintf("toDateTime('%s', 'UTC')", o.AsOf.Format("2006-01-02 15:04:05")),
-		"TZ":             quote(o.Timezone),
-		"Run":            quote(o.RunID),
+		"TZ":             warehouse.QuoteString(o.Timezone),
+		"Run":            warehouse.QuoteString(o.RunID),
 		"CriticalFields": fields,
 		"ActivityTables": activity,
 	}
@@ -308,10 +308,6 @@ func (o Options) definitions() ([]*Definition, error) {
 		}
 	}
 	return defs, nil
-}
-
-func quote(s string) string {
-	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
 }
 
 // TableFields are the critical fields of one table, as templates see them.

@@ -178,7 +178,7 @@ func (m *Mart) body(d warehouse.Dialect, cat warehouse.Catalog, tz string) (stri
 		b.WriteString(" FROM " + warehouse.QuoteIdentifier(src) + ")")
 		from[src] = b.String()
 	}
-	return ampelsql.RenderText(m.File.Path, m.Body, map[string]any{"Dialect": d.TemplateData(), "From": from, "TZ": quote(tz)})
+	return ampelsql.RenderText(m.File.Path, m.Body, map[string]any{"Dialect": d.TemplateData(), "From": from, "TZ": warehouse.QuoteString(tz)})
 }
 
 // nameRE finds, in a mart's SELECT, string literals and comments (to skip)
@@ -200,9 +200,4 @@ func (m *Mart) names() []string {
 		out = append(out, g[2])
 	}
 	return out
-}
-
-// quote writes s as a ClickHouse string literal.
-func quote(s string) string {
-	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
 }

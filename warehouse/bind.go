@@ -87,9 +87,9 @@ func Literal(v any) (string, error) {
 	case nil:
 		return "NULL", nil
 	case string:
-		return quoteString(x), nil
+		return QuoteString(x), nil
 	case []byte:
-		return quoteString(string(x)), nil
+		return QuoteString(string(x)), nil
 	case bool:
 		if x {
 			return "1", nil
@@ -146,8 +146,9 @@ func formatFloat(f float64) string {
 	return s
 }
 
-// quoteString writes s as a single-quoted ClickHouse string literal.
-func quoteString(s string) string {
+// QuoteString writes s as a single-quoted ClickHouse string literal (for
+// values rendered into SQL templates; bind values with Bind where you can).
+func QuoteString(s string) string {
 	var b strings.Builder
 	b.Grow(len(s) + 2)
 	b.WriteByte('\'')

@@ -543,7 +543,7 @@ func FormatValue(t *Type, v any) string {
 	case []string:
 		parts := make([]string, len(x))
 		for i, s := range x {
-			parts[i] = quoteString(s)
+			parts[i] = QuoteString(s)
 		}
 		return "[" + strings.Join(parts, ",") + "]"
 	case []any:
@@ -555,11 +555,11 @@ func FormatValue(t *Type, v any) string {
 		for i, e := range x {
 			switch e := e.(type) {
 			case string:
-				parts[i] = quoteString(e)
+				parts[i] = QuoteString(e)
 			case nil:
 				parts[i] = "NULL"
 			case time.Time:
-				parts[i] = quoteString(FormatValue(elem, e))
+				parts[i] = QuoteString(FormatValue(elem, e))
 			default:
 				parts[i] = FormatValue(elem, e)
 			}
