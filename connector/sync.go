@@ -117,6 +117,10 @@ type Options struct {
 	// ParallelTables is how many tables sync at once. Default
 	// DefaultParallelTables.
 	ParallelTables int
+	// ParallelRanges caps the createdon ranges a large table's first load
+	// reads at once (ranges.go); 0 or 1 reads it in one tracked read. The
+	// binary's default (sync.parallel_ranges) is DefaultParallelRanges.
+	ParallelRanges int
 	// Overlap is how far back a modifiedon watermark reads again, for rows
 	// committed late. Default 5m.
 	Overlap time.Duration
@@ -320,6 +324,11 @@ func (ts *tableSync) run(ctx context.Context, t Table, st state, haveState bool,
 		return ts.full(ctx, ModeFull, sel, nil)
 	case !haveState:
 		return ts.full(ctx, ModeFull, sel, nil)
+	case st.Mode == ModeTracking && sameCols && sameHost(st.NextLink, opts.Client.URL()):
+		return ts.tracking(ctx, st, sel)
+	case st.Mode == ModeTracking:
+		ts.res.Note = "columns or URL changed while the tracked read after a ranged load went on: full reload"
+		return ts.full(ctx, ModeReload, sel, nil)
 	case loading && st.NextLink == "":
 		ts.res.Note = "the last load was interrupted before its first checkpoint: full load again"
 		return ts.full(ctx, st.Mode, sel, nil)

@@ -1,0 +1,362 @@
+package connector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ampel/ampel/connector/dataverse"
+)
+
+// A ranged load reads a large table's first load in several createdon
+// ranges at once. Dataverse pages one read one page (5000 rows) per round
+// trip, and allows $filter only without change tracking, while the delta
+// link comes only at the end of one complete tracked read. So a ranged
+// load reads two things at the same time:
+//
+//   - the tracked read ("the walk"): Prefer: odata.track-changes with the
+//     table's columns, whose pages are not written; it exists for the delta
+//     link its last page carries, whose token is from the walk's start;
+//   - the rows, in N ranges of createdon without tracking ($filter
+//     createdon ge a and createdon lt b; the first range is open below, the
+//     last open above, so the ranges cover every row whatever the bounds
+//     read first said), each read by its own reader and batch writer.
+//
+// The walk's first page is answered before any range reads a row: every
+// change after a range read a row is after the walk's start, so the delta
+// link covers it. The table's load is done when the ranges are; the walk
+// does not gate it. It goes on from its saved nextLink in the following
+// syncs (mode "tracking"), which keep the table current meanwhile by the
+// modifiedon watermark (from before the walk began, minus the overlap) and
+// find its deletes by key reconciliation (reconcile.go, on its schedule).
+// When the walk ends, its delta link is saved and the table syncs by delta
+// from then on; the changes the delta replays that were already applied
+// are harmless (ReplacingMergeTree by _version). A walk whose saved link
+// is refused starts over; since its new delta link starts later, the keys
+// are reconciled in the same sync, which finds what was deleted before.
+//
+// Exactly once: the ranged load writes in a new generation like every
+// full load (load.go), saved before its first row. A row present at the
+// start is in exactly one range (createdon does not change); one created
+// or changed during the load is read by its range or not, and is in the
+// watermark's next increment and in the walk's delta; one deleted during
+// the load is found by the next key reconciliation and by the delta. A
+// kill at any point leaves the state "full load under way, no checkpoint"
+// (ranges save no checkpoints), and the rerun loads again in a newer
+// generation whose rows outrank the killed load's; what it does not see is
+// tombstoned by generation. A kill in the tracking phase leaves the last
+// saved walk link and watermark, read again by the rerun.
+//
+// Why the walk reads every column rather than the keys only: a delta link
+// keeps its $select (a key-only link would return changed keys whose rows
+// need more requests on every delta), and the link is opaque.
+
+// DefaultParallelRanges is the default cap of sync.parallel_ranges, the
+// ranges of a ranged load (Options.ParallelRanges).
+const DefaultParallelRanges = 8
+
+// minRangePages: a range is worth its own reader from this many pages.
+const minRangePages = 2
+
+// rangeCount is the number of ranges a first load of total rows reads at
+// once; 1 keeps the one tracked read.
+func (ts *tableSync) rangeCount(total int64, sel []string) int {
+	if ts.opts.ParallelRanges <= 1 || total <= 0 || !slices.Contains(sel, "createdon") || !slices.Contains(sel, "modifiedon") {
+		return 1
+	}
+	n := total / int64(ts.opts.Client.PageSize()*minRangePages)
+	return int(max(1, min(n, int64(ts.opts.ParallelRanges))))
+}
+
+// ranged loads a change-tracked table in n createdon ranges at once while
+// the walk begins; see above.
+func (ts *tableSync) ranged(ctx context.Context, mode string, sel []string, total int64, n int) error {
+	ts.res.Mode = mode
+	ts.opts.Progress.TableStarted(ts.opts.Environment, ts.entity.LogicalName, mode, total)
+	stale, err := ts.newGeneration(ctx, mode, sel)
+	if err != nil {
+		return err
+	}
+	began := time.Now().UTC()
+	w := ts.startWalk(ctx, dataverse.Query{EntitySet: ts.entity.EntitySetName, Select: sel, TrackChanges: true})
+	defer w.cancel()
+	if err := w.first(ctx); err != nil {
+		return err
+	}
+	lo, hi, err := ts.createdBounds(ctx)
+	if err != nil {
+		return err
+	}
+	filters := rangeFilters(lo, hi, n)
+	subs := make([]*TableResult, len(filters))
+	errs := make([]error, len(filters))
+	maxes := make([]uint64, len(filters))
+	var wg sync.WaitGroup
+	for i, f := range filters {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sub := *ts
+			sub.res = &TableResult{}
+			r := ts.opts.Client.Read(ctx, dataverse.Query{EntitySet: ts.entity.EntitySetName, Select: sel, Filter: f})
+			defer r.Close()
+			_, _, errs[i] = sub.copyPages(ctx, r, nil)
+			subs[i], maxes[i] = sub.res, sub.sourceMax
+		}()
+	}
+	wg.Wait()
+	for i := range subs {
+		ts.res.Upserted += subs[i].Upserted
+		ts.res.Pages += subs[i].Pages
+		ts.sourceMax = max(ts.sourceMax, maxes[i])
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	if stale {
+		if err := ts.reconcile(ctx); err != nil {
+			return err
+		}
+	}
+	link, next, werr := w.stop()
+	if werr != nil && next == "" && link == "" {
+		return werr
+	}
+	ts.res.Note = fmt.Sprintf("loaded in %d createdon ranges at once", len(filters))
+	if link != "" {
+		ts.link = link
+		return ts.states.save(ctx, ts.entity.LogicalName, state{Mode: ModeDelta, DeltaLink: link, Columns: sel, Generation: ts.gen})
+	}
+	ts.res.Note += fmt.Sprintf("; the tracked read for the delta link goes on in the next syncs (%d pages read)", w.pages)
+	return ts.states.save(ctx, ts.entity.LogicalName, state{Mode: ModeTracking, Watermark: began, NextLink: next, Columns: sel, Generation: ts.gen})
+}
+
+// tracking syncs a table whose ranged load is done while its walk is not:
+// the walk goes on from the saved link during a modifiedon increment and,
+// when due, a key reconciliation; once it ends, its delta link is saved.
+// A saved link the source refuses starts the walk over; its new delta
+// link starts now, so the keys are reconciled once its first page is
+// answered, which finds what was deleted before.
+func (ts *tableSync) tracking(ctx context.Context, st state, sel []string) error {
+	ts.res.Mode = ModeTracking
+	ts.gen = st.Generation
+	ts.opts.Progress.TableStarted(ts.opts.Environment, ts.entity.LogicalName, ModeTracking, -1)
+	q := dataverse.Query{EntitySet: ts.entity.EntitySetName, Select: sel, TrackChanges: true}
+	resumed := q
+	resumed.NextLink = st.NextLink
+	w := ts.startWalk(ctx, resumed)
+	defer func() { w.cancel() }()
+	rq := dataverse.WatermarkQuery(ts.entity.EntitySetName, ts.entity.PrimaryIDAttribute, sel, st.Watermark.Add(-ts.opts.Overlap))
+	r := ts.opts.Client.Read(ctx, rq)
+	_, newest, err := ts.copyPages(ctx, r, nil)
+	r.Close()
+	if err != nil {
+		return err
+	}
+	err = ts.maybeReconcileKeys(ctx)
+	if err != nil {
+		return err
+	}
+	note := trackingNote(ts.res.Note)
+	link, next, werr := w.stop()
+	pages := w.pages
+	restarted := false
+	if errors.Is(werr, dataverse.ErrLinkRefused) {
+		ts.log.Warn("the tracked read cannot go on from its saved link; it starts over", "error", werr)
+		w = ts.startWalk(ctx, q)
+		if err := w.first(ctx); err != nil {
+			return err
+		}
+		if err := ts.reconcileKeys(ctx); err != nil {
+			return err
+		}
+		note = trackingNote(ts.res.Note)
+		restarted = true
+		link, next, werr = w.stop()
+		pages = w.pages
+	}
+	switch {
+	case link != "":
+		ts.link = link
+		ts.res.Note = note + "; the tracked read for the delta link is done: delta syncs from the next run"
+		return ts.states.save(ctx, ts.entity.LogicalName, state{Mode: ModeDelta, DeltaLink: link, Columns: sel, Generation: ts.gen})
+	case werr != nil && pages == 0:
+		return werr
+	case pages == 0:
+		next = st.NextLink // stopped before its first page came
+	}
+	if restarted {
+		note += "; the tracked read for the delta link started over (its saved link was refused)"
+	}
+	ts.res.Note = note + fmt.Sprintf("; the tracked read for the delta link goes on (%d pages read in this sync)", pages)
+	mark := newest
+	if mark.Before(st.Watermark) {
+		mark = st.Watermark
+	}
+	return ts.states.save(ctx, ts.entity.LogicalName, state{Mode: ModeTracking, Watermark: mark, NextLink: next, Columns: sel, Generation: ts.gen})
+}
+
+// trackingNote turns the key reconciliation's note into one for a table
+// in the tracking phase.
+func trackingNote(reconciled string) string {
+	const head = "loaded in ranges; until its tracked read ends, changes are read by modifiedon"
+	if after, ok := strings.CutPrefix(reconciled, untrackedNote+": "); ok {
+		return head + "; " + after
+	}
+	return head
+}
+
+// createdBounds reads the oldest and newest createdon of the table (two
+// requests with $top=1, at once).
+func (ts *tableSync) createdBounds(ctx context.Context) (lo, hi time.Time, err error) {
+	var errLo, errHi error
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); lo, errLo = ts.createdEnd(ctx, "asc") }()
+	go func() { defer wg.Done(); hi, errHi = ts.createdEnd(ctx, "desc") }()
+	wg.Wait()
+	if err := errors.Join(errLo, errHi); err != nil {
+		return lo, hi, fmt.Errorf("read the createdon range of %s: %w", ts.entity.EntitySetName, err)
+	}
+	return lo, hi, nil
+}
+
+func (ts *tableSync) createdEnd(ctx context.Context, dir string) (time.Time, error) {
+	pk := ts.entity.PrimaryIDAttribute
+	r := ts.opts.Client.Read(ctx, dataverse.Query{EntitySet: ts.entity.EntitySetName, Select: []string{pk, "createdon"},
+		OrderBy: "createdon " + dir + "," + pk + " " + dir, Top: 1})
+	defer r.Close()
+	var at time.Time
+	for {
+		page, err := r.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			return at, nil
+		}
+		if err != nil {
+			return at, err
+		}
+		for i := range page.Records {
+			if f := page.Records[i].Field("createdon"); f != nil && f.Value.Kind == dataverse.KindString {
+				if t, err := dataverse.ParseTime(f.Value.Text); err == nil {
+					at = t
+				}
+			}
+		}
+		page.Release()
+	}
+}
+
+// rangeFilters splits [lo, hi] into n createdon ranges of equal length,
+// whole seconds; the first is open below and the last open above, so that
+// together they hold every row (createdon is never null in Dataverse; a
+// row without one is in none, and the walk's delta cannot bring it either:
+// such tables load with one range — see rangeCount, which wants the
+// column). Fewer than n when the span has fewer seconds.
+func rangeFilters(lo, hi time.Time, n int) []string {
+	lo, hi = lo.UTC().Truncate(time.Second), hi.UTC().Truncate(time.Second)
+	span := hi.Sub(lo)
+	if n < 1 || span < time.Duration(n)*time.Second {
+		n = max(1, int(span/time.Second))
+	}
+	if n == 1 {
+		return []string{""}
+	}
+	lit := func(t time.Time) string { return t.Format("2006-01-02T15:04:05Z") }
+	bounds := make([]time.Time, n-1)
+	for i := range bounds {
+		bounds[i] = lo.Add((span * time.Duration(i+1) / time.Duration(n)).Truncate(time.Second))
+	}
+	out := make([]string, 0, n)
+	out = append(out, "createdon lt "+lit(bounds[0]))
+	for i := 1; i < len(bounds); i++ {
+		out = append(out, "createdon ge "+lit(bounds[i-1])+" and createdon lt "+lit(bounds[i]))
+	}
+	return append(out, "createdon ge "+lit(bounds[len(bounds)-1]))
+}
+
+// walk is a tracked read in the background whose pages are only counted:
+// it is there for the delta link of its last page.
+type walk struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+	firstc chan struct{} // closed at the first page, or when the walk ends
+
+	mu         sync.Mutex
+	next, link string
+	pages      int
+	err        error
+}
+
+func (ts *tableSync) startWalk(ctx context.Context, q dataverse.Query) *walk {
+	ctx, cancel := context.WithCancel(ctx)
+	w := &walk{cancel: cancel, done: make(chan struct{}), firstc: make(chan struct{})}
+	r := ts.opts.Client.Read(ctx, q)
+	go func() {
+		defer close(w.done)
+		defer r.Close()
+		var once sync.Once
+		first := func() { once.Do(func() { close(w.firstc) }) }
+		defer first()
+		for {
+			page, err := r.Next(ctx)
+			if errors.Is(err, io.EOF) {
+				return
+			}
+			if err != nil {
+				w.mu.Lock()
+				if ctx.Err() == nil {
+					w.err = err
+				}
+				w.mu.Unlock()
+				return
+			}
+			w.mu.Lock()
+			w.pages++
+			w.next = page.NextLink
+			if page.DeltaLink != "" {
+				w.link = page.DeltaLink
+			}
+			w.mu.Unlock()
+			page.Release()
+			first()
+		}
+	}()
+	return w
+}
+
+// first waits for the walk's first page; an error if it has none.
+func (w *walk) first(ctx context.Context) error {
+	select {
+	case <-w.firstc:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.pages == 0 {
+		if w.err != nil {
+			return fmt.Errorf("tracked read: %w", w.err)
+		}
+		return errors.New("the tracked read ended without a page")
+	}
+	return nil
+}
+
+// stop ends the walk and returns its delta link if it reached the end,
+// else the link of the page after the last one read; err is why it ended
+// early, if it failed.
+func (w *walk) stop() (link, next string, err error) {
+	w.cancel()
+	<-w.done
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err != nil {
+		err = fmt.Errorf("tracked read: %w", w.err)
+	}
+	return w.link, w.next, err
+}
