@@ -29,9 +29,10 @@ import (
 //
 // The walk's first page is answered before any range reads a row: every
 // change after a range read a row is after the walk's start, so the delta
-// link covers it. The table's load is done when the ranges are; the walk
-// does not gate it. It goes on from its saved nextLink in the following
-// syncs (mode "tracking"), which keep the table current meanwhile by the
+// link covers it. Then the walk pauses, so that its pages do not compete
+// with the ranges' at the source. The table's load is done when the ranges
+// are; the walk does not gate it. It goes on from its saved nextLink in
+// the following syncs (mode "tracking"), which keep the table current meanwhile by the
 // modifiedon watermark (from before the walk began, minus the overlap) and
 // find its deletes by key reconciliation (reconcile.go, on its schedule).
 // When the walk ends, its delta link is saved and the table syncs by delta
@@ -45,11 +46,17 @@ import (
 // start is in exactly one range (createdon does not change); one created
 // or changed during the load is read by its range or not, and is in the
 // watermark's next increment and in the walk's delta; one deleted during
-// the load is found by the next key reconciliation and by the delta. A
-// kill at any point leaves the state "full load under way, no checkpoint"
-// (ranges save no checkpoints), and the rerun loads again in a newer
-// generation whose rows outrank the killed load's; what it does not see is
-// tombstoned by generation. A kill in the tracking phase leaves the last
+// the load is found by the next key reconciliation and by the delta. Each
+// range saves checkpoints like a single read (the link of its next page,
+// once every row before it is stored; sync_ranges, with the range's filter
+// and whether it is done), and the state saves the walk's link and the
+// load's start. A kill at any point followed by a rerun: before the ranges
+// were saved, the state says "full load under way, no checkpoint", and the
+// rerun loads again in a newer generation whose rows outrank the killed
+// load's (what it does not see is tombstoned by generation); after, the
+// rerun goes on with the ranges not done, each from its checkpoint, in the
+// same generation, with the same walk link and start — rows read twice are
+// the same row and version. A kill in the tracking phase leaves the last
 // saved walk link and watermark, read again by the rerun.
 //
 // Why the walk reads every column rather than the keys only: a delta link
@@ -61,12 +68,12 @@ import (
 const DefaultParallelRanges = 8
 
 // minRangePages: a range is worth its own reader from this many pages.
-const minRangePages = 2
+const minRangePages = 1
 
 // rangeCount is the number of ranges a first load of total rows reads at
 // once; 1 keeps the one tracked read.
 func (ts *tableSync) rangeCount(total int64, sel []string) int {
-	if ts.opts.ParallelRanges <= 1 || total <= 0 || !slices.Contains(sel, "createdon") || !slices.Contains(sel, "modifiedon") {
+	if ts.single || ts.opts.ParallelRanges <= 1 || total <= 0 || !slices.Contains(sel, "createdon") || !slices.Contains(sel, "modifiedon") {
 		return 1
 	}
 	n := total / int64(ts.opts.Client.PageSize()*minRangePages)
@@ -78,62 +85,180 @@ func (ts *tableSync) rangeCount(total int64, sel []string) int {
 func (ts *tableSync) ranged(ctx context.Context, mode string, sel []string, total int64, n int) error {
 	ts.res.Mode = mode
 	ts.opts.Progress.TableStarted(ts.opts.Environment, ts.entity.LogicalName, mode, total)
-	stale, err := ts.newGeneration(ctx, mode, sel)
-	if err != nil {
+	if _, err := ts.newGeneration(ctx, mode, sel); err != nil {
 		return err
 	}
 	began := time.Now().UTC()
+	// the walk's first page and the createdon bounds at once; the walk
+	// then waits for the following syncs, so that its pages do not compete
+	// with the ranges' at the source
 	w := ts.startWalk(ctx, dataverse.Query{EntitySet: ts.entity.EntitySetName, Select: sel, TrackChanges: true})
-	defer w.cancel()
-	if err := w.first(ctx); err != nil {
+	defer func() { w.cancel() }()
+	lo, hi, err := ts.createdBounds(ctx)
+	if err := errors.Join(err, w.first(ctx)); err != nil {
 		return err
 	}
-	lo, hi, err := ts.createdBounds(ctx)
-	if err != nil {
-		return err
+	link, walkNext, werr := w.stop()
+	if werr != nil && walkNext == "" {
+		return werr
+	}
+	if link != "" || walkNext == "" {
+		// one page after all (the count is a snapshot Dataverse updates
+		// now and then): the one read, in a newer generation
+		ts.single = true
+		return ts.full(ctx, mode, sel, nil)
 	}
 	filters := rangeFilters(lo, hi, n)
-	subs := make([]*TableResult, len(filters))
-	errs := make([]error, len(filters))
-	maxes := make([]uint64, len(filters))
-	var wg sync.WaitGroup
+	ranges := make([]loadRange, len(filters))
 	for i, f := range filters {
+		ranges[i] = loadRange{no: uint16(i), filter: f}
+	}
+	// the ranges first, then the state that says where they are: a rerun
+	// that finds the state finds the ranges
+	if err := ts.saveRanges(ctx, ranges...); err != nil {
+		return err
+	}
+	if err := ts.states.save(ctx, ts.entity.LogicalName, state{Mode: mode, Columns: sel, Generation: ts.gen, Watermark: began, NextLink: walkNext}); err != nil {
+		return err
+	}
+	ts.res.Note = fmt.Sprintf("loaded in %d createdon ranges at once", len(filters))
+	return ts.readRanges(ctx, ranges, sel, began, walkNext)
+}
+
+// resumeRanged goes on with a ranged load a crash or a stop interrupted:
+// in its generation, the walk from its saved link (while the source takes
+// it: the walk's start is what makes the load exactly-once), each range
+// not done from its checkpoint. A refused walk link loads the table again.
+func (ts *tableSync) resumeRanged(ctx context.Context, st state, sel []string, ranges []loadRange) error {
+	ts.res.Mode = st.Mode
+	ts.opts.Progress.TableStarted(ts.opts.Environment, ts.entity.LogicalName, st.Mode, ts.estimate(ctx))
+	left := 0
+	for _, r := range ranges {
+		if !r.done {
+			left++
+		}
+	}
+	ts.res.Note = fmt.Sprintf("went on with the ranged load interrupted before (%d of %d createdon ranges left)", left, len(ranges))
+	return ts.readRanges(ctx, ranges, sel, st.Watermark, st.NextLink)
+}
+
+// readRanges reads the ranges not done at once, each from its checkpoint;
+// then tombstones what the load did not see and saves the state: the
+// table is current from began on, and the walk goes on at walkNext.
+func (ts *tableSync) readRanges(ctx context.Context, ranges []loadRange, sel []string, began time.Time, walkNext string) error {
+	subs := make([]*TableResult, len(ranges))
+	errs := make([]error, len(ranges))
+	maxes := make([]uint64, len(ranges))
+	var wg sync.WaitGroup
+	for i, rg := range ranges {
+		if rg.done {
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			sub := *ts
 			sub.res = &TableResult{}
-			r := ts.opts.Client.Read(ctx, dataverse.Query{EntitySet: ts.entity.EntitySetName, Select: sel, Filter: f})
-			defer r.Close()
-			_, _, errs[i] = sub.copyPages(ctx, r, nil)
-			subs[i], maxes[i] = sub.res, sub.sourceMax
+			defer func() { subs[i], maxes[i] = sub.res, sub.sourceMax }()
+			checkpoint := func(ctx context.Context, next string) error {
+				rg.next = next
+				return ts.saveRanges(ctx, rg)
+			}
+			q := dataverse.Query{EntitySet: ts.entity.EntitySetName, Select: sel, Filter: rg.filter, NextLink: rg.next}
+			r := ts.opts.Client.Read(ctx, q)
+			_, _, err := sub.copyPages(ctx, r, checkpoint)
+			r.Close()
+			if errors.Is(err, dataverse.ErrLinkRefused) {
+				// the range's saved link: read the range again from its start
+				q.NextLink = ""
+				r = ts.opts.Client.Read(ctx, q)
+				_, _, err = sub.copyPages(ctx, r, checkpoint)
+				r.Close()
+			}
+			if err == nil {
+				rg.done, rg.next = true, ""
+				err = ts.saveRanges(context.WithoutCancel(ctx), rg)
+			}
+			errs[i] = err
 		}()
 	}
 	wg.Wait()
 	for i := range subs {
-		ts.res.Upserted += subs[i].Upserted
-		ts.res.Pages += subs[i].Pages
-		ts.sourceMax = max(ts.sourceMax, maxes[i])
+		if subs[i] != nil {
+			ts.res.Upserted += subs[i].Upserted
+			ts.res.Pages += subs[i].Pages
+			ts.sourceMax = max(ts.sourceMax, maxes[i])
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	if stale {
-		if err := ts.reconcile(ctx); err != nil {
-			return err
+	// rows of older generations the load did not see are gone from the
+	// source (none on a first load: the count says so cheaply)
+	if err := ts.reconcile(ctx); err != nil {
+		return err
+	}
+	ts.res.Note += "; the tracked read for the delta link goes on in the next syncs"
+	return ts.states.save(ctx, ts.entity.LogicalName, state{Mode: ModeTracking, Watermark: began, NextLink: walkNext, Columns: sel, Generation: ts.gen})
+}
+
+// loadRange is one range of a ranged load and where it stands.
+type loadRange struct {
+	no     uint16
+	filter string
+	next   string
+	done   bool
+}
+
+// saveRanges records where ranges of the load in ts.gen stand
+// (sql/schema/0013_sync_ranges.sql).
+func (ts *tableSync) saveRanges(ctx context.Context, ranges ...loadRange) error {
+	b, err := ts.opts.Store.PrepareInsert(ctx, "sync_ranges", []string{"environment", "table_name", "generation", "range_no", "filter", "next_link", "done", "updated_at", "seq"})
+	if err == nil {
+		now := time.Now().UTC()
+		for _, r := range ranges {
+			var done uint8
+			if r.done {
+				done = 1
+			}
+			if err = b.Append(ts.opts.Environment, ts.entity.LogicalName, ts.gen, r.no, r.filter, r.next, done, now, uint64(now.UnixNano())); err != nil {
+				break
+			}
+		}
+		if err == nil {
+			err = b.Send(ctx)
+		} else {
+			b.Abort()
 		}
 	}
-	link, next, werr := w.stop()
-	if werr != nil && next == "" && link == "" {
-		return werr
+	if err != nil {
+		return fmt.Errorf("save the ranges of %s: %w", ts.entity.LogicalName, err)
 	}
-	ts.res.Note = fmt.Sprintf("loaded in %d createdon ranges at once", len(filters))
-	if link != "" {
-		ts.link = link
-		return ts.states.save(ctx, ts.entity.LogicalName, state{Mode: ModeDelta, DeltaLink: link, Columns: sel, Generation: ts.gen})
+	return nil
+}
+
+// savedRanges reads the ranges of the load in ts.gen.
+func (ts *tableSync) savedRanges(ctx context.Context) ([]loadRange, error) {
+	rows, err := ts.opts.Store.Query(ctx, "SELECT range_no, filter, next_link, done FROM sync_ranges FINAL WHERE environment = ? AND table_name = ? AND generation = ? ORDER BY range_no",
+		ts.opts.Environment, ts.entity.LogicalName, ts.gen)
+	if err != nil {
+		return nil, fmt.Errorf("read the ranges of %s: %w", ts.entity.LogicalName, err)
 	}
-	ts.res.Note += fmt.Sprintf("; the tracked read for the delta link goes on in the next syncs (%d pages read)", w.pages)
-	return ts.states.save(ctx, ts.entity.LogicalName, state{Mode: ModeTracking, Watermark: began, NextLink: next, Columns: sel, Generation: ts.gen})
+	defer rows.Close()
+	var out []loadRange
+	for rows.Next() {
+		var r loadRange
+		var done uint8
+		if err := rows.Scan(&r.no, &r.filter, &r.next, &done); err != nil {
+			return nil, fmt.Errorf("read the ranges of %s: %w", ts.entity.LogicalName, err)
+		}
+		r.done = done == 1
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read the ranges of %s: %w", ts.entity.LogicalName, err)
+	}
+	return out, nil
 }
 
 // tracking syncs a table whose ranged load is done while its walk is not:
@@ -327,6 +452,13 @@ func (ts *tableSync) startWalk(ctx context.Context, q dataverse.Query) *walk {
 		}
 	}()
 	return w
+}
+
+// progress is where the walk stands now.
+func (w *walk) progress() (link, next string, pages int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.link, w.next, w.pages
 }
 
 // first waits for the walk's first page; an error if it has none.
