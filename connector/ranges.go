@@ -121,7 +121,7 @@ func (ts *tableSync) ranged(ctx context.Context, mode string, sel []string, tota
 	if err := ts.states.save(ctx, ts.entity.LogicalName, state{Mode: mode, Columns: sel, Generation: ts.gen, Watermark: began, NextLink: walkNext}); err != nil {
 		return err
 	}
-	ts.res.Note = fmt.Sprintf("loaded in %d createdon ranges at once", len(filters))
+	ts.res.Note = fmt.Sprintf("loaded in %d createdon ranges at once", len(filters)-1)
 	return ts.readRanges(ctx, ranges, sel, began, walkNext)
 }
 
@@ -377,11 +377,11 @@ func (ts *tableSync) createdEnd(ctx context.Context, dir string) (time.Time, err
 }
 
 // rangeFilters splits [lo, hi] into n createdon ranges of equal length,
-// whole seconds; the first is open below and the last open above, so that
-// together they hold every row (createdon is never null in Dataverse; a
-// row without one is in none, and the walk's delta cannot bring it either:
-// such tables load with one range — see rangeCount, which wants the
-// column). Fewer than n when the span has fewer seconds.
+// whole seconds; the first is open below and the last open above, and one
+// more range holds the rows without createdon (Dataverse sets it on every
+// row; one request makes sure), so that together they hold every row.
+// Fewer than n when the span has fewer seconds; [""] (the whole table)
+// for one.
 func rangeFilters(lo, hi time.Time, n int) []string {
 	lo, hi = lo.UTC().Truncate(time.Second), hi.UTC().Truncate(time.Second)
 	span := hi.Sub(lo)
@@ -401,7 +401,7 @@ func rangeFilters(lo, hi time.Time, n int) []string {
 	for i := 1; i < len(bounds); i++ {
 		out = append(out, "createdon ge "+lit(bounds[i-1])+" and createdon lt "+lit(bounds[i]))
 	}
-	return append(out, "createdon ge "+lit(bounds[len(bounds)-1]))
+	return append(out, "createdon ge "+lit(bounds[len(bounds)-1]), "createdon eq null")
 }
 
 // walk is a tracked read in the background whose pages are only counted:
