@@ -159,6 +159,11 @@ func (ts *tableSync) readRanges(ctx context.Context, ranges []loadRange, sel []s
 			defer wg.Done()
 			sub := *ts
 			sub.res = &TableResult{}
+			// the ranges' batches together hold about as many rows as one
+			// read's: memory does not grow with the ranges
+			o := *ts.opts
+			o.BatchRows = max(ts.opts.BatchRows/len(ranges), ts.opts.Client.PageSize())
+			sub.opts = &o
 			defer func() { subs[i], maxes[i] = sub.res, sub.sourceMax }()
 			checkpoint := func(ctx context.Context, next string) error {
 				rg.next = next

@@ -228,7 +228,8 @@ func BenchmarkRemoteSync(b *testing.B) {
 		peerTime := time.Since(start)
 
 		sync := func(st warehouse.Store, env connector.Environment) (time.Duration, []connector.TableResult) {
-			r := connector.NewRunner(connector.RunnerConfig{Store: st, Environments: []connector.Environment{env}})
+			// as the binary syncs: large tables' first loads in ranges
+			r := connector.NewRunner(connector.RunnerConfig{Store: st, Environments: []connector.Environment{env}, ParallelRanges: connector.DefaultParallelRanges})
 			start := time.Now()
 			res, err := r.Sync(ctx, connector.Request{Tables: tableList()})
 			require.NoError(b, err)
@@ -308,7 +309,9 @@ func diffKinds(before, after dvsim.Stats) map[string]int64 {
 // binary's default cap), alternating, three rounds; the medians, their
 // ratio, the sync's CPU per million rows, and a one-shot sync after a
 // 1 % mutate as a share of each load. AMPEL_BENCH_SCALE sets the scale
-// (default 100,000; 10,000 with -short).
+// (default 100,000; 10,000 with -short), AMPEL_BENCH_PAGE the page size
+// (default 5000; smaller pages make the load bound by round trips on a
+// machine whose CPU would bind it first).
 func BenchmarkRangedLoad(b *testing.B) {
 	scale := 100_000
 	if testing.Short() {
@@ -316,6 +319,11 @@ func BenchmarkRangedLoad(b *testing.B) {
 	}
 	if s := os.Getenv("AMPEL_BENCH_SCALE"); s != "" {
 		_, err := fmt.Sscan(s, &scale)
+		require.NoError(b, err)
+	}
+	page := 0
+	if s := os.Getenv("AMPEL_BENCH_PAGE"); s != "" {
+		_, err := fmt.Sscan(s, &page)
 		require.NoError(b, err)
 	}
 	ctx := context.Background()
@@ -329,7 +337,7 @@ func BenchmarkRangedLoad(b *testing.B) {
 	}
 	once := func(ranges int) run {
 		st := openStore(b)
-		r := connector.NewRunner(connector.RunnerConfig{Store: st, Environments: []connector.Environment{sim.environment("bench", 0)}, ParallelRanges: ranges})
+		r := connector.NewRunner(connector.RunnerConfig{Store: st, Environments: []connector.Environment{sim.environment("bench", page)}, ParallelRanges: ranges})
 		cpu0, start := cpuTime(), time.Now()
 		res, err := r.Sync(ctx, connector.Request{Tables: tables})
 		require.NoError(b, err)
@@ -337,7 +345,7 @@ func BenchmarkRangedLoad(b *testing.B) {
 		sim.control(b, http.MethodPost, fmt.Sprintf("/_sim/mutate?creates=%d&updates=%d&deletes=%d", scale/300, scale/300, scale/300), nil)
 		before := sim.stats(b)
 		start = time.Now()
-		_, err = connector.NewRunner(connector.RunnerConfig{Store: st, Environments: []connector.Environment{sim.environment("bench", 0)}, ParallelRanges: ranges}).
+		_, err = connector.NewRunner(connector.RunnerConfig{Store: st, Environments: []connector.Environment{sim.environment("bench", page)}, ParallelRanges: ranges}).
 			Sync(ctx, connector.Request{Tables: tables})
 		require.NoError(b, err)
 		out.delta = time.Since(start)
