@@ -24,17 +24,23 @@ import (
 //     link its last page carries, whose token is from the walk's start;
 //   - the rows, in N ranges of createdon without tracking ($filter
 //     createdon ge a and createdon lt b; the first range is open below, the
-//     last open above, so the ranges cover every row whatever the bounds
-//     read first said), each read by its own reader and batch writer.
+//     last open above, and one more holds rows without createdon, so the
+//     ranges cover every row whatever the bounds read first said), each
+//     read by its own reader and batch writer, whose batches together hold
+//     about what one read's do.
 //
 // The walk's first page is answered before any range reads a row: every
 // change after a range read a row is after the walk's start, so the delta
 // link covers it. Then the walk pauses, so that its pages do not compete
 // with the ranges' at the source. The table's load is done when the ranges
 // are; the walk does not gate it. It goes on from its saved nextLink in
-// the following syncs (mode "tracking"), which keep the table current meanwhile by the
-// modifiedon watermark (from before the walk began, minus the overlap) and
-// find its deletes by key reconciliation (reconcile.go, on its schedule).
+// the following syncs (mode "tracking"), which keep the table current
+// meanwhile by the modifiedon watermark (from before the walk began, minus
+// the overlap) and find its deletes by key reconciliation (reconcile.go,
+// on its schedule: every sync under a million keys, so the sync after the
+// load sees the deletes made during it; at or above, daily, or when the
+// walk ends). The key reconciliation reads the keys in the same ranges,
+// and runs beside the increment; the walk goes on while both run.
 // When the walk ends, its delta link is saved and the table syncs by delta
 // from then on; the changes the delta replays that were already applied
 // are harmless (ReplacingMergeTree by _version). A walk whose saved link
@@ -55,8 +61,9 @@ import (
 // rerun loads again in a newer generation whose rows outrank the killed
 // load's (what it does not see is tombstoned by generation); after, the
 // rerun goes on with the ranges not done, each from its checkpoint, in the
-// same generation, with the same walk link and start — rows read twice are
-// the same row and version. A kill in the tracking phase leaves the last
+// same generation, with the same walk link and start; a row read again
+// carries its version, and the newest one wins. A kill in the tracking
+// phase leaves the last
 // saved walk link and watermark, read again by the rerun.
 //
 // Why the walk reads every column rather than the keys only: a delta link
@@ -281,15 +288,26 @@ func (ts *tableSync) tracking(ctx context.Context, st state, sel []string) error
 	resumed.NextLink = st.NextLink
 	w := ts.startWalk(ctx, resumed)
 	defer func() { w.cancel() }()
+	// the increment and the key reconciliation at once: the
+	// reconciliation leaves alone the rows written after its key read
+	// began (reconcile.go), the increment's among them
 	rq := dataverse.WatermarkQuery(ts.entity.EntitySetName, ts.entity.PrimaryIDAttribute, sel, st.Watermark.Add(-ts.opts.Overlap))
-	r := ts.opts.Client.Read(ctx, rq)
-	_, newest, err := ts.copyPages(ctx, r, nil)
-	r.Close()
-	if err != nil {
-		return err
-	}
-	err = ts.maybeReconcileKeys(ctx)
-	if err != nil {
+	inc := *ts
+	inc.res = &TableResult{}
+	var newest time.Time
+	var incErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r := ts.opts.Client.Read(ctx, rq)
+		defer r.Close()
+		_, newest, incErr = inc.copyPages(ctx, r, nil)
+	}()
+	recErr := ts.maybeReconcileKeys(ctx)
+	<-done
+	ts.res.Upserted += inc.res.Upserted
+	ts.res.Pages += inc.res.Pages
+	if err := errors.Join(incErr, recErr); err != nil {
 		return err
 	}
 	note := trackingNote(ts.res.Note)
