@@ -145,7 +145,7 @@ func (ts *tableSync) resumeRanged(ctx context.Context, st state, sel []string, r
 			left++
 		}
 	}
-	ts.res.Note = fmt.Sprintf("went on with the ranged load interrupted before (%d of %d createdon ranges left)", left, len(ranges))
+	ts.res.Note = fmt.Sprintf("went on with the load interrupted before, in ranges (%d of %d ranges left)", left, len(ranges))
 	return ts.readRanges(ctx, ranges, sel, st.Watermark, st.NextLink)
 }
 

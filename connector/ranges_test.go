@@ -160,7 +160,7 @@ func TestSyncRangedLoad(t *testing.T) {
 			sim.Mutate(10, 30, 10)
 			rest := sync(nil, false)
 			require.Equal(t, "full", rest.Mode)
-			require.Contains(t, rest.Note, "went on with the ranged load interrupted before")
+			require.Contains(t, rest.Note, "went on with the load interrupted before, in ranges")
 			require.Less(t, int(rest.Upserted), len(sim.Records("lead")), "the ranges did not read everything again")
 			sync(nil, false)
 			require.Equal(t, truth(), viewVersions(t, st, "lead", "leadid", "prod"), "after a stopped ranged load went on")
