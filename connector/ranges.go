@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ampel/ampel/connector/dataverse"
+	"github.com/ampel/ampel/warehouse"
 )
 
 // A ranged load reads a large table's first load in several createdon
@@ -27,7 +28,9 @@ import (
 //     last open above, and one more holds rows without createdon, so the
 //     ranges cover every row whatever the bounds read first said), each
 //     read by its own reader and batch writer, whose batches together hold
-//     about what one read's do.
+//     about what one read's do. The ranges of all tables of a run read at
+//     once are at most sync.parallel_ranges, so that memory does not grow
+//     with the tables loading in ranges either.
 //
 // The walk's first page is answered before any range reads a row: every
 // change after a range read a row is after the walk's start, so the delta
@@ -164,6 +167,16 @@ func (ts *tableSync) readRanges(ctx context.Context, ranges []loadRange, sel []s
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			// ranges of every table in the run share ParallelRanges slots:
+			// each holds its pages and batches, and several tables loading
+			// in ranges at once must not multiply the memory
+			select {
+			case ts.shared.ranges <- struct{}{}:
+			case <-ctx.Done():
+				errs[i] = ctx.Err()
+				return
+			}
+			defer func() { <-ts.shared.ranges }()
 			sub := *ts
 			sub.res = &TableResult{}
 			// the ranges' batches together hold about as many rows as one
@@ -225,24 +238,16 @@ type loadRange struct {
 // saveRanges records where ranges of the load in ts.gen stand
 // (sql/schema/0013_sync_ranges.sql).
 func (ts *tableSync) saveRanges(ctx context.Context, ranges ...loadRange) error {
-	b, err := ts.opts.Store.PrepareInsert(ctx, "sync_ranges", []string{"environment", "table_name", "generation", "range_no", "filter", "next_link", "done", "updated_at", "seq"})
-	if err == nil {
-		now := time.Now().UTC()
-		for _, r := range ranges {
-			var done uint8
-			if r.done {
-				done = 1
-			}
-			if err = b.Append(ts.opts.Environment, ts.entity.LogicalName, ts.gen, r.no, r.filter, r.next, done, now, uint64(now.UnixNano())); err != nil {
-				break
-			}
+	now := time.Now().UTC()
+	rows := make([][]any, len(ranges))
+	for i, r := range ranges {
+		var done uint8
+		if r.done {
+			done = 1
 		}
-		if err == nil {
-			err = b.Send(ctx)
-		} else {
-			b.Abort()
-		}
+		rows[i] = []any{ts.opts.Environment, ts.entity.LogicalName, ts.gen, r.no, r.filter, r.next, done, now, uint64(now.UnixNano())}
 	}
+	err := warehouse.InsertRows(ctx, ts.opts.Store, "sync_ranges", []string{"environment", "table_name", "generation", "range_no", "filter", "next_link", "done", "updated_at", "seq"}, rows)
 	if err != nil {
 		return fmt.Errorf("save the ranges of %s: %w", ts.entity.LogicalName, err)
 	}

@@ -2,10 +2,8 @@ package connector_test
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -81,15 +79,7 @@ func TestSyncRangedLoad(t *testing.T) {
 				require.Len(t, res, 1)
 				return res[0]
 			}
-			truth := func() map[string]uint64 {
-				out := map[string]uint64{}
-				for _, r := range sim.Records("lead") {
-					v, err := strconv.ParseUint(fmt.Sprint(r["versionnumber"]), 10, 64)
-					require.NoError(t, err)
-					out[fmt.Sprint(r["leadid"])] = v
-				}
-				return out
-			}
+			truth := func() map[string]uint64 { return simVersions(t, sim, "lead", "leadid") }
 			total := len(sim.Records("lead"))
 			require.Greater(t, total, 4*2*50, "enough rows for 4 ranges of two pages")
 
