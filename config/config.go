@@ -54,6 +54,7 @@
 //	  max_wait: 5m              # total time a request may spend waiting on retries
 //	  overlap: 5m               # watermark overlap for tables without change tracking
 //	  parallel_tables: 6        # tables synced at once (round trips overlap; each costs memory: README)
+//	  parallel_ranges: 8        # a large table's first load reads up to this many createdon ranges at once; 1: one read
 //	  checkpoint_every: 10s     # a long full load saves where it stands this often
 //	  reconcile:                # deletes of tables without change tracking: read every key, tombstone the gone
 //	    every: 0s               # tables under large_keys keys at most this often; 0s: every sync
@@ -181,6 +182,9 @@ type Sync struct {
 	MaxWait        Duration `yaml:"max_wait"`
 	Overlap        Duration `yaml:"overlap"`
 	ParallelTables int      `yaml:"parallel_tables"` // default 6: round trips overlap, but each table loading costs memory (README "Syncing")
+	// ParallelRanges caps the createdon ranges a large table's first load
+	// reads at once (default 8; 1 reads it in one tracked read).
+	ParallelRanges int `yaml:"parallel_ranges"`
 	// CheckpointEvery is how often a long full load saves where it stands.
 	CheckpointEvery Duration `yaml:"checkpoint_every"`
 	// Reconcile says how often tables without change tracking have their
@@ -466,6 +470,9 @@ func (c *Config) setDefaults() {
 	if s.ParallelTables == 0 {
 		s.ParallelTables = 6
 	}
+	if s.ParallelRanges == 0 {
+		s.ParallelRanges = 8
+	}
 	if s.CheckpointEvery == 0 {
 		s.CheckpointEvery = Duration(10 * time.Second)
 	}
@@ -654,6 +661,9 @@ func (c *Config) validate() error {
 	}
 	if c.Sync.ParallelTables < 1 {
 		add("sync.parallel_tables", "must be at least 1")
+	}
+	if c.Sync.ParallelRanges < 1 {
+		add("sync.parallel_ranges", "must be at least 1 (1 reads a table's first load in one read)")
 	}
 	if rc := c.Sync.Reconcile; rc.LargeKeys < 1 {
 		add("sync.reconcile.large_keys", "must be at least 1 (a number of keys)")

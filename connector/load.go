@@ -33,8 +33,11 @@ import (
 // link at its end covers what changed since then, the pause included
 // (VERIFY against Dataverse: the simulator does).
 func (ts *tableSync) full(ctx context.Context, mode string, sel []string, resume *state) error {
-	ts.res.Mode = mode
 	total := ts.estimate(ctx)
+	if n := ts.rangeCount(total, sel); resume == nil && n > 1 {
+		return ts.ranged(ctx, mode, sel, total, n)
+	}
+	ts.res.Mode = mode
 	ts.opts.Progress.TableStarted(ts.opts.Environment, ts.entity.LogicalName, mode, total)
 	q := dataverse.Query{EntitySet: ts.entity.EntitySetName, Select: sel, TrackChanges: true}
 	stale := true // rows stored before the load may be gone from the source

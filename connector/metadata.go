@@ -21,6 +21,10 @@ type runShared struct {
 
 	countOnce sync.Once
 	counts    map[string]int64
+
+	// ranges holds a slot per range being read in the run, of all
+	// tables: at most Options.ParallelRanges at once (ranges.go)
+	ranges chan struct{}
 }
 
 // newRunShared reads the metadata of every table of the run with
@@ -28,7 +32,7 @@ type runShared struct {
 // refuses the collection form, a network error), each table reads its
 // own with EntityDefinition, which says what went wrong for it.
 func newRunShared(ctx context.Context, opts *Options) *runShared {
-	rs := &runShared{opts: opts}
+	rs := &runShared{opts: opts, ranges: make(chan struct{}, max(1, opts.ParallelRanges))}
 	names := make([]string, len(opts.Tables))
 	for i, t := range opts.Tables {
 		names[i] = t.Name

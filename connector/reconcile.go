@@ -3,9 +3,11 @@ package connector
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -182,10 +184,44 @@ func (ts *tableSync) reconcileKeys(ctx context.Context) error {
 	return recordReconciled(context.WithoutCancel(ctx), s, env, table, began, uint64(len(keys)), uint64(len(gone)))
 }
 
-// readKeys reads every primary key of the table, sorted.
+// readKeys reads every primary key of the table, sorted. A large table's
+// keys are read in createdon ranges at once, as its first load is
+// (ranges.go): the ranges together hold every row.
 func (ts *tableSync) readKeys(ctx context.Context) ([]uuid.UUID, error) {
+	filters := []string{""}
+	if n := ts.rangeCount(ts.estimate(ctx), ts.mapping.Select()); n > 1 {
+		lo, hi, err := ts.createdBounds(ctx)
+		if err != nil {
+			return nil, err
+		}
+		filters = rangeFilters(lo, hi, n)
+	}
+	parts := make([][]uuid.UUID, len(filters))
+	errs := make([]error, len(filters))
+	var wg sync.WaitGroup
+	for i, f := range filters {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			parts[i], errs[i] = ts.readKeyRange(ctx, f)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	keys := slices.Concat(parts...)
+	slices.SortFunc(keys, compareUUID)
+	return keys, nil
+}
+
+// readKeyRange reads the primary keys of the rows filter selects ("": all).
+func (ts *tableSync) readKeyRange(ctx context.Context, filter string) ([]uuid.UUID, error) {
 	pk := ts.entity.PrimaryIDAttribute
-	r := ts.opts.Client.Read(ctx, dataverse.Query{EntitySet: ts.entity.EntitySetName, Select: []string{pk}})
+	r := ts.opts.Client.Read(ctx, dataverse.Query{EntitySet: ts.entity.EntitySetName, Select: []string{pk}, Filter: filter})
 	defer r.Close()
 	var keys []uuid.UUID
 	for {
@@ -211,11 +247,7 @@ func (ts *tableSync) readKeys(ctx context.Context) ([]uuid.UUID, error) {
 		}
 		page.Release()
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	slices.SortFunc(keys, compareUUID)
-	return keys, nil
+	return keys, ctx.Err()
 }
 
 func compareUUID(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) }

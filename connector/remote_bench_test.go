@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -227,7 +228,8 @@ func BenchmarkRemoteSync(b *testing.B) {
 		peerTime := time.Since(start)
 
 		sync := func(st warehouse.Store, env connector.Environment) (time.Duration, []connector.TableResult) {
-			r := connector.NewRunner(connector.RunnerConfig{Store: st, Environments: []connector.Environment{env}})
+			// as the binary syncs: large tables' first loads in ranges
+			r := connector.NewRunner(connector.RunnerConfig{Store: st, Environments: []connector.Environment{env}, ParallelRanges: connector.DefaultParallelRanges})
 			start := time.Now()
 			res, err := r.Sync(ctx, connector.Request{Tables: tableList()})
 			require.NoError(b, err)
@@ -299,4 +301,82 @@ func diffKinds(before, after dvsim.Stats) map[string]int64 {
 		}
 	}
 	return out
+}
+
+// BenchmarkRangedLoad: the first load of one large table (lead, about as
+// many rows as the scale) from the simulator in its own process at 250 ms
+// a request, in one tracked read (parallel_ranges 1) and in ranges (the
+// binary's default cap), alternating, three rounds; the medians, their
+// ratio, the sync's CPU per million rows, and a one-shot sync after a
+// 1 % mutate as a share of each load. AMPEL_BENCH_SCALE sets the scale
+// (default 100,000; 10,000 with -short), AMPEL_BENCH_PAGE the page size
+// (default 5000; smaller pages make the load bound by round trips on a
+// machine whose CPU would bind it first).
+func BenchmarkRangedLoad(b *testing.B) {
+	scale := 100_000
+	if testing.Short() {
+		scale = 10_000
+	}
+	if s := os.Getenv("AMPEL_BENCH_SCALE"); s != "" {
+		_, err := fmt.Sscan(s, &scale)
+		require.NoError(b, err)
+	}
+	page := 0
+	if s := os.Getenv("AMPEL_BENCH_PAGE"); s != "" {
+		_, err := fmt.Sscan(s, &page)
+		require.NoError(b, err)
+	}
+	ctx := context.Background()
+	sim := startRemoteSim(b, simChildOptions{Seed: 5, Scale: scale, Faults: dvsim.Faults{Latency: 250 * time.Millisecond}})
+	tables := []connector.Table{{Name: "lead"}}
+	type run struct {
+		load, delta, cpu time.Duration
+		rows             uint64
+		note             string
+		deltaRequests    int64
+	}
+	once := func(ranges int) run {
+		st := openStore(b)
+		r := connector.NewRunner(connector.RunnerConfig{Store: st, Environments: []connector.Environment{sim.environment("bench", page)}, ParallelRanges: ranges})
+		cpu0, start := cpuTime(), time.Now()
+		res, err := r.Sync(ctx, connector.Request{Tables: tables})
+		require.NoError(b, err)
+		out := run{load: time.Since(start), cpu: cpuTime() - cpu0, rows: res[0].Upserted, note: res[0].Note}
+		sim.control(b, http.MethodPost, fmt.Sprintf("/_sim/mutate?creates=%d&updates=%d&deletes=%d", scale/300, scale/300, scale/300), nil)
+		before := sim.stats(b)
+		start = time.Now()
+		_, err = connector.NewRunner(connector.RunnerConfig{Store: st, Environments: []connector.Environment{sim.environment("bench", page)}, ParallelRanges: ranges}).
+			Sync(ctx, connector.Request{Tables: tables})
+		require.NoError(b, err)
+		out.delta = time.Since(start)
+		out.deltaRequests = sim.stats(b).Requests - before.Requests
+		return out
+	}
+	median := func(xs []time.Duration) time.Duration {
+		s := append([]time.Duration(nil), xs...)
+		slices.Sort(s)
+		return s[len(s)/2]
+	}
+	for i := 0; i < b.N; i++ {
+		var oneLoad, oneDelta, oneCPU, manyLoad, manyDelta, manyCPU []time.Duration
+		var rows uint64
+		for round := 0; round < 3; round++ {
+			one := once(1)
+			many := once(connector.DefaultParallelRanges)
+			require.Contains(b, many.note, "createdon ranges")
+			b.Logf("round %d: one read %d rows in %.2fs (cpu %.2fs), one-shot after it %.2fs (%d requests); ranges %d rows in %.2fs (cpu %.2fs), one-shot after it %.2fs (%d requests); %s",
+				round, one.rows, one.load.Seconds(), one.cpu.Seconds(), one.delta.Seconds(), one.deltaRequests,
+				many.rows, many.load.Seconds(), many.cpu.Seconds(), many.delta.Seconds(), many.deltaRequests, many.note)
+			oneLoad, oneDelta, oneCPU = append(oneLoad, one.load), append(oneDelta, one.delta), append(oneCPU, one.cpu)
+			manyLoad, manyDelta, manyCPU = append(manyLoad, many.load), append(manyDelta, many.delta), append(manyCPU, many.cpu)
+			rows = many.rows
+		}
+		b.ReportMetric(median(oneLoad).Seconds(), "one_read_s")
+		b.ReportMetric(median(manyLoad).Seconds(), "ranges_s")
+		b.ReportMetric(median(oneLoad).Seconds()/median(manyLoad).Seconds(), "ranges_speedup")
+		b.ReportMetric(median(oneDelta).Seconds()/median(oneLoad).Seconds(), "oneshot/one_read_load")
+		b.ReportMetric(median(manyDelta).Seconds()/median(manyLoad).Seconds(), "oneshot/ranged_load")
+		b.ReportMetric(median(oneCPU).Seconds()/float64(rows)*1e6, "one_read_cpu_s/1M_rows")
+		b.ReportMetric(median(manyCPU).Seconds()/float64(rows)*1e6, "ranges_cpu_s/1M_rows")
+	}
 }

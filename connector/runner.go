@@ -28,9 +28,10 @@ type RunnerConfig struct {
 	Store warehouse.Store
 	// Environments are synced one after the other, in this order.
 	Environments []Environment
-	// ParallelTables, Overlap and CheckpointEvery are those of Options;
-	// zero takes their defaults.
+	// ParallelTables, ParallelRanges, Overlap and CheckpointEvery are
+	// those of Options; zero takes their defaults.
 	ParallelTables  int
+	ParallelRanges  int
 	Overlap         time.Duration
 	CheckpointEvery time.Duration
 	// Reconcile is Options.Reconcile: when tables without change tracking
@@ -118,6 +119,7 @@ func (r *Runner) Sync(ctx context.Context, req Request) ([]TableResult, error) {
 			Tables:          req.Tables,
 			Full:            req.Full,
 			ParallelTables:  r.cfg.ParallelTables,
+			ParallelRanges:  r.cfg.ParallelRanges,
 			Overlap:         r.cfg.Overlap,
 			CheckpointEvery: r.cfg.CheckpointEvery,
 			Reconcile:       r.cfg.Reconcile,

@@ -17,7 +17,7 @@ type TableResult struct {
 	Environment string
 	Table       string
 	// Mode is how the table was read (ModeFull, ModeDelta, ModeWatermark,
-	// ModeReload). A table that failed before its read began has the mode
+	// ModeReload, ModeTracking). A table that failed before its read began has the mode
 	// its stored state called for, or ModeUnknown when that state could
 	// not be read.
 	Mode      string
@@ -45,7 +45,7 @@ func plannedMode(full bool, st state, have bool) string {
 	switch {
 	case full || !have:
 		return ModeFull
-	case st.Mode == ModeDelta || st.Mode == ModeWatermark || st.Mode == ModeReload:
+	case st.Mode == ModeDelta || st.Mode == ModeWatermark || st.Mode == ModeReload || st.Mode == ModeTracking:
 		return st.Mode
 	}
 	return ModeFull

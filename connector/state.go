@@ -16,6 +16,9 @@ const (
 	ModeDelta     = "delta"     // changes since the stored delta link
 	ModeWatermark = "watermark" // modifiedon paging, for tables without change tracking
 	ModeReload    = "reload"    // a full load because the delta link was refused or the columns changed
+	// ModeTracking: the table was loaded in ranges and its tracked read for
+	// the delta link goes on; meanwhile it is read by modifiedon (ranges.go)
+	ModeTracking = "tracking"
 )
 
 // state is where one table's sync stands: the delta link (or modifiedon
@@ -30,7 +33,7 @@ type state struct {
 	Columns   []string
 	// NextLink is set while a full load (Mode full or reload) is
 	// unfinished: where it goes on ("" before its first checkpoint). See
-	// tableSync.full.
+	// tableSync.full. In ModeTracking, where the tracked read goes on.
 	NextLink string
 	// SeenTable is the scratch table of seen keys of a load an earlier
 	// Ampel left unfinished; loads keep none now (generations tell).

@@ -19,7 +19,11 @@
 //  2. Mode. With no stored state, with --full, or when the columns changed
 //     (new columns need their values for every row), a full load: every page
 //     of the table with change tracking requested; the last page's delta link
-//     is stored. Afterwards only the delta link is used: changed rows and
+//     is stored. A large table's first load reads createdon ranges at once
+//     instead, while the tracked read for its delta link begins beside them
+//     and goes on in the following syncs (mode tracking, which read by
+//     modifiedon and reconcile keys meanwhile); ranges.go has the design
+//     and why it keeps exactly-once. Afterwards only the delta link is used: changed rows and
 //     deleted ids, in proportion to the changes. A refused delta link
 //     (expired, invalid) turns into a full reload, noted in sync_runs. A
 //     table without change tracking is read by modifiedon with an overlap
@@ -117,6 +121,10 @@ type Options struct {
 	// ParallelTables is how many tables sync at once. Default
 	// DefaultParallelTables.
 	ParallelTables int
+	// ParallelRanges caps the createdon ranges a large table's first load
+	// reads at once (ranges.go); 0 or 1 reads it in one tracked read. The
+	// binary's default (sync.parallel_ranges) is DefaultParallelRanges.
+	ParallelRanges int
 	// Overlap is how far back a modifiedon watermark reads again, for rows
 	// committed late. Default 5m.
 	Overlap time.Duration
@@ -233,6 +241,8 @@ type tableSync struct {
 	link string
 	// cat holds the warehouse's tables as the run found them at its start
 	cat warehouse.Catalog
+	// single: this load reads the table in one read, not in ranges
+	single bool
 	// activityDeletes are the keys a delta of an activity table saw
 	// deleted, for activitypointer (see tombstoneActivities)
 	activityDeletes []uuid.UUID
@@ -320,6 +330,11 @@ func (ts *tableSync) run(ctx context.Context, t Table, st state, haveState bool,
 		return ts.full(ctx, ModeFull, sel, nil)
 	case !haveState:
 		return ts.full(ctx, ModeFull, sel, nil)
+	case st.Mode == ModeTracking && sameCols && sameHost(st.NextLink, opts.Client.URL()):
+		return ts.tracking(ctx, st, sel)
+	case st.Mode == ModeTracking:
+		ts.res.Note = "columns or URL changed while the tracked read after a ranged load went on: full reload"
+		return ts.full(ctx, ModeReload, sel, nil)
 	case loading && st.NextLink == "":
 		ts.res.Note = "the last load was interrupted before its first checkpoint: full load again"
 		return ts.full(ctx, st.Mode, sel, nil)
@@ -378,8 +393,16 @@ func (ts *tableSync) watermarkLoad(ctx context.Context, sel []string, mode strin
 // the source refuses the saved link on the first page, the load starts
 // over.
 func (ts *tableSync) resume(ctx context.Context, st state, sel []string) error {
+	ts.gen = st.Generation
+	ranges, err := ts.savedRanges(ctx)
+	if err != nil {
+		return err
+	}
+	if len(ranges) > 0 {
+		return ts.resumeRanged(ctx, st, sel, ranges)
+	}
 	ts.res.Note = "went on with the load interrupted before"
-	err := ts.full(ctx, st.Mode, sel, &st)
+	err = ts.full(ctx, st.Mode, sel, &st)
 	if !errors.Is(err, dataverse.ErrLinkRefused) {
 		return err
 	}

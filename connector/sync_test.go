@@ -111,6 +111,19 @@ func (c *cancelAfter) Rows(_, table string, n int) {
 	}
 }
 
+// simVersions returns the live ids of a table in the simulator and their
+// versionnumbers, as viewVersions does for a view.
+func simVersions(t *testing.T, sim *dvsim.Server, table, key string) map[string]uint64 {
+	t.Helper()
+	out := map[string]uint64{}
+	for _, r := range sim.Records(table) {
+		v, err := strconv.ParseUint(fmt.Sprint(r["versionnumber"]), 10, 64)
+		require.NoError(t, err)
+		out[fmt.Sprint(r[key])] = v
+	}
+	return out
+}
+
 // viewVersions returns the live ids of a view and their versionnumbers.
 func viewVersions(t *testing.T, st warehouse.Store, view, key, env string) map[string]uint64 {
 	t.Helper()
@@ -159,15 +172,7 @@ func TestSyncResumesInterruptedLoad(t *testing.T) {
 				require.Len(t, res, 1)
 				return res[0]
 			}
-			truth := func() map[string]uint64 {
-				out := map[string]uint64{}
-				for _, r := range sim.Records("lead") {
-					v, err := strconv.ParseUint(fmt.Sprint(r["versionnumber"]), 10, 64)
-					require.NoError(t, err)
-					out[fmt.Sprint(r["leadid"])] = v
-				}
-				return out
-			}
+			truth := func() map[string]uint64 { return simVersions(t, sim, "lead", "leadid") }
 
 			// a first load stopped after 300 rows, then changes at the source
 			first := sync(300, false)

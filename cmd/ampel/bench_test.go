@@ -20,8 +20,10 @@ import (
 // RSS, and beside it the peak RSS of `ampel sql "SELECT 1"` on the same
 // warehouse: what the engine itself takes. Memory must not grow in
 // proportion to the tables. Each scale syncs the same simulator twice,
-// into new warehouses: with sync.parallel_tables at its default and at 4,
-// so that what syncing every table at once costs shows in the same run.
+// into new warehouses: with the defaults, with sync.parallel_tables at 4,
+// and with sync.parallel_ranges at 1 (large tables' first loads in one
+// read), so that what syncing every table at once and reading ranges at
+// once cost shows in the same run.
 // One scale alone:
 //
 //	go test -run '^$' -bench 'BenchmarkSyncPeakRSS/leads=100000$' ./cmd/ampel
@@ -32,10 +34,10 @@ func BenchmarkSyncPeakRSS(b *testing.B) {
 			sim, err := dvsim.Start(dvsim.Options{Seed: 1, Scale: scale})
 			require.NoError(b, err)
 			defer sim.Close()
-			for _, parallel := range []int{0, 4} {
-				name := "parallel_tables=default"
-				if parallel > 0 {
-					name = fmt.Sprintf("parallel_tables=%d", parallel)
+			for _, setting := range []string{"", "parallel_tables: 4", "parallel_ranges: 1"} {
+				name := "defaults"
+				if setting != "" {
+					name = strings.ReplaceAll(setting, ": ", "=")
 				}
 				b.Run(name, func(b *testing.B) {
 					for i := 0; i < b.N; i++ {
@@ -44,8 +46,8 @@ func BenchmarkSyncPeakRSS(b *testing.B) {
 						data, err := os.ReadFile(file)
 						require.NoError(b, err)
 						text := strings.Replace(string(data), "  driver: embedded\n", "  driver: embedded\n  library: "+lib+"\n", 1)
-						if parallel > 0 {
-							text += fmt.Sprintf("sync:\n  parallel_tables: %d\n", parallel)
+						if setting != "" {
+							text += "sync:\n  " + setting + "\n"
 						}
 						require.NoError(b, os.WriteFile(file, []byte(text), 0o600))
 

@@ -424,7 +424,7 @@ func TestSyncKillResumes(t *testing.T) {
 			// lead: about 51k rows, 11 pages of 5000; a checkpoint after
 			// every batch (20,000 rows, 4 pages)
 			x := newE2E(t, driver, dvsim.Options{Seed: 31, Scale: 50_000, Faults: dvsim.Faults{Latency: 50 * time.Millisecond}})
-			x.appendConfig("sync:\n  checkpoint_every: 1ms\n")
+			x.appendConfig("sync:\n  checkpoint_every: 1ms\n  parallel_ranges: 1\n")
 			total := int64(len(x.sim.Records("lead")))
 			require.Greater(t, total, int64(40_000))
 

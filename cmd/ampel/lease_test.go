@@ -22,8 +22,10 @@ func TestRunTwoReplicas(t *testing.T) {
 	// lead: ~4000 rows in pages of 50, 40 ms each: a run takes about 3 s
 	x := newE2E(t, "clickhouse", dvsim.Options{Seed: 29, Scale: 4000, Faults: dvsim.Faults{Latency: 40 * time.Millisecond}})
 	const lease = 3 * time.Second
+	// parallel_ranges 1: the load is one read, long enough to be killed in
 	x.appendConfig(`sync:
   page_size: 50
+  parallel_ranges: 1
 schedules:
   - name: leads
     cron: "@every 1s"

@@ -34,7 +34,7 @@ func TestSyncRestoredEnvironmentKilled(t *testing.T) {
 			// lead: about 51k rows, 11 pages of 5000; a checkpoint after
 			// every batch (20,000 rows, 4 pages)
 			x := newE2E(t, driver, dvsim.Options{Seed: 37, Scale: 50_000, Faults: dvsim.Faults{Latency: 30 * time.Millisecond}})
-			x.appendConfig("sync:\n  checkpoint_every: 1ms\n")
+			x.appendConfig("sync:\n  checkpoint_every: 1ms\n  parallel_ranges: 1\n")
 			x.ampel("sync", "--tables", "lead")
 			snap := x.simPost("/_sim/snapshot")["snapshot"]
 			x.sim.Mutate(200, 3000, 200)

@@ -334,8 +334,10 @@ func TestRunSIGTERM(t *testing.T) {
 		t.Run(driver, func(t *testing.T) {
 			// lead: ~2000 rows in pages of 50, 40 ms each: about 2 s to read
 			x := newE2E(t, driver, dvsim.Options{Seed: 23, Scale: 2000, Faults: dvsim.Faults{Latency: 40 * time.Millisecond}})
+			// parallel_ranges 1: the load is one read, stopped part way
 			x.appendConfig(`sync:
   page_size: 50
+  parallel_ranges: 1
 schedules:
   - name: leads
     cron: "@every 1s"

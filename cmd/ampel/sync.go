@@ -62,6 +62,7 @@ func newRunner(cfg *config.Config, s warehouse.Store, envs []config.Environment,
 	rc := connector.RunnerConfig{
 		Store:           s,
 		ParallelTables:  cfg.Sync.ParallelTables,
+		ParallelRanges:  cfg.Sync.ParallelRanges,
 		Overlap:         cfg.Sync.Overlap.D(),
 		CheckpointEvery: cfg.Sync.CheckpointEvery.D(),
 		Reconcile: connector.ReconcilePolicy{

@@ -40,6 +40,9 @@ type Query struct {
 	NextLink string
 	// PageSize overrides Config.PageSize (odata.maxpagesize).
 	PageSize int
+	// Top is $top: at most that many rows, in one page; 0 leaves it out.
+	// Dataverse refuses it with TrackChanges.
+	Top int
 }
 
 // Page is one page of a read.
@@ -211,11 +214,11 @@ func (c *Client) queryURL(q Query) (string, error) {
 	if q.EntitySet == "" || strings.ContainsAny(q.EntitySet, "/?#()' ") {
 		return "", fmt.Errorf("dataverse: entity set name %q is not valid", q.EntitySet)
 	}
-	if q.TrackChanges && (q.Filter != "" || q.OrderBy != "") {
-		return "", fmt.Errorf("dataverse: %s: $filter and $orderby cannot be combined with change tracking", q.EntitySet)
+	if q.TrackChanges && (q.Filter != "" || q.OrderBy != "" || q.Top > 0) {
+		return "", fmt.Errorf("dataverse: %s: $filter, $orderby and $top cannot be combined with change tracking", q.EntitySet)
 	}
 	u := c.base + q.EntitySet
-	if opts := (odata.Query{Select: q.Select, Filter: q.Filter, OrderBy: q.OrderBy}).Encode(); opts != "" {
+	if opts := (odata.Query{Select: q.Select, Filter: q.Filter, OrderBy: q.OrderBy, Top: q.Top}).Encode(); opts != "" {
 		u += "?" + opts
 	}
 	return u, nil

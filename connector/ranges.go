@@ -1,0 +1,522 @@
+package connector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ampel/ampel/connector/dataverse"
+	"github.com/ampel/ampel/warehouse"
+)
+
+// A ranged load reads a large table's first load in several createdon
+// ranges at once. Dataverse pages one read one page (5000 rows) per round
+// trip, and allows $filter only without change tracking, while the delta
+// link comes only at the end of one complete tracked read. So a ranged
+// load reads two things at the same time:
+//
+//   - the tracked read ("the walk"): Prefer: odata.track-changes with the
+//     table's columns, whose pages are not written; it exists for the delta
+//     link its last page carries, whose token is from the walk's start;
+//   - the rows, in N ranges of createdon without tracking ($filter
+//     createdon ge a and createdon lt b; the first range is open below, the
+//     last open above, and one more holds rows without createdon, so the
+//     ranges cover every row whatever the bounds read first said), each
+//     read by its own reader and batch writer, whose batches together hold
+//     about what one read's do. The ranges of all tables of a run read at
+//     once are at most sync.parallel_ranges, so that memory does not grow
+//     with the tables loading in ranges either.
+//
+// The walk's first page is answered before any range reads a row: every
+// change after a range read a row is after the walk's start, so the delta
+// link covers it. Then the walk pauses, so that its pages do not compete
+// with the ranges' at the source. The table's load is done when the ranges
+// are; the walk does not gate it. It goes on from its saved nextLink in
+// the following syncs (mode "tracking"), which keep the table current
+// meanwhile by the modifiedon watermark (from before the walk began, minus
+// the overlap) and find its deletes by key reconciliation (reconcile.go,
+// on its schedule: every sync under a million keys, so the sync after the
+// load sees the deletes made during it; at or above, daily, or when the
+// walk ends). The key reconciliation reads the keys in the same ranges,
+// and runs beside the increment; the walk goes on while both run.
+// When the walk ends, its delta link is saved and the table syncs by delta
+// from then on; the changes the delta replays that were already applied
+// are harmless (ReplacingMergeTree by _version). A walk whose saved link
+// is refused starts over; since its new delta link starts later, the keys
+// are reconciled in the same sync, which finds what was deleted before.
+//
+// Exactly once: the ranged load writes in a new generation like every
+// full load (load.go), saved before its first row. A row present at the
+// start is in exactly one range (createdon does not change); one created
+// or changed during the load is read by its range or not, and is in the
+// watermark's next increment and in the walk's delta; one deleted during
+// the load is found by the next key reconciliation and by the delta. Each
+// range saves checkpoints like a single read (the link of its next page,
+// once every row before it is stored; sync_ranges, with the range's filter
+// and whether it is done), and the state saves the walk's link and the
+// load's start. A kill at any point followed by a rerun: before the ranges
+// were saved, the state says "full load under way, no checkpoint", and the
+// rerun loads again in a newer generation whose rows outrank the killed
+// load's (what it does not see is tombstoned by generation); after, the
+// rerun goes on with the ranges not done, each from its checkpoint, in the
+// same generation, with the same walk link and start; a row read again
+// carries its version, and the newest one wins. A kill in the tracking
+// phase leaves the last
+// saved walk link and watermark, read again by the rerun.
+//
+// Why the walk reads every column rather than the keys only: a delta link
+// keeps its $select (a key-only link would return changed keys whose rows
+// need more requests on every delta), and the link is opaque.
+
+// DefaultParallelRanges is the default cap of sync.parallel_ranges, the
+// ranges of a ranged load (Options.ParallelRanges).
+const DefaultParallelRanges = 8
+
+// minRangePages: a range is worth its own reader from this many pages.
+const minRangePages = 1
+
+// rangeCount is the number of ranges a first load of total rows reads at
+// once; 1 keeps the one tracked read.
+func (ts *tableSync) rangeCount(total int64, sel []string) int {
+	if ts.single || ts.opts.ParallelRanges <= 1 || total <= 0 || !slices.Contains(sel, "createdon") || !slices.Contains(sel, "modifiedon") {
+		return 1
+	}
+	n := total / int64(ts.opts.Client.PageSize()*minRangePages)
+	return int(max(1, min(n, int64(ts.opts.ParallelRanges))))
+}
+
+// ranged loads a change-tracked table in n createdon ranges at once while
+// the walk begins; see above.
+func (ts *tableSync) ranged(ctx context.Context, mode string, sel []string, total int64, n int) error {
+	ts.res.Mode = mode
+	ts.opts.Progress.TableStarted(ts.opts.Environment, ts.entity.LogicalName, mode, total)
+	if _, err := ts.newGeneration(ctx, mode, sel); err != nil {
+		return err
+	}
+	began := time.Now().UTC()
+	// the walk's first page and the createdon bounds at once; the walk
+	// then waits for the following syncs, so that its pages do not compete
+	// with the ranges' at the source
+	w := ts.startWalk(ctx, dataverse.Query{EntitySet: ts.entity.EntitySetName, Select: sel, TrackChanges: true})
+	defer func() { w.cancel() }()
+	lo, hi, err := ts.createdBounds(ctx)
+	if err := errors.Join(err, w.first(ctx)); err != nil {
+		return err
+	}
+	link, walkNext, werr := w.stop()
+	if werr != nil && walkNext == "" {
+		return werr
+	}
+	if link != "" || walkNext == "" {
+		// one page after all (the count is a snapshot Dataverse updates
+		// now and then): the one read, in a newer generation
+		ts.single = true
+		return ts.full(ctx, mode, sel, nil)
+	}
+	filters := rangeFilters(lo, hi, n)
+	ranges := make([]loadRange, len(filters))
+	for i, f := range filters {
+		ranges[i] = loadRange{no: uint16(i), filter: f}
+	}
+	// the ranges first, then the state that says where they are: a rerun
+	// that finds the state finds the ranges
+	if err := ts.saveRanges(ctx, ranges...); err != nil {
+		return err
+	}
+	if err := ts.states.save(ctx, ts.entity.LogicalName, state{Mode: mode, Columns: sel, Generation: ts.gen, Watermark: began, NextLink: walkNext}); err != nil {
+		return err
+	}
+	ts.res.Note = fmt.Sprintf("loaded in %d createdon ranges at once", len(filters)-1)
+	return ts.readRanges(ctx, ranges, sel, began, walkNext)
+}
+
+// resumeRanged goes on with a ranged load a crash or a stop interrupted:
+// in its generation, the walk from its saved link (while the source takes
+// it: the walk's start is what makes the load exactly-once), each range
+// not done from its checkpoint. A refused walk link loads the table again.
+func (ts *tableSync) resumeRanged(ctx context.Context, st state, sel []string, ranges []loadRange) error {
+	ts.res.Mode = st.Mode
+	ts.opts.Progress.TableStarted(ts.opts.Environment, ts.entity.LogicalName, st.Mode, ts.estimate(ctx))
+	left := 0
+	for _, r := range ranges {
+		if !r.done {
+			left++
+		}
+	}
+	ts.res.Note = fmt.Sprintf("went on with the load interrupted before, in ranges (%d of %d ranges left)", left, len(ranges))
+	return ts.readRanges(ctx, ranges, sel, st.Watermark, st.NextLink)
+}
+
+// readRanges reads the ranges not done at once, each from its checkpoint;
+// then tombstones what the load did not see and saves the state: the
+// table is current from began on, and the walk goes on at walkNext.
+func (ts *tableSync) readRanges(ctx context.Context, ranges []loadRange, sel []string, began time.Time, walkNext string) error {
+	subs := make([]*TableResult, len(ranges))
+	errs := make([]error, len(ranges))
+	maxes := make([]uint64, len(ranges))
+	var wg sync.WaitGroup
+	for i, rg := range ranges {
+		if rg.done {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// ranges of every table in the run share ParallelRanges slots:
+			// each holds its pages and batches, and several tables loading
+			// in ranges at once must not multiply the memory
+			select {
+			case ts.shared.ranges <- struct{}{}:
+			case <-ctx.Done():
+				errs[i] = ctx.Err()
+				return
+			}
+			defer func() { <-ts.shared.ranges }()
+			sub := *ts
+			sub.res = &TableResult{}
+			// the ranges' batches together hold about as many rows as one
+			// read's: memory does not grow with the ranges
+			o := *ts.opts
+			o.BatchRows = max(ts.opts.BatchRows/len(ranges), ts.opts.Client.PageSize())
+			sub.opts = &o
+			defer func() { subs[i], maxes[i] = sub.res, sub.sourceMax }()
+			checkpoint := func(ctx context.Context, next string) error {
+				rg.next = next
+				return ts.saveRanges(ctx, rg)
+			}
+			q := dataverse.Query{EntitySet: ts.entity.EntitySetName, Select: sel, Filter: rg.filter, NextLink: rg.next}
+			r := ts.opts.Client.Read(ctx, q)
+			_, _, err := sub.copyPages(ctx, r, checkpoint)
+			r.Close()
+			if errors.Is(err, dataverse.ErrLinkRefused) {
+				// the range's saved link: read the range again from its start
+				q.NextLink = ""
+				r = ts.opts.Client.Read(ctx, q)
+				_, _, err = sub.copyPages(ctx, r, checkpoint)
+				r.Close()
+			}
+			if err == nil {
+				rg.done, rg.next = true, ""
+				err = ts.saveRanges(context.WithoutCancel(ctx), rg)
+			}
+			errs[i] = err
+		}()
+	}
+	wg.Wait()
+	for i := range subs {
+		if subs[i] != nil {
+			ts.res.Upserted += subs[i].Upserted
+			ts.res.Pages += subs[i].Pages
+			ts.sourceMax = max(ts.sourceMax, maxes[i])
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	// rows of older generations the load did not see are gone from the
+	// source (none on a first load: the count says so cheaply)
+	if err := ts.reconcile(ctx); err != nil {
+		return err
+	}
+	ts.res.Note += "; the tracked read for the delta link goes on in the next syncs"
+	return ts.states.save(ctx, ts.entity.LogicalName, state{Mode: ModeTracking, Watermark: began, NextLink: walkNext, Columns: sel, Generation: ts.gen})
+}
+
+// loadRange is one range of a ranged load and where it stands.
+type loadRange struct {
+	no     uint16
+	filter string
+	next   string
+	done   bool
+}
+
+// saveRanges records where ranges of the load in ts.gen stand
+// (sql/schema/0013_sync_ranges.sql).
+func (ts *tableSync) saveRanges(ctx context.Context, ranges ...loadRange) error {
+	now := time.Now().UTC()
+	rows := make([][]any, len(ranges))
+	for i, r := range ranges {
+		var done uint8
+		if r.done {
+			done = 1
+		}
+		rows[i] = []any{ts.opts.Environment, ts.entity.LogicalName, ts.gen, r.no, r.filter, r.next, done, now, uint64(now.UnixNano())}
+	}
+	err := warehouse.InsertRows(ctx, ts.opts.Store, "sync_ranges", []string{"environment", "table_name", "generation", "range_no", "filter", "next_link", "done", "updated_at", "seq"}, rows)
+	if err != nil {
+		return fmt.Errorf("save the ranges of %s: %w", ts.entity.LogicalName, err)
+	}
+	return nil
+}
+
+// savedRanges reads the ranges of the load in ts.gen.
+func (ts *tableSync) savedRanges(ctx context.Context) ([]loadRange, error) {
+	rows, err := ts.opts.Store.Query(ctx, "SELECT range_no, filter, next_link, done FROM sync_ranges FINAL WHERE environment = ? AND table_name = ? AND generation = ? ORDER BY range_no",
+		ts.opts.Environment, ts.entity.LogicalName, ts.gen)
+	if err != nil {
+		return nil, fmt.Errorf("read the ranges of %s: %w", ts.entity.LogicalName, err)
+	}
+	defer rows.Close()
+	var out []loadRange
+	for rows.Next() {
+		var r loadRange
+		var done uint8
+		if err := rows.Scan(&r.no, &r.filter, &r.next, &done); err != nil {
+			return nil, fmt.Errorf("read the ranges of %s: %w", ts.entity.LogicalName, err)
+		}
+		r.done = done == 1
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read the ranges of %s: %w", ts.entity.LogicalName, err)
+	}
+	return out, nil
+}
+
+// tracking syncs a table whose ranged load is done while its walk is not:
+// the walk goes on from the saved link during a modifiedon increment and,
+// when due, a key reconciliation; once it ends, its delta link is saved.
+// A saved link the source refuses starts the walk over; its new delta
+// link starts now, so the keys are reconciled once its first page is
+// answered, which finds what was deleted before.
+func (ts *tableSync) tracking(ctx context.Context, st state, sel []string) error {
+	ts.res.Mode = ModeTracking
+	ts.gen = st.Generation
+	ts.opts.Progress.TableStarted(ts.opts.Environment, ts.entity.LogicalName, ModeTracking, -1)
+	q := dataverse.Query{EntitySet: ts.entity.EntitySetName, Select: sel, TrackChanges: true}
+	resumed := q
+	resumed.NextLink = st.NextLink
+	w := ts.startWalk(ctx, resumed)
+	defer func() { w.cancel() }()
+	// the increment and the key reconciliation at once: the
+	// reconciliation leaves alone the rows written after its key read
+	// began (reconcile.go), the increment's among them
+	rq := dataverse.WatermarkQuery(ts.entity.EntitySetName, ts.entity.PrimaryIDAttribute, sel, st.Watermark.Add(-ts.opts.Overlap))
+	inc := *ts
+	inc.res = &TableResult{}
+	var newest time.Time
+	var incErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r := ts.opts.Client.Read(ctx, rq)
+		defer r.Close()
+		_, newest, incErr = inc.copyPages(ctx, r, nil)
+	}()
+	recErr := ts.maybeReconcileKeys(ctx)
+	<-done
+	ts.res.Upserted += inc.res.Upserted
+	ts.res.Pages += inc.res.Pages
+	if err := errors.Join(incErr, recErr); err != nil {
+		return err
+	}
+	note := trackingNote(ts.res.Note)
+	link, next, werr := w.stop()
+	pages := w.pages
+	restarted := false
+	if errors.Is(werr, dataverse.ErrLinkRefused) {
+		ts.log.Warn("the tracked read cannot go on from its saved link; it starts over", "error", werr)
+		w = ts.startWalk(ctx, q)
+		if err := w.first(ctx); err != nil {
+			return err
+		}
+		if err := ts.reconcileKeys(ctx); err != nil {
+			return err
+		}
+		note = trackingNote(ts.res.Note)
+		restarted = true
+		link, next, werr = w.stop()
+		pages = w.pages
+	}
+	switch {
+	case link != "":
+		ts.link = link
+		ts.res.Note = note + "; the tracked read for the delta link is done: delta syncs from the next run"
+		return ts.states.save(ctx, ts.entity.LogicalName, state{Mode: ModeDelta, DeltaLink: link, Columns: sel, Generation: ts.gen})
+	case werr != nil && pages == 0:
+		return werr
+	case pages == 0:
+		next = st.NextLink // stopped before its first page came
+	}
+	if restarted {
+		note += "; the tracked read for the delta link started over (its saved link was refused)"
+	}
+	ts.res.Note = note + fmt.Sprintf("; the tracked read for the delta link goes on (%d pages read in this sync)", pages)
+	mark := newest
+	if mark.Before(st.Watermark) {
+		mark = st.Watermark
+	}
+	return ts.states.save(ctx, ts.entity.LogicalName, state{Mode: ModeTracking, Watermark: mark, NextLink: next, Columns: sel, Generation: ts.gen})
+}
+
+// trackingNote turns the key reconciliation's note into one for a table
+// in the tracking phase.
+func trackingNote(reconciled string) string {
+	const head = "loaded in ranges; until its tracked read ends, changes are read by modifiedon"
+	if after, ok := strings.CutPrefix(reconciled, untrackedNote+": "); ok {
+		return head + "; " + after
+	}
+	return head
+}
+
+// createdBounds reads the oldest and newest createdon of the table (two
+// requests with $top=1, at once).
+func (ts *tableSync) createdBounds(ctx context.Context) (lo, hi time.Time, err error) {
+	var errLo, errHi error
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); lo, errLo = ts.createdEnd(ctx, "asc") }()
+	go func() { defer wg.Done(); hi, errHi = ts.createdEnd(ctx, "desc") }()
+	wg.Wait()
+	if err := errors.Join(errLo, errHi); err != nil {
+		return lo, hi, fmt.Errorf("read the createdon range of %s: %w", ts.entity.EntitySetName, err)
+	}
+	return lo, hi, nil
+}
+
+func (ts *tableSync) createdEnd(ctx context.Context, dir string) (time.Time, error) {
+	pk := ts.entity.PrimaryIDAttribute
+	r := ts.opts.Client.Read(ctx, dataverse.Query{EntitySet: ts.entity.EntitySetName, Select: []string{pk, "createdon"},
+		OrderBy: "createdon " + dir + "," + pk + " " + dir, Top: 1})
+	defer r.Close()
+	var at time.Time
+	for {
+		page, err := r.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			return at, nil
+		}
+		if err != nil {
+			return at, err
+		}
+		for i := range page.Records {
+			if f := page.Records[i].Field("createdon"); f != nil && f.Value.Kind == dataverse.KindString {
+				if t, err := dataverse.ParseTime(f.Value.Text); err == nil {
+					at = t
+				}
+			}
+		}
+		page.Release()
+	}
+}
+
+// rangeFilters splits [lo, hi] into n createdon ranges of equal length,
+// whole seconds; the first is open below and the last open above, and one
+// more range holds the rows without createdon (Dataverse sets it on every
+// row; one request makes sure), so that together they hold every row.
+// Fewer than n when the span has fewer seconds; [""] (the whole table)
+// for one.
+func rangeFilters(lo, hi time.Time, n int) []string {
+	lo, hi = lo.UTC().Truncate(time.Second), hi.UTC().Truncate(time.Second)
+	span := hi.Sub(lo)
+	if n < 1 || span < time.Duration(n)*time.Second {
+		n = max(1, int(span/time.Second))
+	}
+	if n == 1 {
+		return []string{""}
+	}
+	lit := func(t time.Time) string { return t.Format("2006-01-02T15:04:05Z") }
+	bounds := make([]time.Time, n-1)
+	for i := range bounds {
+		bounds[i] = lo.Add((span * time.Duration(i+1) / time.Duration(n)).Truncate(time.Second))
+	}
+	out := make([]string, 0, n)
+	out = append(out, "createdon lt "+lit(bounds[0]))
+	for i := 1; i < len(bounds); i++ {
+		out = append(out, "createdon ge "+lit(bounds[i-1])+" and createdon lt "+lit(bounds[i]))
+	}
+	return append(out, "createdon ge "+lit(bounds[len(bounds)-1]), "createdon eq null")
+}
+
+// walk is a tracked read in the background whose pages are only counted:
+// it is there for the delta link of its last page.
+type walk struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+	firstc chan struct{} // closed at the first page, or when the walk ends
+
+	mu         sync.Mutex
+	next, link string
+	pages      int
+	err        error
+}
+
+func (ts *tableSync) startWalk(ctx context.Context, q dataverse.Query) *walk {
+	ctx, cancel := context.WithCancel(ctx)
+	w := &walk{cancel: cancel, done: make(chan struct{}), firstc: make(chan struct{})}
+	r := ts.opts.Client.Read(ctx, q)
+	go func() {
+		defer close(w.done)
+		defer r.Close()
+		var once sync.Once
+		first := func() { once.Do(func() { close(w.firstc) }) }
+		defer first()
+		for {
+			page, err := r.Next(ctx)
+			if errors.Is(err, io.EOF) {
+				return
+			}
+			if err != nil {
+				w.mu.Lock()
+				if ctx.Err() == nil {
+					w.err = err
+				}
+				w.mu.Unlock()
+				return
+			}
+			w.mu.Lock()
+			w.pages++
+			w.next = page.NextLink
+			if page.DeltaLink != "" {
+				w.link = page.DeltaLink
+			}
+			w.mu.Unlock()
+			page.Release()
+			first()
+		}
+	}()
+	return w
+}
+
+// progress is where the walk stands now.
+func (w *walk) progress() (link, next string, pages int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.link, w.next, w.pages
+}
+
+// first waits for the walk's first page; an error if it has none.
+func (w *walk) first(ctx context.Context) error {
+	select {
+	case <-w.firstc:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.pages == 0 {
+		if w.err != nil {
+			return fmt.Errorf("tracked read: %w", w.err)
+		}
+		return errors.New("the tracked read ended without a page")
+	}
+	return nil
+}
+
+// stop ends the walk and returns its delta link if it reached the end,
+// else the link of the page after the last one read; err is why it ended
+// early, if it failed.
+func (w *walk) stop() (link, next string, err error) {
+	w.cancel()
+	<-w.done
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err != nil {
+		err = fmt.Errorf("tracked read: %w", w.err)
+	}
+	return w.link, w.next, err
+}

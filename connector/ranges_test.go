@@ -1,0 +1,160 @@
+package connector_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/ampel/ampel/connector"
+	"github.com/ampel/ampel/connector/dataverse"
+	"github.com/ampel/ampel/connector/dvsim"
+	"github.com/ampel/ampel/warehouse/warehousetest"
+)
+
+// mutateDuring is a Progress that changes the source (creates, updates
+// and deletes) once, when the first rows of table are in the warehouse:
+// while the load runs.
+type mutateDuring struct {
+	table string
+	once  sync.Once
+	do    func()
+}
+
+func (m *mutateDuring) TableStarted(string, string, string, int64) {}
+func (m *mutateDuring) TableDone(connector.TableResult)            {}
+func (m *mutateDuring) Rows(_, table string, _ int) {
+	if table == m.table {
+		m.once.Do(m.do)
+	}
+}
+
+// holdWalk holds the pages of tracked reads after the first while held
+// is set, until the request is canceled: a tracked read for the delta
+// link then never ends before the load does, whatever the machine's speed.
+type holdWalk struct {
+	base http.RoundTripper
+	held atomic.Bool
+}
+
+func (h *holdWalk) RoundTrip(req *http.Request) (*http.Response, error) {
+	q, _ := url.QueryUnescape(req.URL.RawQuery)
+	if h.held.Load() && strings.Contains(req.Header.Get("Prefer"), "odata.track-changes") &&
+		!strings.Contains(q, "$deltatoken") && strings.Contains(q, "$skiptoken") {
+		<-req.Context().Done()
+		return nil, req.Context().Err()
+	}
+	return h.base.RoundTrip(req)
+}
+
+// TestSyncRangedLoad: a large table's first load reads createdon ranges at
+// once, each row once; the tracked read for the delta link goes on in the
+// following syncs, which keep the view equal to the source meanwhile
+// (changes made during the load included, deletes too); when the tracked
+// read ends the table syncs by delta. A refused tracked-read link starts
+// the read over and reconciles the keys. A stopped ranged load goes on
+// with its ranges not done. On both engines.
+func TestSyncRangedLoad(t *testing.T) {
+	for _, cfg := range warehousetest.All(t) {
+		t.Run(cfg.Driver, func(t *testing.T) {
+			st := openMigrated(t, cfg)
+			sim, err := dvsim.Start(dvsim.Options{Seed: 67, Scale: 1500})
+			require.NoError(t, err)
+			t.Cleanup(func() { sim.Close() })
+			hold := &holdWalk{base: sim.Client().Transport}
+			hold.held.Store(true)
+			client, err := dataverse.New(context.Background(), dataverse.Config{URL: sim.URL(), Authority: sim.Authority(), TenantID: sim.TenantID(),
+				ClientID: sim.ClientID(), ClientSecret: sim.ClientSecret(), HTTPClient: &http.Client{Transport: hold}, PageSize: 50})
+			require.NoError(t, err)
+			tables := []connector.Table{{Name: "lead"}}
+			sync := func(progress connector.Progress, full bool) connector.TableResult {
+				res, err := connector.Sync(context.Background(), connector.Options{Store: st, Client: client, Environment: "prod", Tables: tables,
+					RunID: "t", BatchRows: 100, ParallelRanges: 4, Progress: progress, Full: full})
+				require.NoError(t, err)
+				require.Len(t, res, 1)
+				return res[0]
+			}
+			truth := func() map[string]uint64 { return simVersions(t, sim, "lead", "leadid") }
+			total := len(sim.Records("lead"))
+			require.Greater(t, total, 4*2*50, "enough rows for 4 ranges of two pages")
+
+			// an unchanged source: every row read once
+			first := sync(nil, false)
+			require.Equal(t, connector.StatusOK, first.Status)
+			require.Equal(t, "full", first.Mode)
+			require.Contains(t, first.Note, "loaded in 4 createdon ranges at once")
+			require.Contains(t, first.Note, "goes on in the next syncs")
+			require.Equal(t, total, int(first.Upserted), "each row read once")
+			require.Equal(t, truth(), viewVersions(t, st, "lead", "leadid", "prod"), "after the ranged load")
+
+			// a reload with creates, updates and deletes during it
+			reload := sync(&mutateDuring{table: "lead", do: func() { sim.Mutate(40, 200, 40) }}, true)
+			require.Contains(t, reload.Note, "createdon ranges")
+			next := sync(nil, false)
+			require.Equal(t, "tracking", next.Mode)
+			require.Contains(t, next.Note, "changes are read by modifiedon")
+			require.Contains(t, next.Note, "deleted)")
+			require.Equal(t, truth(), viewVersions(t, st, "lead", "leadid", "prod"), "the sync after a ranged load with changes during it")
+			requireViewEqual(t, st, sim, "lead", "leadid", "prod", "the sync after a ranged load")
+
+			require.Contains(t, next.Note, "goes on (0 pages read in this sync)")
+
+			// changes while the tracked read goes on, until it ends
+			hold.held.Store(false)
+			done := false
+			for i := 0; i < 60 && !done; i++ {
+				sim.Mutate(2, 10, 2)
+				res := sync(nil, false)
+				require.Equal(t, "tracking", res.Mode)
+				require.Equal(t, truth(), viewVersions(t, st, "lead", "leadid", "prod"), "tracking sync %d", i)
+				done = strings.Contains(res.Note, "delta syncs from the next run")
+			}
+			require.True(t, done, "the tracked read ended")
+			sim.Mutate(5, 20, 5)
+			delta := sync(nil, false)
+			require.Equal(t, "delta", delta.Mode)
+			require.Equal(t, truth(), viewVersions(t, st, "lead", "leadid", "prod"), "the first delta")
+			requireViewEqual(t, st, sim, "lead", "leadid", "prod", "the first delta")
+
+			// a tracked-read link the source refuses: it starts over, and
+			// the keys are read for the deletes its new link cannot show
+			hold.held.Store(true)
+			sync(nil, true)
+			hold.held.Store(false)
+			sim.Mutate(0, 10, 10)
+			require.NoError(t, st.Exec(context.Background(),
+				"INSERT INTO sync_state (environment, table_name, mode, delta_link, watermark, columns, next_link, seen_table, generation, updated_at, seq) "+
+					"SELECT environment, table_name, mode, delta_link, watermark, columns, replaceRegexpOne(next_link, 'skiptoken=.*', 'skiptoken=garbage'), seen_table, generation, updated_at, seq + 1 "+
+					"FROM sync_state FINAL WHERE environment = 'prod' AND table_name = 'lead'"))
+			again := sync(nil, false)
+			require.Equal(t, "tracking", again.Mode)
+			require.Contains(t, again.Note, "started over")
+			require.Contains(t, again.Note, "deleted)")
+			require.Equal(t, truth(), viewVersions(t, st, "lead", "leadid", "prod"), "after a refused tracked-read link")
+
+			// a ranged reload stopped part way (as SIGTERM stops it) and
+			// changes meanwhile: the next sync goes on with the ranges not
+			// done, each from its checkpoint, and the one after it brings
+			// the changes
+			sctx, cancel := context.WithCancel(context.Background())
+			stopped, err := connector.Sync(sctx, connector.Options{Store: st, Client: client, Environment: "prod", Tables: tables,
+				RunID: "t", BatchRows: 100, ParallelRanges: 4, Full: true, Progress: &mutateDuring{table: "lead", do: cancel}})
+			cancel()
+			require.ErrorIs(t, err, context.Canceled)
+			require.Equal(t, connector.StatusCanceled, stopped[0].Status)
+			sim.Mutate(10, 30, 10)
+			rest := sync(nil, false)
+			require.Equal(t, "full", rest.Mode)
+			require.Contains(t, rest.Note, "went on with the load interrupted before, in ranges")
+			require.Less(t, int(rest.Upserted), len(sim.Records("lead")), "the ranges did not read everything again")
+			sync(nil, false)
+			require.Equal(t, truth(), viewVersions(t, st, "lead", "leadid", "prod"), "after a stopped ranged load went on")
+			requireViewEqual(t, st, sim, "lead", "leadid", "prod", "after a stopped ranged load went on")
+		})
+	}
+}
