@@ -23,8 +23,7 @@ import (
 // warehouse.cluster set.
 func clusterStore(t *testing.T, c *clustertest.Handle, node, db string) warehouse.Store {
 	t.Helper()
-	cfg := c.Config(node, db)
-	cfg.Cluster = c.Name
+	cfg := c.ClusterConfig(node, db)
 	return warehousetest.Open(t, cfg)
 }
 

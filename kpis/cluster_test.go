@@ -20,13 +20,11 @@ import (
 // Node C then reads every result: kpi_results is replicated.
 func TestClusterCatalogMatchesTruth(t *testing.T) {
 	c := clustertest.Cluster(t)
-	cfg := c.Config("A", warehousetest.UniqueName(t))
-	cfg.Cluster = c.Name
+	cfg := c.ClusterConfig("A", warehousetest.UniqueName(t))
 	_, results := catalogMatchesTruth(t, cfg, time.UTC, dvsim.Options{Seed: 12, Scale: 600})
 
 	// replication is asynchronous: C fetches the parts A wrote
-	cfgC := c.Config("C", cfg.Database)
-	cfgC.Cluster = c.Name
+	cfgC := c.ClusterConfig("C", cfg.Database)
 	onC := warehousetest.Open(t, cfgC)
 	deadline := time.Now().Add(time.Minute)
 	for n := warehousetest.QueryOne(t, onC, "SELECT count() FROM kpi_results"); n != uint64(results); n = warehousetest.QueryOne(t, onC, "SELECT count() FROM kpi_results") {

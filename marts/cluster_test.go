@@ -11,10 +11,7 @@ import (
 // clusterConfig is a fresh database on node A of the test cluster with
 // warehouse.cluster set.
 func clusterConfig(t *testing.T) warehouse.Config {
-	c := clustertest.Cluster(t)
-	cfg := c.Config("A", warehousetest.UniqueName(t))
-	cfg.Cluster = c.Name
-	return cfg
+	return clustertest.Cluster(t).ClusterConfig("A", warehousetest.UniqueName(t))
 }
 
 // TestClusterMartsMatchSource is TestMartsMatchSource on the test cluster:

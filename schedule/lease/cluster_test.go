@@ -13,10 +13,7 @@ import (
 // node. The claimers all talk to A, as README "Running on a cluster" asks
 // of ampel run replicas.
 func clusterConfig(t *testing.T) warehouse.Config {
-	c := clustertest.Cluster(t)
-	cfg := c.Config("A", warehousetest.UniqueName(t))
-	cfg.Cluster = c.Name
-	return cfg
+	return clustertest.Cluster(t).ClusterConfig("A", warehousetest.UniqueName(t))
 }
 
 // TestClusterRace is TestRace on the test cluster.

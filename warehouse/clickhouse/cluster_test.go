@@ -27,14 +27,12 @@ func TestClusterOpen(t *testing.T) {
 	require.Contains(t, err.Error(), c.Name)
 	require.NotContains(t, err.Error(), "\n")
 
-	spread := c.Config("A", db)
-	spread.Cluster = c.Name
+	spread := c.ClusterConfig("A", db)
 	spread.DSN += "?connection_open_strategy=round_robin"
 	_, err = warehouse.Open(ctx, spread)
 	require.ErrorContains(t, err, "remove connection_open_strategy from the DSN")
 
-	cfg := c.Config("A", db)
-	cfg.Cluster = c.Name
+	cfg := c.ClusterConfig("A", db)
 	st := warehousetest.Open(t, cfg)
 	require.Equal(t, c.Name, st.Dialect().Cluster)
 	require.True(t, st.Dialect().Clustered())

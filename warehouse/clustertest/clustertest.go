@@ -136,6 +136,14 @@ func (h *Handle) Config(node, database string) warehouse.Config {
 	return warehouse.Config{Driver: "clickhouse", DSN: h.DSN(node), Database: database, MaxConns: 4}
 }
 
+// ClusterConfig is Config with warehouse.cluster set to the cluster: how
+// Ampel talks to the cluster through node.
+func (h *Handle) ClusterConfig(node, database string) warehouse.Config {
+	cfg := h.Config(node, database)
+	cfg.Cluster = h.Name
+	return cfg
+}
+
 // Stop stops node and returns once it is down; a cleanup starts it again
 // when the test leaves it stopped. It fails tb when the node does not stop.
 func (h *Handle) Stop(tb testing.TB, node string) {

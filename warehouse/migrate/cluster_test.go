@@ -22,8 +22,7 @@ func clusterNodes(t *testing.T, db string) []warehouse.Config {
 	c := clustertest.Cluster(t)
 	var out []warehouse.Config
 	for _, n := range clustertest.Nodes {
-		cfg := c.Config(n, db)
-		cfg.Cluster = c.Name
+		cfg := c.ClusterConfig(n, db)
 		out = append(out, cfg)
 	}
 	return out
