@@ -177,7 +177,7 @@ func TestCommandLine(t *testing.T) {
 	require.NoError(t, os.WriteFile(bad, []byte("warehouse:\n  driver: embedded\n  max_conn: 3\n"), 0o600))
 	_, errOut, code = runAmpel(t, "migrate", "--config", bad)
 	require.Equal(t, 3, code)
-	require.Equal(t, fmt.Sprintf("ampel migrate: %s:3: warehouse.max_conn: unknown key; known keys here: driver, path, library, dsn, ca_file, database, max_conns, dial_timeout, query_timeout\n", bad), errOut)
+	require.Equal(t, fmt.Sprintf("ampel migrate: %s:3: warehouse.max_conn: unknown key; known keys here: driver, path, library, dsn, ca_file, database, cluster, max_conns, dial_timeout, query_timeout\n", bad), errOut)
 
 	// a warehouse that cannot be opened: exit 1 and one line on stderr
 	sqlFails := func(name, config string) string {
