@@ -83,9 +83,16 @@ func (c *Cockpit) results(ctx context.Context, run, kpi string) ([]result, error
 	if kpi != "" {
 		where, arg = "kpi_id = ?", kpi
 	}
+	return c.readResults(ctx, where, arg)
+}
+
+// readResults reads the kpi_results rows where says, ordered by KPI,
+// environment, dimensions, period and run, with their periods in their
+// run's zone (inRunZones).
+func (c *Cockpit) readResults(ctx context.Context, where string, args ...any) ([]result, error) {
 	var out []result
 	err := c.query(ctx, "SELECT "+resultColumns+" FROM kpi_results WHERE "+where+
-		" ORDER BY kpi_id, environment, dimensions, period_start, computed_at", []any{arg}, func(r warehouse.Rows) error {
+		" ORDER BY kpi_id, environment, dimensions, period_start, computed_at", args, func(r warehouse.Rows) error {
 		x, err := scanResult(r)
 		out = append(out, x)
 		return err

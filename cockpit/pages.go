@@ -3,8 +3,6 @@ package cockpit
 import (
 	"context"
 	"encoding/csv"
-	"fmt"
-	"github.com/ampel/ampel/warehouse"
 	"html/template"
 	"net/http"
 	"slices"
@@ -160,17 +158,7 @@ const historyRuns = 24
 
 // recentResults reads the results of the latest historyRuns KPI runs.
 func (c *Cockpit) recentResults(ctx context.Context) ([]result, error) {
-	var out []result
-	err := c.query(ctx, "SELECT "+resultColumns+" FROM kpi_results WHERE run_id IN (SELECT run_id FROM kpi_runs ORDER BY started_at DESC LIMIT "+
-		strconv.Itoa(historyRuns)+") ORDER BY kpi_id, environment, dimensions, period_start, computed_at", nil, func(r warehouse.Rows) error {
-		x, err := scanResult(r)
-		out = append(out, x)
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read kpi_results: %w", err)
-	}
-	return c.inRunZones(ctx, out)
+	return c.readResults(ctx, "run_id IN (SELECT run_id FROM kpi_runs ORDER BY started_at DESC LIMIT "+strconv.Itoa(historyRuns)+")")
 }
 
 // trend is the series a KPI's chart shows: the latest run's values per
