@@ -94,3 +94,43 @@ func TestReadOnlyServerLayer(t *testing.T) {
 	}
 	assert.Zero(t, connections.Load(), "no connection reached the listener")
 }
+
+// TestSendLeavesPoolUsable sends many small batches from several goroutines,
+// each followed at once by a query on the pooled connections. A batch's
+// context is cancelled when Send returns; clickhouse-go before v2.51.0 could
+// then still close the connection Send had put back in the pool, and the
+// next statement on it failed with "use of closed network connection" (seen
+// in CI as a failed CREATE TABLE during a sync).
+func TestSendLeavesPoolUsable(t *testing.T) {
+	st := warehousetest.Open(t, warehousetest.ClickHouse(t))
+	ctx := context.Background()
+	require.NoError(t, st.Exec(ctx, "CREATE TABLE s (a UInt32) ENGINE = Memory"))
+	const workers, rounds = 4, 300
+	errs := make(chan error, workers)
+	for w := range workers {
+		go func() {
+			errs <- func() error {
+				for i := range rounds {
+					b, err := st.PrepareInsert(ctx, "s", []string{"a"})
+					if err != nil {
+						return err
+					}
+					if err := b.Append(uint32(w*rounds + i)); err != nil {
+						return err
+					}
+					if err := b.Send(ctx); err != nil {
+						return err
+					}
+					if err := st.Exec(ctx, "CREATE TABLE IF NOT EXISTS s (a UInt32) ENGINE = Memory"); err != nil {
+						return err
+					}
+				}
+				return nil
+			}()
+		}()
+	}
+	for range workers {
+		require.NoError(t, <-errs)
+	}
+	require.EqualValues(t, workers*rounds, warehousetest.QueryOne(t, st, "SELECT count() FROM s"))
+}
