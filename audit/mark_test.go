@@ -2,6 +2,8 @@ package audit_test
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"testing"
 	"time"
 
@@ -92,16 +94,20 @@ func TestFindingMarks(t *testing.T) {
 			require.Equal(t, string(audit.MarkWillFix), currentMark(t, st, bad.ID), "the mark shows at once")
 
 			// the largest fuzzy group is marked not a duplicate as a group; one member of a pair
-			// as a finding
+			// as a finding. Both are chosen in the order of the group ids: several groups
+			// share the largest size, and picking one in map order marked, in some runs, the
+			// group the new member below joins
 			var g1, g2 string
-			for id, fs := range groups {
-				if g1 == "" || len(fs) > len(groups[g1]) {
+			ids := slices.Sorted(maps.Keys(groups))
+			for _, id := range ids {
+				if g1 == "" || len(groups[id]) > len(groups[g1]) {
 					g1 = id
 				}
 			}
-			for id, fs := range groups {
-				if id != g1 && len(fs) == 2 {
+			for _, id := range ids {
+				if id != g1 && len(groups[id]) == 2 {
 					g2 = id
+					break
 				}
 			}
 			require.NotEmpty(t, g2)
@@ -154,16 +160,10 @@ func TestFindingMarks(t *testing.T) {
 					require.NoError(t, err)
 				}
 			}
-			gone := map[string]bool{} // groups not open any more after next
-			for _, x := range next.Findings {
-				if x.Status != audit.StatusOpen && x.Group != "" {
-					gone[x.Group] = true
-				}
-			}
 			sim.Mutate(20, 0, 0)
 			syncTables(t, st, client, "lead", "activitypointer")
 			last := runAudit(t, st, sim, cat, rules...)
-			superseding, fromGone := 0, 0
+			superseding := 0
 			for _, x := range last.Findings {
 				if x.Status != audit.StatusOpen || x.RuleID != "fuzzy_lead" || x.Supersedes == "" {
 					continue
@@ -173,22 +173,12 @@ func TestFindingMarks(t *testing.T) {
 					// superseded in an earlier run (the marks above split some)
 					continue
 				}
-				if !marked[x.Supersedes] {
-					// a member came from a group that was no longer open (taken
-					// apart by the not-a-duplicate mark above): it succeeds a
-					// group that is gone and has no mark to carry
-					require.True(t, gone[x.Supersedes], "%s supersedes %s, a group of no earlier run", x.Group, x.Supersedes)
-					fromGone++
-					continue
-				}
 				superseding++
+				require.True(t, marked[x.Supersedes], "%s supersedes %s, not an open group marked after the run before", x.Group, x.Supersedes)
 				require.NotNil(t, x.Review, "the superseding group carries the mark")
 				require.Equal(t, audit.MarkReviewed, x.Review.Mark)
 			}
-			// which of the two a grown group succeeds varies between runs on the
-			// 18.16 server (about one run in three; cause not found yet); either
-			// way a group grew
-			require.Positive(t, superseding+fromGone, "a group gained a member")
+			require.Positive(t, superseding, "a group gained a member")
 		})
 	}
 }
