@@ -41,7 +41,9 @@ func readReviews(ctx context.Context, st warehouse.Store) ([]storedReview, error
 
 // applyReviews sets the Review of each finding (of one rule): the latest of the marks on
 // the finding, on its group, and on any group whose members are all in its group — a group
-// it supersedes with the records that mark covered unchanged.
+// it supersedes with the records that mark covered unchanged. Such a mark is its group's:
+// every finding of the group carries it, a new member's too. Marks of the same second go
+// to the finding's own, then its group's, then the superseded group with the lowest id.
 func (r *run) applyReviews(fs []*Finding) {
 	reviews := r.reviews
 	if len(reviews) == 0 {
@@ -60,9 +62,29 @@ func (r *run) applyReviews(fs []*Finding) {
 		}
 	}
 	members := map[string][]string{} // group id → its records (this run)
+	where := map[string]string{}     // group id → env|table|
 	for _, f := range fs {
 		if f.Group != "" {
 			members[f.Group] = append(members[f.Group], f.RecordID)
+			where[f.Group] = f.Environment + "|" + f.Table + "|"
+		}
+	}
+	// carried: per group of this run, the latest mark on a group it supersedes
+	carried := map[string]*storedReview{}
+	for g, recs := range members {
+		var best *storedReview
+		for _, rec := range recs {
+			for _, rv := range groupsByRecord[where[g]+rec] {
+				if rv.target == g || !subset(rv.members, recs) {
+					continue
+				}
+				if best == nil || rv.mark.At.After(best.mark.At) || rv.mark.At.Equal(best.mark.At) && rv.target < best.target {
+					best = rv
+				}
+			}
+		}
+		if best != nil {
+			carried[g] = best
 		}
 	}
 	for _, f := range fs {
@@ -76,11 +98,7 @@ func (r *run) applyReviews(fs []*Finding) {
 		take(byTarget["finding|"+f.ID])
 		if f.Group != "" {
 			take(byTarget["group|"+f.Group])
-			for _, r := range groupsByRecord[f.Environment+"|"+f.Table+"|"+f.RecordID] {
-				if r.target != f.Group && subset(r.members, members[f.Group]) {
-					take(r)
-				}
-			}
+			take(carried[f.Group])
 		}
 		f.Review = best
 	}
