@@ -17,10 +17,16 @@ type storedReview struct {
 	mark                     ReviewMark
 }
 
+// markOrder orders the marks of one target in dq_reviews, the latest last:
+// by reviewed_at, then within its second by reviewed_ns (0 in marks stored
+// before sql/schema/0016_review_order.sql), so that two marks of one second
+// do not leave the choice to the order rows are read in.
+const markOrder = "toUInt64(reviewed_at) * 1000000000 + reviewed_ns % 1000000000"
+
 // readReviews reads the latest mark of every target in dq_reviews.
 func readReviews(ctx context.Context, st warehouse.Store) ([]storedReview, error) {
-	rows, err := st.Query(ctx, `SELECT environment, table_name, target_kind, target_id, argMax(members, reviewed_at),
-			argMax(mark, reviewed_at), argMax(comment, reviewed_at), argMax(reviewer, reviewed_at), max(reviewed_at)
+	rows, err := st.Query(ctx, `SELECT environment, table_name, target_kind, target_id, argMax(members, `+markOrder+`),
+			argMax(mark, `+markOrder+`), argMax(comment, `+markOrder+`), argMax(reviewer, `+markOrder+`), max(reviewed_at)
 		FROM dq_reviews GROUP BY environment, table_name, target_kind, target_id`)
 	if err != nil {
 		return nil, fmt.Errorf("read reviews: %w", err)
@@ -133,6 +139,7 @@ func MarkFinding(ctx context.Context, st warehouse.Store, id string, mark Mark, 
 	if at.IsZero() {
 		at = time.Now()
 	}
+	exact := at // RecordReview keeps its nanoseconds to order marks of one second
 	at = at.UTC().Truncate(time.Second)
 	rows, err := st.Query(ctx, "SELECT "+joinColumns()+" FROM dq_findings_current WHERE finding_id = ? OR group_id = ?", id, id)
 	if err != nil {
@@ -180,11 +187,11 @@ func MarkFinding(ctx context.Context, st warehouse.Store, id string, mark Mark, 
 			// the record is none of the others: a pair mark each keeps them apart
 			for _, o := range others {
 				reviews = append(reviews, Review{Environment: self.Environment, Table: self.Table, Members: []string{self.RecordID, o},
-					Mark: mark, Comment: comment, Reviewer: reviewer, At: at})
+					Mark: mark, Comment: comment, Reviewer: reviewer, At: exact})
 			}
 		} else {
 			reviews = append(reviews, Review{Environment: self.Environment, Table: self.Table, Finding: id, Members: m.Records,
-				Mark: mark, Comment: comment, Reviewer: reviewer, At: at})
+				Mark: mark, Comment: comment, Reviewer: reviewer, At: exact})
 		}
 		if self.Status == StatusOpen {
 			covered = []*Finding{self}
@@ -203,7 +210,7 @@ func MarkFinding(ctx context.Context, st warehouse.Store, id string, mark Mark, 
 		}
 		slices.Sort(m.Records)
 		reviews = append(reviews, Review{Environment: m.Environment, Table: m.Table, Group: id, Members: m.Records,
-			Mark: mark, Comment: comment, Reviewer: reviewer, At: at})
+			Mark: mark, Comment: comment, Reviewer: reviewer, At: exact})
 	}
 	for _, r := range reviews {
 		if err := RecordReview(ctx, st, r); err != nil {

@@ -113,11 +113,12 @@ func RecordReview(ctx context.Context, st warehouse.Store, r Review) error {
 	}
 	kind, id := r.target()
 	b, err := st.PrepareInsert(ctx, "dq_reviews", []string{"reviewed_at", "environment", "table_name", "target_kind", "target_id",
-		"members", "mark", "comment", "reviewer"})
+		"members", "mark", "comment", "reviewer", "reviewed_ns"})
 	if err != nil {
 		return fmt.Errorf("record review: %w", err)
 	}
-	if err := b.Append(r.At.UTC().Truncate(time.Second), r.Environment, r.Table, kind, id, r.Members, string(r.Mark), r.Comment, r.Reviewer); err != nil {
+	if err := b.Append(r.At.UTC().Truncate(time.Second), r.Environment, r.Table, kind, id, r.Members, string(r.Mark), r.Comment, r.Reviewer,
+		uint64(r.At.UnixNano())); err != nil {
 		_ = b.Abort()
 		return fmt.Errorf("record review: %w", err)
 	}
@@ -150,7 +151,7 @@ func (c cannotLink) across(A, B []int32) bool {
 // readCannotLinks reads the table's latest marks and returns the pairs of records marked
 // not a duplicate (every pair of a group so marked), as record numbers of d.
 func readCannotLinks(ctx context.Context, st warehouse.Store, d *dataset) (cannotLink, error) {
-	rows, err := st.Query(ctx, `SELECT environment, argMax(mark, reviewed_at), argMax(members, reviewed_at)
+	rows, err := st.Query(ctx, `SELECT environment, argMax(mark, `+markOrder+`), argMax(members, `+markOrder+`)
 		FROM dq_reviews WHERE table_name = ? GROUP BY environment, target_id`, d.table)
 	if err != nil {
 		if warehouse.ErrorCode(err) == warehouse.CodeUnknownTable {

@@ -14,7 +14,7 @@ import (
 
 // TestReviewsKeepPairsApart marks a found group "not a duplicate" on both engines: the next
 // run groups none of its records together, under the fuzzy model or the exact rules; a later
-// "reviewed" mark on the same group lifts it.
+// "reviewed" mark on the same group lifts it, also one made in the same second.
 func TestReviewsKeepPairsApart(t *testing.T) {
 	ctx := context.Background()
 	sim, err := dvsim.Start(dvsim.Options{Seed: 15, Scale: 400})
@@ -67,6 +67,23 @@ func TestReviewsKeepPairsApart(t *testing.T) {
 			res, err = audit.Duplicates(ctx, st, opts)
 			require.NoError(t, err)
 			require.Positive(t, together(res), "a later mark did not lift the first")
+
+			// two marks in one second: the later one counts, whichever order the rows are read in
+			sec := time.Now().Add(time.Minute).Truncate(time.Second)
+			for i, marks := range [][2]audit.Mark{{audit.MarkReviewed, audit.MarkNotDuplicate}, {audit.MarkNotDuplicate, audit.MarkReviewed}} {
+				at := sec.Add(time.Duration(i) * time.Second)
+				first, second := audit.ReviewOf(g, marks[0], "first", "x"), audit.ReviewOf(g, marks[1], "second", "x")
+				first.At, second.At = at.Add(100*time.Millisecond), at.Add(600*time.Millisecond)
+				require.NoError(t, audit.RecordReview(ctx, st, first))
+				require.NoError(t, audit.RecordReview(ctx, st, second))
+				res, err = audit.Duplicates(ctx, st, opts)
+				require.NoError(t, err)
+				if marks[1] == audit.MarkNotDuplicate {
+					require.Zero(t, together(res), "%s then %s in one second: the first counted", marks[0], marks[1])
+				} else {
+					require.Positive(t, together(res), "%s then %s in one second: the first counted", marks[0], marks[1])
+				}
+			}
 
 			bad := audit.ReviewOf(g, "maybe", "", "x")
 			require.ErrorContains(t, audit.RecordReview(ctx, st, bad), "use reviewed, not_a_duplicate or will_fix")
