@@ -36,7 +36,10 @@ import (
 // change after a range read a row is after the walk's start, so the delta
 // link covers it. Then the walk pauses, so that its pages do not compete
 // with the ranges' at the source. The table's load is done when the ranges
-// are; the walk does not gate it. It goes on from its saved link in the
+// are; the walk does not gate it. Once the ranges are done, the walk goes
+// on from its link while the run's other tables still sync or wait to
+// (keepWalking; the run stops it when its last table is done, never waits
+// for it, and saves where it stands), and from its saved link in the
 // following syncs (mode "tracking"), which keep the table current
 // meanwhile by the modifiedon watermark (from before the walk began, minus
 // the overlap). They do not reconcile keys: the delta link the walk ends
@@ -69,7 +72,7 @@ import (
 // rerun goes on with the ranges not done, each from its checkpoint, in the
 // same generation, with the same walk link and start; a row read again
 // carries its version, and the newest one wins. A kill in the tracking
-// phase leaves the last
+// phase, or while a walk goes on after its table was done, leaves the last
 // saved walk link and watermark, read again by the rerun.
 //
 // Why the walk reads every column rather than the keys only: a delta link
@@ -230,7 +233,11 @@ func (ts *tableSync) readRanges(ctx context.Context, ranges []loadRange, sel []s
 	if err := ts.states.save(ctx, ts.entity.LogicalName, st); err != nil {
 		return err
 	}
-	ts.res.Note += "; the tracked read for the delta link goes on in the next syncs"
+	if ts.keepWalking(ctx, nil, st) {
+		ts.res.Note += "; the tracked read for the delta link goes on"
+	} else {
+		ts.res.Note += "; the tracked read for the delta link goes on in the next syncs"
+	}
 	return nil
 }
 
@@ -302,7 +309,12 @@ func (ts *tableSync) tracking(ctx context.Context, st state, sel []string) error
 	resumed := q
 	resumed.NextLink = st.NextLink
 	w := ts.startWalk(ctx, resumed)
-	defer func() { w.cancel() }()
+	handed := false
+	defer func() {
+		if !handed {
+			w.cancel()
+		}
+	}()
 	rq := dataverse.WatermarkQuery(ts.entity.EntitySetName, ts.entity.PrimaryIDAttribute, sel, st.Watermark.Add(-ts.opts.Overlap))
 	r := ts.opts.Client.Read(ctx, rq)
 	_, newest, err := ts.copyPages(ctx, r, nil)
@@ -338,15 +350,14 @@ func (ts *tableSync) tracking(ctx context.Context, st state, sel []string) error
 		ts.res.Note = note + "; the tracked read for the delta link is done: delta syncs from the next run"
 		return ts.states.save(ctx, ts.entity.LogicalName, state{Mode: ModeDelta, DeltaLink: link, Columns: sel, Generation: ts.gen})
 	}
-	link, next, _ := w.stop()
-	pages := w.pages
-	if link != "" {
-		ts.link = link
-		ts.res.Note = note + "; the tracked read for the delta link is done: delta syncs from the next run"
-		return ts.states.save(ctx, ts.entity.LogicalName, state{Mode: ModeDelta, DeltaLink: link, Columns: sel, Generation: ts.gen})
+	_, next, pages := w.progress()
+	now := state{Mode: ModeTracking, Watermark: mark, NextLink: next, Columns: sel, Generation: ts.gen}
+	if err := ts.states.save(ctx, ts.entity.LogicalName, now); err != nil {
+		return err
 	}
 	ts.res.Note = note + fmt.Sprintf("; the tracked read for the delta link goes on (%d pages read in this sync)", pages)
-	return ts.states.save(ctx, ts.entity.LogicalName, state{Mode: ModeTracking, Watermark: mark, NextLink: next, Columns: sel, Generation: ts.gen})
+	handed = ts.keepWalking(ctx, w, now)
+	return nil
 }
 
 // trackingNote is the note of a table in the tracking phase; reconciled is
@@ -357,6 +368,102 @@ func trackingNote(reconciled string) string {
 		return head + "; " + after
 	}
 	return head + ", and deletes made since the load began are applied once it has ended"
+}
+
+// walkAfterDone lets a table's walk go on after the table is done while
+// the run's other tables sync (keepWalking); the benchmarks turn it off to
+// compare.
+var walkAfterDone = true
+
+// keepWalking lets the table's walk go on reading pages after the table is
+// done, while other tables of the run are still syncing or waiting to; the
+// run never waits for it: it stops the walk when its last table is done
+// and saves where the walk stands (endWalks). w nil starts the walk at
+// st.NextLink; st is the state the table saved, which the walk's progress
+// then replaces. false when no other table is left, and w is not taken.
+func (ts *tableSync) keepWalking(ctx context.Context, w *walk, st state) bool {
+	if !walkAfterDone || ts.shared.running.Load() <= 1 {
+		return false
+	}
+	from := 0
+	if w == nil {
+		w = ts.startWalk(ctx, dataverse.Query{EntitySet: ts.entity.EntitySetName, Select: st.Columns, TrackChanges: true, NextLink: st.NextLink})
+	} else {
+		_, _, from = w.progress()
+	}
+	ts.shared.walkMu.Lock()
+	defer ts.shared.walkMu.Unlock()
+	ts.shared.walks = append(ts.shared.walks, &goingWalk{ts: ts, w: w, st: st, from: from})
+	return true
+}
+
+// goingWalk is a walk that goes on after its table was done.
+type goingWalk struct {
+	ts   *tableSync
+	w    *walk
+	st   state // what the table saved
+	from int   // pages the walk had read then
+}
+
+// walkEnd is what a walk that went on after its table was done adds to
+// the table's result.
+type walkEnd struct {
+	table    string
+	note     string
+	requests uint32
+}
+
+// endWalks stops the walks that went on after their tables were done and
+// saves where each stands: its delta link when it reached the end, else
+// the link of its next page. A walk that read no page more, or failed,
+// leaves the state its table saved. The saves are written to the end (a
+// stopped run keeps what its walks read).
+func (rs *runShared) endWalks(ctx context.Context, states *stateWriter) []walkEnd {
+	rs.walkMu.Lock()
+	walks := rs.walks
+	rs.walks = nil
+	rs.walkMu.Unlock()
+	for _, g := range walks {
+		g.w.cancel()
+	}
+	out := make([]walkEnd, len(walks))
+	var wg sync.WaitGroup
+	for i, g := range walks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ts, name := g.ts, g.ts.entity.LogicalName
+			link, next, err := g.w.stop()
+			_, _, pages := g.w.progress()
+			pages -= g.from
+			end := walkEnd{table: name}
+			defer func() {
+				end.requests = uint32(ts.counter.Snapshot().Requests)
+				out[i] = end
+			}()
+			if err != nil {
+				ts.log.Warn("the tracked read that went on after the table was done failed; the next sync goes on from where it stood", "error", err)
+			}
+			st := g.st
+			switch {
+			case link != "":
+				st = state{Mode: ModeDelta, DeltaLink: link, Columns: st.Columns, Generation: st.Generation}
+				end.note = fmt.Sprintf("; it went on while the run's other tables synced and ended (%d pages more): delta syncs from the next run", pages)
+			case pages > 0 && next != "":
+				st.NextLink = next
+				end.note = fmt.Sprintf("; it went on while the run's other tables synced (%d pages more) and goes on in the next syncs", pages)
+			default:
+				end.note = "; it goes on in the next syncs"
+				return
+			}
+			if err := states.save(context.WithoutCancel(ctx), name, st); err != nil {
+				ts.log.Warn("where the tracked read stands is not saved; the next sync goes on from where it stood before", "error", err)
+				end.note = "; it goes on in the next syncs"
+			}
+		}()
+	}
+	wg.Wait()
+	return out
 }
 
 // createdBounds reads the oldest and newest createdon of the table (two
