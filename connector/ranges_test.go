@@ -16,7 +16,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ampel/ampel/connector"
-	"github.com/ampel/ampel/connector/dataverse"
 	"github.com/ampel/ampel/connector/dvsim"
 	"github.com/ampel/ampel/warehouse/warehousetest"
 )
@@ -75,9 +74,7 @@ func TestSyncRangedLoad(t *testing.T) {
 			t.Cleanup(func() { sim.Close() })
 			hold := &holdWalk{base: sim.Client().Transport}
 			hold.held.Store(true)
-			client, err := dataverse.New(context.Background(), dataverse.Config{URL: sim.URL(), Authority: sim.Authority(), TenantID: sim.TenantID(),
-				ClientID: sim.ClientID(), ClientSecret: sim.ClientSecret(), HTTPClient: &http.Client{Transport: hold}, PageSize: 50})
-			require.NoError(t, err)
+			client := viaClient(t, sim, hold, 50)
 			tables := []connector.Table{{Name: "lead"}}
 			sync := func(progress connector.Progress, full bool) connector.TableResult {
 				res, err := connector.Sync(context.Background(), connector.Options{Store: st, Client: client, Environment: "prod", Tables: tables,
@@ -270,9 +267,7 @@ func TestSyncWalkGoesOnWhileOtherTablesSync(t *testing.T) {
 			require.NoError(t, err)
 			t.Cleanup(func() { sim.Close() })
 			gate := &gateTable{base: sim.Client().Transport, held: "/accounts", open: make(chan struct{})}
-			client, err := dataverse.New(context.Background(), dataverse.Config{URL: sim.URL(), Authority: sim.Authority(), TenantID: sim.TenantID(),
-				ClientID: sim.ClientID(), ClientSecret: sim.ClientSecret(), HTTPClient: &http.Client{Transport: gate}, PageSize: 50})
-			require.NoError(t, err)
+			client := viaClient(t, sim, gate, 50)
 			tables := []connector.Table{{Name: "lead"}, {Name: "account"}}
 			sync := func(progress connector.Progress) map[string]connector.TableResult {
 				// a bound, should the account table wait for ever

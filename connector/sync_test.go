@@ -16,7 +16,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ampel/ampel/connector"
-	"github.com/ampel/ampel/connector/dataverse"
 	"github.com/ampel/ampel/connector/dvsim"
 	"github.com/ampel/ampel/connector/schema"
 	ampelsql "github.com/ampel/ampel/sql"
@@ -364,9 +363,7 @@ func TestSyncDeltasTakeNoSlot(t *testing.T) {
 			t.Cleanup(func() { sim.Close() })
 			tables := []connector.Table{{Name: "lead"}, {Name: "contact"}, {Name: "account"}, {Name: "opportunity"}, {Name: "incident"}}
 			barrier := &deltaBarrier{base: sim.Client().Transport, n: int32(len(tables)), all: make(chan struct{})}
-			client, err := dataverse.New(context.Background(), dataverse.Config{URL: sim.URL(), Authority: sim.Authority(), TenantID: sim.TenantID(),
-				ClientID: sim.ClientID(), ClientSecret: sim.ClientSecret(), HTTPClient: &http.Client{Transport: barrier}})
-			require.NoError(t, err)
+			client := viaClient(t, sim, barrier, 0)
 			sync := func() []connector.TableResult {
 				// a bound, should the deltas wait for one another for ever
 				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
