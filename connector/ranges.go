@@ -36,13 +36,16 @@ import (
 // change after a range read a row is after the walk's start, so the delta
 // link covers it. Then the walk pauses, so that its pages do not compete
 // with the ranges' at the source. The table's load is done when the ranges
-// are; the walk does not gate it. Once the ranges are done, the walk goes
-// on from its link while the run's other tables still sync or wait to
-// (keepWalking; the run stops it when its last table is done, never waits
-// for it, and saves where it stands), and from its saved link in the
+// are; the walk does not gate it. It goes on from its saved link in the
 // following syncs (mode "tracking"), which keep the table current
 // meanwhile by the modifiedon watermark (from before the walk began, minus
-// the overlap). They do not reconcile keys: the delta link the walk ends
+// the overlap); once the increment is stored, the walk goes on while the
+// run's other tables still sync or wait to (keepWalking; the run stops it
+// when its last table is done, never waits for it, and saves where it
+// stands). Not in the sync that loads: there its pages, decoded beside the
+// other tables' loads, made the cold sync of the 14 default tables at 100k
+// leads 1.38x slower (BenchmarkRemoteOneShot, 2026-11-30). The tracking
+// syncs do not reconcile keys: the delta link the walk ends
 // with is from its start, before any range read a row, so the first delta
 // after it reports every delete made during and since the load. The
 // deletes made during the load therefore leave the views with that first
@@ -233,11 +236,7 @@ func (ts *tableSync) readRanges(ctx context.Context, ranges []loadRange, sel []s
 	if err := ts.states.save(ctx, ts.entity.LogicalName, st); err != nil {
 		return err
 	}
-	if ts.keepWalking(ctx, nil, st) {
-		ts.res.Note += "; the tracked read for the delta link goes on"
-	} else {
-		ts.res.Note += "; the tracked read for the delta link goes on in the next syncs"
-	}
+	ts.res.Note += "; the tracked read for the delta link goes on in the next syncs"
 	return nil
 }
 
@@ -356,7 +355,7 @@ func (ts *tableSync) tracking(ctx context.Context, st state, sel []string) error
 		return err
 	}
 	ts.res.Note = note + fmt.Sprintf("; the tracked read for the delta link goes on (%d pages read in this sync)", pages)
-	handed = ts.keepWalking(ctx, w, now)
+	handed = ts.keepWalking(w, now)
 	return nil
 }
 
@@ -370,27 +369,23 @@ func trackingNote(reconciled string) string {
 	return head + ", and deletes made since the load began are applied once it has ended"
 }
 
-// walkAfterDone lets a table's walk go on after the table is done while
-// the run's other tables sync (keepWalking); the benchmarks turn it off to
-// compare.
+// walkAfterDone lets a tracking table's walk go on after the table is
+// done while the run's other tables sync (keepWalking); the benchmarks
+// turn it off to compare.
 var walkAfterDone = true
 
-// keepWalking lets the table's walk go on reading pages after the table is
-// done, while other tables of the run are still syncing or waiting to; the
+// keepWalking lets the walk of a table in its tracking phase go on reading
+// pages after the table is done, while other tables of the run are still
+// syncing or waiting to; the
 // run never waits for it: it stops the walk when its last table is done
-// and saves where the walk stands (endWalks). w nil starts the walk at
-// st.NextLink; st is the state the table saved, which the walk's progress
-// then replaces. false when no other table is left, and w is not taken.
-func (ts *tableSync) keepWalking(ctx context.Context, w *walk, st state) bool {
+// and saves where the walk stands (endWalks). st is the state the table
+// saved, which the walk's progress then replaces. false when no other
+// table is left, and w is not taken.
+func (ts *tableSync) keepWalking(w *walk, st state) bool {
 	if !walkAfterDone || ts.shared.running.Load() <= 1 {
 		return false
 	}
-	from := 0
-	if w == nil {
-		w = ts.startWalk(ctx, dataverse.Query{EntitySet: ts.entity.EntitySetName, Select: st.Columns, TrackChanges: true, NextLink: st.NextLink})
-	} else {
-		_, _, from = w.progress()
-	}
+	_, _, from := w.progress()
 	ts.shared.walkMu.Lock()
 	defer ts.shared.walkMu.Unlock()
 	ts.shared.walks = append(ts.shared.walks, &goingWalk{ts: ts, w: w, st: st, from: from})
