@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/ampel/ampel/connector/dataverse"
@@ -26,13 +25,6 @@ type runShared struct {
 	// ranges holds a slot per range being read in the run, of all
 	// tables: at most Options.ParallelRanges at once (ranges.go)
 	ranges chan struct{}
-
-	// running counts the run's tables not done yet
-	running atomic.Int32
-	// walks are the tracked reads that go on after their table was done,
-	// until the run ends (ranges.go)
-	walkMu sync.Mutex
-	walks  []*goingWalk
 }
 
 // newRunShared reads the metadata of every table of the run with

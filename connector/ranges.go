@@ -39,13 +39,7 @@ import (
 // are; the walk does not gate it. It goes on from its saved link in the
 // following syncs (mode "tracking"), which keep the table current
 // meanwhile by the modifiedon watermark (from before the walk began, minus
-// the overlap); once the increment is stored, the walk goes on while the
-// run's other tables still sync or wait to (keepWalking; the run stops it
-// when its last table is done, never waits for it, and saves where it
-// stands). Not in the sync that loads: there its pages, decoded beside the
-// other tables' loads, made the cold sync of the 14 default tables at 100k
-// leads 1.38x slower (BenchmarkRemoteOneShot, 2026-11-30). The tracking
-// syncs do not reconcile keys: the delta link the walk ends
+// the overlap). They do not reconcile keys: the delta link the walk ends
 // with is from its start, before any range read a row, so the first delta
 // after it reports every delete made during and since the load. The
 // deletes made during the load therefore leave the views with that first
@@ -57,7 +51,13 @@ import (
 // (ReplacingMergeTree by _version). A walk whose saved link is refused
 // starts over; since its new delta link starts later, the keys are
 // reconciled in the same sync (reconcile.go), which finds what was
-// deleted before.
+// deleted before. Letting the walk go on after its table was done, while
+// the run's other tables still sync, was tried and left out
+// (BenchmarkRemoteOneShot, 100k leads, 2026-11-30): in the loading sync its
+// pages, decoded beside the other tables' loads, made the cold sync 1.38x
+// slower; in tracking syncs, whose other tables are deltas done in one
+// round trip, it ended no walk sooner (24 syncs to the steady state either
+// way).
 //
 // Exactly once: the ranged load writes in a new generation like every
 // full load (load.go), saved before its first row. A row present at the
@@ -75,7 +75,7 @@ import (
 // rerun goes on with the ranges not done, each from its checkpoint, in the
 // same generation, with the same walk link and start; a row read again
 // carries its version, and the newest one wins. A kill in the tracking
-// phase, or while a walk goes on after its table was done, leaves the last
+// phase leaves the last
 // saved walk link and watermark, read again by the rerun.
 //
 // Why the walk reads every column rather than the keys only: a delta link
@@ -308,12 +308,7 @@ func (ts *tableSync) tracking(ctx context.Context, st state, sel []string) error
 	resumed := q
 	resumed.NextLink = st.NextLink
 	w := ts.startWalk(ctx, resumed)
-	handed := false
-	defer func() {
-		if !handed {
-			w.cancel()
-		}
-	}()
+	defer func() { w.cancel() }()
 	rq := dataverse.WatermarkQuery(ts.entity.EntitySetName, ts.entity.PrimaryIDAttribute, sel, st.Watermark.Add(-ts.opts.Overlap))
 	r := ts.opts.Client.Read(ctx, rq)
 	_, newest, err := ts.copyPages(ctx, r, nil)
@@ -349,14 +344,15 @@ func (ts *tableSync) tracking(ctx context.Context, st state, sel []string) error
 		ts.res.Note = note + "; the tracked read for the delta link is done: delta syncs from the next run"
 		return ts.states.save(ctx, ts.entity.LogicalName, state{Mode: ModeDelta, DeltaLink: link, Columns: sel, Generation: ts.gen})
 	}
-	_, next, pages := w.progress()
-	now := state{Mode: ModeTracking, Watermark: mark, NextLink: next, Columns: sel, Generation: ts.gen}
-	if err := ts.states.save(ctx, ts.entity.LogicalName, now); err != nil {
-		return err
+	link, next, _ := w.stop()
+	pages := w.pages
+	if link != "" {
+		ts.link = link
+		ts.res.Note = note + "; the tracked read for the delta link is done: delta syncs from the next run"
+		return ts.states.save(ctx, ts.entity.LogicalName, state{Mode: ModeDelta, DeltaLink: link, Columns: sel, Generation: ts.gen})
 	}
 	ts.res.Note = note + fmt.Sprintf("; the tracked read for the delta link goes on (%d pages read in this sync)", pages)
-	handed = ts.keepWalking(w, now)
-	return nil
+	return ts.states.save(ctx, ts.entity.LogicalName, state{Mode: ModeTracking, Watermark: mark, NextLink: next, Columns: sel, Generation: ts.gen})
 }
 
 // trackingNote is the note of a table in the tracking phase; reconciled is
@@ -367,98 +363,6 @@ func trackingNote(reconciled string) string {
 		return head + "; " + after
 	}
 	return head + ", and deletes made since the load began are applied once it has ended"
-}
-
-// walkAfterDone lets a tracking table's walk go on after the table is
-// done while the run's other tables sync (keepWalking); the benchmarks
-// turn it off to compare.
-var walkAfterDone = true
-
-// keepWalking lets the walk of a table in its tracking phase go on reading
-// pages after the table is done, while other tables of the run are still
-// syncing or waiting to; the
-// run never waits for it: it stops the walk when its last table is done
-// and saves where the walk stands (endWalks). st is the state the table
-// saved, which the walk's progress then replaces. false when no other
-// table is left, and w is not taken.
-func (ts *tableSync) keepWalking(w *walk, st state) bool {
-	if !walkAfterDone || ts.shared.running.Load() <= 1 {
-		return false
-	}
-	_, _, from := w.progress()
-	ts.shared.walkMu.Lock()
-	defer ts.shared.walkMu.Unlock()
-	ts.shared.walks = append(ts.shared.walks, &goingWalk{ts: ts, w: w, st: st, from: from})
-	return true
-}
-
-// goingWalk is a walk that goes on after its table was done.
-type goingWalk struct {
-	ts   *tableSync
-	w    *walk
-	st   state // what the table saved
-	from int   // pages the walk had read then
-}
-
-// walkEnd is what a walk that went on after its table was done adds to
-// the table's result.
-type walkEnd struct {
-	table    string
-	note     string
-	requests uint32
-}
-
-// endWalks stops the walks that went on after their tables were done and
-// saves where each stands: its delta link when it reached the end, else
-// the link of its next page. A walk that read no page more, or failed,
-// leaves the state its table saved. The saves are written to the end (a
-// stopped run keeps what its walks read).
-func (rs *runShared) endWalks(ctx context.Context, states *stateWriter) []walkEnd {
-	rs.walkMu.Lock()
-	walks := rs.walks
-	rs.walks = nil
-	rs.walkMu.Unlock()
-	for _, g := range walks {
-		g.w.cancel()
-	}
-	out := make([]walkEnd, len(walks))
-	var wg sync.WaitGroup
-	for i, g := range walks {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ts, name := g.ts, g.ts.entity.LogicalName
-			link, next, err := g.w.stop()
-			_, _, pages := g.w.progress()
-			pages -= g.from
-			end := walkEnd{table: name}
-			defer func() {
-				end.requests = uint32(ts.counter.Snapshot().Requests)
-				out[i] = end
-			}()
-			if err != nil {
-				ts.log.Warn("the tracked read that went on after the table was done failed; the next sync goes on from where it stood", "error", err)
-			}
-			st := g.st
-			switch {
-			case link != "":
-				st = state{Mode: ModeDelta, DeltaLink: link, Columns: st.Columns, Generation: st.Generation}
-				end.note = fmt.Sprintf("; it went on while the run's other tables synced and ended (%d pages more): delta syncs from the next run", pages)
-			case pages > 0 && next != "":
-				st.NextLink = next
-				end.note = fmt.Sprintf("; it went on while the run's other tables synced (%d pages more) and goes on in the next syncs", pages)
-			default:
-				end.note = "; it goes on in the next syncs"
-				return
-			}
-			if err := states.save(context.WithoutCancel(ctx), name, st); err != nil {
-				ts.log.Warn("where the tracked read stands is not saved; the next sync goes on from where it stood before", "error", err)
-				end.note = "; it goes on in the next syncs"
-			}
-		}()
-	}
-	wg.Wait()
-	return out
 }
 
 // createdBounds reads the oldest and newest createdon of the table (two

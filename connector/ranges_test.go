@@ -1,17 +1,14 @@
 package connector_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -215,94 +212,6 @@ func TestSyncRangedLoad(t *testing.T) {
 			require.Equal(t, "delta", mode, "the tracked read ended")
 			require.Equal(t, truth(), viewVersions(t, st, "lead", "leadid", "prod"), "after a stopped ranged load went on")
 			requireViewEqual(t, st, sim, "lead", "leadid", "prod", "after a stopped ranged load went on")
-		})
-	}
-}
-
-// gateTable, while on, holds every request for one entity set until a
-// tracked read has been answered with its delta link (@odata.deltaLink):
-// a table that syncs for as long as another's tracked read goes on.
-type gateTable struct {
-	base http.RoundTripper
-	held string // the path's end, e.g. "/accounts"
-	on   atomic.Bool
-	open chan struct{}
-	once sync.Once
-}
-
-func (g *gateTable) RoundTrip(req *http.Request) (*http.Response, error) {
-	if !g.on.Load() {
-		return g.base.RoundTrip(req)
-	}
-	if strings.HasSuffix(req.URL.Path, g.held) {
-		select {
-		case <-g.open:
-		case <-req.Context().Done():
-			return nil, req.Context().Err()
-		}
-	}
-	resp, err := g.base.RoundTrip(req)
-	if err != nil || !strings.Contains(req.Header.Get("Prefer"), "odata.track-changes") {
-		return resp, err
-	}
-	body, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		return nil, err
-	}
-	if bytes.Contains(body, []byte("@odata.deltaLink")) {
-		g.once.Do(func() { close(g.open) })
-	}
-	resp.Body = io.NopCloser(bytes.NewReader(body))
-	return resp, nil
-}
-
-// TestSyncWalkGoesOnWhileOtherTablesSync: in a tracking sync, once the
-// increment is stored, the tracked read goes on while another table of the
-// run still syncs (here: until the tracked read has ended, which only that
-// can make happen), and the delta link it ends with is saved in the same
-// run: the next sync of the table is a delta, whose deletes include those
-// made during the load. The loading sync stops it after its first page.
-// On both engines.
-func TestSyncWalkGoesOnWhileOtherTablesSync(t *testing.T) {
-	for _, cfg := range warehousetest.All(t) {
-		t.Run(cfg.Driver, func(t *testing.T) {
-			st := openMigrated(t, cfg)
-			sim, err := dvsim.Start(dvsim.Options{Seed: 71, Scale: 1500})
-			require.NoError(t, err)
-			t.Cleanup(func() { sim.Close() })
-			gate := &gateTable{base: sim.Client().Transport, held: "/accounts", open: make(chan struct{})}
-			client := viaClient(t, sim, gate, 50)
-			tables := []connector.Table{{Name: "lead"}, {Name: "account"}}
-			sync := func(progress connector.Progress) map[string]connector.TableResult {
-				// a bound, should the account table wait for ever
-				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-				defer cancel()
-				res, err := connector.Sync(ctx, connector.Options{Store: st, Client: client, Environment: "prod", Tables: tables,
-					RunID: "t", BatchRows: 100, ParallelRanges: 4, Progress: progress})
-				require.NoError(t, err)
-				out := map[string]connector.TableResult{}
-				for _, r := range res {
-					require.Equal(t, connector.StatusOK, r.Status, r.Table)
-					out[r.Table] = r
-				}
-				return out
-			}
-			first := sync(&mutateDuring{table: "lead", do: func() { sim.Mutate(20, 50, 20) }})["lead"]
-			require.Equal(t, "full", first.Mode)
-			require.Contains(t, first.Note, "createdon ranges at once; the tracked read for the delta link goes on in the next syncs")
-
-			gate.on.Store(true)
-			next := sync(nil)["lead"]
-			require.Equal(t, "tracking", next.Mode)
-			require.Contains(t, next.Note, "; it went on while the run's other tables synced and ended (")
-			require.Contains(t, next.Note, "delta syncs from the next run")
-			pages := (len(sim.Records("lead")) + 49) / 50
-			require.GreaterOrEqual(t, int(first.Requests+next.Requests), 2*pages, "the ranges' pages and the tracked read's count in the table's requests")
-
-			delta := sync(nil)
-			require.Equal(t, "delta", delta["lead"].Mode)
-			require.Equal(t, simVersions(t, sim, "lead", "leadid"), viewVersions(t, st, "lead", "leadid", "prod"), "the first delta, deletes during the load included")
 		})
 	}
 }

@@ -470,17 +470,12 @@ func tracking(o oneShot) bool {
 // as a new process (a new Runner) after a 1 % mutate, beside the cold
 // first sync of the same round, with the simulator in its own process at
 // 250 ms per request and AMPEL_BENCH_LEADS leads (default 100,000; 2,000
-// with -short). Per round, twice, alternating: with the tracked read of a
-// table in its tracking phase going on while the run's other tables sync
-// (walk) and without (nowalk; SetWalkAfterDone): a cold sync into a new
-// warehouse, a 1 % mutate and the one-shot (a), whatever phase the tables
-// are in; syncs until no table is in its tracking phase (counted and
-// timed); a 1 % mutate and the one-shot (b), the steady state; one more
-// with no change at all. Three rounds, medians: each one-shot as a share
-// of its round's cold sync, requests per table, with no change the
-// requests each table made itself; walk against nowalk, the syncs to the
-// steady state and the time of a tracking-phase sync (the cold syncs, the
-// same code in both, give the noise).
+// with -short). Per round: a cold sync into a new warehouse, a 1 % mutate
+// and the one-shot (a), whatever phase the tables are in; syncs until no
+// table is in its tracking phase (counted); a 1 % mutate and the one-shot
+// (b), the steady state; one more with no change at all. Three rounds,
+// medians: each one-shot as a share of its round's cold sync, requests per
+// table, and with no change the requests each table made itself.
 func BenchmarkRemoteOneShot(b *testing.B) {
 	leads := benchLeads(b, 100_000, 2_000)
 	sim := startRemoteSim(b, simChildOptions{Seed: 3, Scale: leads, Faults: dvsim.Faults{Latency: 250 * time.Millisecond}})
@@ -492,66 +487,42 @@ func BenchmarkRemoteOneShot(b *testing.B) {
 		slices.Sort(s)
 		return s[len(s)/2]
 	}
-	type phase struct {
-		cold, a, steadyB, still oneShot
-		syncs                   int
-		trackingTime            time.Duration // all syncs to the steady state
-	}
-	run := func(walk bool) phase {
-		defer connector.SetWalkAfterDone(walk)()
-		st := openStore(b)
-		var p phase
-		p.cold = syncOnce(b, sim, st)
-		mutate()
-		p.a = syncOnce(b, sim, st)
-		for last := p.a; tracking(last); p.syncs++ {
-			require.Less(b, p.syncs, 300, "the tracked reads did not end")
-			last = syncOnce(b, sim, st)
-			p.trackingTime += last.took
-		}
-		mutate()
-		before := sim.stats(b)
-		p.steadyB = syncOnce(b, sim, st)
-		kinds := diffKinds(before, sim.stats(b))
-		before = sim.stats(b)
-		p.still = syncOnce(b, sim, st)
-		b.Logf("walk=%v: cold %.2fs (%d requests); one-shot (a) %.2fs = %.1f %%, %d requests %s; %d syncs to the steady state, %.2fs each; one-shot (b) %.2fs = %.1f %%, %d requests %v; no change %.2fs = %.1f %%, %d requests %v, %d unchanged tables with %.2f requests each",
-			walk, p.cold.took.Seconds(), p.cold.requests, p.a.took.Seconds(), 100*p.a.took.Seconds()/p.cold.took.Seconds(), p.a.requests, p.a.note,
-			p.syncs, p.trackingTime.Seconds()/float64(max(1, p.syncs)),
-			p.steadyB.took.Seconds(), 100*p.steadyB.took.Seconds()/p.cold.took.Seconds(), p.steadyB.requests, kinds,
-			p.still.took.Seconds(), 100*p.still.took.Seconds()/p.cold.took.Seconds(), p.still.requests, diffKinds(before, sim.stats(b)), p.still.unchanged, p.still.ownPerUnchanged())
-		return p
-	}
 	share := func(x, cold oneShot) float64 { return x.took.Seconds() / cold.took.Seconds() }
 	perTable := func(x oneShot) float64 { return float64(x.requests) / float64(len(x.res)) }
 	for i := 0; i < b.N; i++ {
-		var coldNoise, aShare, aReq, bShare, bReq, nShare, nReq, nOwn, steadyWalk, steadyNoWalk, trackRatio []float64
+		var aShare, aReq, bShare, bReq, nShare, nReq, nOwn, steady []float64
 		for round := 0; round < 3; round++ {
-			var w, n phase
-			if round%2 == 0 {
-				w, n = run(true), run(false)
-			} else {
-				n, w = run(false), run(true)
+			st := openStore(b)
+			cold := syncOnce(b, sim, st)
+			mutate()
+			a := syncOnce(b, sim, st)
+			syncs := 0
+			for last := a; tracking(last); syncs++ {
+				require.Less(b, syncs, 300, "the tracked reads did not end")
+				last = syncOnce(b, sim, st)
 			}
-			coldNoise = append(coldNoise, w.cold.took.Seconds()/n.cold.took.Seconds())
-			for _, p := range []phase{w, n} {
-				aShare, aReq = append(aShare, share(p.a, p.cold)), append(aReq, perTable(p.a))
-				bShare, bReq = append(bShare, share(p.steadyB, p.cold)), append(bReq, perTable(p.steadyB))
-				nShare, nReq, nOwn = append(nShare, share(p.still, p.cold)), append(nReq, perTable(p.still)), append(nOwn, p.still.ownPerUnchanged())
-			}
-			steadyWalk, steadyNoWalk = append(steadyWalk, float64(w.syncs)), append(steadyNoWalk, float64(n.syncs))
-			trackRatio = append(trackRatio, (w.trackingTime.Seconds()/float64(max(1, w.syncs)))/(n.trackingTime.Seconds()/float64(max(1, n.syncs))))
+			mutate()
+			before := sim.stats(b)
+			sb := syncOnce(b, sim, st)
+			kinds := diffKinds(before, sim.stats(b))
+			before = sim.stats(b)
+			still := syncOnce(b, sim, st)
+			b.Logf("round %d: cold %.2fs (%d requests); one-shot (a) %.2fs = %.1f %%, %d requests %s; %d syncs to the steady state; one-shot (b) %.2fs = %.1f %%, %d requests %v; no change %.2fs = %.1f %%, %d requests %v, %d unchanged tables with %.2f requests each",
+				round, cold.took.Seconds(), cold.requests, a.took.Seconds(), 100*share(a, cold), a.requests, a.note, syncs,
+				sb.took.Seconds(), 100*share(sb, cold), sb.requests, kinds,
+				still.took.Seconds(), 100*share(still, cold), still.requests, diffKinds(before, sim.stats(b)), still.unchanged, still.ownPerUnchanged())
+			aShare, aReq = append(aShare, share(a, cold)), append(aReq, perTable(a))
+			bShare, bReq = append(bShare, share(sb, cold)), append(bReq, perTable(sb))
+			nShare, nReq, nOwn = append(nShare, share(still, cold)), append(nReq, perTable(still)), append(nOwn, still.ownPerUnchanged())
+			steady = append(steady, float64(syncs))
 		}
-		b.ReportMetric(median(coldNoise), "cold_walk/nowalk")
 		b.ReportMetric(median(aShare), "oneshot_a/cold")
 		b.ReportMetric(median(aReq), "oneshot_a_requests/table")
+		b.ReportMetric(median(steady), "syncs_to_steady")
 		b.ReportMetric(median(bShare), "oneshot_b/cold")
 		b.ReportMetric(median(bReq), "oneshot_b_requests/table")
 		b.ReportMetric(median(nShare), "oneshot_nochange/cold")
 		b.ReportMetric(median(nReq), "oneshot_nochange_requests/table")
 		b.ReportMetric(median(nOwn), "oneshot_nochange_requests/unchanged_table")
-		b.ReportMetric(median(steadyWalk), "syncs_to_steady_walk")
-		b.ReportMetric(median(steadyNoWalk), "syncs_to_steady_nowalk")
-		b.ReportMetric(median(trackRatio), "tracking_sync_walk/nowalk")
 	}
 }

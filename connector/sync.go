@@ -22,9 +22,8 @@
 //     is stored. A large table's first load reads createdon ranges at once
 //     instead, while the tracked read for its delta link begins beside them
 //     and goes on in the following syncs (mode tracking, which read by
-//     modifiedon meanwhile and let it go on while the run's other tables
-//     sync; the deletes made during the load come with the first delta);
-//     ranges.go has the design
+//     modifiedon meanwhile; the deletes made during the load come with
+//     the first delta); ranges.go has the design
 //     and why it keeps exactly-once. Afterwards only the delta link is used: changed rows and
 //     deleted ids, in proportion to the changes. A refused delta link
 //     (expired, invalid) turns into a full reload, noted in sync_runs. A
@@ -192,14 +191,12 @@ func Sync(ctx context.Context, opts Options) ([]TableResult, error) {
 	}
 	states := newStateWriter(opts.Store, opts.Environment)
 	shared := newRunShared(ctx, &opts)
-	shared.running.Store(int32(len(opts.Tables)))
 	sem := make(chan struct{}, opts.ParallelTables)
 	var wg sync.WaitGroup
 	for i, t := range opts.Tables {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer shared.running.Add(-1)
 			st, ok := stored[t.Name]
 			// a table that reads only its changes holds little memory and
 			// mostly waits for one round trip: it takes no slot, so that a
@@ -219,16 +216,6 @@ func Sync(ctx context.Context, opts Options) ([]TableResult, error) {
 		}()
 	}
 	wg.Wait()
-	// the tracked reads that went on after their tables were done stop
-	// now: the run does not wait for them (ranges.go)
-	for _, e := range shared.endWalks(ctx, states) {
-		for i := range results {
-			if results[i].Table == e.table && results[i].Status == StatusOK {
-				results[i].Note += e.note
-				results[i].Requests = e.requests
-			}
-		}
-	}
 	recErr := recordRuns(ctx, opts.Store, results)
 	var errs []error
 	for _, g := range GroupErrors(results) {
