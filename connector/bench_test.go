@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net/http"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -235,6 +236,17 @@ func tableList() []connector.Table {
 func simClient(tb testing.TB, sim *dvsim.Server) *dataverse.Client {
 	tb.Helper()
 	return pagedClient(tb, sim, 0)
+}
+
+// viaClient is a client of sim whose requests go through rt (which sends
+// them on to sim.Client().Transport), with pages of pageSize rows (0: the
+// client's default).
+func viaClient(tb testing.TB, sim *dvsim.Server, rt http.RoundTripper, pageSize int) *dataverse.Client {
+	tb.Helper()
+	c, err := dataverse.New(context.Background(), dataverse.Config{URL: sim.URL(), Authority: sim.Authority(), TenantID: sim.TenantID(),
+		ClientID: sim.ClientID(), ClientSecret: sim.ClientSecret(), HTTPClient: &http.Client{Transport: rt}, PageSize: pageSize})
+	require.NoError(tb, err)
+	return c
 }
 
 // pagedClient is a client of sim that asks for pages of pageSize rows (0:

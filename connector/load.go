@@ -33,6 +33,9 @@ import (
 // link at its end covers what changed since then, the pause included
 // (VERIFY against Dataverse: the simulator does).
 func (ts *tableSync) full(ctx context.Context, mode string, sel []string, resume *state) error {
+	if err := ts.slot.take(ctx); err != nil {
+		return err
+	}
 	total := ts.estimate(ctx)
 	if n := ts.rangeCount(total, sel); resume == nil && n > 1 {
 		return ts.ranged(ctx, mode, sel, total, n)

@@ -36,26 +36,35 @@ import (
 // change after a range read a row is after the walk's start, so the delta
 // link covers it. Then the walk pauses, so that its pages do not compete
 // with the ranges' at the source. The table's load is done when the ranges
-// are; the walk does not gate it. It goes on from its saved nextLink in
-// the following syncs (mode "tracking"), which keep the table current
+// are; the walk does not gate it. It goes on from its saved link in the
+// following syncs (mode "tracking"), which keep the table current
 // meanwhile by the modifiedon watermark (from before the walk began, minus
-// the overlap) and find its deletes by key reconciliation (reconcile.go,
-// on its schedule: every sync under a million keys, so the sync after the
-// load sees the deletes made during it; at or above, daily, or when the
-// walk ends). The key reconciliation reads the keys in the same ranges,
-// and runs beside the increment; the walk goes on while both run.
-// When the walk ends, its delta link is saved and the table syncs by delta
-// from then on; the changes the delta replays that were already applied
-// are harmless (ReplacingMergeTree by _version). A walk whose saved link
-// is refused starts over; since its new delta link starts later, the keys
-// are reconciled in the same sync, which finds what was deleted before.
+// the overlap). They do not reconcile keys: the delta link the walk ends
+// with is from its start, before any range read a row, so the first delta
+// after it reports every delete made during and since the load. The
+// deletes made during the load therefore leave the views with that first
+// delta, in the sync after the one in which the walk ended; reconciling
+// keys meanwhile would show them sooner at the price of reading every key
+// on every sync, the cost a delta exists to avoid. When the walk ends, its
+// delta link is saved and the table syncs by delta from then on; the
+// changes the delta replays that were already applied are harmless
+// (ReplacingMergeTree by _version). A walk whose saved link is refused
+// starts over; since its new delta link starts later, the keys are
+// reconciled in the same sync (reconcile.go), which finds what was
+// deleted before. Letting the walk go on after its table was done, while
+// the run's other tables still sync, was tried and left out
+// (BenchmarkRemoteOneShot, 100k leads, 2026-11-30): in the loading sync its
+// pages, decoded beside the other tables' loads, made the cold sync 1.38x
+// slower; in tracking syncs, whose other tables are deltas done in one
+// round trip, it ended no walk sooner (24 syncs to the steady state either
+// way).
 //
 // Exactly once: the ranged load writes in a new generation like every
 // full load (load.go), saved before its first row. A row present at the
 // start is in exactly one range (createdon does not change); one created
 // or changed during the load is read by its range or not, and is in the
 // watermark's next increment and in the walk's delta; one deleted during
-// the load is found by the next key reconciliation and by the delta. Each
+// the load is in the walk's delta. Each
 // range saves checkpoints like a single read (the link of its next page,
 // once every row before it is stored; sync_ranges, with the range's filter
 // and whether it is done), and the state saves the walk's link and the
@@ -223,8 +232,12 @@ func (ts *tableSync) readRanges(ctx context.Context, ranges []loadRange, sel []s
 	if err := ts.reconcile(ctx); err != nil {
 		return err
 	}
+	st := state{Mode: ModeTracking, Watermark: began, NextLink: walkNext, Columns: sel, Generation: ts.gen}
+	if err := ts.states.save(ctx, ts.entity.LogicalName, st); err != nil {
+		return err
+	}
 	ts.res.Note += "; the tracked read for the delta link goes on in the next syncs"
-	return ts.states.save(ctx, ts.entity.LogicalName, state{Mode: ModeTracking, Watermark: began, NextLink: walkNext, Columns: sel, Generation: ts.gen})
+	return nil
 }
 
 // loadRange is one range of a ranged load and where it stands.
@@ -279,11 +292,14 @@ func (ts *tableSync) savedRanges(ctx context.Context) ([]loadRange, error) {
 }
 
 // tracking syncs a table whose ranged load is done while its walk is not:
-// the walk goes on from the saved link during a modifiedon increment and,
-// when due, a key reconciliation; once it ends, its delta link is saved.
-// A saved link the source refuses starts the walk over; its new delta
-// link starts now, so the keys are reconciled once its first page is
-// answered, which finds what was deleted before.
+// the walk goes on from the saved link during a modifiedon increment; once
+// it ends, its delta link is saved. No key reconciliation: the walk's
+// delta link is from before the load read a row, so the first delta
+// reports every delete made during and since the load; reading every key
+// meanwhile would only show them sooner, at the price of every key on
+// every sync. A saved link the source refuses starts the walk over; its
+// new delta link starts now, so the keys are reconciled once its first
+// page is answered, which finds what was deleted before.
 func (ts *tableSync) tracking(ctx context.Context, st state, sel []string) error {
 	ts.res.Mode = ModeTracking
 	ts.gen = st.Generation
@@ -293,33 +309,23 @@ func (ts *tableSync) tracking(ctx context.Context, st state, sel []string) error
 	resumed.NextLink = st.NextLink
 	w := ts.startWalk(ctx, resumed)
 	defer func() { w.cancel() }()
-	// the increment and the key reconciliation at once: the
-	// reconciliation leaves alone the rows written after its key read
-	// began (reconcile.go), the increment's among them
 	rq := dataverse.WatermarkQuery(ts.entity.EntitySetName, ts.entity.PrimaryIDAttribute, sel, st.Watermark.Add(-ts.opts.Overlap))
-	inc := *ts
-	inc.res = &TableResult{}
-	var newest time.Time
-	var incErr error
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		r := ts.opts.Client.Read(ctx, rq)
-		defer r.Close()
-		_, newest, incErr = inc.copyPages(ctx, r, nil)
-	}()
-	recErr := ts.maybeReconcileKeys(ctx)
-	<-done
-	ts.res.Upserted += inc.res.Upserted
-	ts.res.Pages += inc.res.Pages
-	if err := errors.Join(incErr, recErr); err != nil {
+	r := ts.opts.Client.Read(ctx, rq)
+	_, newest, err := ts.copyPages(ctx, r, nil)
+	r.Close()
+	if err != nil {
 		return err
 	}
-	note := trackingNote(ts.res.Note)
-	link, next, werr := w.stop()
-	pages := w.pages
-	restarted := false
+	mark := newest
+	if mark.Before(st.Watermark) {
+		mark = st.Watermark
+	}
+	note := trackingNote("")
+	// the walk's first answer, requested beside the increment's: a
+	// refused link starts the walk over
+	werr := w.first(ctx)
 	if errors.Is(werr, dataverse.ErrLinkRefused) {
+		_, _, _ = w.stop()
 		ts.log.Warn("the tracked read cannot go on from its saved link; it starts over", "error", werr)
 		w = ts.startWalk(ctx, q)
 		if err := w.first(ctx); err != nil {
@@ -328,40 +334,35 @@ func (ts *tableSync) tracking(ctx context.Context, st state, sel []string) error
 		if err := ts.reconcileKeys(ctx); err != nil {
 			return err
 		}
-		note = trackingNote(ts.res.Note)
-		restarted = true
-		link, next, werr = w.stop()
-		pages = w.pages
+		note = trackingNote(ts.res.Note) + "; the tracked read for the delta link started over (its saved link was refused)"
+	} else if werr != nil {
+		return werr
 	}
-	switch {
-	case link != "":
+	if link, _, _ := w.progress(); link != "" {
+		_, _, _ = w.stop()
 		ts.link = link
 		ts.res.Note = note + "; the tracked read for the delta link is done: delta syncs from the next run"
 		return ts.states.save(ctx, ts.entity.LogicalName, state{Mode: ModeDelta, DeltaLink: link, Columns: sel, Generation: ts.gen})
-	case werr != nil && pages == 0:
-		return werr
-	case pages == 0:
-		next = st.NextLink // stopped before its first page came
 	}
-	if restarted {
-		note += "; the tracked read for the delta link started over (its saved link was refused)"
+	link, next, _ := w.stop()
+	pages := w.pages
+	if link != "" {
+		ts.link = link
+		ts.res.Note = note + "; the tracked read for the delta link is done: delta syncs from the next run"
+		return ts.states.save(ctx, ts.entity.LogicalName, state{Mode: ModeDelta, DeltaLink: link, Columns: sel, Generation: ts.gen})
 	}
 	ts.res.Note = note + fmt.Sprintf("; the tracked read for the delta link goes on (%d pages read in this sync)", pages)
-	mark := newest
-	if mark.Before(st.Watermark) {
-		mark = st.Watermark
-	}
 	return ts.states.save(ctx, ts.entity.LogicalName, state{Mode: ModeTracking, Watermark: mark, NextLink: next, Columns: sel, Generation: ts.gen})
 }
 
-// trackingNote turns the key reconciliation's note into one for a table
-// in the tracking phase.
+// trackingNote is the note of a table in the tracking phase; reconciled is
+// the note of a key reconciliation made in the same sync, if any.
 func trackingNote(reconciled string) string {
 	const head = "loaded in ranges; until its tracked read ends, changes are read by modifiedon"
 	if after, ok := strings.CutPrefix(reconciled, untrackedNote+": "); ok {
 		return head + "; " + after
 	}
-	return head
+	return head + ", and deletes made since the load began are applied once it has ended"
 }
 
 // createdBounds reads the oldest and newest createdon of the table (two

@@ -2,6 +2,7 @@ package connector_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -12,7 +13,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ampel/ampel/connector"
-	"github.com/ampel/ampel/connector/dataverse"
 	"github.com/ampel/ampel/connector/dvsim"
 	"github.com/ampel/ampel/warehouse/warehousetest"
 )
@@ -34,18 +34,20 @@ func (m *mutateDuring) Rows(_, table string, _ int) {
 	}
 }
 
-// holdWalk holds the pages of tracked reads after the first while held
-// is set, until the request is canceled: a tracked read for the delta
-// link then never ends before the load does, whatever the machine's speed.
+// holdWalk holds the pages of tracked reads that go on from a link
+// ($skiptoken) while held is set, once allow is used up, until the
+// request is canceled: a tracked read for the delta link then reads as
+// many pages as the test allows, whatever the machine's speed.
 type holdWalk struct {
-	base http.RoundTripper
-	held atomic.Bool
+	base  http.RoundTripper
+	held  atomic.Bool
+	allow atomic.Int32 // pages that still pass while held
 }
 
 func (h *holdWalk) RoundTrip(req *http.Request) (*http.Response, error) {
 	q, _ := url.QueryUnescape(req.URL.RawQuery)
 	if h.held.Load() && strings.Contains(req.Header.Get("Prefer"), "odata.track-changes") &&
-		!strings.Contains(q, "$deltatoken") && strings.Contains(q, "$skiptoken") {
+		!strings.Contains(q, "$deltatoken") && strings.Contains(q, "$skiptoken") && h.allow.Add(-1) < 0 {
 		<-req.Context().Done()
 		return nil, req.Context().Err()
 	}
@@ -54,11 +56,12 @@ func (h *holdWalk) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // TestSyncRangedLoad: a large table's first load reads createdon ranges at
 // once, each row once; the tracked read for the delta link goes on in the
-// following syncs, which keep the view equal to the source meanwhile
-// (changes made during the load included, deletes too); when the tracked
-// read ends the table syncs by delta. A refused tracked-read link starts
-// the read over and reconciles the keys. A stopped ranged load goes on
-// with its ranges not done. On both engines.
+// following syncs, which keep the view current by modifiedon meanwhile
+// (changes made during the load included); the deletes made during the
+// load leave the view with the first delta, once the tracked read has
+// ended. A refused tracked-read link starts the read over and reconciles
+// the keys. A stopped ranged load goes on with its ranges not done. On
+// both engines.
 func TestSyncRangedLoad(t *testing.T) {
 	for _, cfg := range warehousetest.All(t) {
 		t.Run(cfg.Driver, func(t *testing.T) {
@@ -68,9 +71,7 @@ func TestSyncRangedLoad(t *testing.T) {
 			t.Cleanup(func() { sim.Close() })
 			hold := &holdWalk{base: sim.Client().Transport}
 			hold.held.Store(true)
-			client, err := dataverse.New(context.Background(), dataverse.Config{URL: sim.URL(), Authority: sim.Authority(), TenantID: sim.TenantID(),
-				ClientID: sim.ClientID(), ClientSecret: sim.ClientSecret(), HTTPClient: &http.Client{Transport: hold}, PageSize: 50})
-			require.NoError(t, err)
+			client := viaClient(t, sim, hold, 50)
 			tables := []connector.Table{{Name: "lead"}}
 			sync := func(progress connector.Progress, full bool) connector.TableResult {
 				res, err := connector.Sync(context.Background(), connector.Options{Store: st, Client: client, Environment: "prod", Tables: tables,
@@ -80,6 +81,32 @@ func TestSyncRangedLoad(t *testing.T) {
 				return res[0]
 			}
 			truth := func() map[string]uint64 { return simVersions(t, sim, "lead", "leadid") }
+			// gone are the keys deleted at the source since the test began
+			gone := map[string]bool{}
+			mutate := func(creates, updates, deletes int) {
+				before := truth()
+				sim.Mutate(creates, updates, deletes)
+				after := truth()
+				for k := range before {
+					if _, ok := after[k]; !ok {
+						gone[k] = true
+					}
+				}
+			}
+			// pending: the view holds every row of the source as it is, and
+			// besides only rows deleted at the source
+			pending := func(stage string) map[string]uint64 {
+				view, tr := viewVersions(t, st, "lead", "leadid", "prod"), truth()
+				for k, v := range tr {
+					require.Equal(t, v, view[k], "%s: lead %s", stage, k)
+				}
+				for k := range view {
+					if _, ok := tr[k]; !ok {
+						require.True(t, gone[k], "%s: lead %s is in the view, not in the source, and was never deleted", stage, k)
+					}
+				}
+				return view
+			}
 			total := len(sim.Records("lead"))
 			require.Greater(t, total, 4*2*50, "enough rows for 4 ranges of two pages")
 
@@ -92,26 +119,48 @@ func TestSyncRangedLoad(t *testing.T) {
 			require.Equal(t, total, int(first.Upserted), "each row read once")
 			require.Equal(t, truth(), viewVersions(t, st, "lead", "leadid", "prod"), "after the ranged load")
 
-			// a reload with creates, updates and deletes during it
-			reload := sync(&mutateDuring{table: "lead", do: func() { sim.Mutate(40, 200, 40) }}, true)
+			// a reload with creates, updates and deletes during it, among
+			// them rows the reload had already written
+			var loadedThenDeleted []string
+			reload := sync(&mutateDuring{table: "lead", do: func() {
+				rows, err := st.Query(context.Background(), "SELECT toString(leadid) FROM landing_lead WHERE _environment = 'prod' AND "+
+					"bitShiftRight(_version, 44) = (SELECT max(bitShiftRight(_version, 44)) FROM landing_lead) ORDER BY leadid LIMIT 3")
+				require.NoError(t, err)
+				for rows.Next() {
+					var id string
+					require.NoError(t, rows.Scan(&id))
+					loadedThenDeleted = append(loadedThenDeleted, id)
+				}
+				require.NoError(t, rows.Err())
+				rows.Close()
+				for _, id := range loadedThenDeleted {
+					_, err := sim.Delete("lead", id)
+					require.NoError(t, err)
+					gone[id] = true
+				}
+				mutate(40, 200, 40)
+			}}, true)
 			require.Contains(t, reload.Note, "createdon ranges")
+			require.Len(t, loadedThenDeleted, 3)
+			hold.allow.Store(1)
 			next := sync(nil, false)
 			require.Equal(t, "tracking", next.Mode)
-			require.Contains(t, next.Note, "changes are read by modifiedon")
-			require.Contains(t, next.Note, "deleted)")
-			require.Equal(t, truth(), viewVersions(t, st, "lead", "leadid", "prod"), "the sync after a ranged load with changes during it")
-			requireViewEqual(t, st, sim, "lead", "leadid", "prod", "the sync after a ranged load")
-
-			require.Contains(t, next.Note, "goes on (0 pages read in this sync)")
+			require.Contains(t, next.Note, "changes are read by modifiedon, and deletes made since the load began are applied once it has ended")
+			require.NotContains(t, next.Note, "deleted)", "no keys reconciled while the tracked read goes on")
+			require.Contains(t, next.Note, "goes on (1 pages read in this sync)")
+			view := pending("the sync after a ranged load with changes during it")
+			for _, id := range loadedThenDeleted {
+				require.Contains(t, view, id, "deleted after the load wrote it: in the view until the tracked read ends")
+			}
 
 			// changes while the tracked read goes on, until it ends
 			hold.held.Store(false)
 			done := false
-			for i := 0; i < 60 && !done; i++ {
-				sim.Mutate(2, 10, 2)
+			for i := 0; i < 100 && !done; i++ {
+				mutate(2, 10, 2)
 				res := sync(nil, false)
 				require.Equal(t, "tracking", res.Mode)
-				require.Equal(t, truth(), viewVersions(t, st, "lead", "leadid", "prod"), "tracking sync %d", i)
+				pending(fmt.Sprintf("tracking sync %d", i))
 				done = strings.Contains(res.Note, "delta syncs from the next run")
 			}
 			require.True(t, done, "the tracked read ended")
@@ -124,6 +173,7 @@ func TestSyncRangedLoad(t *testing.T) {
 			// a tracked-read link the source refuses: it starts over, and
 			// the keys are read for the deletes its new link cannot show
 			hold.held.Store(true)
+			hold.allow.Store(0)
 			sync(nil, true)
 			hold.held.Store(false)
 			sim.Mutate(0, 10, 10)
@@ -139,20 +189,27 @@ func TestSyncRangedLoad(t *testing.T) {
 
 			// a ranged reload stopped part way (as SIGTERM stops it) and
 			// changes meanwhile: the next sync goes on with the ranges not
-			// done, each from its checkpoint, and the one after it brings
-			// the changes
+			// done, each from its checkpoint, the ones after it bring the
+			// changes, and the deletes once the tracked read has ended
 			sctx, cancel := context.WithCancel(context.Background())
 			stopped, err := connector.Sync(sctx, connector.Options{Store: st, Client: client, Environment: "prod", Tables: tables,
 				RunID: "t", BatchRows: 100, ParallelRanges: 4, Full: true, Progress: &mutateDuring{table: "lead", do: cancel}})
 			cancel()
 			require.ErrorIs(t, err, context.Canceled)
 			require.Equal(t, connector.StatusCanceled, stopped[0].Status)
-			sim.Mutate(10, 30, 10)
+			mutate(10, 30, 10)
 			rest := sync(nil, false)
 			require.Equal(t, "full", rest.Mode)
 			require.Contains(t, rest.Note, "went on with the load interrupted before, in ranges")
 			require.Less(t, int(rest.Upserted), len(sim.Records("lead")), "the ranges did not read everything again")
-			sync(nil, false)
+			mode := ""
+			for i := 0; i < 100 && mode != "delta"; i++ {
+				res := sync(nil, false)
+				require.Contains(t, []string{"tracking", "delta"}, res.Mode)
+				mode = res.Mode
+				pending("after a stopped ranged load went on")
+			}
+			require.Equal(t, "delta", mode, "the tracked read ended")
 			require.Equal(t, truth(), viewVersions(t, st, "lead", "leadid", "prod"), "after a stopped ranged load went on")
 			requireViewEqual(t, st, sim, "lead", "leadid", "prod", "after a stopped ranged load went on")
 		})

@@ -184,15 +184,18 @@ func peerSync(tb testing.TB, r *remoteSim, st warehouse.Store, sets []string) (r
 
 // BenchmarkRemoteSync models a remote Dataverse: the simulator runs in
 // its own process and answers each request after a latency. At one scale
-// (20k leads by default, 2k with -short; about 90k rows over the 14
-// tables) and in one run it measures:
+// (AMPEL_BENCH_LEADS, 20k leads by default, 2k with -short; about 90k rows
+// over the 14 tables at 20k) and in one run it measures:
 //
 //   - peer:    the hand-written single-threaded script (peerSync) at 250 ms;
 //   - cold:    a first ampel sync (a new Runner: WhoAmI, metadata, pages)
 //     at 250 ms, and its speed-up over the peer;
 //   - oneshot: after a 1 % mutate, a sync with a new Runner (a new process
 //     starts with the warehouse's metadata cache), beside the cold sync's
-//     time, and its requests per table;
+//     time, and its requests per table — right after the cold sync,
+//     whatever phase its tables are in (a), and in the steady state (b):
+//     after the syncs that end every table's tracked read, and one more
+//     1 % mutate;
 //   - latency100: a cold sync at 100 ms;
 //   - latency500: a cold sync at 500 ms, beside the bound of the
 //     requests that can be in flight (max_concurrency ÷ latency × rows
@@ -201,10 +204,7 @@ func peerSync(tb testing.TB, r *remoteSim, st warehouse.Store, sets []string) (r
 //     limit (60 per 20 s, 52 concurrent), beside the least time the
 //     limit allows for its requests; 0 failed tables.
 func BenchmarkRemoteSync(b *testing.B) {
-	scale := 20_000
-	if testing.Short() {
-		scale = 2_000
-	}
+	scale := benchLeads(b, 20_000, 2_000)
 	ctx := context.Background()
 	for i := 0; i < b.N; i++ {
 		lat := 250 * time.Millisecond
@@ -259,6 +259,23 @@ func BenchmarkRemoteSync(b *testing.B) {
 
 		b.Logf("scale %d leads: peer %d rows in %.1fs; cold %d rows in %.1fs; one-shot delta %.2fs, %d requests %v",
 			scale, peerRows, peerTime.Seconds(), coldRows, coldTime.Seconds(), deltaTime.Seconds(), after.Requests-before.Requests, diffKinds(before, after))
+
+		// the steady state: syncs until no table's tracked read goes on,
+		// then the one-shot again
+		syncs := 0
+		for last := syncOnce(b, sim, st); tracking(last); last = syncOnce(b, sim, st) {
+			syncs++
+			require.Less(b, syncs, 200, "the tracked reads did not end")
+		}
+		sim.control(b, http.MethodPost, fmt.Sprintf("/_sim/mutate?creates=%d&updates=%d&deletes=%d", scale/300, scale/300, scale/300), nil)
+		before = sim.stats(b)
+		steady := syncOnce(b, sim, st)
+		after = sim.stats(b)
+		b.ReportMetric(steady.took.Seconds()/coldTime.Seconds(), "oneshot_steady/cold_time")
+		b.ReportMetric(float64(steady.requests)/float64(len(steady.res)), "oneshot_steady_requests/table")
+		b.ReportMetric(steady.ownPerUnchanged(), "oneshot_steady_requests/unchanged_table")
+		b.Logf("steady state (after %d more syncs): one-shot delta %.2fs, %d requests %v; %d unchanged tables with %.2f requests each",
+			syncs+1, steady.took.Seconds(), steady.requests, diffKinds(before, after), steady.unchanged, steady.ownPerUnchanged())
 
 		fast := startRemoteSim(b, simChildOptions{Seed: 3, Scale: scale, Faults: dvsim.Faults{Latency: 100 * time.Millisecond}})
 		t100, res := sync(openStore(b), fast.environment("bench", 0))
@@ -378,5 +395,134 @@ func BenchmarkRangedLoad(b *testing.B) {
 		b.ReportMetric(median(manyDelta).Seconds()/median(manyLoad).Seconds(), "oneshot/ranged_load")
 		b.ReportMetric(median(oneCPU).Seconds()/float64(rows)*1e6, "one_read_cpu_s/1M_rows")
 		b.ReportMetric(median(manyCPU).Seconds()/float64(rows)*1e6, "ranges_cpu_s/1M_rows")
+	}
+}
+
+// benchLeads is the scale of a benchmark: AMPEL_BENCH_LEADS, else def
+// (short with -short).
+func benchLeads(tb testing.TB, def, short int) int {
+	tb.Helper()
+	if testing.Short() {
+		def = short
+	}
+	if s := os.Getenv("AMPEL_BENCH_LEADS"); s != "" {
+		_, err := fmt.Sscan(s, &def)
+		require.NoError(tb, err)
+	}
+	return def
+}
+
+// oneShot is what a one-shot sync (a new Runner, as a new process) did.
+type oneShot struct {
+	took time.Duration
+	res  []connector.TableResult
+	// requests: all requests the source answered; own: those the
+	// unchanged tables made themselves, per table (the rest are the run's:
+	// token, WhoAmI, metadata version, counts)
+	requests       int64
+	unchanged, own int
+	note           string
+}
+
+func (o oneShot) ownPerUnchanged() float64 {
+	if o.unchanged == 0 {
+		return 0
+	}
+	return float64(o.own) / float64(o.unchanged)
+}
+
+// syncOnce syncs every table of tableList with a new Runner as the binary
+// does (parallel_ranges 8) and counts the requests the source answered.
+func syncOnce(tb testing.TB, sim *remoteSim, st warehouse.Store) oneShot {
+	tb.Helper()
+	r := connector.NewRunner(connector.RunnerConfig{Store: st, Environments: []connector.Environment{sim.environment("bench", 0)}, ParallelRanges: connector.DefaultParallelRanges})
+	before := sim.stats(tb)
+	start := time.Now()
+	res, err := r.Sync(context.Background(), connector.Request{Tables: tableList()})
+	took := time.Since(start)
+	require.NoError(tb, err)
+	o := oneShot{took: took, res: res, requests: sim.stats(tb).Requests - before.Requests}
+	for _, x := range res {
+		require.Equal(tb, connector.StatusOK, x.Status, x.Table)
+		if x.Upserted == 0 && x.Deleted == 0 {
+			o.unchanged++
+			o.own += int(x.Requests)
+		}
+		if x.Mode == connector.ModeTracking || strings.Contains(x.Note, "ranges") {
+			o.note += fmt.Sprintf("[%s %s: %s] ", x.Table, x.Mode, x.Note)
+		}
+	}
+	return o
+}
+
+// tracking reports whether a sync left a table in its tracking phase
+// (its tracked read for the delta link goes on).
+func tracking(o oneShot) bool {
+	for _, x := range o.res {
+		if (x.Mode == connector.ModeTracking || strings.Contains(x.Note, "ranges")) && !strings.Contains(x.Note, "delta syncs from the next run") {
+			return true
+		}
+	}
+	return false
+}
+
+// BenchmarkRemoteOneShot measures issue 17's one-shot delta: `ampel sync`
+// as a new process (a new Runner) after a 1 % mutate, beside the cold
+// first sync of the same round, with the simulator in its own process at
+// 250 ms per request and AMPEL_BENCH_LEADS leads (default 100,000; 2,000
+// with -short). Per round: a cold sync into a new warehouse, a 1 % mutate
+// and the one-shot (a), whatever phase the tables are in; syncs until no
+// table is in its tracking phase (counted); a 1 % mutate and the one-shot
+// (b), the steady state; one more with no change at all. Three rounds,
+// medians: each one-shot as a share of its round's cold sync, requests per
+// table, and with no change the requests each table made itself.
+func BenchmarkRemoteOneShot(b *testing.B) {
+	leads := benchLeads(b, 100_000, 2_000)
+	sim := startRemoteSim(b, simChildOptions{Seed: 3, Scale: leads, Faults: dvsim.Faults{Latency: 250 * time.Millisecond}})
+	mutate := func() {
+		sim.control(b, http.MethodPost, fmt.Sprintf("/_sim/mutate?creates=%d&updates=%d&deletes=%d", leads/300, leads/300, leads/300), nil)
+	}
+	median := func(xs []float64) float64 {
+		s := slices.Clone(xs)
+		slices.Sort(s)
+		return s[len(s)/2]
+	}
+	share := func(x, cold oneShot) float64 { return x.took.Seconds() / cold.took.Seconds() }
+	perTable := func(x oneShot) float64 { return float64(x.requests) / float64(len(x.res)) }
+	for i := 0; i < b.N; i++ {
+		var aShare, aReq, bShare, bReq, nShare, nReq, nOwn, steady []float64
+		for round := 0; round < 3; round++ {
+			st := openStore(b)
+			cold := syncOnce(b, sim, st)
+			mutate()
+			a := syncOnce(b, sim, st)
+			syncs := 0
+			for last := a; tracking(last); syncs++ {
+				require.Less(b, syncs, 300, "the tracked reads did not end")
+				last = syncOnce(b, sim, st)
+			}
+			mutate()
+			before := sim.stats(b)
+			sb := syncOnce(b, sim, st)
+			kinds := diffKinds(before, sim.stats(b))
+			before = sim.stats(b)
+			still := syncOnce(b, sim, st)
+			b.Logf("round %d: cold %.2fs (%d requests); one-shot (a) %.2fs = %.1f %%, %d requests %s; %d syncs to the steady state; one-shot (b) %.2fs = %.1f %%, %d requests %v; no change %.2fs = %.1f %%, %d requests %v, %d unchanged tables with %.2f requests each",
+				round, cold.took.Seconds(), cold.requests, a.took.Seconds(), 100*share(a, cold), a.requests, a.note, syncs,
+				sb.took.Seconds(), 100*share(sb, cold), sb.requests, kinds,
+				still.took.Seconds(), 100*share(still, cold), still.requests, diffKinds(before, sim.stats(b)), still.unchanged, still.ownPerUnchanged())
+			aShare, aReq = append(aShare, share(a, cold)), append(aReq, perTable(a))
+			bShare, bReq = append(bShare, share(sb, cold)), append(bReq, perTable(sb))
+			nShare, nReq, nOwn = append(nShare, share(still, cold)), append(nReq, perTable(still)), append(nOwn, still.ownPerUnchanged())
+			steady = append(steady, float64(syncs))
+		}
+		b.ReportMetric(median(aShare), "oneshot_a/cold")
+		b.ReportMetric(median(aReq), "oneshot_a_requests/table")
+		b.ReportMetric(median(steady), "syncs_to_steady")
+		b.ReportMetric(median(bShare), "oneshot_b/cold")
+		b.ReportMetric(median(bReq), "oneshot_b_requests/table")
+		b.ReportMetric(median(nShare), "oneshot_nochange/cold")
+		b.ReportMetric(median(nReq), "oneshot_nochange_requests/table")
+		b.ReportMetric(median(nOwn), "oneshot_nochange_requests/unchanged_table")
 	}
 }

@@ -22,7 +22,8 @@
 //     is stored. A large table's first load reads createdon ranges at once
 //     instead, while the tracked read for its delta link begins beside them
 //     and goes on in the following syncs (mode tracking, which read by
-//     modifiedon and reconcile keys meanwhile); ranges.go has the design
+//     modifiedon meanwhile; the deletes made during the load come with
+//     the first delta); ranges.go has the design
 //     and why it keeps exactly-once. Afterwards only the delta link is used: changed rows and
 //     deleted ids, in proportion to the changes. A refused delta link
 //     (expired, invalid) turns into a full reload, noted in sync_runs. A
@@ -89,10 +90,11 @@ type Table struct {
 
 // Defaults of Options.
 const (
-	// DefaultParallelTables: tables that sync at once. A sync against a
+	// DefaultParallelTables: tables that load at once. A sync against a
 	// remote Dataverse is mostly round trips (100–500 ms each), which
-	// overlap: a delta of the 14 default tables costs three rounds of
-	// delta requests, not four as at 4. Not all 14 at once: every table in
+	// overlap. Tables that read only their changes (delta, tracking,
+	// watermark) take no slot, so a delta of the 14 default tables is one
+	// round of delta requests. Not all 14 loads at once: every table in
 	// a full load holds a batch and pages in memory, and at 14 the sync's
 	// own peak RSS was 1.8–2x that at 4, at 8 1.2–1.7x, at 6 1.1–1.3x
 	// (BenchmarkSyncPeakRSS in cmd/ampel, 10k and 100k leads; the README
@@ -118,8 +120,9 @@ type Options struct {
 	Tables []Table
 	// Full forces a full load of every table.
 	Full bool
-	// ParallelTables is how many tables sync at once. Default
-	// DefaultParallelTables.
+	// ParallelTables is how many tables load at once (a full load, a
+	// reload, a resumed load); tables that read only their changes do not
+	// count. Default DefaultParallelTables.
 	ParallelTables int
 	// ParallelRanges caps the createdon ranges a large table's first load
 	// reads at once (ranges.go); 0 or 1 reads it in one tracked read. The
@@ -195,15 +198,20 @@ func Sync(ctx context.Context, opts Options) ([]TableResult, error) {
 		go func() {
 			defer wg.Done()
 			st, ok := stored[t.Name]
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				results[i] = TableResult{RunID: opts.RunID, Environment: opts.Environment, Table: t.Name, Mode: plannedMode(opts.Full, st, ok),
-					Started: time.Now(), Finished: time.Now(), Status: StatusCanceled, Err: ctx.Err()}
-				return
+			// a table that reads only its changes holds little memory and
+			// mostly waits for one round trip: it takes no slot, so that a
+			// delta of every table costs one round of requests, not one per
+			// ParallelTables tables; it takes one if it turns into a load
+			slot := &tableSlot{sem: sem}
+			if opts.Full || !ok || (st.Mode != ModeDelta && st.Mode != ModeTracking && st.Mode != ModeWatermark) {
+				if err := slot.take(ctx); err != nil {
+					results[i] = TableResult{RunID: opts.RunID, Environment: opts.Environment, Table: t.Name, Mode: plannedMode(opts.Full, st, ok),
+						Started: time.Now(), Finished: time.Now(), Status: StatusCanceled, Err: err}
+					return
+				}
 			}
-			defer func() { <-sem }()
-			results[i] = syncTable(ctx, &opts, t, st, ok, cat, states, shared)
+			defer slot.release()
+			results[i] = syncTable(ctx, &opts, t, st, ok, cat, states, shared, slot)
 			opts.Progress.TableDone(results[i])
 		}()
 	}
@@ -246,6 +254,39 @@ type tableSync struct {
 	// activityDeletes are the keys a delta of an activity table saw
 	// deleted, for activitypointer (see tombstoneActivities)
 	activityDeletes []uuid.UUID
+	// slot is the table's share of Options.ParallelTables: a load takes it
+	slot *tableSlot
+}
+
+// tableSlot is one of the Options.ParallelTables slots of a run, which
+// every load of a table holds (each holds a batch and pages in memory); a
+// table that reads only its changes takes one only when it turns into a
+// load (a refused delta link, versions gone back).
+type tableSlot struct {
+	sem  chan struct{}
+	held bool
+}
+
+// take waits for a slot unless the table holds one.
+func (s *tableSlot) take(ctx context.Context) error {
+	if s.held {
+		return nil
+	}
+	select {
+	case s.sem <- struct{}{}:
+		s.held = true
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// release gives the slot back, if the table holds one.
+func (s *tableSlot) release() {
+	if s.held {
+		s.held = false
+		<-s.sem
+	}
 }
 
 // readSyncStart reads what every table of a run needs from the warehouse
@@ -266,9 +307,9 @@ func readSyncStart(ctx context.Context, opts Options) (map[string]state, warehou
 	return states, cat, nil
 }
 
-func syncTable(ctx context.Context, opts *Options, t Table, st state, haveState bool, cat warehouse.Catalog, states *stateWriter, shared *runShared) TableResult {
+func syncTable(ctx context.Context, opts *Options, t Table, st state, haveState bool, cat warehouse.Catalog, states *stateWriter, shared *runShared, slot *tableSlot) TableResult {
 	res := TableResult{RunID: opts.RunID, Environment: opts.Environment, Table: t.Name, Started: time.Now().UTC()}
-	ts := &tableSync{opts: opts, shared: shared, res: &res, counter: &dataverse.Counter{}, states: states, stored: st, cat: cat,
+	ts := &tableSync{opts: opts, shared: shared, res: &res, counter: &dataverse.Counter{}, states: states, stored: st, cat: cat, slot: slot,
 		log: opts.Logger.With("environment", opts.Environment, "table", t.Name)}
 	ctx = dataverse.WithCounter(ctx, ts.counter)
 	err := ts.run(ctx, t, st, haveState, cat)
@@ -381,6 +422,9 @@ func (ts *tableSync) run(ctx context.Context, t Table, st state, haveState bool,
 // modifiedon, in mode. The load tombstones what it did not see, so it
 // counts as a key reconciliation.
 func (ts *tableSync) watermarkLoad(ctx context.Context, sel []string, mode string) error {
+	if err := ts.slot.take(ctx); err != nil {
+		return err
+	}
 	began := time.Now().UTC()
 	if err := ts.watermark(ctx, sel, nil, mode); err != nil {
 		return err

@@ -3,8 +3,12 @@ package connector_test
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/url"
 	"os"
 	"strconv"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -320,4 +324,63 @@ func TestSyncKeepsOldBoolSpelling(t *testing.T) {
 	}
 	require.NoError(t, rows.Err())
 	require.Equal(t, want, got, "donotemail as 0 and 1, as the simulator holds it")
+}
+
+// deltaBarrier holds every delta request ($deltatoken) until n of them are
+// in flight at once: a sync whose deltas do not all start together never
+// gets past it.
+type deltaBarrier struct {
+	base     http.RoundTripper
+	n        int32
+	inFlight atomic.Int32
+	all      chan struct{}
+	once     sync.Once
+}
+
+func (d *deltaBarrier) RoundTrip(req *http.Request) (*http.Response, error) {
+	if q, _ := url.QueryUnescape(req.URL.RawQuery); strings.Contains(q, "$deltatoken") {
+		if d.inFlight.Add(1) >= d.n {
+			d.once.Do(func() { close(d.all) })
+		}
+		select {
+		case <-d.all:
+		case <-req.Context().Done():
+			return nil, req.Context().Err()
+		}
+	}
+	return d.base.RoundTrip(req)
+}
+
+// TestSyncDeltasTakeNoSlot: tables that read only their changes do not
+// wait for one of the parallel_tables slots the loads share: with 2
+// slots, the deltas of 5 tables are in flight at once. On both engines.
+func TestSyncDeltasTakeNoSlot(t *testing.T) {
+	for _, cfg := range warehousetest.All(t) {
+		t.Run(cfg.Driver, func(t *testing.T) {
+			st := openMigrated(t, cfg)
+			sim, err := dvsim.Start(dvsim.Options{Seed: 73, Scale: 200})
+			require.NoError(t, err)
+			t.Cleanup(func() { sim.Close() })
+			tables := []connector.Table{{Name: "lead"}, {Name: "contact"}, {Name: "account"}, {Name: "opportunity"}, {Name: "incident"}}
+			barrier := &deltaBarrier{base: sim.Client().Transport, n: int32(len(tables)), all: make(chan struct{})}
+			client := viaClient(t, sim, barrier, 0)
+			sync := func() []connector.TableResult {
+				// a bound, should the deltas wait for one another for ever
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				defer cancel()
+				res, err := connector.Sync(ctx, connector.Options{Store: st, Client: client, Environment: "prod", Tables: tables, ParallelTables: 2, RunID: "t"})
+				require.NoError(t, err)
+				return res
+			}
+			for _, r := range sync() {
+				require.Equal(t, connector.ModeFull, r.Mode, r.Table)
+			}
+			sim.Mutate(5, 10, 5)
+			for _, r := range sync() {
+				require.Equal(t, connector.ModeDelta, r.Mode, r.Table)
+				require.Equal(t, connector.StatusOK, r.Status, r.Table)
+			}
+			require.Equal(t, simVersions(t, sim, "lead", "leadid"), viewVersions(t, st, "lead", "leadid", "prod"))
+		})
+	}
 }
