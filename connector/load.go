@@ -113,7 +113,13 @@ func (ts *tableSync) delta(ctx context.Context, st state, sel []string) error {
 	ts.res.Mode = ModeDelta
 	ts.gen = st.Generation
 	ts.opts.Progress.TableStarted(ts.opts.Environment, ts.entity.LogicalName, ModeDelta, -1)
-	r := ts.opts.Client.Read(ctx, dataverse.Query{DeltaLink: st.DeltaLink})
+	return ts.applyDelta(ctx, st.DeltaLink, sel)
+}
+
+// applyDelta reads the changes a delta link reports, applies them (deletes
+// included) and stores the next link, in delta mode.
+func (ts *tableSync) applyDelta(ctx context.Context, link string, sel []string) error {
+	r := ts.opts.Client.Read(ctx, dataverse.Query{DeltaLink: link})
 	defer r.Close()
 	next, _, err := ts.copyPages(ctx, r, nil)
 	if err != nil {
@@ -122,7 +128,7 @@ func (ts *tableSync) delta(ctx context.Context, st state, sel []string) error {
 	if next == "" {
 		return fmt.Errorf("the delta response for %s carried no @odata.deltaLink", ts.entity.EntitySetName)
 	}
-	was, ok1 := dataverse.DeltaTokenVersion(st.DeltaLink)
+	was, ok1 := dataverse.DeltaTokenVersion(link)
 	now, ok2 := dataverse.DeltaTokenVersion(next)
 	if ok1 && ok2 && now < was {
 		return &errVersionsBack{was: was, now: now}

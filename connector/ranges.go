@@ -37,27 +37,25 @@ import (
 // link covers it. Then the walk pauses, so that its pages do not compete
 // with the ranges' at the source. The table's load is done when the ranges
 // are; the walk does not gate it. It goes on from its saved link in the
-// following syncs (mode "tracking"), which keep the table current
-// meanwhile by the modifiedon watermark (from before the walk began, minus
-// the overlap). They do not reconcile keys: the delta link the walk ends
-// with is from its start, before any range read a row, so the first delta
-// after it reports every delete made during and since the load. The
-// deletes made during the load therefore leave the views with that first
-// delta, in the sync after the one in which the walk ended; reconciling
-// keys meanwhile would show them sooner at the price of reading every key
-// on every sync, the cost a delta exists to avoid. When the walk ends, its
-// delta link is saved and the table syncs by delta from then on; the
-// changes the delta replays that were already applied are harmless
-// (ReplacingMergeTree by _version). A walk whose saved link is refused
-// starts over; since its new delta link starts later, the keys are
-// reconciled in the same sync (reconcile.go), which finds what was
-// deleted before. Letting the walk go on after its table was done, while
-// the run's other tables still sync, was tried and left out
-// (BenchmarkRemoteOneShot, 100k leads, 2026-11-30): in the loading sync its
-// pages, decoded beside the other tables' loads, made the cold sync 1.38x
-// slower; in tracking syncs, whose other tables are deltas done in one
-// round trip, it ended no walk sooner (24 syncs to the steady state either
-// way).
+// next sync (mode "tracking"), which reads the table's changes by the
+// modifiedon watermark (from before the walk began, minus the overlap)
+// while the walk reads on to its end, and then applies the first delta of
+// the link the walk ended with — in the same sync. That link is from the
+// walk's start, before any range read a row, so its first delta reports
+// every delete made during and since the load: no key reconciliation is
+// needed, and the tracking phase is one sync, whose cost is the walk's
+// remaining pages (one round trip each, paid once). From then on the table
+// syncs by delta; the changes the delta replays that were already applied
+// are harmless (ReplacingMergeTree by _version). A walk that fails part way
+// saves where it got to and goes on in the next sync. A walk whose saved
+// link is refused starts over; since its new delta link starts later, the
+// keys are reconciled in the same sync (reconcile.go), which finds what
+// was deleted before. Tried and left out (BenchmarkRemoteOneShot, 100k
+// leads, 2026-11-30): letting the walk go on after its table was done
+// while the loading sync's other tables still load made the cold sync
+// 1.38x slower (its pages decoded beside their loads); reading one walk
+// page per tracking sync, without key reconciliation, kept the deletes
+// made during the load in the views for 24 syncs at 100k leads.
 //
 // Exactly once: the ranged load writes in a new generation like every
 // full load (load.go), saved before its first row. A row present at the
@@ -292,14 +290,17 @@ func (ts *tableSync) savedRanges(ctx context.Context) ([]loadRange, error) {
 }
 
 // tracking syncs a table whose ranged load is done while its walk is not:
-// the walk goes on from the saved link during a modifiedon increment; once
-// it ends, its delta link is saved. No key reconciliation: the walk's
-// delta link is from before the load read a row, so the first delta
-// reports every delete made during and since the load; reading every key
-// meanwhile would only show them sooner, at the price of every key on
-// every sync. A saved link the source refuses starts the walk over; its
-// new delta link starts now, so the keys are reconciled once its first
-// page is answered, which finds what was deleted before.
+// the walk goes on from the saved link, beside a modifiedon increment, to
+// its end, and the delta its link reports is applied at once — so the
+// tracking phase is one sync (the first after the load), which also
+// applies every delete made during and since the load: the walk's delta
+// link is from before the load read a row. No key reconciliation is
+// needed for that. The walk's pages are only counted, one round trip
+// each; they are the price of the delta link, paid once. A walk that fails
+// part way saves where it got to and goes on in the next sync. A saved link
+// the source refuses starts the walk over; its new delta link starts now,
+// so the keys are reconciled once its first page is answered, which finds
+// what was deleted before.
 func (ts *tableSync) tracking(ctx context.Context, st state, sel []string) error {
 	ts.res.Mode = ModeTracking
 	ts.gen = st.Generation
@@ -320,7 +321,7 @@ func (ts *tableSync) tracking(ctx context.Context, st state, sel []string) error
 	if mark.Before(st.Watermark) {
 		mark = st.Watermark
 	}
-	note := trackingNote("")
+	note := "loaded in ranges; changes read by modifiedon while the tracked read for the delta link ended"
 	// the walk's first answer, requested beside the increment's: a
 	// refused link starts the walk over
 	werr := w.first(ctx)
@@ -338,21 +339,24 @@ func (ts *tableSync) tracking(ctx context.Context, st state, sel []string) error
 	} else if werr != nil {
 		return werr
 	}
-	if link, _, _ := w.progress(); link != "" {
-		_, _, _ = w.stop()
-		ts.link = link
-		ts.res.Note = note + "; the tracked read for the delta link is done: delta syncs from the next run"
-		return ts.states.save(ctx, ts.entity.LogicalName, state{Mode: ModeDelta, DeltaLink: link, Columns: sel, Generation: ts.gen})
+	select {
+	case <-w.done:
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-	link, next, _ := w.stop()
-	pages := w.pages
-	if link != "" {
-		ts.link = link
-		ts.res.Note = note + "; the tracked read for the delta link is done: delta syncs from the next run"
-		return ts.states.save(ctx, ts.entity.LogicalName, state{Mode: ModeDelta, DeltaLink: link, Columns: sel, Generation: ts.gen})
+	link, next, werr := w.stop()
+	if link == "" {
+		if next == "" {
+			next = st.NextLink
+		}
+		ts.res.Note = note + fmt.Sprintf("; the tracked read for the delta link stopped after %d pages and goes on in the next sync", w.pages)
+		if werr != nil {
+			ts.res.Note += ": " + werr.Error()
+		}
+		return ts.states.save(ctx, ts.entity.LogicalName, state{Mode: ModeTracking, Watermark: mark, NextLink: next, Columns: sel, Generation: ts.gen})
 	}
-	ts.res.Note = note + fmt.Sprintf("; the tracked read for the delta link goes on (%d pages read in this sync)", pages)
-	return ts.states.save(ctx, ts.entity.LogicalName, state{Mode: ModeTracking, Watermark: mark, NextLink: next, Columns: sel, Generation: ts.gen})
+	ts.res.Note = note + fmt.Sprintf(" (%d pages in this sync), and its first delta is applied, with the deletes made since the load began: delta syncs from the next run", w.pages)
+	return ts.applyDelta(ctx, link, sel)
 }
 
 // trackingNote is the note of a table in the tracking phase; reconciled is

@@ -21,9 +21,9 @@
 //     of the table with change tracking requested; the last page's delta link
 //     is stored. A large table's first load reads createdon ranges at once
 //     instead, while the tracked read for its delta link begins beside them
-//     and goes on in the following syncs (mode tracking, which read by
-//     modifiedon meanwhile; the deletes made during the load come with
-//     the first delta); ranges.go has the design
+//     and ends in the next sync (mode tracking, which reads by modifiedon
+//     meanwhile and then applies the first delta, with the deletes made
+//     during the load); ranges.go has the design
 //     and why it keeps exactly-once. Afterwards only the delta link is used: changed rows and
 //     deleted ids, in proportion to the changes. A refused delta link
 //     (expired, invalid) turns into a full reload, noted in sync_runs. A
