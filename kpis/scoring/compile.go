@@ -430,10 +430,10 @@ func (c *compiler) activitySide(backtest bool, windowStart string) string {
 		c.decided(windowStart) + ")) AS d USING (_environment, leadid) WHERE t < decided_at GROUP BY _environment, leadid"
 }
 
-// stringJoinKey makes the compiler join on (_environment, leadid) even
-// when envKey is possible: the compiler as it was, which BenchmarkScoring
-// measures beside it (set in tests only).
-var stringJoinKey bool
+// stringOutput makes the compiler select environment, grade, stage and
+// the rule names as String on every engine: the compiler as it was,
+// which BenchmarkScoring measures beside it (set in tests only).
+var stringOutput bool
 
 // query says what scoredSQL selects.
 type query struct {
@@ -460,7 +460,7 @@ func scoredSQL(m *Model, v views, q query) string {
 	if q.lead != "" {
 		c.lead = "toUUID(" + quote(q.lead) + ")"
 	}
-	if v.landingLead && !stringJoinKey {
+	if v.landingLead {
 		c.envKey = "indexOf((SELECT groupUniqArray(_environment) FROM " + warehouse.QuoteIdentifier(landing.TableName(leadView)) + "), _environment)"
 	}
 	p := c.plan(m)
@@ -494,7 +494,16 @@ func scoredSQL(m *Model, v views, q query) string {
 	}
 	level3 := fmt.Sprintf("SELECT environment, leadid%s, [%s] AS pts, toFloat64(%s) AS score FROM (%s)",
 		extra, strings.Join(exprs, ", "), p.score, level2)
-	return fmt.Sprintf("SELECT environment, leadid%s, score, %s AS grade, %s AS stage, "+
-		"arrayFilter((n, x) -> x != 0, [%s], pts) AS rules, arrayFilter(x -> x != 0, pts) AS points FROM (%s)",
-		extra, gradeSQL(m), stageSQL(m), strings.Join(names, ", "), level3)
+	env, grade, stage, ruleNames := "environment", gradeSQL(m), stageSQL(m), "["+strings.Join(names, ", ")+"]"
+	if v.dialect.ModernSQL() && !stringOutput {
+		// lead_scores' types (sql/schema/0006_scoring.sql): the texts
+		// are encoded while the streams run in parallel, not in the
+		// INSERT's one sink, and the rule names are one small dictionary
+		// whose copies per lead are bytes, not strings
+		env, grade, stage = "toLowCardinality(environment)", "toLowCardinality("+grade+")", "toLowCardinality("+stage+")"
+		ruleNames = "CAST(" + ruleNames + " AS Array(LowCardinality(String)))"
+	}
+	return fmt.Sprintf("SELECT %s AS environment, leadid%s, score, %s AS grade, %s AS stage, "+
+		"arrayFilter((n, x) -> x != 0, %s, pts) AS rules, arrayFilter(x -> x != 0, pts) AS points FROM (%s)",
+		env, extra, grade, stage, ruleNames, level3)
 }

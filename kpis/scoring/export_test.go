@@ -1,10 +1,10 @@
 package scoring
 
-// SetStringJoinKey makes the compiler join leads and activities on
-// (_environment, leadid) as it did before envKey (on) or not (off), for
+// SetStringOutput makes the compiler select the texts of a score as
+// String as it did before they were LowCardinality (on) or not (off), for
 // BenchmarkScoring's before figure; it returns the previous setting.
-func SetStringJoinKey(on bool) bool {
-	was := stringJoinKey
-	stringJoinKey = on
+func SetStringOutput(on bool) bool {
+	was := stringOutput
+	stringOutput = on
 	return was
 }
