@@ -30,10 +30,10 @@ import (
 // process (the engine runs in it) for the scan and the whole run (score,
 // backtest and their writes), steadier than wall time on a shared machine.
 // Beside them, before_score/scan: the scoring statement as the compiler
-// made it before its last performance change (scoring.SetStringOutput:
-// environment, grade, stage and the rule names selected as String and
-// encoded to lead_scores' LowCardinality columns by the INSERT), in the
-// same run. Each iteration runs the model four times, new, old, old,
+// made it before its last performance changes (scoring.SetBefore: every
+// text column lower-cased; environment, grade, stage and the rule names
+// selected as String and encoded to lead_scores' LowCardinality columns
+// by the INSERT), in the same run. Each iteration runs the model four times, new, old, old,
 // new, so that neither gets the other's warm caches more, with a scan
 // before, between and after them; the figures are the means per run, and
 // the median_ ones the medians of each run's ratio to the mean of the
@@ -91,9 +91,9 @@ func BenchmarkScoring(b *testing.B) {
 		k := 0
 		runOld := func() time.Duration {
 			k++
-			was := scoring.SetStringOutput(true)
+			was := scoring.SetBefore(true)
 			old, err := scoring.Run(ctx, scoring.Options{Store: st, Models: models, Refs: []string{"bench20"}, RunID: fmt.Sprintf("bench-before-%d-%d", i, k)})
-			scoring.SetStringOutput(was)
+			scoring.SetBefore(was)
 			require.NoError(b, err)
 			require.Empty(b, old.Failed)
 			before += old.Models[0].ScoreTook

@@ -1,10 +1,10 @@
 package scoring
 
-// SetStringOutput makes the compiler select the texts of a score as
-// String as it did before they were LowCardinality (on) or not (off), for
+// SetBefore makes the compiler write the scoring statement as it was
+// before the last performance changes (on) or as it is (off), for
 // BenchmarkScoring's before figure; it returns the previous setting.
-func SetStringOutput(on bool) bool {
-	was := stringOutput
-	stringOutput = on
+func SetBefore(on bool) bool {
+	was := before
+	before = on
 	return was
 }
