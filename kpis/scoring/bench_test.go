@@ -29,16 +29,17 @@ import (
 // to the scan (target: scoring at most 3), and the CPU seconds of the
 // process (the engine runs in it) for the scan and the whole run (score,
 // backtest and their writes), steadier than wall time on a shared machine.
-// Beside them, before_score/scan: the scoring statement as the compiler
-// made it before its last performance changes (scoring.SetBefore: every
-// text column lower-cased; environment, grade, stage and the rule names
-// selected as String and encoded to lead_scores' LowCardinality columns
-// by the INSERT), in the same run. Each iteration runs the model four times, new, old, old,
-// new, so that neither gets the other's warm caches more, with a scan
-// before, between and after them; the figures are the means per run, and
-// the median_ ones the medians of each run's ratio to the mean of the
-// scans on its two sides (the load of a shared machine changes within
-// seconds).
+// Beside them, before_score/scan: scoring as the package did it before
+// its last performance changes (scoring.SetBefore: one statement for all
+// environments joined on (environment number, leadid); every text column
+// lower-cased; environment, grade, stage and the rule names selected as
+// String and encoded to lead_scores' LowCardinality columns by the
+// INSERT), in the same run. Each iteration runs the model four times,
+// new, old, old, new, so that neither gets the other's warm caches more,
+// with a scan before, between and after them; the figures are the means
+// per run, and the median_ ones the medians of each run's ratio to the
+// mean of the scans on its two sides (the load of a shared machine
+// changes within seconds).
 func BenchmarkScoring(b *testing.B) {
 	scale := 1_000_000
 	if testing.Short() {

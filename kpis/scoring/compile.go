@@ -49,11 +49,12 @@ type compiler struct {
 	nr, ng          int // rules and groups numbered so far (__r<i>, __g<i>)
 	// lead, when set, is the UUID literal of the one lead to score.
 	lead string
-	// envKey, when set, is the SQL of an environment's number: its
-	// position among the environments of the lead landing table (0 for
-	// one it does not hold). Scoring joins leads and their activities on
-	// (number, leadid), fixed-size keys that hash and compare faster than
-	// (_environment, leadid) with its String.
+	// env, when set, is the literal of the one environment to score:
+	// both sides read only its rows and join on leadid alone.
+	env string
+	// envKey, when set, is the SQL of an environment's number, its
+	// position among the environments of the lead landing table, which
+	// the statement before the per-environment one joined on (before).
 	envKey string
 }
 
@@ -180,9 +181,11 @@ func (c *compiler) condition(r *Rule) string {
 	var cond string
 	switch r.op {
 	case "present", "blank":
-		present := c.column(r.Column, k) + " IS NOT NULL"
+		var present string
 		if k == kindText {
 			present = "ifNull(" + c.columnAs(r.Column, k, formTrimmed) + " != '', 0)"
+		} else {
+			present = c.column(r.Column, k) + " IS NOT NULL"
 		}
 		if r.op == "blank" {
 			return "NOT " + present
@@ -425,8 +428,15 @@ func (c *compiler) leadSide(backtest bool, windowStart string) string {
 	}
 	sel := strings.Join(append(keys, cols...), ", ")
 	if !backtest {
+		var where []string
+		if c.env != "" {
+			where = append(where, "_environment = "+c.env)
+		}
 		if c.lead != "" {
-			return "SELECT " + sel + " FROM " + leadView + " WHERE leadid = " + c.lead
+			where = append(where, "leadid = "+c.lead)
+		}
+		if len(where) > 0 {
+			return "SELECT " + sel + " FROM " + leadView + " WHERE " + strings.Join(where, " AND ")
 		}
 		return "SELECT " + sel + " FROM " + leadView
 	}
@@ -483,6 +493,9 @@ func (c *compiler) activitySide(backtest bool, windowStart string) string {
 		" AND activitytypecode IN (" + strings.Join(lits, ", ") + ")" + c.leadFilter("regardingobjectid")
 	if !backtest {
 		src += " AND actualend < " + c.asOf
+		if c.env != "" {
+			return "SELECT leadid, " + strings.Join(aggs, ", ") + " FROM (" + src + " AND _environment = " + c.env + ") GROUP BY leadid"
+		}
 		if c.envKey != "" {
 			return "SELECT " + c.envKey + " AS __env, leadid, " + strings.Join(aggs, ", ") + " FROM (" + src + ") GROUP BY __env, leadid"
 		}
@@ -492,8 +505,9 @@ func (c *compiler) activitySide(backtest bool, windowStart string) string {
 		c.decided(windowStart) + ")) AS d USING (_environment, leadid) WHERE t < decided_at GROUP BY _environment, leadid"
 }
 
-// before makes the compiler write the statement as it was before this
-// package's last performance changes (every text column lower-cased;
+// before makes Run score as it did before this package's last
+// performance changes (one statement for all environments joined on
+// (environment number, leadid); every text column lower-cased;
 // environment, grade, stage and the rule names selected as String),
 // which BenchmarkScoring measures beside it in the same run (set in
 // tests only).
@@ -509,6 +523,12 @@ type query struct {
 	from     time.Time
 	// lead, when set, restricts the query to one lead (its GUID).
 	lead string
+	// env, when set, restricts the scoring of every lead (not the
+	// backtest) to one environment's leads and activities, joined on
+	// leadid alone: a one-column UUID key hashes and groups faster than
+	// (environment number, leadid) (measured at 1M leads: 2.5 CPU-s for
+	// the SELECT against 3.5).
+	env string
 }
 
 // scoredSQL is the SELECT of every lead's score: environment, leadid,
@@ -524,7 +544,9 @@ func scoredSQL(m *Model, v views, q query) string {
 	if q.lead != "" {
 		c.lead = "toUUID(" + quote(q.lead) + ")"
 	}
-	if v.landingLead {
+	if q.env != "" && !q.backtest {
+		c.env = quote(q.env)
+	} else if v.landingLead && before {
 		c.envKey = "indexOf((SELECT groupUniqArray(_environment) FROM " + warehouse.QuoteIdentifier(landing.TableName(leadView)) + "), _environment)"
 	}
 	p := c.plan(m)
@@ -535,7 +557,10 @@ func scoredSQL(m *Model, v views, q query) string {
 	from := "(" + c.leadSide(q.backtest, windowStart) + ") AS l"
 	if len(c.aggs) > 0 {
 		on := "_environment, leadid"
-		if !q.backtest && c.envKey != "" {
+		switch {
+		case c.env != "":
+			on = "leadid"
+		case !q.backtest && c.envKey != "":
 			on = "__env, leadid"
 		}
 		from += " ANY LEFT JOIN (" + c.activitySide(q.backtest, windowStart) + ") AS a USING (" + on + ")"
