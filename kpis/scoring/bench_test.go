@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -28,11 +29,18 @@ import (
 // to the scan (target: scoring at most 3), and the CPU seconds of the
 // process (the engine runs in it) for the scan and the whole run (score,
 // backtest and their writes), steadier than wall time on a shared machine.
-// Beside them, before_score/scan: the scoring statement as the compiler
-// made it before leads and activities were joined on a numbered
-// environment (scoring.SetStringJoinKey), in the same run. Each iteration
-// runs the model four times, new, old, old, new, so that neither gets
-// the other's warm caches more; the figures are the means per run.
+// Beside them, before_score/scan: scoring as the package did it before
+// its last performance changes (scoring.SetBefore: one statement for all
+// environments joined on (environment number, leadid); every text column
+// lower-cased; environment, grade, stage and the rule names selected as
+// String and encoded to lead_scores' LowCardinality columns by the
+// INSERT), in the same run. Each iteration runs the model four times,
+// new, old, old, new, so that neither gets the other's warm caches more,
+// with a scan before, between and after them; the figures are the means
+// per run, and the median_ ones the medians of each run's ratio to the
+// mean of the scans on its two sides (the load of a shared machine
+// changes within seconds), in wall time for the scoring statement and in
+// CPU seconds for the whole run (score and backtest) before and after.
 func BenchmarkScoring(b *testing.B) {
 	scale := 1_000_000
 	if testing.Short() {
@@ -63,7 +71,10 @@ func BenchmarkScoring(b *testing.B) {
 	b.ResetTimer()
 	var scan, score, backtest, scanCPU, runCPU, before time.Duration
 	var leads uint64
-	for i := 0; i < b.N; i++ {
+	// ratios of each run to the mean of the scans right before and after
+	// it: the machine's load changes within seconds
+	var ratios, beforeRatios, cpuRatios, beforeCPURatios []float64
+	scanOnce := func() (time.Duration, time.Duration) {
 		t0, c0 := time.Now(), kpistest.CPUTime()
 		for _, q := range scans {
 			rows, err := st.Query(ctx, q)
@@ -73,44 +84,79 @@ func BenchmarkScoring(b *testing.B) {
 			require.NoError(b, rows.Err())
 			rows.Close()
 		}
-		scan += time.Since(t0)
-		scanCPU += kpistest.CPUTime() - c0
+		w, c := time.Since(t0), kpistest.CPUTime()-c0
+		scan += w
+		scanCPU += c
+		return w, c
+	}
+	for i := 0; i < b.N; i++ {
 		k := 0
-		runOld := func() {
+		runOld := func() (time.Duration, time.Duration) {
 			k++
-			was := scoring.SetStringJoinKey(true)
+			c0 := kpistest.CPUTime()
+			was := scoring.SetBefore(true)
 			old, err := scoring.Run(ctx, scoring.Options{Store: st, Models: models, Refs: []string{"bench20"}, RunID: fmt.Sprintf("bench-before-%d-%d", i, k)})
-			scoring.SetStringJoinKey(was)
+			scoring.SetBefore(was)
 			require.NoError(b, err)
+			c := kpistest.CPUTime() - c0
 			require.Empty(b, old.Failed)
 			before += old.Models[0].ScoreTook
+			return old.Models[0].ScoreTook, c
 		}
-		runNew := func() {
+		runNew := func() (time.Duration, time.Duration) {
 			k++
 			c0 := kpistest.CPUTime()
 			rep, err := scoring.Run(ctx, scoring.Options{Store: st, Models: models, Refs: []string{"bench20"}, RunID: fmt.Sprintf("bench-%d-%d", i, k)})
 			require.NoError(b, err)
-			runCPU += kpistest.CPUTime() - c0
+			c := kpistest.CPUTime() - c0
+			runCPU += c
 			require.Empty(b, rep.Failed)
 			score += rep.Models[0].ScoreTook
 			backtest += rep.Models[0].BacktestTook
 			leads = rep.Models[0].Leads
+			return rep.Models[0].ScoreTook, c
 		}
-		// new, old, old, new: neither profits more from the other's caches
-		runNew()
-		runOld()
-		runOld()
-		runNew()
+		// scan, new, scan, old, scan, old, scan, new, scan: neither
+		// profits more from the other's caches, and every run has a scan
+		// on each side
+		w0, c0 := scanOnce()
+		for _, isNew := range []bool{true, false, false, true} {
+			var took, cpu time.Duration
+			if isNew {
+				took, cpu = runNew()
+			} else {
+				took, cpu = runOld()
+			}
+			w1, c1 := scanOnce()
+			around, aroundCPU := (w0+w1).Seconds()/2, (c0+c1).Seconds()/2
+			if isNew {
+				ratios = append(ratios, took.Seconds()/around)
+				cpuRatios = append(cpuRatios, cpu.Seconds()/aroundCPU)
+				b.Logf("iteration %d: new %.2f s beside scans %.2f / %.2f s: %.2fx; score+backtest %.2f CPU-s beside %.2f: %.2fx", i, took.Seconds(),
+					w0.Seconds(), w1.Seconds(), ratios[len(ratios)-1], cpu.Seconds(), aroundCPU, cpuRatios[len(cpuRatios)-1])
+			} else {
+				beforeRatios = append(beforeRatios, took.Seconds()/around)
+				beforeCPURatios = append(beforeCPURatios, cpu.Seconds()/aroundCPU)
+				b.Logf("iteration %d: before %.2f s beside scans %.2f / %.2f s: %.2fx; score+backtest %.2f CPU-s beside %.2f: %.2fx", i, took.Seconds(),
+					w0.Seconds(), w1.Seconds(), beforeRatios[len(beforeRatios)-1], cpu.Seconds(), aroundCPU, beforeCPURatios[len(beforeCPURatios)-1])
+			}
+			w0, c0 = w1, c1
+		}
 	}
 	b.StopTimer()
 	require.GreaterOrEqual(b, leads, uint64(scale))
 	n := float64(b.N)
 	score, backtest, before, runCPU = score/2, backtest/2, before/2, runCPU/2 // each ran twice per iteration
+	scan, scanCPU = scan/5, scanCPU/5                                         // five scans per iteration
 	b.ReportMetric(score.Seconds()/n, "score_s")
 	b.ReportMetric(backtest.Seconds()/n, "backtest_s")
 	b.ReportMetric(scan.Seconds()/n, "scan_s")
 	b.ReportMetric(score.Seconds()/scan.Seconds(), "score/scan")
 	b.ReportMetric(before.Seconds()/scan.Seconds(), "before_score/scan")
+	b.ReportMetric(median(ratios), "median_score/scan")
+	b.ReportMetric(median(beforeRatios), "median_before/scan")
+	b.ReportMetric(median(cpuRatios), "median_run/scan_cpu")
+	b.ReportMetric(median(beforeCPURatios), "median_before_run/scan_cpu")
 	b.ReportMetric((score+backtest).Seconds()/scan.Seconds(), "run/scan")
 	b.ReportMetric(scanCPU.Seconds()/n, "scan_cpu_s")
 	b.ReportMetric(runCPU.Seconds()/n, "run_cpu_s")
@@ -126,4 +172,16 @@ func BenchmarkScoring(b *testing.B) {
 	b.Logf("leads=%d rules=%d: score %s (before %s), backtest %s, scan %s (%s)", leads, m.RuleCount(), (score / time.Duration(b.N)).Round(time.Millisecond),
 		(before / time.Duration(b.N)).Round(time.Millisecond),
 		(backtest / time.Duration(b.N)).Round(time.Millisecond), (scan / time.Duration(b.N)).Round(time.Millisecond), strings.Join(scans, "; "))
+}
+
+// median is the middle value of xs (the mean of the two middle ones for
+// an even count).
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
 }

@@ -1,10 +1,10 @@
 package scoring
 
-// SetStringJoinKey makes the compiler join leads and activities on
-// (_environment, leadid) as it did before envKey (on) or not (off), for
+// SetBefore makes the compiler write the scoring statement as it was
+// before the last performance changes (on) or as it is (off), for
 // BenchmarkScoring's before figure; it returns the previous setting.
-func SetStringJoinKey(on bool) bool {
-	was := stringJoinKey
-	stringJoinKey = on
+func SetBefore(on bool) bool {
+	was := before
+	before = on
 	return was
 }

@@ -146,8 +146,11 @@ type views struct {
 	activities bool
 	hasOpp     bool
 	// landingLead says whether the lead view's landing table is there to
-	// number the environments by (compiler.envKey).
+	// list the environments by.
 	landingLead bool
+	// envs are the environments of the lead landing table when Run read
+	// them (landingLead): each is scored by a statement of its own.
+	envs []string
 }
 
 func readViews(ctx context.Context, s warehouse.Store) (views, error) {
@@ -266,6 +269,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	if v.landingLead && !before {
+		if v.envs, err = environments(ctx, o.Store); err != nil {
+			return nil, err
+		}
+	}
 	if err := writeModels(ctx, o.Store, models, started); err != nil {
 		return nil, err
 	}
@@ -316,16 +324,27 @@ func scoreModel(ctx context.Context, o Options, v views, m *Model, started time.
 	}
 	mr := &ModelReport{Model: m}
 	meta := []any{o.RunID, started, o.AsOf}
-	head := fmt.Sprintf("SELECT ?, ?, ?, environment, leadid, %s, %d, %s, %d, score, grade, stage, rules, points FROM (%s)",
-		quote(m.ID), m.Version, quote(m.File.Checksum), b2u(!m.File.Released), scoredSQL(m, v, query{asOf: o.AsOf}))
-	q, err := warehouse.Bind("INSERT INTO lead_scores (run_id, scored_at, as_of, environment, leadid, model, version, checksum, draft, "+
-		"score, grade, stage, rules, points) "+head, meta...)
-	if err != nil {
-		return nil, err
+	// one statement per environment of the landing table (see query.env),
+	// else one for all
+	queries := []query{{asOf: o.AsOf}}
+	if v.landingLead && !before {
+		queries = queries[:0]
+		for _, env := range v.envs {
+			queries = append(queries, query{asOf: o.AsOf, env: env})
+		}
 	}
 	t0 := time.Now()
-	if err := o.Store.Exec(ctx, q); err != nil {
-		return nil, fmt.Errorf("score %s (%s): %w", m.Ref(), m.File.Path, err)
+	for _, sq := range queries {
+		head := fmt.Sprintf("SELECT ?, ?, ?, environment, leadid, %s, %d, %s, %d, score, grade, stage, rules, points FROM (%s)",
+			quote(m.ID), m.Version, quote(m.File.Checksum), b2u(!m.File.Released), scoredSQL(m, v, sq))
+		q, err := warehouse.Bind("INSERT INTO lead_scores (run_id, scored_at, as_of, environment, leadid, model, version, checksum, draft, "+
+			"score, grade, stage, rules, points) "+head, meta...)
+		if err != nil {
+			return nil, err
+		}
+		if err := o.Store.Exec(ctx, q); err != nil {
+			return nil, fmt.Errorf("score %s (%s): %w", m.Ref(), m.File.Path, err)
+		}
 	}
 	mr.ScoreTook = time.Since(t0)
 	rows, err := o.Store.Query(ctx, "SELECT environment, grade, stage, count() FROM lead_scores WHERE model = ? AND version = ? AND run_id = ? "+
@@ -529,4 +548,27 @@ func writeRun(ctx context.Context, o Options, m *Model, mr *ModelReport, failed 
 		return fmt.Errorf("write score_runs: %w", err)
 	}
 	return nil
+}
+
+// environments lists the environments of the lead landing table, each of
+// which Run scores with a statement of its own. One that a sync adds while
+// the run lists them is scored by the next run.
+func environments(ctx context.Context, s warehouse.Store) ([]string, error) {
+	rows, err := s.Query(ctx, "SELECT DISTINCT _environment FROM "+warehouse.QuoteIdentifier(landing.TableName(leadView))+" ORDER BY _environment")
+	if err != nil {
+		return nil, fmt.Errorf("list the environments of the leads: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var env string
+		if err := rows.Scan(&env); err != nil {
+			return nil, fmt.Errorf("list the environments of the leads: %w", err)
+		}
+		out = append(out, env)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list the environments of the leads: %w", err)
+	}
+	return out, nil
 }
