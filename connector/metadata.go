@@ -30,8 +30,9 @@ type runShared struct {
 // newRunShared reads the metadata of every table of the run with
 // dataverse.Client.EntityDefinitions. When that fails (a server that
 // refuses the collection form, a network error), each table reads its
-// own with EntityDefinition, which says what went wrong for it.
-func newRunShared(ctx context.Context, opts *Options) *runShared {
+// own with EntityDefinition, which says what went wrong for it; the error
+// is returned for the caller to log.
+func newRunShared(ctx context.Context, opts *Options) (*runShared, error) {
 	rs := &runShared{opts: opts, ranges: make(chan struct{}, max(1, opts.ParallelRanges))}
 	names := make([]string, len(opts.Tables))
 	for i, t := range opts.Tables {
@@ -49,8 +50,7 @@ func newRunShared(ctx context.Context, opts *Options) *runShared {
 	}
 	md, err := opts.Client.EntityDefinitions(ctx, names, known)
 	if err != nil {
-		log.Warn("metadata of all tables in one read failed; reading each table's", "error", err)
-		return rs
+		return rs, err
 	}
 	rs.meta = md
 	if md.Version != "" && (known == nil || known.Version != md.Version || !known.Covers(names) || len(known.Entities) < len(md.Entities)) {
@@ -58,7 +58,7 @@ func newRunShared(ctx context.Context, opts *Options) *runShared {
 			log.Warn("metadata cache not written; the next process reads the metadata again", "error", err)
 		}
 	}
-	return rs
+	return rs, nil
 }
 
 // entity returns a table's definition, from the run's read or on its own.

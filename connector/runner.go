@@ -104,14 +104,6 @@ func (r *Runner) Sync(ctx context.Context, req Request) ([]TableResult, error) {
 			failed(err)
 			continue
 		}
-		if _, err := client.WhoAmI(ctx); err != nil {
-			if ctx.Err() != nil {
-				errs = append(errs, fmt.Errorf("environment %s: %w", env.Name, err))
-				break
-			}
-			failed(err)
-			continue
-		}
 		results, err := Sync(ctx, Options{
 			Store:           r.cfg.Store,
 			Client:          client,
@@ -126,7 +118,19 @@ func (r *Runner) Sync(ctx context.Context, req Request) ([]TableResult, error) {
 			RunID:           runID,
 			Progress:        req.Progress,
 			Logger:          r.log,
+			// WhoAmI: the cheapest check that the token is accepted
+			// and the application user exists, beside the metadata read
+			Check: func(ctx context.Context) error { _, err := client.WhoAmI(ctx); return err },
 		})
+		var check *CheckError
+		if errors.As(err, &check) {
+			if ctx.Err() != nil {
+				errs = append(errs, fmt.Errorf("environment %s: %w", env.Name, check.Err))
+				break
+			}
+			failed(check.Err)
+			continue
+		}
 		all = append(all, results...)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("environment %s: %w", env.Name, err))

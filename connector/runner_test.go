@@ -3,8 +3,11 @@ package connector_test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -101,6 +104,67 @@ func TestRunnerEnvironments(t *testing.T) {
 			for _, tb := range tables {
 				require.Equal(t, truth.Tables[tb.Name].Count, count(t, st, tb.Name, "prod"), "prod/%s after the delta", tb.Name)
 			}
+		})
+	}
+}
+
+// checkBeside holds a WhoAmI request until a metadata request
+// (EntityDefinitions) is in flight, and the first metadata request until a
+// WhoAmI is: a sync that sent them one after the other would wait for its
+// context's end.
+type checkBeside struct {
+	base            http.RoundTripper
+	who, md         chan struct{}
+	whoOnce, mdOnce sync.Once
+}
+
+func (c *checkBeside) RoundTrip(req *http.Request) (*http.Response, error) {
+	wait := func(mine *sync.Once, opened, other chan struct{}) error {
+		mine.Do(func() { close(opened) })
+		select {
+		case <-other:
+			return nil
+		case <-req.Context().Done():
+			return req.Context().Err()
+		}
+	}
+	switch {
+	case strings.HasSuffix(req.URL.Path, "/WhoAmI"):
+		if err := wait(&c.whoOnce, c.who, c.md); err != nil {
+			return nil, err
+		}
+	case strings.Contains(req.URL.Path, "/EntityDefinitions"):
+		if err := wait(&c.mdOnce, c.md, c.who); err != nil {
+			return nil, err
+		}
+	}
+	return c.base.RoundTrip(req)
+}
+
+// TestRunnerChecksBesideMetadata: the Runner's access check (WhoAmI) is
+// in flight together with the metadata read, so a one-shot sync does not
+// wait a round trip for it; the sync is complete. On both engines.
+func TestRunnerChecksBesideMetadata(t *testing.T) {
+	for _, cfg := range warehousetest.All(t) {
+		t.Run(cfg.Driver, func(t *testing.T) {
+			st := openMigrated(t, cfg)
+			sim, err := dvsim.Start(dvsim.Options{Seed: 79, Scale: 100})
+			require.NoError(t, err)
+			t.Cleanup(func() { sim.Close() })
+			env := simEnvironment("prod", sim)
+			env.Client.HTTPClient = &http.Client{Transport: &checkBeside{base: sim.Client().Transport,
+				who: make(chan struct{}), md: make(chan struct{})}}
+			r := connector.NewRunner(connector.RunnerConfig{Store: st, Environments: []connector.Environment{env}})
+			// a bound, should the two requests wait for each other for ever
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			res, err := r.Sync(ctx, connector.Request{Tables: []connector.Table{{Name: "lead"}, {Name: "contact"}}})
+			require.NoError(t, err)
+			require.Len(t, res, 2)
+			for _, x := range res {
+				require.Equal(t, connector.StatusOK, x.Status, x.Table)
+			}
+			require.Equal(t, simVersions(t, sim, "lead", "leadid"), viewVersions(t, st, "lead", "leadid", "prod"))
 		})
 	}
 }

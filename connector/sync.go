@@ -148,7 +148,18 @@ type Options struct {
 	Progress Progress
 	// Logger gets the logs; nil discards them.
 	Logger *slog.Logger
+	// Check, when set, checks that the environment can be read (the
+	// Runner's WhoAmI). Sync runs it beside its first requests, so that a
+	// one-shot sync does not wait a round trip for it, and starts no table
+	// when it fails: the error is a *CheckError.
+	Check func(ctx context.Context) error
 }
+
+// CheckError is Options.Check's failure: no table was started.
+type CheckError struct{ Err error }
+
+func (e *CheckError) Error() string { return e.Err.Error() }
+func (e *CheckError) Unwrap() error { return e.Err }
 
 // Sync syncs every table of opts and records each in sync_runs. It returns
 // the results, and an error when a table failed; one table's failure does
@@ -172,6 +183,11 @@ func Sync(ctx context.Context, opts Options) ([]TableResult, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	var check chan error
+	if opts.Check != nil {
+		check = make(chan error, 1)
+		go func() { check <- opts.Check(ctx) }()
+	}
 	results := make([]TableResult, len(opts.Tables))
 	// one read of sync_state and of the landing tables' columns for all
 	// tables: each table changes only its own rows and tables, so both stay
@@ -190,7 +206,15 @@ func Sync(ctx context.Context, opts Options) ([]TableResult, error) {
 		return results, err
 	}
 	states := newStateWriter(opts.Store, opts.Environment)
-	shared := newRunShared(ctx, &opts)
+	shared, mdErr := newRunShared(ctx, &opts)
+	if check != nil {
+		if err := <-check; err != nil {
+			return nil, &CheckError{Err: err}
+		}
+	}
+	if mdErr != nil {
+		opts.Logger.Warn("metadata of all tables in one read failed; reading each table's", "environment", opts.Environment, "error", mdErr)
+	}
 	sem := make(chan struct{}, opts.ParallelTables)
 	var wg sync.WaitGroup
 	for i, t := range opts.Tables {
