@@ -25,7 +25,9 @@
 //     meanwhile and then applies the first delta, with the deletes made
 //     during the load); ranges.go has the design
 //     and why it keeps exactly-once. Afterwards only the delta link is used: changed rows and
-//     deleted ids, in proportion to the changes. A refused delta link
+//     deleted ids, in proportion to the changes. The delta request goes
+//     out at the run's start, beside the metadata read, and its answer
+//     waits for this step's checks (early.go). A refused delta link
 //     (expired, invalid) turns into a full reload, noted in sync_runs. A
 //     table without change tracking is read by modifiedon with an overlap
 //     window instead; its deletes are found by key reconciliation: every
@@ -206,6 +208,9 @@ func Sync(ctx context.Context, opts Options) ([]TableResult, error) {
 		return results, err
 	}
 	states := newStateWriter(opts.Store, opts.Environment)
+	// the delta requests go out beside the metadata read (early.go)
+	early := startEarlyDeltas(ctx, &opts, stored)
+	defer early.discard()
 	shared, mdErr := newRunShared(ctx, &opts)
 	if check != nil {
 		if err := <-check; err != nil {
@@ -235,7 +240,7 @@ func Sync(ctx context.Context, opts Options) ([]TableResult, error) {
 				}
 			}
 			defer slot.release()
-			results[i] = syncTable(ctx, &opts, t, st, ok, cat, states, shared, slot)
+			results[i] = syncTable(ctx, &opts, t, st, ok, cat, states, shared, slot, early.take(t.Name))
 			opts.Progress.TableDone(results[i])
 		}()
 	}
@@ -280,6 +285,9 @@ type tableSync struct {
 	activityDeletes []uuid.UUID
 	// slot is the table's share of Options.ParallelTables: a load takes it
 	slot *tableSlot
+	// early is the table's delta read sent beside the metadata read, until
+	// applyDelta uses it or another read discards it (early.go)
+	early *earlyDelta
 }
 
 // tableSlot is one of the Options.ParallelTables slots of a run, which
@@ -331,12 +339,16 @@ func readSyncStart(ctx context.Context, opts Options) (map[string]state, warehou
 	return states, cat, nil
 }
 
-func syncTable(ctx context.Context, opts *Options, t Table, st state, haveState bool, cat warehouse.Catalog, states *stateWriter, shared *runShared, slot *tableSlot) TableResult {
+func syncTable(ctx context.Context, opts *Options, t Table, st state, haveState bool, cat warehouse.Catalog, states *stateWriter, shared *runShared, slot *tableSlot, early *earlyDelta) TableResult {
 	res := TableResult{RunID: opts.RunID, Environment: opts.Environment, Table: t.Name, Started: time.Now().UTC()}
 	ts := &tableSync{opts: opts, shared: shared, res: &res, counter: &dataverse.Counter{}, states: states, stored: st, cat: cat, slot: slot,
-		log: opts.Logger.With("environment", opts.Environment, "table", t.Name)}
+		early: early, log: opts.Logger.With("environment", opts.Environment, "table", t.Name)}
+	if early != nil {
+		ts.counter = early.counter // the early request counts as the table's
+	}
 	ctx = dataverse.WithCounter(ctx, ts.counter)
 	err := ts.run(ctx, t, st, haveState, cat)
+	ts.dropEarly()
 	cnt := ts.counter.Snapshot()
 	res.Requests, res.Throttled, res.Retries, res.Bytes = uint32(cnt.Requests), uint32(cnt.Throttled), uint32(cnt.Retries), uint64(cnt.Bytes)
 	res.Finished = time.Now().UTC()
