@@ -73,13 +73,8 @@ func (d *earlyDelta) close() {
 // its token.
 func startEarlyDeltas(ctx context.Context, opts *Options, stored map[string]state) *earlyDeltas {
 	e := &earlyDeltas{started: make(chan struct{}), reads: map[string]*earlyDelta{}}
-	if !opts.Full {
-		for _, t := range opts.Tables {
-			st, ok := stored[t.Name]
-			if ok && st.Mode == ModeDelta && st.DeltaLink != "" && sameHost(st.DeltaLink, opts.Client.URL()) {
-				e.reads[t.Name] = &earlyDelta{link: st.DeltaLink, counter: &dataverse.Counter{}}
-			}
-		}
+	for name, link := range readByLink(opts, stored) {
+		e.reads[name] = &earlyDelta{link: link, counter: &dataverse.Counter{}}
 	}
 	if len(e.reads) == 0 {
 		close(e.started)
@@ -99,6 +94,22 @@ func startEarlyDeltas(ctx context.Context, opts *Options, stored map[string]stat
 		}
 	}()
 	return e
+}
+
+// readByLink returns the delta link of each table of opts that the run
+// reads by its stored delta link unless the metadata says otherwise.
+func readByLink(opts *Options, stored map[string]state) map[string]string {
+	out := map[string]string{}
+	if opts.Full {
+		return out
+	}
+	for _, t := range opts.Tables {
+		st, ok := stored[t.Name]
+		if ok && st.Mode == ModeDelta && st.DeltaLink != "" && sameHost(st.DeltaLink, opts.Client.URL()) {
+			out[t.Name] = st.DeltaLink
+		}
+	}
+	return out
 }
 
 // take hands a table its early read (nil if it has none): from then on the

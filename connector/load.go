@@ -33,7 +33,7 @@ import (
 // link at its end covers what changed since then, the pause included
 // (VERIFY against Dataverse: the simulator does).
 func (ts *tableSync) full(ctx context.Context, mode string, sel []string, resume *state) error {
-	ts.dropEarly()
+	ts.readOtherwise()
 	if err := ts.slot.take(ctx); err != nil {
 		return err
 	}
@@ -156,7 +156,7 @@ func (ts *tableSync) applyDelta(ctx context.Context, link string, sel []string) 
 		return err
 	}
 	ts.link = next
-	return ts.states.save(ctx, ts.entity.LogicalName, state{Mode: ModeDelta, DeltaLink: next, Columns: sel, Generation: ts.gen})
+	return ts.states.saveTogether(ctx, ts.entity.LogicalName, state{Mode: ModeDelta, DeltaLink: next, Columns: sel, Generation: ts.gen})
 }
 
 // watermark reads rows modified since the stored watermark minus the
@@ -167,7 +167,7 @@ func (ts *tableSync) applyDelta(ctx context.Context, link string, sel []string) 
 // source went back (or its newest row was deleted, which the reload the
 // caller makes then shows).
 func (ts *tableSync) watermark(ctx context.Context, sel []string, st *state, fullMode string) error {
-	ts.dropEarly()
+	ts.readOtherwise()
 	full := st == nil
 	mode := ModeWatermark
 	var total int64 = -1
@@ -212,11 +212,19 @@ func (ts *tableSync) watermark(ctx context.Context, sel []string, st *state, ful
 	return ts.states.save(ctx, ts.entity.LogicalName, state{Mode: ModeWatermark, Watermark: newest, Columns: sel, Generation: ts.gen, SourceVersion: ts.sourceMax})
 }
 
-// dropEarly discards the table's early delta read, if it has one left: the
-// table is read otherwise (early.go).
+// dropEarly discards the table's early delta read, if it has one left
+// (early.go).
 func (ts *tableSync) dropEarly() {
 	ts.early.close()
 	ts.early = nil
+}
+
+// readOtherwise says the table is not read by its stored delta link in
+// this run (or is done): its early read is discarded and it leaves the
+// run's delta group, whose states then wait for it no longer.
+func (ts *tableSync) readOtherwise() {
+	ts.dropEarly()
+	ts.states.leave(context.Background(), ts.res.Table)
 }
 
 // estimate asks for the table's row count for progress; -1 if unknown.

@@ -302,7 +302,7 @@ func (ts *tableSync) savedRanges(ctx context.Context) ([]loadRange, error) {
 // so the keys are reconciled once its first page is answered, which finds
 // what was deleted before.
 func (ts *tableSync) tracking(ctx context.Context, st state, sel []string) error {
-	ts.dropEarly()
+	ts.readOtherwise()
 	ts.res.Mode = ModeTracking
 	ts.gen = st.Generation
 	ts.opts.Progress.TableStarted(ts.opts.Environment, ts.entity.LogicalName, ModeTracking, -1)

@@ -59,10 +59,12 @@
 //     reload (--full) repairs that too.
 //  4. State. The new delta link (or watermark) is saved in sync_state only
 //     after every row it covers is in the warehouse (tables that finish
-//     together share one INSERT). A crash at any point
-//     leaves the old state; the rerun reads the same changes again, and the
-//     ReplacingMergeTree keeps one row per key and version, so the views end
-//     up equal to the source (exactly-once effect, at-least-once delivery).
+//     together share one INSERT, and the tables read by delta link save
+//     theirs in one INSERT when the last of them is done: state.go). A
+//     crash at any point leaves the old state; the rerun reads the same
+//     changes again, and the ReplacingMergeTree keeps one row per key and
+//     version, so the views end up equal to the source (exactly-once
+//     effect, at-least-once delivery).
 package connector
 
 import (
@@ -208,7 +210,11 @@ func Sync(ctx context.Context, opts Options) ([]TableResult, error) {
 		return results, err
 	}
 	states := newStateWriter(opts.Store, opts.Environment)
-	// the delta requests go out beside the metadata read (early.go)
+	// the delta requests go out beside the metadata read (early.go), and
+	// their tables save their next links together (stateWriter)
+	for name := range readByLink(&opts, stored) {
+		states.join(name)
+	}
 	early := startEarlyDeltas(ctx, &opts, stored)
 	defer early.discard()
 	shared, mdErr := newRunShared(ctx, &opts)
@@ -348,7 +354,7 @@ func syncTable(ctx context.Context, opts *Options, t Table, st state, haveState 
 	}
 	ctx = dataverse.WithCounter(ctx, ts.counter)
 	err := ts.run(ctx, t, st, haveState, cat)
-	ts.dropEarly()
+	ts.readOtherwise()
 	cnt := ts.counter.Snapshot()
 	res.Requests, res.Throttled, res.Retries, res.Bytes = uint32(cnt.Requests), uint32(cnt.Throttled), uint32(cnt.Retries), uint64(cnt.Bytes)
 	res.Finished = time.Now().UTC()
