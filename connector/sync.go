@@ -193,11 +193,26 @@ func Sync(ctx context.Context, opts Options) ([]TableResult, error) {
 		go func() { check <- opts.Check(ctx) }()
 	}
 	results := make([]TableResult, len(opts.Tables))
+	// the metadata read (its cache in the warehouse, then one request)
+	// goes beside the warehouse reads of readSyncStart
+	type sharedRead struct {
+		rs  *runShared
+		err error
+	}
+	mdCtx, mdCancel := context.WithCancel(ctx)
+	defer mdCancel()
+	mdRead := make(chan sharedRead, 1)
+	go func() {
+		rs, err := newRunShared(mdCtx, &opts)
+		mdRead <- sharedRead{rs, err}
+	}()
 	// one read of sync_state and of the landing tables' columns for all
 	// tables: each table changes only its own rows and tables, so both stay
 	// right for the whole run
 	stored, cat, err := readSyncStart(ctx, opts)
 	if err != nil {
+		mdCancel()
+		<-mdRead
 		now := time.Now().UTC()
 		mode := ModeUnknown
 		if opts.Full {
@@ -217,7 +232,8 @@ func Sync(ctx context.Context, opts Options) ([]TableResult, error) {
 	}
 	early := startEarlyDeltas(ctx, &opts, stored)
 	defer early.discard()
-	shared, mdErr := newRunShared(ctx, &opts)
+	md := <-mdRead
+	shared, mdErr := md.rs, md.err
 	if check != nil {
 		if err := <-check; err != nil {
 			return nil, &CheckError{Err: err}
@@ -328,19 +344,26 @@ func (s *tableSlot) release() {
 }
 
 // readSyncStart reads what every table of a run needs from the warehouse
-// first: the sync states and the columns of the landing tables and views.
+// first: the sync states and the columns of the landing tables and views,
+// the two beside each other.
 func readSyncStart(ctx context.Context, opts Options) (map[string]state, warehouse.Catalog, error) {
-	states, err := loadStates(ctx, opts.Store, opts.Environment)
-	if err != nil {
-		return nil, nil, err
-	}
 	var names []string
 	for _, t := range opts.Tables {
 		names = append(names, landing.TableName(t.Name), t.Name)
 	}
-	cat, err := warehouse.ReadCatalog(ctx, opts.Store, names...)
-	if err != nil {
-		return nil, nil, fmt.Errorf("read the warehouse's tables: %w", err)
+	var cat warehouse.Catalog
+	var catErr error
+	read := make(chan struct{})
+	go func() {
+		defer close(read)
+		if cat, catErr = warehouse.ReadCatalog(ctx, opts.Store, names...); catErr != nil {
+			catErr = fmt.Errorf("read the warehouse's tables: %w", catErr)
+		}
+	}()
+	states, err := loadStates(ctx, opts.Store, opts.Environment)
+	<-read
+	if err = errors.Join(err, catErr); err != nil {
+		return nil, nil, err
 	}
 	return states, cat, nil
 }
