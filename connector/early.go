@@ -113,8 +113,15 @@ func readByLink(opts *Options, stored map[string]state) map[string]string {
 }
 
 // take hands a table its early read (nil if it has none): from then on the
-// table closes it.
+// table closes it. A table without one does not wait for the reads to go
+// out.
 func (e *earlyDeltas) take(table string) *earlyDelta {
+	e.mu.Lock()
+	_, ok := e.reads[table]
+	e.mu.Unlock()
+	if !ok {
+		return nil
+	}
 	<-e.started
 	e.mu.Lock()
 	defer e.mu.Unlock()
