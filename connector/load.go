@@ -33,6 +33,7 @@ import (
 // link at its end covers what changed since then, the pause included
 // (VERIFY against Dataverse: the simulator does).
 func (ts *tableSync) full(ctx context.Context, mode string, sel []string, resume *state) error {
+	ts.readOtherwise()
 	if err := ts.slot.take(ctx); err != nil {
 		return err
 	}
@@ -117,11 +118,27 @@ func (ts *tableSync) delta(ctx context.Context, st state, sel []string) error {
 }
 
 // applyDelta reads the changes a delta link reports, applies them (deletes
-// included) and stores the next link, in delta mode.
+// included) and stores the next link, in delta mode. The read sent early
+// for the link (early.go) is used when there is one; if its request
+// failed, the request is sent again here.
 func (ts *tableSync) applyDelta(ctx context.Context, link string, sel []string) error {
-	r := ts.opts.Client.Read(ctx, dataverse.Query{DeltaLink: link})
-	defer r.Close()
+	var r *dataverse.Reader
+	early := ts.early != nil && ts.early.r != nil && ts.early.link == link
+	if early {
+		r, ts.early.r = ts.early.r, nil
+	} else {
+		ts.dropEarly()
+		r = ts.opts.Client.Read(ctx, dataverse.Query{DeltaLink: link})
+	}
 	next, _, err := ts.copyPages(ctx, r, nil)
+	_ = r.Close()
+	if err != nil && early && ts.res.Pages == 0 && ctx.Err() == nil {
+		// nothing of the early answer was used
+		ts.log.Debug("the delta request sent beside the metadata read failed; sending it again", "error", err)
+		r = ts.opts.Client.Read(ctx, dataverse.Query{DeltaLink: link})
+		next, _, err = ts.copyPages(ctx, r, nil)
+		_ = r.Close()
+	}
 	if err != nil {
 		return err
 	}
@@ -139,7 +156,7 @@ func (ts *tableSync) applyDelta(ctx context.Context, link string, sel []string) 
 		return err
 	}
 	ts.link = next
-	return ts.states.save(ctx, ts.entity.LogicalName, state{Mode: ModeDelta, DeltaLink: next, Columns: sel, Generation: ts.gen})
+	return ts.states.saveTogether(ctx, ts.entity.LogicalName, state{Mode: ModeDelta, DeltaLink: next, Columns: sel, Generation: ts.gen})
 }
 
 // watermark reads rows modified since the stored watermark minus the
@@ -150,6 +167,7 @@ func (ts *tableSync) applyDelta(ctx context.Context, link string, sel []string) 
 // source went back (or its newest row was deleted, which the reload the
 // caller makes then shows).
 func (ts *tableSync) watermark(ctx context.Context, sel []string, st *state, fullMode string) error {
+	ts.readOtherwise()
 	full := st == nil
 	mode := ModeWatermark
 	var total int64 = -1
@@ -192,6 +210,21 @@ func (ts *tableSync) watermark(ctx context.Context, sel []string, st *state, ful
 		newest = mark
 	}
 	return ts.states.save(ctx, ts.entity.LogicalName, state{Mode: ModeWatermark, Watermark: newest, Columns: sel, Generation: ts.gen, SourceVersion: ts.sourceMax})
+}
+
+// dropEarly discards the table's early delta read, if it has one left
+// (early.go).
+func (ts *tableSync) dropEarly() {
+	ts.early.close()
+	ts.early = nil
+}
+
+// readOtherwise says the table is not read by its stored delta link in
+// this run (or is done): its early read is discarded and it leaves the
+// run's delta group, whose states then wait for it no longer.
+func (ts *tableSync) readOtherwise() {
+	ts.dropEarly()
+	ts.states.leave(context.Background(), ts.res.Table)
 }
 
 // estimate asks for the table's row count for progress; -1 if unknown.

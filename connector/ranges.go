@@ -302,6 +302,7 @@ func (ts *tableSync) savedRanges(ctx context.Context) ([]loadRange, error) {
 // so the keys are reconciled once its first page is answered, which finds
 // what was deleted before.
 func (ts *tableSync) tracking(ctx context.Context, st state, sel []string) error {
+	ts.readOtherwise()
 	ts.res.Mode = ModeTracking
 	ts.gen = st.Generation
 	ts.opts.Progress.TableStarted(ts.opts.Environment, ts.entity.LogicalName, ModeTracking, -1)
@@ -322,6 +323,7 @@ func (ts *tableSync) tracking(ctx context.Context, st state, sel []string) error
 		mark = st.Watermark
 	}
 	note := "loaded in ranges; changes read by modifiedon while the tracked read for the delta link ended"
+	refused := false
 	// the walk's first answer, requested beside the increment's: a
 	// refused link starts the walk over
 	werr := w.first(ctx)
@@ -335,7 +337,8 @@ func (ts *tableSync) tracking(ctx context.Context, st state, sel []string) error
 		if err := ts.reconcileKeys(ctx); err != nil {
 			return err
 		}
-		note = trackingNote(ts.res.Note) + "; the tracked read for the delta link started over (its saved link was refused)"
+		note = refusedNote(ts.res.Note)
+		refused = true
 	} else if werr != nil {
 		return werr
 	}
@@ -355,18 +358,26 @@ func (ts *tableSync) tracking(ctx context.Context, st state, sel []string) error
 		}
 		return ts.states.save(ctx, ts.entity.LogicalName, state{Mode: ModeTracking, Watermark: mark, NextLink: next, Columns: sel, Generation: ts.gen})
 	}
-	ts.res.Note = note + fmt.Sprintf(" (%d pages in this sync), and its first delta is applied, with the deletes made since the load began: delta syncs from the next run", w.pages)
+	if refused {
+		// its delta has the deletes since it started over; the keys read
+		// found those before
+		ts.res.Note = note + fmt.Sprintf("; the new tracked read ended in this sync (%d pages), and its first delta is applied: delta syncs from the next run", w.pages)
+	} else {
+		ts.res.Note = note + fmt.Sprintf(" (%d pages in this sync), and its first delta is applied, with the deletes made since the load began: delta syncs from the next run", w.pages)
+	}
 	return ts.applyDelta(ctx, link, sel)
 }
 
-// trackingNote is the note of a table in the tracking phase; reconciled is
-// the note of a key reconciliation made in the same sync, if any.
-func trackingNote(reconciled string) string {
-	const head = "loaded in ranges; until its tracked read ends, changes are read by modifiedon"
-	if after, ok := strings.CutPrefix(reconciled, untrackedNote+": "); ok {
-		return head + "; " + after
+// refusedNote is the note of a tracking sync whose saved tracked-read link
+// the source refused: the tracked read started over in this sync, and the
+// keys were read for the deletes made before its new link, which it cannot
+// show; reconciled is the key reconciliation's note.
+func refusedNote(reconciled string) string {
+	note := "loaded in ranges; changes read by modifiedon; the tracked read for the delta link started over (its saved link was refused) and the keys were read for the deletes made before it"
+	if counts, ok := strings.CutPrefix(reconciled, untrackedNote+": deletes found by reading its keys "); ok {
+		note += " " + counts // (n keys, m deleted)
 	}
-	return head + ", and deletes made since the load began are applied once it has ended"
+	return note
 }
 
 // createdBounds reads the oldest and newest createdon of the table (two

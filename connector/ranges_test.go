@@ -173,7 +173,10 @@ func TestSyncRangedLoad(t *testing.T) {
 			again := sync(nil, false)
 			require.Equal(t, "tracking", again.Mode)
 			require.Contains(t, again.Note, "started over")
+			require.Contains(t, again.Note, "the keys were read for the deletes made before it (")
 			require.Contains(t, again.Note, "deleted)")
+			require.NotContains(t, again.Note, "once it has ended", "the sync reads the new tracked read to its end")
+			require.NotContains(t, again.Note, "since the load began", "the new link starts now")
 			require.Equal(t, truth(), viewVersions(t, st, "lead", "leadid", "prod"), "after a refused tracked-read link")
 
 			// a ranged reload stopped part way (as SIGTERM stops it) and

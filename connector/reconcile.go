@@ -265,10 +265,19 @@ const activityPointer = "activitypointer"
 // delta of an activity table saw deleted, when activitypointer is synced
 // and its landing table existed when the run began: activitypointer has no
 // change tracking in Dataverse, and its key reconciliation may be a day
-// away.
+// away. Where activitypointer does have change tracking (the run's
+// metadata says so), its own sync sees the deletes — its delta reports
+// them, a load's generation leaves them out — and nothing is passed on:
+// the INSERT … SELECT over activitypointer per activity table would only
+// repeat its tombstones.
 func (ts *tableSync) tombstoneActivities(ctx context.Context, cat warehouse.Catalog) error {
 	if len(ts.activityDeletes) == 0 {
 		return nil
+	}
+	if md := ts.shared.meta; md != nil {
+		if ap := md.Entities[activityPointer]; ap != nil && ap.ChangeTrackingEnabled {
+			return nil
+		}
 	}
 	synced := slices.ContainsFunc(ts.opts.Tables, func(t Table) bool { return t.Name == activityPointer })
 	if _, exists := cat[landing.TableName(activityPointer)]; !synced || !exists {

@@ -435,7 +435,19 @@ func (o oneShot) ownPerUnchanged() float64 {
 // does (parallel_ranges 8) and counts the requests the source answered.
 func syncOnce(tb testing.TB, sim *remoteSim, st warehouse.Store) oneShot {
 	tb.Helper()
-	r := connector.NewRunner(connector.RunnerConfig{Store: st, Environments: []connector.Environment{sim.environment("bench", 0)}, ParallelRanges: connector.DefaultParallelRanges})
+	return syncOnceCapped(tb, sim, st, 0)
+}
+
+// syncOnceCapped is syncOnce with max_concurrency maxConc (0: the
+// default). The client's adaptive limit of requests in flight is shared
+// by the clients of one environment, app and max_concurrency in a
+// process, so a value not used before in the process starts it afresh, at
+// its initial 4 — as in a new process.
+func syncOnceCapped(tb testing.TB, sim *remoteSim, st warehouse.Store, maxConc int) oneShot {
+	tb.Helper()
+	env := sim.environment("bench", 0)
+	env.Client.MaxConcurrency = maxConc
+	r := connector.NewRunner(connector.RunnerConfig{Store: st, Environments: []connector.Environment{env}, ParallelRanges: connector.DefaultParallelRanges})
 	before := sim.stats(tb)
 	start := time.Now()
 	res, err := r.Sync(context.Background(), connector.Request{Tables: tableList()})
@@ -473,7 +485,10 @@ func tracking(o oneShot) bool {
 // with -short). Per round: a cold sync into a new warehouse, a 1 % mutate
 // and the one-shot (a), whatever phase the tables are in; syncs until no
 // table is in its tracking phase (counted); a 1 % mutate and the one-shot
-// (b), the steady state; one more with no change at all. Three rounds,
+// (b), the steady state; one more with no change at all; and one more 1 %
+// mutate and one-shot whose client starts its adaptive concurrency limit
+// afresh, at 4 in flight, as a new process does (the others share the
+// limit the cold sync raised, as syncs in one process do). Three rounds,
 // medians: each one-shot as a share of its round's cold sync, requests per
 // table, and with no change the requests each table made itself.
 func BenchmarkRemoteOneShot(b *testing.B) {
@@ -490,7 +505,7 @@ func BenchmarkRemoteOneShot(b *testing.B) {
 	share := func(x, cold oneShot) float64 { return x.took.Seconds() / cold.took.Seconds() }
 	perTable := func(x oneShot) float64 { return float64(x.requests) / float64(len(x.res)) }
 	for i := 0; i < b.N; i++ {
-		var aShare, aReq, bShare, bReq, nShare, nReq, nOwn, steady []float64
+		var aShare, aReq, bShare, bReq, nShare, nReq, nOwn, steady, fShare []float64
 		for round := 0; round < 3; round++ {
 			st := openStore(b)
 			cold := syncOnce(b, sim, st)
@@ -507,6 +522,9 @@ func BenchmarkRemoteOneShot(b *testing.B) {
 			kinds := diffKinds(before, sim.stats(b))
 			before = sim.stats(b)
 			still := syncOnce(b, sim, st)
+			mutate()
+			fresh := syncOnceCapped(b, sim, st, dataverse.DefaultMaxConcurrency-1-round)
+			b.Logf("round %d: one-shot after a 1 %% mutate with a fresh concurrency limit %.2fs = %.1f %%, %d requests", round, fresh.took.Seconds(), 100*share(fresh, cold), fresh.requests)
 			b.Logf("round %d: cold %.2fs (%d requests); one-shot (a) %.2fs = %.1f %%, %d requests %s; %d syncs to the steady state; one-shot (b) %.2fs = %.1f %%, %d requests %v; no change %.2fs = %.1f %%, %d requests %v, %d unchanged tables with %.2f requests each",
 				round, cold.took.Seconds(), cold.requests, a.took.Seconds(), 100*share(a, cold), a.requests, a.note, syncs,
 				sb.took.Seconds(), 100*share(sb, cold), sb.requests, kinds,
@@ -515,6 +533,7 @@ func BenchmarkRemoteOneShot(b *testing.B) {
 			bShare, bReq = append(bShare, share(sb, cold)), append(bReq, perTable(sb))
 			nShare, nReq, nOwn = append(nShare, share(still, cold)), append(nReq, perTable(still)), append(nOwn, still.ownPerUnchanged())
 			steady = append(steady, float64(syncs))
+			fShare = append(fShare, share(fresh, cold))
 		}
 		b.ReportMetric(median(aShare), "oneshot_a/cold")
 		b.ReportMetric(median(aReq), "oneshot_a_requests/table")
@@ -524,5 +543,6 @@ func BenchmarkRemoteOneShot(b *testing.B) {
 		b.ReportMetric(median(nShare), "oneshot_nochange/cold")
 		b.ReportMetric(median(nReq), "oneshot_nochange_requests/table")
 		b.ReportMetric(median(nOwn), "oneshot_nochange_requests/unchanged_table")
+		b.ReportMetric(median(fShare), "oneshot_b_fresh_limit/cold")
 	}
 }

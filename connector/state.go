@@ -74,6 +74,18 @@ func loadStates(ctx context.Context, s warehouse.Store, env string) (map[string]
 // returns once its row is in sync_state. Tables that finish while a save
 // is being written go together into the next INSERT (group commit), so a
 // delta over many small tables costs fewer INSERTs than tables.
+//
+// The tables that read their changes by delta link go further: they are
+// the run's delta group (join), and each one's next link waits for the
+// others' (saveTogether), so that they are saved in one INSERT when the
+// last of them is done. In a one-shot sync of deltas, which finish within
+// a few hundred milliseconds of each other, that INSERT replaces a chain
+// of group commits, each waiting for the one before on an engine busy
+// with the deltas' own writes (BenchmarkRemoteOneShot). A table that
+// leaves the group (a reload instead, a failure) no longer holds the
+// others up (leave). Waiting is safe: the links saved later are read
+// again after a crash, and the rows they cover are in the warehouse
+// already, where a row read twice is harmless.
 type stateWriter struct {
 	store warehouse.Store
 	env   string
@@ -81,6 +93,10 @@ type stateWriter struct {
 	mu    sync.Mutex
 	queue []*stateSave
 	busy  bool // a caller is writing; it takes the queue next
+	// group are the tables of the delta group that have neither saved
+	// nor left; held are the group's saves waiting for them
+	group map[string]bool
+	held  []*stateSave
 }
 
 type stateSave struct {
@@ -90,19 +106,83 @@ type stateSave struct {
 }
 
 func newStateWriter(s warehouse.Store, env string) *stateWriter {
-	return &stateWriter{store: s, env: env}
+	return &stateWriter{store: s, env: env, group: map[string]bool{}}
 }
 
-// save stores st as table's state. The caller that finds no write going
-// writes the queue, again and again until it is empty; the others wait
-// for their turn's result.
+// join makes tables the run's delta group.
+func (w *stateWriter) join(tables ...string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, t := range tables {
+		w.group[t] = true
+	}
+}
+
+// save stores st as table's state.
 func (w *stateWriter) save(ctx context.Context, table string, st state) error {
 	req := &stateSave{table: table, st: st, done: make(chan error, 1)}
+	w.submit(ctx, req)
+	return <-req.done
+}
+
+// saveTogether stores st as table's state together with the states of
+// the rest of the delta group: it returns once the last of them saved or
+// left, and all were written. A table outside the group saves at once.
+func (w *stateWriter) saveTogether(ctx context.Context, table string, st state) error {
+	req := &stateSave{table: table, st: st, done: make(chan error, 1)}
 	w.mu.Lock()
-	w.queue = append(w.queue, req)
+	if !w.group[table] {
+		w.mu.Unlock()
+		w.submit(ctx, req)
+		return <-req.done
+	}
+	delete(w.group, table)
+	w.held = append(w.held, req)
+	held := w.takeHeld()
+	w.mu.Unlock()
+	// the rows are in: their links are saved even when ctx ends now
+	w.submit(context.WithoutCancel(ctx), held...)
+	return <-req.done
+}
+
+// leave takes table out of the delta group, if it is in it: it saves no
+// delta state in this run, or has saved it. When the table was the last
+// one the held saves waited for, they are written.
+func (w *stateWriter) leave(ctx context.Context, table string) {
+	w.mu.Lock()
+	if !w.group[table] {
+		w.mu.Unlock()
+		return
+	}
+	delete(w.group, table)
+	held := w.takeHeld()
+	w.mu.Unlock()
+	w.submit(context.WithoutCancel(ctx), held...)
+}
+
+// takeHeld returns the held saves once nobody of the group is left to
+// wait for; w.mu is held.
+func (w *stateWriter) takeHeld() []*stateSave {
+	if len(w.group) > 0 {
+		return nil
+	}
+	held := w.held
+	w.held = nil
+	return held
+}
+
+// submit queues saves. The caller that finds no write going writes the
+// queue, again and again until it is empty; while a write goes on, its
+// writer takes them next.
+func (w *stateWriter) submit(ctx context.Context, saves ...*stateSave) {
+	if len(saves) == 0 {
+		return
+	}
+	w.mu.Lock()
+	w.queue = append(w.queue, saves...)
 	if w.busy {
 		w.mu.Unlock()
-		return <-req.done
+		return
 	}
 	w.busy = true
 	for len(w.queue) > 0 {
@@ -117,7 +197,6 @@ func (w *stateWriter) save(ctx context.Context, table string, st state) error {
 	}
 	w.busy = false
 	w.mu.Unlock()
-	return <-req.done
 }
 
 func writeStates(ctx context.Context, s warehouse.Store, env string, saves []*stateSave) error {

@@ -25,7 +25,9 @@
 //     meanwhile and then applies the first delta, with the deletes made
 //     during the load); ranges.go has the design
 //     and why it keeps exactly-once. Afterwards only the delta link is used: changed rows and
-//     deleted ids, in proportion to the changes. A refused delta link
+//     deleted ids, in proportion to the changes. The delta request goes
+//     out at the run's start, beside the metadata read, and its answer
+//     waits for this step's checks (early.go). A refused delta link
 //     (expired, invalid) turns into a full reload, noted in sync_runs. A
 //     table without change tracking is read by modifiedon with an overlap
 //     window instead; its deletes are found by key reconciliation: every
@@ -57,10 +59,12 @@
 //     reload (--full) repairs that too.
 //  4. State. The new delta link (or watermark) is saved in sync_state only
 //     after every row it covers is in the warehouse (tables that finish
-//     together share one INSERT). A crash at any point
-//     leaves the old state; the rerun reads the same changes again, and the
-//     ReplacingMergeTree keeps one row per key and version, so the views end
-//     up equal to the source (exactly-once effect, at-least-once delivery).
+//     together share one INSERT, and the tables read by delta link save
+//     theirs in one INSERT when the last of them is done: state.go). A
+//     crash at any point leaves the old state; the rerun reads the same
+//     changes again, and the ReplacingMergeTree keeps one row per key and
+//     version, so the views end up equal to the source (exactly-once
+//     effect, at-least-once delivery).
 package connector
 
 import (
@@ -189,11 +193,26 @@ func Sync(ctx context.Context, opts Options) ([]TableResult, error) {
 		go func() { check <- opts.Check(ctx) }()
 	}
 	results := make([]TableResult, len(opts.Tables))
+	// the metadata read (its cache in the warehouse, then one request)
+	// goes beside the warehouse reads of readSyncStart
+	type sharedRead struct {
+		rs  *runShared
+		err error
+	}
+	mdCtx, mdCancel := context.WithCancel(ctx)
+	defer mdCancel()
+	mdRead := make(chan sharedRead, 1)
+	go func() {
+		rs, err := newRunShared(mdCtx, &opts)
+		mdRead <- sharedRead{rs, err}
+	}()
 	// one read of sync_state and of the landing tables' columns for all
 	// tables: each table changes only its own rows and tables, so both stay
 	// right for the whole run
 	stored, cat, err := readSyncStart(ctx, opts)
 	if err != nil {
+		mdCancel()
+		<-mdRead
 		now := time.Now().UTC()
 		mode := ModeUnknown
 		if opts.Full {
@@ -206,7 +225,15 @@ func Sync(ctx context.Context, opts Options) ([]TableResult, error) {
 		return results, err
 	}
 	states := newStateWriter(opts.Store, opts.Environment)
-	shared, mdErr := newRunShared(ctx, &opts)
+	// the delta requests go out beside the metadata read (early.go), and
+	// their tables save their next links together (stateWriter)
+	for name := range readByLink(&opts, stored) {
+		states.join(name)
+	}
+	early := startEarlyDeltas(ctx, &opts, stored)
+	defer early.discard()
+	md := <-mdRead
+	shared, mdErr := md.rs, md.err
 	if check != nil {
 		if err := <-check; err != nil {
 			return nil, &CheckError{Err: err}
@@ -235,7 +262,7 @@ func Sync(ctx context.Context, opts Options) ([]TableResult, error) {
 				}
 			}
 			defer slot.release()
-			results[i] = syncTable(ctx, &opts, t, st, ok, cat, states, shared, slot)
+			results[i] = syncTable(ctx, &opts, t, st, ok, cat, states, shared, slot, early.take(t.Name))
 			opts.Progress.TableDone(results[i])
 		}()
 	}
@@ -280,6 +307,9 @@ type tableSync struct {
 	activityDeletes []uuid.UUID
 	// slot is the table's share of Options.ParallelTables: a load takes it
 	slot *tableSlot
+	// early is the table's delta read sent beside the metadata read, until
+	// applyDelta uses it or another read discards it (early.go)
+	early *earlyDelta
 }
 
 // tableSlot is one of the Options.ParallelTables slots of a run, which
@@ -314,29 +344,40 @@ func (s *tableSlot) release() {
 }
 
 // readSyncStart reads what every table of a run needs from the warehouse
-// first: the sync states and the columns of the landing tables and views.
+// first: the sync states and the columns of the landing tables and views,
+// the two beside each other.
 func readSyncStart(ctx context.Context, opts Options) (map[string]state, warehouse.Catalog, error) {
-	states, err := loadStates(ctx, opts.Store, opts.Environment)
-	if err != nil {
-		return nil, nil, err
-	}
 	var names []string
 	for _, t := range opts.Tables {
 		names = append(names, landing.TableName(t.Name), t.Name)
 	}
-	cat, err := warehouse.ReadCatalog(ctx, opts.Store, names...)
-	if err != nil {
-		return nil, nil, fmt.Errorf("read the warehouse's tables: %w", err)
+	var cat warehouse.Catalog
+	var catErr error
+	read := make(chan struct{})
+	go func() {
+		defer close(read)
+		if cat, catErr = warehouse.ReadCatalog(ctx, opts.Store, names...); catErr != nil {
+			catErr = fmt.Errorf("read the warehouse's tables: %w", catErr)
+		}
+	}()
+	states, err := loadStates(ctx, opts.Store, opts.Environment)
+	<-read
+	if err = errors.Join(err, catErr); err != nil {
+		return nil, nil, err
 	}
 	return states, cat, nil
 }
 
-func syncTable(ctx context.Context, opts *Options, t Table, st state, haveState bool, cat warehouse.Catalog, states *stateWriter, shared *runShared, slot *tableSlot) TableResult {
+func syncTable(ctx context.Context, opts *Options, t Table, st state, haveState bool, cat warehouse.Catalog, states *stateWriter, shared *runShared, slot *tableSlot, early *earlyDelta) TableResult {
 	res := TableResult{RunID: opts.RunID, Environment: opts.Environment, Table: t.Name, Started: time.Now().UTC()}
 	ts := &tableSync{opts: opts, shared: shared, res: &res, counter: &dataverse.Counter{}, states: states, stored: st, cat: cat, slot: slot,
-		log: opts.Logger.With("environment", opts.Environment, "table", t.Name)}
+		early: early, log: opts.Logger.With("environment", opts.Environment, "table", t.Name)}
+	if early != nil {
+		ts.counter = early.counter // the early request counts as the table's
+	}
 	ctx = dataverse.WithCounter(ctx, ts.counter)
 	err := ts.run(ctx, t, st, haveState, cat)
+	ts.readOtherwise()
 	cnt := ts.counter.Snapshot()
 	res.Requests, res.Throttled, res.Retries, res.Bytes = uint32(cnt.Requests), uint32(cnt.Throttled), uint32(cnt.Retries), uint64(cnt.Bytes)
 	res.Finished = time.Now().UTC()

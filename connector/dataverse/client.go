@@ -163,6 +163,17 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 // URL returns the environment's origin, e.g. https://contoso.crm.dynamics.com.
 func (c *Client) URL() string { return c.origin }
 
+// Authenticate gets the token the next request goes out with — from the
+// client's own cache while it is fresh, else from the authority — and
+// returns the error such a request would fail with (an *AuthError for a
+// refused sign-in). It sends nothing to the environment. A caller that is
+// about to send many requests at once waits for it first, so that a
+// refused sign-in costs one token request, not one per request.
+func (c *Client) Authenticate(ctx context.Context) error {
+	_, err := c.tokens.token(ctx)
+	return err
+}
+
 // PageSize is the configured odata.maxpagesize.
 func (c *Client) PageSize() int { return c.cfg.PageSize }
 
