@@ -487,7 +487,7 @@ func tracking(o oneShot) bool {
 // table is in its tracking phase (counted); a 1 % mutate and the one-shot
 // (b), the steady state; one more with no change at all; and one more 1 %
 // mutate and one-shot whose client starts its adaptive concurrency limit
-// afresh, at 4 in flight, as a new process does (the others share the
+// afresh, at the initial limit, as a new process does (the others share the
 // limit the cold sync raised, as syncs in one process do). Three rounds,
 // medians: each one-shot as a share of its round's cold sync, requests per
 // table, and with no change the requests each table made itself.

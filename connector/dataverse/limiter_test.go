@@ -34,8 +34,8 @@ func TestLimiterAIMD(t *testing.T) {
 	}
 	round(200, nil)
 	limit, peak := l.state()
-	require.Equal(t, 8, limit, "slow start doubles per round")
-	require.Equal(t, 4, peak)
+	require.Equal(t, 2*initialConcurrency, limit, "slow start doubles per round")
+	require.Equal(t, initialConcurrency, peak)
 	for range 4 {
 		round(200, nil)
 	}
