@@ -493,14 +493,15 @@ func (c *compiler) activitySide(backtest bool, windowStart string) string {
 var before bool
 
 // scoreSettings is the SETTINGS clause of the scoring and backtest
-// statements: on engines with ModernSQL, no JIT compilation of
-// expressions. The embedded engine compiled the rules' expressions anew
-// for many statements, in the pipeline's build, before a row is read and
-// on one thread (CompileExpressionsMicroseconds 0.12–0.38 s at 1M leads,
-// of a statement of 2–3 s), and the compiled rules ran no faster than
-// the engine's vectorized functions (the SELECT took 2.41 CPU-s with
+// statements: on engines with ModernSQL (the embedded engine, servers
+// from 21.9), no JIT compilation of expressions. The embedded engine
+// compiled the rules' expressions anew for many statements, in the
+// pipeline's build, before a row is read and on one thread
+// (CompileExpressionsMicroseconds 0.12–0.38 s at 1M leads, of a
+// statement of 2–3 s), and the compiled rules ran no faster than the
+// engine's vectorized functions (the SELECT took 2.41 CPU-s with
 // compilation, of them 0.18 compiling, and 2.38 without). The 18.16
-// server compiles nothing by default and gets no clause.
+// server's statements stay as they were, without a clause.
 func scoreSettings(d warehouse.Dialect) string {
 	if !d.ModernSQL() || before {
 		return ""
