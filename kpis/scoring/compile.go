@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/ampel/ampel/warehouse"
-	"github.com/ampel/ampel/warehouse/landing"
 )
 
 // The views a model reads.
@@ -52,10 +51,6 @@ type compiler struct {
 	// env, when set, is the literal of the one environment to score:
 	// both sides read only its rows and join on leadid alone.
 	env string
-	// envKey, when set, is the SQL of an environment's number, its
-	// position among the environments of the lead landing table, which
-	// the statement before the per-environment one joined on (before).
-	envKey string
 }
 
 // term is one entry of a lead's explanation: a rule or a group's cap.
@@ -124,9 +119,6 @@ func (c *compiler) columnAs(name string, k kind, f form) string {
 		c.cols = append(c.cols, name)
 		c.kinds[name] = k
 	}
-	if before {
-		f = formNormalized
-	}
 	cf := colForm{name: name, form: f}
 	if !slices.Contains(c.forms, cf) {
 		c.forms = append(c.forms, cf)
@@ -193,10 +185,6 @@ func (c *compiler) condition(r *Rule) string {
 		return present
 	case "contains":
 		needle := strings.ToLower(r.Contains)
-		if before {
-			cond = fmt.Sprintf("positionUTF8(%s, %s) > 0", c.column(r.Column, k), quote(needle))
-			break
-		}
 		f := formRaw
 		if strings.Trim(needle, " ") != needle {
 			f = formTrimmed
@@ -422,11 +410,7 @@ func (c *compiler) leadSide(backtest bool, windowStart string) string {
 	for _, cf := range c.forms {
 		cols = append(cols, c.normalized(cf)+" AS "+cf.alias())
 	}
-	keys := []string{"_environment", "leadid"}
-	if !backtest && c.envKey != "" {
-		keys = append([]string{c.envKey + " AS __env"}, keys...)
-	}
-	sel := strings.Join(append(keys, cols...), ", ")
+	sel := strings.Join(append([]string{"_environment", "leadid"}, cols...), ", ")
 	if !backtest {
 		var where []string
 		if c.env != "" {
@@ -496,9 +480,6 @@ func (c *compiler) activitySide(backtest bool, windowStart string) string {
 		if c.env != "" {
 			return "SELECT leadid, " + strings.Join(aggs, ", ") + " FROM (" + src + " AND _environment = " + c.env + ") GROUP BY leadid"
 		}
-		if c.envKey != "" {
-			return "SELECT " + c.envKey + " AS __env, leadid, " + strings.Join(aggs, ", ") + " FROM (" + src + ") GROUP BY __env, leadid"
-		}
 		return "SELECT _environment, leadid, " + strings.Join(aggs, ", ") + " FROM (" + src + ") GROUP BY _environment, leadid"
 	}
 	return "SELECT _environment, leadid, " + strings.Join(aggs, ", ") + " FROM (" + src + ") AS i ALL INNER JOIN (SELECT _environment, leadid, decided_at FROM (" +
@@ -506,12 +487,27 @@ func (c *compiler) activitySide(backtest bool, windowStart string) string {
 }
 
 // before makes Run score as it did before this package's last
-// performance changes (one statement for all environments joined on
-// (environment number, leadid); every text column lower-cased;
-// environment, grade, stage and the rule names selected as String),
-// which BenchmarkScoring measures beside it in the same run (set in
-// tests only).
+// performance change (main at 521095d: the same statements without
+// scoreSettings), which BenchmarkScoring measures beside it in the same
+// run (set in tests only).
 var before bool
+
+// scoreSettings is the SETTINGS clause of the scoring and backtest
+// statements: on engines with ModernSQL (the embedded engine, servers
+// from 21.9), no JIT compilation of expressions. The embedded engine
+// compiled the rules' expressions anew for many statements, in the
+// pipeline's build, before a row is read and on one thread
+// (CompileExpressionsMicroseconds 0.12–0.38 s at 1M leads, of a
+// statement of 2–3 s), and the compiled rules ran no faster than the
+// engine's vectorized functions (the SELECT took 2.41 CPU-s with
+// compilation, of them 0.18 compiling, and 2.38 without). The 18.16
+// server's statements stay as they were, without a clause.
+func scoreSettings(d warehouse.Dialect) string {
+	if !d.ModernSQL() || before {
+		return ""
+	}
+	return " SETTINGS compile_expressions = 0"
+}
 
 // query says what scoredSQL selects.
 type query struct {
@@ -546,8 +542,6 @@ func scoredSQL(m *Model, v views, q query) string {
 	}
 	if q.env != "" && !q.backtest {
 		c.env = quote(q.env)
-	} else if v.landingLead && before {
-		c.envKey = "indexOf((SELECT groupUniqArray(_environment) FROM " + warehouse.QuoteIdentifier(landing.TableName(leadView)) + "), _environment)"
 	}
 	p := c.plan(m)
 	extra := ""
@@ -557,11 +551,8 @@ func scoredSQL(m *Model, v views, q query) string {
 	from := "(" + c.leadSide(q.backtest, windowStart) + ") AS l"
 	if len(c.aggs) > 0 {
 		on := "_environment, leadid"
-		switch {
-		case c.env != "":
+		if c.env != "" {
 			on = "leadid"
-		case !q.backtest && c.envKey != "":
-			on = "__env, leadid"
 		}
 		from += " ANY LEFT JOIN (" + c.activitySide(q.backtest, windowStart) + ") AS a USING (" + on + ")"
 	}
@@ -584,7 +575,7 @@ func scoredSQL(m *Model, v views, q query) string {
 	level3 := fmt.Sprintf("SELECT environment, leadid%s, [%s] AS pts, toFloat64(%s) AS score FROM (%s)",
 		extra, strings.Join(exprs, ", "), p.score, level2)
 	env, grade, stage, ruleNames := "environment", gradeSQL(m), stageSQL(m), "["+strings.Join(names, ", ")+"]"
-	if v.dialect.ModernSQL() && !before {
+	if v.dialect.ModernSQL() {
 		// lead_scores' types (sql/schema/0006_scoring.sql): the texts
 		// are encoded while the streams run in parallel, not in the
 		// INSERT's one sink, and the rule names are one small dictionary

@@ -1,8 +1,9 @@
 package scoring
 
-// SetBefore makes the compiler write the scoring statement as it was
-// before the last performance changes (on) or as it is (off), for
-// BenchmarkScoring's before figure; it returns the previous setting.
+// SetBefore makes Run score as main did at 521095d, before the last
+// performance change (on: the statements without scoreSettings), or as
+// it does (off), for BenchmarkScoring's before figure; it returns the
+// previous setting.
 func SetBefore(on bool) bool {
 	was := before
 	before = on

@@ -269,7 +269,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	if v.landingLead && !before {
+	if v.landingLead {
 		if v.envs, err = environments(ctx, o.Store); err != nil {
 			return nil, err
 		}
@@ -327,7 +327,7 @@ func scoreModel(ctx context.Context, o Options, v views, m *Model, started time.
 	// one statement per environment of the landing table (see query.env),
 	// else one for all
 	queries := []query{{asOf: o.AsOf}}
-	if v.landingLead && !before {
+	if v.landingLead {
 		queries = queries[:0]
 		for _, env := range v.envs {
 			queries = append(queries, query{asOf: o.AsOf, env: env})
@@ -338,7 +338,7 @@ func scoreModel(ctx context.Context, o Options, v views, m *Model, started time.
 		head := fmt.Sprintf("SELECT ?, ?, ?, environment, leadid, %s, %d, %s, %d, score, grade, stage, rules, points FROM (%s)",
 			quote(m.ID), m.Version, quote(m.File.Checksum), b2u(!m.File.Released), scoredSQL(m, v, sq))
 		q, err := warehouse.Bind("INSERT INTO lead_scores (run_id, scored_at, as_of, environment, leadid, model, version, checksum, draft, "+
-			"score, grade, stage, rules, points) "+head, meta...)
+			"score, grade, stage, rules, points) "+head+scoreSettings(v.dialect), meta...)
 		if err != nil {
 			return nil, err
 		}
@@ -386,7 +386,7 @@ type decidedLead struct {
 // and counts per environment and grade.
 func backtest(ctx context.Context, o Options, v views, m *Model) ([]Backtest, error) {
 	start := o.AsOf.Add(-time.Duration(m.WindowDays()) * 24 * time.Hour)
-	q := "SELECT environment, score, grade, qualified, rules FROM (" + scoredSQL(m, v, query{asOf: o.AsOf, backtest: true, from: start}) + ")"
+	q := "SELECT environment, score, grade, qualified, rules FROM (" + scoredSQL(m, v, query{asOf: o.AsOf, backtest: true, from: start}) + ")" + scoreSettings(v.dialect)
 	rows, err := o.Store.Query(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("backtest %s (%s): %w", m.Ref(), m.File.Path, err)
