@@ -283,3 +283,28 @@ func TestSpecialIndex(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeReusesReleasedStorage: a page decoded after another was
+// released (whose records and fields storage it may take over) holds its
+// own rows only, whatever the sizes of the two: larger, smaller, and a
+// sample page with annotations after lead rows.
+func TestDecodeReusesReleasedStorage(t *testing.T) {
+	t.Parallel()
+	fresh := func(body []byte) []Record {
+		var p Page
+		require.NoError(t, decodePage(body, &p))
+		return p.Records // never released: storage of its own
+	}
+	bodies := [][]byte{leadPage(50), leadPage(3), leadPage(200), []byte(samplePage), leadPage(1), leadPage(120)}
+	var last *Page
+	for i, body := range bodies {
+		want := fresh(bytes.Clone(body))
+		if last != nil {
+			last.Release()
+		}
+		p, err := DecodePage(body)
+		require.NoError(t, err)
+		require.Equal(t, want, p.Records, "page %d", i)
+		last = p
+	}
+}

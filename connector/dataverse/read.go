@@ -68,20 +68,26 @@ type Page struct {
 	Decode time.Duration
 
 	body []byte // what Records and Deleted point into
+	// rows is the storage of Records and their Fields, reused like body
+	rows *rowStore
 }
 
 // Release hands the page's memory back for a later page: the strings in
-// Records and Deleted point into the response body, which the next page
-// can then reuse. Call it when done with the page; after it, Records and
+// Records and Deleted point into the response body, and Records and their
+// Fields sit in storage of the page (rowStore); the next page can then
+// reuse both. Call it when done with the page; after it, Records and
 // Deleted must not be used (NextLink, DeltaLink and Context stay valid).
 // A page never released is garbage collected as usual.
 func (p *Page) Release() {
-	if p.body == nil {
-		return
-	}
 	p.Records, p.Deleted = nil, nil
-	putBody(p.body)
-	p.body = nil
+	if p.body != nil {
+		putBody(p.body)
+		p.body = nil
+	}
+	if p.rows != nil {
+		rowPool.Put(p.rows)
+		p.rows = nil
+	}
 }
 
 // bodyPool keeps response buffers for reuse. Page bodies run to
@@ -103,6 +109,18 @@ func putBody(b []byte) {
 	}
 	bodyPool.Put(&b)
 }
+
+// rowStore is the storage a page's records are decoded into: the
+// records and, in one array, the fields of all of them. A page of 5000
+// rows of 50 properties holds 250,000 fields (18 MB); taking a new array
+// for every page costs its zeroing, fresh memory and garbage collections,
+// so released pages hand theirs to the next one (rowPool).
+type rowStore struct {
+	recs   []Record
+	fields []Field
+}
+
+var rowPool = sync.Pool{New: func() any { return new(rowStore) }}
 
 // Last reports whether no page follows.
 func (p *Page) Last() bool { return p.NextLink == "" }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -18,6 +19,29 @@ import (
 // chunkSize is how many bytes of RowBinary a batch collects before it
 // starts another buffer; Send hands the engine one buffer at a time.
 const chunkSize = 8 << 20
+
+// chunkPool keeps the buffers of sent batches for the next ones (the
+// engine copies what it is handed): a sync writes one batch of megabytes
+// after another, and a new buffer for each costs its zeroing, fresh
+// memory and garbage collections. A batch's first buffer comes from here
+// when one is idle; a small INSERT with none idle grows its own.
+var chunkPool sync.Pool // of *[]byte with cap >= chunkSize
+
+// newChunk is a buffer for the chunk after a full one.
+func newChunk() []byte {
+	if p, ok := chunkPool.Get().(*[]byte); ok {
+		return (*p)[:0]
+	}
+	return make([]byte, 0, chunkSize+chunkSize/4)
+}
+
+// putChunk hands a buffer the batch is done with to the next batches.
+func putChunk(b []byte) {
+	if cap(b) >= chunkSize {
+		b = b[:0]
+		chunkPool.Put(&b)
+	}
+}
 
 // PrepareInsert starts a batch for table; Append encodes each row into
 // RowBinary at once, so a batch holds bytes, not Go values.
@@ -84,6 +108,11 @@ func (b *batch) Append(values ...any) error {
 	if len(values) != len(b.types) {
 		return fmt.Errorf("insert into %s: %d values for %d columns", b.query, len(values), len(b.types))
 	}
+	if b.cur == nil {
+		if p, ok := chunkPool.Get().(*[]byte); ok {
+			b.cur = (*p)[:0]
+		}
+	}
 	start := len(b.cur)
 	for i, v := range values {
 		if out, ok := fastEncode(b.types[i], b.cur, v); ok {
@@ -102,7 +131,7 @@ func (b *batch) Append(values ...any) error {
 	b.rows++
 	if len(b.cur) >= chunkSize {
 		b.full = append(b.full, b.cur)
-		b.cur = make([]byte, 0, chunkSize+chunkSize/4)
+		b.cur = newChunk()
 	}
 	return nil
 }
@@ -162,7 +191,8 @@ func (b *batch) Send(ctx context.Context) (err error) {
 			}
 			return engineError(e, b.query, nil)
 		}
-		b.full[i] = nil // let the buffer go
+		b.full[i] = nil
+		putChunk(buf) // the engine copied it
 	}
 	// The last step (the engine finishing the insert) cannot be
 	// interrupted; its time is bounded by the data already handed over.
@@ -176,6 +206,10 @@ func (b *batch) Send(ctx context.Context) (err error) {
 
 func (b *batch) Abort() error {
 	b.done = true
+	for _, buf := range b.full {
+		putChunk(buf)
+	}
+	putChunk(b.cur)
 	b.full, b.cur = nil, nil
 	return nil
 }

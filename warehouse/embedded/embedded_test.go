@@ -540,3 +540,29 @@ func TestShardedConfigRefused(t *testing.T) {
 	_, err := warehouse.Open(context.Background(), warehouse.Config{Driver: "embedded", Path: t.TempDir(), Cluster: "ampel"})
 	require.ErrorContains(t, err, "warehouse.cluster needs the clickhouse driver")
 }
+
+// TestBatchesReuseBuffers: batches of several chunks one after another,
+// each taking over the buffers the one before handed back (chunkPool),
+// and one aborted half-way: every row stored is the one appended, and
+// the aborted batch stores nothing.
+func TestBatchesReuseBuffers(t *testing.T) {
+	st := open(t)
+	ctx := ctxT(t)
+	require.NoError(t, st.Exec(ctx, "CREATE TABLE reuse (k UInt64, s String) ENGINE = MergeTree ORDER BY k"))
+	const rows = 6000 // of 4 KB: three chunks
+	text := func(batch, k int) string { return strings.Repeat(string(rune('a'+batch)), 4000) + fmt.Sprint(k) }
+	for batch := range 4 {
+		b, err := st.PrepareInsert(ctx, "reuse", []string{"k", "s"})
+		require.NoError(t, err)
+		for k := range rows {
+			require.NoError(t, b.Append(uint64(batch*rows+k), text(batch, k)))
+		}
+		if batch == 2 {
+			require.NoError(t, b.Abort())
+			continue
+		}
+		require.NoError(t, b.Send(ctx))
+	}
+	got := all(t, st, "SELECT intDiv(k, 6000) AS batch, count(), countIf(s = concat(repeat(char(97 + batch), 4000), toString(k % 6000))) FROM reuse GROUP BY batch ORDER BY batch")
+	require.Equal(t, [][]any{{uint64(0), uint64(rows), uint64(rows)}, {uint64(1), uint64(rows), uint64(rows)}, {uint64(3), uint64(rows), uint64(rows)}}, got)
+}
