@@ -1,7 +1,6 @@
 package dataverse
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -177,8 +176,9 @@ func (r *Reader) run(ctx context.Context, c *Client, q Query) {
 			q.EntitySet = path.Base(u.Path)
 		}
 	}
+	last := 0 // the size of the page before: the next one's is about the same
 	for n := 1; ; n++ {
-		p, err := c.fetchPage(ctx, q, link, delta, n)
+		p, err := c.fetchPage(ctx, q, link, delta, n, last)
 		select {
 		case r.ch <- pageResult{p, err}:
 		case <-ctx.Done():
@@ -188,7 +188,7 @@ func (r *Reader) run(ctx context.Context, c *Client, q Query) {
 		if err != nil || p.NextLink == "" {
 			return
 		}
-		link = p.NextLink
+		link, last = p.NextLink, p.Bytes
 	}
 }
 
@@ -254,8 +254,9 @@ func (c *Client) prefer(q Query) string {
 // below this (0x80040216), so more means something is wrong.
 const maxBody = 1 << 30
 
-// fetchPage gets and decodes one page.
-func (c *Client) fetchPage(ctx context.Context, q Query, link string, delta bool, n int) (*Page, error) {
+// fetchPage gets and decodes one page; hint is the size of the page
+// before (0: none), which the body's buffer is sized from.
+func (c *Client) fetchPage(ctx context.Context, q Query, link string, delta bool, n, hint int) (*Page, error) {
 	table := q.EntitySet
 	t0 := time.Now()
 	var refused error
@@ -265,7 +266,7 @@ func (c *Client) fetchPage(ctx context.Context, q Query, link string, delta bool
 	case n == 1 && q.NextLink != "":
 		refused = ErrLinkRefused
 	}
-	body, path, status, err := c.getBody(ctx, call{method: http.MethodGet, url: link, table: table, prefer: c.prefer(q), refused: refused}, pooledBody())
+	body, path, status, err := c.getBody(ctx, call{method: http.MethodGet, url: link, table: table, prefer: c.prefer(q), refused: refused, sizeHint: hint}, pooledBody())
 	if err != nil {
 		return nil, fmt.Errorf("read %s page %d: %w", table, n, err)
 	}
@@ -290,7 +291,7 @@ func (c *Client) getBody(ctx context.Context, cl call, buf []byte) (body []byte,
 			return nil, "", 0, err
 		}
 		path, status = resp.Request.URL.Path, resp.StatusCode
-		body, err := readBody(resp, buf)
+		body, err := readBody(resp, buf, cl.sizeHint)
 		if err == nil {
 			return body, path, status, nil
 		}
@@ -313,21 +314,44 @@ func (c *Client) getBody(ctx context.Context, cl call, buf []byte) (body []byte,
 }
 
 // readBody reads the response body, into buf's memory when it is large
-// enough.
-func readBody(resp *http.Response, buf []byte) ([]byte, error) {
+// enough. The buffer is sized from the Content-Length or, when the body
+// comes without one (gzip, chunked: as Dataverse's pages do), from hint,
+// the size of the page before, with an eighth more: a buffer grown by
+// doubling would be twice the page, kept in the pool and in every page
+// in flight, and each growth zeroes and copies it. A body larger than the
+// buffer grows it by about a quarter at a time.
+func readBody(resp *http.Response, buf []byte, hint int) ([]byte, error) {
 	defer resp.Body.Close()
-	b := bytes.NewBuffer(buf[:0])
+	want := hint + hint/8
 	if resp.ContentLength > 0 && resp.ContentLength < maxBody {
-		b.Grow(int(resp.ContentLength) + bytes.MinRead)
+		want = int(resp.ContentLength)
 	}
-	n, err := b.ReadFrom(io.LimitReader(resp.Body, maxBody+1))
-	if err != nil {
-		return nil, err
+	b := buf[:0]
+	if cap(b) < want {
+		b = make([]byte, 0, want) // buf may be read again on a retry: not pooled here
 	}
-	if n > maxBody {
-		return nil, fmt.Errorf("page larger than %d bytes", maxBody)
+	var probe [512]byte
+	for {
+		var n int
+		var err error
+		if len(b) < cap(b) {
+			n, err = resp.Body.Read(b[len(b):cap(b)])
+			b = b[:len(b)+n]
+		} else {
+			// full: look for the end before growing the buffer
+			n, err = resp.Body.Read(probe[:])
+			b = append(b, probe[:n]...)
+		}
+		if len(b) > maxBody {
+			return nil, fmt.Errorf("page larger than %d bytes", maxBody)
+		}
+		if errors.Is(err, io.EOF) {
+			return b, nil
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
-	return b.Bytes(), nil
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

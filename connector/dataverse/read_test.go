@@ -1,6 +1,7 @@
 package dataverse
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -8,7 +9,9 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/iotest"
 	"time"
+	"unsafe"
 
 	"github.com/stretchr/testify/require"
 )
@@ -235,4 +238,46 @@ func TestReadCanceledIsNotEOF(t *testing.T) {
 	<-r.done // the prefetch has ended: only the closed channel is left to read
 	_, err = r.Next(context.Background())
 	require.ErrorIs(t, err, context.Canceled)
+}
+
+// TestReadBodySizes: a body is read whole whatever its size beside the
+// buffer and the hint: without a Content-Length smaller than, exactly as
+// large as and larger than the buffer (the end found by a probe, the
+// buffer grown), with one, and in small reads.
+func TestReadBodySizes(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name             string
+		size, buf, hint  int
+		contentLength    bool
+		oneByteAtATime   bool
+		wantBufferReused bool
+	}{
+		{name: "smaller than the buffer", size: 1000, buf: 4096, wantBufferReused: true},
+		{name: "exactly the buffer", size: 4096, buf: 4096, wantBufferReused: true},
+		{name: "larger than the buffer", size: 100_000, buf: 4096},
+		{name: "sized from the hint", size: 100_000, hint: 99_000},
+		{name: "content length", size: 100_000, buf: 10, contentLength: true},
+		{name: "small reads", size: 5000, hint: 100, oneByteAtATime: true},
+		{name: "empty", size: 0, buf: 16, wantBufferReused: true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			want := bytes.Repeat([]byte("0123456789abcdef"), c.size/16+1)[:c.size]
+			var body io.Reader = bytes.NewReader(want)
+			if c.oneByteAtATime {
+				body = iotest.OneByteReader(body)
+			}
+			resp := &http.Response{Body: io.NopCloser(body), ContentLength: -1}
+			if c.contentLength {
+				resp.ContentLength = int64(c.size)
+			}
+			buf := make([]byte, 0, c.buf)
+			got, err := readBody(resp, buf, c.hint)
+			require.NoError(t, err)
+			require.Equal(t, want, got)
+			if c.wantBufferReused {
+				require.Equal(t, unsafe.SliceData(buf), unsafe.SliceData(got[:cap(got)]))
+			}
+		})
+	}
 }
