@@ -126,10 +126,15 @@ func (p *Page) Last() bool { return p.NextLink == "" }
 
 // Reader streams the pages of one read. While the caller works on a page,
 // the Reader already fetches and decodes the next one — one page ahead, no
-// more, so memory stays at two pages whatever the table size. A Reader is
+// more, so memory stays at two pages whatever the table size — when one
+// of the client's Config.ReadAhead slots is free; else it fetches the
+// next page when the caller asks for it. The slots bound the pages in
+// memory of all reads at once (a sync reads many tables, and large tables
+// in several ranges): at most one per read plus ReadAhead. A Reader is
 // for one goroutine; Close it when done.
 type Reader struct {
 	ch     chan pageResult
+	want   chan struct{} // Next asks for a page (room for one)
 	cancel context.CancelFunc
 	done   chan struct{}
 	err    error
@@ -146,7 +151,7 @@ type pageResult struct {
 // Read starts reading q. The first page is requested at once.
 func (c *Client) Read(ctx context.Context, q Query) *Reader {
 	ctx, cancel := context.WithCancel(ctx)
-	r := &Reader{ch: make(chan pageResult), cancel: cancel, done: make(chan struct{})}
+	r := &Reader{ch: make(chan pageResult), want: make(chan struct{}, 1), cancel: cancel, done: make(chan struct{})}
 	go r.run(ctx, c, q)
 	return r
 }
@@ -178,12 +183,36 @@ func (r *Reader) run(ctx context.Context, c *Client, q Query) {
 	}
 	last := 0 // the size of the page before: the next one's is about the same
 	for n := 1; ; n++ {
+		ahead := false
+		if n > 1 {
+			// the caller has the page before: fetch this one ahead in a
+			// slot of the client's, or when the caller asks for it
+			select {
+			case c.ahead <- struct{}{}:
+				ahead = true
+			case <-r.want:
+			case <-ctx.Done():
+				r.stopped = ctx.Err()
+				return
+			}
+		}
 		p, err := c.fetchPage(ctx, q, link, delta, n, last)
 		select {
 		case r.ch <- pageResult{p, err}:
 		case <-ctx.Done():
 			r.stopped = ctx.Err()
+		}
+		if ahead {
+			<-c.ahead
+		}
+		if r.stopped != nil {
 			return
+		}
+		// the caller's ask for this page is answered (Next asks before it
+		// receives)
+		select {
+		case <-r.want:
+		default:
 		}
 		if err != nil || p.NextLink == "" {
 			return
@@ -198,6 +227,10 @@ func (r *Reader) run(ctx context.Context, c *Client, q Query) {
 func (r *Reader) Next(ctx context.Context) (*Page, error) {
 	if r.err != nil {
 		return nil, r.err
+	}
+	select {
+	case r.want <- struct{}{}:
+	default:
 	}
 	select {
 	case res, ok := <-r.ch:

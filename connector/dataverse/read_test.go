@@ -140,6 +140,41 @@ func TestReadPrefetchesOnePage(t *testing.T) {
 	require.EqualValues(t, 2, served.Load(), "and no further")
 }
 
+// TestReadAheadShared: the reads of one client fetch at most ReadAhead
+// pages ahead of their callers together; a read without a slot fetches
+// its next page when its caller asks, and a slot freed goes to a read
+// waiting for one.
+func TestReadAheadShared(t *testing.T) {
+	t.Parallel()
+	var served atomic.Int64
+	f := newFakeEnv(t, pagedHandler(t, 100, 10, &served))
+	c := f.client(t, func(cfg *Config) { cfg.PageSize = 10; cfg.ReadAhead = 1 })
+	ctx := context.Background()
+	q := Query{EntitySet: "leads", Select: []string{"leadid", "subject"}}
+	a, b := c.Read(ctx, q), c.Read(ctx, q)
+	defer a.Close()
+	defer b.Close()
+	next := func(r *Reader, want int) {
+		t.Helper()
+		p, err := r.Next(ctx)
+		require.NoError(t, err)
+		require.Equal(t, want, p.Number)
+	}
+	next(a, 1)
+	next(b, 1)
+	require.Eventually(t, func() bool { return served.Load() == 3 }, time.Second, time.Millisecond, "one of the two reads fetches its page 2 ahead")
+	time.Sleep(50 * time.Millisecond) // for a fourth request, which must not come
+	require.EqualValues(t, 3, served.Load(), "the other waits: one slot")
+	// both callers ask: the read ahead hands its page 2 over and frees its
+	// slot, the other fetches its page 2 on demand; then one of them
+	// fetches its page 3 ahead in the slot
+	next(a, 2)
+	next(b, 2)
+	require.Eventually(t, func() bool { return served.Load() == 5 }, time.Second, time.Millisecond)
+	time.Sleep(50 * time.Millisecond)
+	require.EqualValues(t, 5, served.Load(), "again one page ahead in all")
+}
+
 func TestReadRetriesCutOffBody(t *testing.T) {
 	t.Parallel()
 	var n atomic.Int64
