@@ -51,8 +51,10 @@ import (
 // CPU target, sync_cpu/(decode_cpu+insert_cpu) (medians of the phases;
 // sync_cpu/decode+insert_round is the median of each round's ratio), and
 // the rates: rows/s of each phase, sync/min(decode, insert), and
-// delta/sync time. With AMPEL_BENCH_SYNC_CPUPROFILE set to a file, the
-// CPU profile of the sync phases alone is written there.
+// delta/sync time. Each phase runs under the pprof label phase (decode,
+// insert, sync; goroutines it starts inherit it): with -cpuprofile,
+// `go tool pprof -tagfocus phase=sync` shows one phase's Go side (the
+// engine's threads carry no labels).
 func BenchmarkSync(b *testing.B) {
 	scale := benchLeads(b, 100_000, 5_000)
 	rounds := 3
@@ -97,12 +99,8 @@ func BenchmarkSync(b *testing.B) {
 			keep(p)
 		}
 	}
-	var profile *os.File
-	if f := os.Getenv("AMPEL_BENCH_SYNC_CPUPROFILE"); f != "" {
-		var err error
-		profile, err = os.Create(f)
-		require.NoError(b, err)
-		defer profile.Close()
+	labeled := func(phase string, fn func()) {
+		pprof.Do(ctx, pprof.Labels("phase", phase), func(context.Context) { fn() })
 	}
 
 	// one phase's figures
@@ -114,7 +112,9 @@ func BenchmarkSync(b *testing.B) {
 	decode := func() phase {
 		start, cpu0 := time.Now(), cpuTime()
 		var n atomic.Int64
-		forTables(len(tables), par, func(k int) { n.Add(int64(read(k, (*dataverse.Page).Release))) })
+		labeled("decode", func() {
+			forTables(len(tables), par, func(k int) { n.Add(int64(read(k, (*dataverse.Page).Release))) })
+		})
 		return phase{wall: time.Since(start), cpu: cpuTime() - cpu0, rows: n.Load()}
 	}
 	// (b) insert only: the same rows, read beforehand (not timed)
@@ -125,7 +125,9 @@ func BenchmarkSync(b *testing.B) {
 		settle(b, st)
 		start, cpu0 := time.Now(), cpuTime()
 		var n atomic.Int64
-		forTables(len(tables), par, func(k int) { n.Add(int64(insertPages(b, st, entities[k], pages[k]))) })
+		labeled("insert", func() {
+			forTables(len(tables), par, func(k int) { n.Add(int64(insertPages(b, st, entities[k], pages[k]))) })
+		})
 		wall := time.Since(start)
 		settle(b, st)
 		return phase{wall: wall, cpu: cpuTime() - cpu0, rows: n.Load()}
@@ -139,19 +141,16 @@ func BenchmarkSync(b *testing.B) {
 		st = openStore(b)
 		settle(b, st)
 		syncClient = newClient()
-		if profile != nil {
-			require.NoError(b, pprof.StartCPUProfile(profile))
-		}
 		start, cpu0 := time.Now(), cpuTime()
-		res, err := connector.Sync(ctx, connector.Options{Store: st, Client: syncClient, Environment: "bench", Tables: tables, RunID: "full"})
+		var res []connector.TableResult
+		var err error
+		labeled("sync", func() {
+			res, err = connector.Sync(ctx, connector.Options{Store: st, Client: syncClient, Environment: "bench", Tables: tables, RunID: "full"})
+		})
 		require.NoError(b, err)
 		wall := time.Since(start)
 		settle(b, st)
 		cpu := cpuTime() - cpu0
-		if profile != nil {
-			pprof.StopCPUProfile()
-			profile = nil // one profile file holds one profile: the first round's
-		}
 		var n int64
 		for _, r := range res {
 			require.Equal(b, connector.StatusOK, r.Status, r.Table)
