@@ -332,12 +332,15 @@ func decodePage(body []byte, p *Page) (err error) {
 	if len(body) == 0 {
 		return &syntaxError{msg: "empty body"}
 	}
-	rows := rowPool.Get().(*rowStore)
+	rows := p.rows // storage of a page before, if any
+	if rows == nil {
+		rows = new(rowStore)
+	}
 	d := &pageDecoder{scanner: scanner{s: unsafe.String(unsafe.SliceData(body), len(body))}, p: p, fields: rows.fields[:0]}
 	p.Records = rows.recs[:0]
 	defer func() {
 		// the storage goes with the page (Release hands it on); the
-		// arrays grown during the scan replace the pooled ones
+		// arrays grown during the scan replace the ones it had
 		rows.recs, rows.fields = p.Records[:0], d.fields[:0]
 		p.rows = rows
 	}()

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"math"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -20,27 +19,16 @@ import (
 // starts another buffer; Send hands the engine one buffer at a time.
 const chunkSize = 8 << 20
 
-// chunkPool keeps the buffers of sent batches for the next ones (the
-// engine copies what it is handed): a sync writes one batch of megabytes
-// after another, and a new buffer for each costs its zeroing, fresh
-// memory and garbage collections. A batch's first buffer comes from here
-// when one is idle; a small INSERT with none idle grows its own.
-var chunkPool sync.Pool // of *[]byte with cap >= chunkSize
-
-// newChunk is a buffer for the chunk after a full one.
-func newChunk() []byte {
-	if p, ok := chunkPool.Get().(*[]byte); ok {
-		return (*p)[:0]
+// A batch's first buffer is sized from the last batch sent into the same
+// columns of the same table (Store.batchSizes; a sync writes one batch of
+// megabytes after another into a table), up to chunkSize and a quarter:
+// grown by doubling from nothing, each batch zeroed and copied its rows
+// several times over and ended with up to twice the room it needed.
+func (s *Store) firstBuffer(query string) []byte {
+	if n, ok := s.batchSizes.Load(query); ok {
+		return make([]byte, 0, min(n.(int)+n.(int)/8, chunkSize+chunkSize/4))
 	}
-	return make([]byte, 0, chunkSize+chunkSize/4)
-}
-
-// putChunk hands a buffer the batch is done with to the next batches.
-func putChunk(b []byte) {
-	if cap(b) >= chunkSize {
-		b = b[:0]
-		chunkPool.Put(&b)
-	}
+	return nil
 }
 
 // PrepareInsert starts a batch for table; Append encodes each row into
@@ -84,6 +72,7 @@ func (s *Store) PrepareInsert(ctx context.Context, table string, columns []strin
 		}
 		b.types[i], b.encs[i] = t, enc
 	}
+	b.cur = s.firstBuffer(b.query)
 	return b, nil
 }
 
@@ -98,6 +87,7 @@ type batch struct {
 	full    [][]byte // filled buffers
 	cur     []byte
 	rows    int
+	bytes   int // of RowBinary in all buffers
 	done    bool
 }
 
@@ -107,11 +97,6 @@ func (b *batch) Append(values ...any) error {
 	}
 	if len(values) != len(b.types) {
 		return fmt.Errorf("insert into %s: %d values for %d columns", b.query, len(values), len(b.types))
-	}
-	if b.cur == nil {
-		if p, ok := chunkPool.Get().(*[]byte); ok {
-			b.cur = (*p)[:0]
-		}
 	}
 	start := len(b.cur)
 	for i, v := range values {
@@ -129,9 +114,10 @@ func (b *batch) Append(values ...any) error {
 		}
 	}
 	b.rows++
+	b.bytes += len(b.cur) - start
 	if len(b.cur) >= chunkSize {
 		b.full = append(b.full, b.cur)
-		b.cur = newChunk()
+		b.cur = make([]byte, 0, chunkSize+chunkSize/4)
 	}
 	return nil
 }
@@ -191,8 +177,7 @@ func (b *batch) Send(ctx context.Context) (err error) {
 			}
 			return engineError(e, b.query, nil)
 		}
-		b.full[i] = nil
-		putChunk(buf) // the engine copied it
+		b.full[i] = nil // let the buffer go
 	}
 	// The last step (the engine finishing the insert) cannot be
 	// interrupted; its time is bounded by the data already handed over.
@@ -201,15 +186,12 @@ func (b *batch) Send(ctx context.Context) (err error) {
 	if e := r.error(); e != "" {
 		return engineError(e, b.query, nil)
 	}
+	s.batchSizes.Store(b.query, b.bytes)
 	return nil
 }
 
 func (b *batch) Abort() error {
 	b.done = true
-	for _, buf := range b.full {
-		putChunk(buf)
-	}
-	putChunk(b.cur)
 	b.full, b.cur = nil, nil
 	return nil
 }
