@@ -332,18 +332,7 @@ func decodePage(body []byte, p *Page) (err error) {
 	if len(body) == 0 {
 		return &syntaxError{msg: "empty body"}
 	}
-	rows := p.rows // storage of a page before, if any
-	if rows == nil {
-		rows = new(rowStore)
-	}
-	d := &pageDecoder{scanner: scanner{s: unsafe.String(unsafe.SliceData(body), len(body))}, p: p, fields: rows.fields[:0]}
-	p.Records = rows.recs[:0]
-	defer func() {
-		// the storage goes with the page (Release hands it on); the
-		// arrays grown during the scan replace the ones it had
-		rows.recs, rows.fields = p.Records[:0], d.fields[:0]
-		p.rows = rows
-	}()
+	d := &pageDecoder{scanner: scanner{s: unsafe.String(unsafe.SliceData(body), len(body))}, p: p}
 	defer func() {
 		if r := recover(); r != nil {
 			se, ok := r.(*syntaxError)
@@ -400,21 +389,16 @@ func (d *pageDecoder) records() {
 		d.record()
 		if !d.sized && len(d.p.Records) == 1 {
 			d.sized = true
-			// size the storage from the first row, unless the storage of a
-			// page before is large enough
+			// size the storage from the first row
 			perRow := max(d.i-start, 1)
 			rows := (len(d.s)-start)/perRow*5/4 + 2
-			if need := len(d.fields)*rows + len(d.fields); cap(d.fields) < need {
-				fields := make([]Field, len(d.fields), need)
-				copy(fields, d.fields)
-				d.fields = fields
-				d.p.Records[0].Fields = fields[:len(fields):len(fields)]
-			}
-			if cap(d.p.Records) < rows {
-				recs := make([]Record, 1, rows)
-				recs[0] = d.p.Records[0]
-				d.p.Records = recs
-			}
+			fields := make([]Field, len(d.fields), len(d.fields)*rows+len(d.fields))
+			copy(fields, d.fields)
+			d.fields = fields
+			d.p.Records[0].Fields = fields[:len(fields):len(fields)]
+			recs := make([]Record, 1, rows)
+			recs[0] = d.p.Records[0]
+			d.p.Records = recs
 		}
 		if !d.more(']') {
 			return

@@ -283,38 +283,3 @@ func TestSpecialIndex(t *testing.T) {
 		}
 	}
 }
-
-// TestDecodeReusesReleasedStorage: the pages of a read are decoded into
-// the storage of pages released before (body buffer and records, as
-// fetchPage does), whatever the sizes: larger, smaller, and a sample page
-// with annotations after lead rows; each holds its own rows only, and a
-// page's storage is reused once it is released.
-func TestDecodeReusesReleasedStorage(t *testing.T) {
-	t.Parallel()
-	fresh := func(body []byte) []Record {
-		var p Page
-		require.NoError(t, decodePage(body, &p))
-		return p.Records // never released: storage of its own
-	}
-	bodies := [][]byte{leadPage(50), leadPage(3), leadPage(200), []byte(samplePage), leadPage(1), leadPage(120)}
-	free := make(chan pageStorage, 2)
-	var last *Page
-	for i, body := range bodies {
-		want := fresh(bytes.Clone(body))
-		if last != nil {
-			last.Release()
-		}
-		var st pageStorage
-		select {
-		case st = <-free:
-			require.NotNil(t, st.rows, "page %d", i)
-		default:
-			require.Zero(t, i, "page %d: the page before handed its storage back", i)
-		}
-		buf := append(st.body[:0], body...)
-		p := &Page{Number: i + 1, body: buf, rows: st.rows, free: free}
-		require.NoError(t, decodePage(buf, p))
-		require.Equal(t, want, p.Records, "page %d", i)
-		last = p
-	}
-}

@@ -77,8 +77,8 @@
 // changed rows as Records and $deletedEntity entries (and the OData 4.01
 // @removed form) as Deleted. Record strings point into the response body,
 // without copies; a caller done with a page calls Page.Release so the next
-// page reuses the body's buffer and the records' storage. A body's buffer
-// is sized from the page before (pages come without a Content-Length). See decode.go for the decoder and BenchmarkDecode for its
+// page reuses the body's buffer. A body's buffer is sized from the page
+// before (pages come without a Content-Length). See decode.go for the decoder and BenchmarkDecode for its
 // throughput.
 // Tables without change tracking are read with WatermarkQuery.
 //

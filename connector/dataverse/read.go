@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"path"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ampel/ampel/odata"
@@ -66,48 +67,44 @@ type Page struct {
 	Decode time.Duration
 
 	body []byte // what Records and Deleted point into
-	// rows is the storage of Records and their Fields
-	rows *rowStore
-	// free takes the page's storage back for the read's next pages
-	free chan pageStorage
 }
 
-// Release hands the page's memory back to its read for a later page: the
-// strings in Records and Deleted point into the response body, and
-// Records and their Fields sit in storage of the page (rowStore); the
-// read's next pages reuse both. Call it when done with the page; after
-// it, Records and Deleted must not be used (NextLink, DeltaLink and
-// Context stay valid). A page never released is garbage collected as
-// usual.
+// Release hands the page's memory back for a later page: the strings in
+// Records and Deleted point into the response body, which the next page
+// can then reuse. Call it when done with the page; after it, Records and
+// Deleted must not be used (NextLink, DeltaLink and Context stay valid).
+// A page never released is garbage collected as usual.
 func (p *Page) Release() {
-	if p.free != nil && p.body != nil && p.rows != nil {
-		select {
-		case p.free <- pageStorage{body: p.body[:0], rows: p.rows}:
-		default:
-		}
+	if p.body == nil {
+		return
 	}
 	p.Records, p.Deleted = nil, nil
-	p.body, p.rows, p.free = nil, nil, nil
+	putBody(p.body)
+	p.body = nil
 }
 
-// pageStorage is the memory of a page a read reuses: the body's buffer
-// and the records' storage. Page bodies run to megabytes, and a page of
-// 5000 rows of 50 properties holds 250,000 fields (18 MB); taking new
-// memory for every page costs its zeroing, fresh pages and garbage
-// collections. Each Reader keeps the storage of at most two released
-// pages (free) for its own next pages, whose sizes are about the same:
-// a pool shared by all reads handed a large table's storage to a small
-// table's page, and kept idle storage alive through a garbage collection.
-type pageStorage struct {
-	body []byte
-	rows *rowStore
+// bodyPool keeps response buffers for reuse. Page bodies run to
+// megabytes; reading each into a new buffer costs the allocation, its
+// zeroing, the growth copies, and memory the GC gives back only later.
+// A sync.Pool lets idle buffers go after two garbage collections. (Tried
+// and left out, 2026-11-30: keeping each read's released body and
+// decoded records' storage for its own next page, which saved their
+// allocation but kept about 200 MB more of the sync's Go heap alive at
+// 100k leads, BenchmarkSyncPeakRSS.)
+var bodyPool sync.Pool // of *[]byte
+
+func pooledBody() []byte {
+	if b, ok := bodyPool.Get().(*[]byte); ok {
+		return (*b)[:0]
+	}
+	return nil
 }
 
-// rowStore is the storage a page's records are decoded into: the
-// records and, in one array, the fields of all of them.
-type rowStore struct {
-	recs   []Record
-	fields []Field
+func putBody(b []byte) {
+	if cap(b) == 0 {
+		return
+	}
+	bodyPool.Put(&b)
 }
 
 // Last reports whether no page follows.
@@ -123,8 +120,7 @@ func (p *Page) Last() bool { return p.NextLink == "" }
 // for one goroutine; Close it when done.
 type Reader struct {
 	ch     chan pageResult
-	want   chan struct{}    // Next asks for a page (room for one)
-	free   chan pageStorage // released pages' storage, for the next pages
+	want   chan struct{} // Next asks for a page (room for one)
 	cancel context.CancelFunc
 	done   chan struct{}
 	err    error
@@ -141,7 +137,7 @@ type pageResult struct {
 // Read starts reading q. The first page is requested at once.
 func (c *Client) Read(ctx context.Context, q Query) *Reader {
 	ctx, cancel := context.WithCancel(ctx)
-	r := &Reader{ch: make(chan pageResult), want: make(chan struct{}, 1), free: make(chan pageStorage, 2), cancel: cancel, done: make(chan struct{})}
+	r := &Reader{ch: make(chan pageResult), want: make(chan struct{}, 1), cancel: cancel, done: make(chan struct{})}
 	go r.run(ctx, c, q)
 	return r
 }
@@ -186,7 +182,7 @@ func (r *Reader) run(ctx context.Context, c *Client, q Query) {
 				return
 			}
 		}
-		p, err := c.fetchPage(ctx, q, link, delta, n, last, r.free)
+		p, err := c.fetchPage(ctx, q, link, delta, n, last)
 		select {
 		case r.ch <- pageResult{p, err}:
 		case <-ctx.Done():
@@ -277,15 +273,9 @@ func (c *Client) prefer(q Query) string {
 // below this (0x80040216), so more means something is wrong.
 const maxBody = 1 << 30
 
-// fetchPage gets and decodes one page, in storage a page before released
-// to free if there is some; hint is the size of the page before (0:
-// none), which the body's buffer is sized from.
-func (c *Client) fetchPage(ctx context.Context, q Query, link string, delta bool, n, hint int, free chan pageStorage) (*Page, error) {
-	var st pageStorage
-	select {
-	case st = <-free:
-	default:
-	}
+// fetchPage gets and decodes one page; hint is the size of the page
+// before (0: none), which the body's buffer is sized from.
+func (c *Client) fetchPage(ctx context.Context, q Query, link string, delta bool, n, hint int) (*Page, error) {
 	table := q.EntitySet
 	t0 := time.Now()
 	var refused error
@@ -295,11 +285,11 @@ func (c *Client) fetchPage(ctx context.Context, q Query, link string, delta bool
 	case n == 1 && q.NextLink != "":
 		refused = ErrLinkRefused
 	}
-	body, path, status, err := c.getBody(ctx, call{method: http.MethodGet, url: link, table: table, prefer: c.prefer(q), refused: refused, sizeHint: hint}, st.body)
+	body, path, status, err := c.getBody(ctx, call{method: http.MethodGet, url: link, table: table, prefer: c.prefer(q), refused: refused, sizeHint: hint}, pooledBody())
 	if err != nil {
 		return nil, fmt.Errorf("read %s page %d: %w", table, n, err)
 	}
-	p := &Page{Number: n, Bytes: len(body), Fetch: time.Since(t0), body: body, rows: st.rows, free: free}
+	p := &Page{Number: n, Bytes: len(body), Fetch: time.Since(t0), body: body}
 	t1 := time.Now()
 	if err := decodePage(body, p); err != nil {
 		return nil, fmt.Errorf("read %s page %d: %w", table, n, &APIError{Kind: ErrMalformed, Method: http.MethodGet,
@@ -346,8 +336,8 @@ func (c *Client) getBody(ctx context.Context, cl call, buf []byte) (body []byte,
 // enough. The buffer is sized from the Content-Length or, when the body
 // comes without one (gzip, chunked: as Dataverse's pages do), from hint,
 // the size of the page before, with an eighth more: a buffer grown by
-// doubling would be twice the page, kept for the next pages and in every
-// page in flight, and each growth zeroes and copies it. A body larger than the
+// doubling would be twice the page, kept in the pool and in every page
+// in flight, and each growth zeroes and copies it. A body larger than the
 // buffer grows it by about a quarter at a time.
 func readBody(resp *http.Response, buf []byte, hint int) ([]byte, error) {
 	defer resp.Body.Close()
@@ -357,7 +347,7 @@ func readBody(resp *http.Response, buf []byte, hint int) ([]byte, error) {
 	}
 	b := buf[:0]
 	if cap(b) < want {
-		b = make([]byte, 0, want)
+		b = make([]byte, 0, want) // buf is read into again on a retry: not pooled here
 	}
 	var probe [512]byte
 	for {
