@@ -65,6 +65,10 @@ type Config struct {
 	Timeout time.Duration
 	// PageSize is the odata.maxpagesize preference. Default and maximum 5000.
 	PageSize int
+	// ReadAhead caps the pages the reads of this client fetch ahead of
+	// their callers at once (see Reader). Default DefaultReadAhead; below
+	// zero, no read fetches ahead.
+	ReadAhead int
 	// Logger receives debug and warning logs; nil discards them.
 	Logger *slog.Logger
 	// HTTPClient is the base client (transport, TLS) for Dataverse and the
@@ -91,8 +95,13 @@ type Client struct {
 	sets     map[string]string // logical name → entity set
 	metadata metadataCache
 	snapMu   sync.Mutex
-	snapshot *Metadata // the last EntityDefinitions read with a version
+	snapshot *Metadata     // the last EntityDefinitions read with a version
+	ahead    chan struct{} // a slot per page fetched ahead (Config.ReadAhead)
 }
+
+// DefaultReadAhead is the default of Config.ReadAhead: pages of all reads
+// of a client fetched before their callers ask for them.
+const DefaultReadAhead = 4
 
 // New checks cfg, builds the HTTP client and the token source, and
 // returns a Client. It makes no request: call WhoAmI to check the setup.
@@ -122,6 +131,9 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	if cfg.PageSize <= 0 || cfg.PageSize > 5000 {
 		cfg.PageSize = 5000
 	}
+	if cfg.ReadAhead == 0 {
+		cfg.ReadAhead = DefaultReadAhead
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -131,6 +143,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		host:   u.Host,
 		stats:  &Counter{},
 		log:    cfg.Logger,
+		ahead:  make(chan struct{}, max(cfg.ReadAhead, 0)),
 	}
 	c.base = c.origin + APIPath
 	c.env = limitsFor(fmt.Sprintf("%s %s %d", c.origin, cfg.ClientID, cfg.MaxConcurrency), cfg.MaxConcurrency)

@@ -69,13 +69,16 @@
 //
 // Read returns a Reader that yields pages. It follows @odata.nextLink
 // verbatim (refusing links to another host, which would carry the token
-// away) and prefetches exactly one page ahead: memory is two pages whatever
-// the table size. The last page of a change-tracking read carries the
-// @odata.deltaLink; a delta read yields changed rows as Records and
-// $deletedEntity entries (and the OData 4.01 @removed form) as Deleted.
-// Record strings point into the response body, without copies; a caller
-// done with a page calls Page.Release so the next page reuses the body's
-// memory. See decode.go for the decoder and BenchmarkDecode for its
+// away) and fetches at most one page ahead, when one of the client's
+// Config.ReadAhead slots (DefaultReadAhead) is free: the reads of a client
+// hold at most one page each plus ReadAhead, whatever the table sizes and
+// however many tables and ranges load at once. The last page of a
+// change-tracking read carries the @odata.deltaLink; a delta read yields
+// changed rows as Records and $deletedEntity entries (and the OData 4.01
+// @removed form) as Deleted. Record strings point into the response body,
+// without copies; a caller done with a page calls Page.Release so the next
+// page reuses the body's buffer. A body's buffer is sized from the page
+// before (pages come without a Content-Length). See decode.go for the decoder and BenchmarkDecode for its
 // throughput.
 // Tables without change tracking are read with WatermarkQuery.
 //

@@ -1,6 +1,7 @@
 package dataverse
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -8,7 +9,9 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/iotest"
 	"time"
+	"unsafe"
 
 	"github.com/stretchr/testify/require"
 )
@@ -137,6 +140,41 @@ func TestReadPrefetchesOnePage(t *testing.T) {
 	require.EqualValues(t, 2, served.Load(), "and no further")
 }
 
+// TestReadAheadShared: the reads of one client fetch at most ReadAhead
+// pages ahead of their callers together; a read without a slot fetches
+// its next page when its caller asks, and a slot freed goes to a read
+// waiting for one.
+func TestReadAheadShared(t *testing.T) {
+	t.Parallel()
+	var served atomic.Int64
+	f := newFakeEnv(t, pagedHandler(t, 100, 10, &served))
+	c := f.client(t, func(cfg *Config) { cfg.PageSize = 10; cfg.ReadAhead = 1 })
+	ctx := context.Background()
+	q := Query{EntitySet: "leads", Select: []string{"leadid", "subject"}}
+	a, b := c.Read(ctx, q), c.Read(ctx, q)
+	defer a.Close()
+	defer b.Close()
+	next := func(r *Reader, want int) {
+		t.Helper()
+		p, err := r.Next(ctx)
+		require.NoError(t, err)
+		require.Equal(t, want, p.Number)
+	}
+	next(a, 1)
+	next(b, 1)
+	require.Eventually(t, func() bool { return served.Load() == 3 }, time.Second, time.Millisecond, "one of the two reads fetches its page 2 ahead")
+	time.Sleep(50 * time.Millisecond) // for a fourth request, which must not come
+	require.EqualValues(t, 3, served.Load(), "the other waits: one slot")
+	// both callers ask: the read ahead hands its page 2 over and frees its
+	// slot, the other fetches its page 2 on demand; then one of them
+	// fetches its page 3 ahead in the slot
+	next(a, 2)
+	next(b, 2)
+	require.Eventually(t, func() bool { return served.Load() == 5 }, time.Second, time.Millisecond)
+	time.Sleep(50 * time.Millisecond)
+	require.EqualValues(t, 5, served.Load(), "again one page ahead in all")
+}
+
 func TestReadRetriesCutOffBody(t *testing.T) {
 	t.Parallel()
 	var n atomic.Int64
@@ -235,4 +273,46 @@ func TestReadCanceledIsNotEOF(t *testing.T) {
 	<-r.done // the prefetch has ended: only the closed channel is left to read
 	_, err = r.Next(context.Background())
 	require.ErrorIs(t, err, context.Canceled)
+}
+
+// TestReadBodySizes: a body is read whole whatever its size beside the
+// buffer and the hint: without a Content-Length smaller than, exactly as
+// large as and larger than the buffer (the end found by a probe, the
+// buffer grown), with one, and in small reads.
+func TestReadBodySizes(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name             string
+		size, buf, hint  int
+		contentLength    bool
+		oneByteAtATime   bool
+		wantBufferReused bool
+	}{
+		{name: "smaller than the buffer", size: 1000, buf: 4096, wantBufferReused: true},
+		{name: "exactly the buffer", size: 4096, buf: 4096, wantBufferReused: true},
+		{name: "larger than the buffer", size: 100_000, buf: 4096},
+		{name: "sized from the hint", size: 100_000, hint: 99_000},
+		{name: "content length", size: 100_000, buf: 10, contentLength: true},
+		{name: "small reads", size: 5000, hint: 100, oneByteAtATime: true},
+		{name: "empty", size: 0, buf: 16, wantBufferReused: true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			want := bytes.Repeat([]byte("0123456789abcdef"), c.size/16+1)[:c.size]
+			var body io.Reader = bytes.NewReader(want)
+			if c.oneByteAtATime {
+				body = iotest.OneByteReader(body)
+			}
+			resp := &http.Response{Body: io.NopCloser(body), ContentLength: -1}
+			if c.contentLength {
+				resp.ContentLength = int64(c.size)
+			}
+			buf := make([]byte, 0, c.buf)
+			got, err := readBody(resp, buf, c.hint)
+			require.NoError(t, err)
+			require.Equal(t, want, got)
+			if c.wantBufferReused {
+				require.Equal(t, unsafe.SliceData(buf), unsafe.SliceData(got[:cap(got)]))
+			}
+		})
+	}
 }

@@ -36,6 +36,8 @@ type call struct {
 	// next link; nil for other URLs
 	refused error
 	extra   http.Header
+	// sizeHint is the expected body size (0: unknown), see readBody
+	sizeHint int
 }
 
 // retryState is the Dataverse retry policy for one call: retry 429 after

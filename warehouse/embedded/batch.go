@@ -19,6 +19,18 @@ import (
 // starts another buffer; Send hands the engine one buffer at a time.
 const chunkSize = 8 << 20
 
+// A batch's first buffer is sized from the last batch sent into the same
+// columns of the same table (Store.batchSizes; a sync writes one batch of
+// megabytes after another into a table), up to chunkSize and a quarter:
+// grown by doubling from nothing, each batch zeroed and copied its rows
+// several times over and ended with up to twice the room it needed.
+func (s *Store) firstBuffer(query string) []byte {
+	if n, ok := s.batchSizes.Load(query); ok {
+		return make([]byte, 0, min(n.(int)+n.(int)/8, chunkSize+chunkSize/4))
+	}
+	return nil
+}
+
 // PrepareInsert starts a batch for table; Append encodes each row into
 // RowBinary at once, so a batch holds bytes, not Go values.
 func (s *Store) PrepareInsert(ctx context.Context, table string, columns []string) (warehouse.Batch, error) {
@@ -60,6 +72,7 @@ func (s *Store) PrepareInsert(ctx context.Context, table string, columns []strin
 		}
 		b.types[i], b.encs[i] = t, enc
 	}
+	b.cur = s.firstBuffer(b.query)
 	return b, nil
 }
 
@@ -74,6 +87,7 @@ type batch struct {
 	full    [][]byte // filled buffers
 	cur     []byte
 	rows    int
+	bytes   int // of RowBinary in all buffers
 	done    bool
 }
 
@@ -100,6 +114,7 @@ func (b *batch) Append(values ...any) error {
 		}
 	}
 	b.rows++
+	b.bytes += len(b.cur) - start
 	if len(b.cur) >= chunkSize {
 		b.full = append(b.full, b.cur)
 		b.cur = make([]byte, 0, chunkSize+chunkSize/4)
@@ -171,6 +186,7 @@ func (b *batch) Send(ctx context.Context) (err error) {
 	if e := r.error(); e != "" {
 		return engineError(e, b.query, nil)
 	}
+	s.batchSizes.Store(b.query, b.bytes)
 	return nil
 }
 

@@ -540,3 +540,34 @@ func TestShardedConfigRefused(t *testing.T) {
 	_, err := warehouse.Open(context.Background(), warehouse.Config{Driver: "embedded", Path: t.TempDir(), Cluster: "ampel"})
 	require.ErrorContains(t, err, "warehouse.cluster needs the clickhouse driver")
 }
+
+// TestBatchesSizedFromTheLast: batches into one table one after another,
+// each first buffer sized from the batch before (Store.batchSizes): of
+// several chunks, a small one, one aborted half-way, and a large one
+// again. Every row stored is the one appended, and the aborted batch
+// stores nothing.
+func TestBatchesSizedFromTheLast(t *testing.T) {
+	st := open(t)
+	ctx := ctxT(t)
+	require.NoError(t, st.Exec(ctx, "CREATE TABLE reuse (k UInt64, s String) ENGINE = MergeTree ORDER BY k"))
+	const rows = 6000 // of 4 KB: three chunks
+	text := func(batch, k int) string { return strings.Repeat(string(rune('a'+batch)), 4000) + fmt.Sprint(k) }
+	for batch := range 4 {
+		b, err := st.PrepareInsert(ctx, "reuse", []string{"k", "s"})
+		require.NoError(t, err)
+		n := rows
+		if batch == 1 {
+			n = 10
+		}
+		for k := range n {
+			require.NoError(t, b.Append(uint64(batch*rows+k), text(batch, k)))
+		}
+		if batch == 2 {
+			require.NoError(t, b.Abort())
+			continue
+		}
+		require.NoError(t, b.Send(ctx))
+	}
+	got := all(t, st, "SELECT intDiv(k, 6000) AS batch, count(), countIf(s = concat(repeat(char(97 + batch), 4000), toString(k % 6000))) FROM reuse GROUP BY batch ORDER BY batch")
+	require.Equal(t, [][]any{{uint64(0), uint64(rows), uint64(rows)}, {uint64(1), uint64(10), uint64(10)}, {uint64(3), uint64(rows), uint64(rows)}}, got)
+}

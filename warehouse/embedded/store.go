@@ -49,6 +49,9 @@ type Store struct {
 	seq atomic.Uint64 // statement markers for KILL QUERY
 
 	schemas schemas // column types for PrepareInsert
+	// batchSizes holds the RowBinary size of the last batch sent per
+	// INSERT statement (int), for the next one's first buffer
+	batchSizes sync.Map
 }
 
 var _ warehouse.Store = (*Store)(nil)
