@@ -132,9 +132,13 @@ func withoutParam(raw, name string) string {
 	return strings.Join(keep, "&")
 }
 
+// selectCols resolves $select on t's columns under the read lock (a
+// column may be added while requests are served; callers hold no lock).
 func (s *Server) selectCols(t *table, sel string) ([]*column, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	if sel == "" {
-		return t.cols, nil
+		return slices.Clip(t.cols), nil
 	}
 	var cols []*column
 	cols = append(cols, t.cols[0]) // the key is always returned
