@@ -59,7 +59,10 @@ func (ts *tableSync) full(ctx context.Context, mode string, sel []string, resume
 		point.NextLink = next
 		return ts.states.save(ctx, ts.entity.LogicalName, point)
 	}
-	r := ts.opts.Client.Read(ctx, q)
+	r := ts.head.takeRead()
+	if r == nil || resume != nil {
+		r = ts.opts.Client.Read(ctx, q)
+	}
 	defer r.Close()
 	link, _, err := ts.copyPages(ctx, r, checkpoint)
 	if err != nil {

@@ -27,13 +27,19 @@ type runShared struct {
 	ranges chan struct{}
 }
 
-// newRunShared reads the metadata of every table of the run with
+// newRunShared returns what the tables of a run share, before anything
+// is read.
+func newRunShared(opts *Options) *runShared {
+	return &runShared{opts: opts, ranges: make(chan struct{}, max(1, opts.ParallelRanges))}
+}
+
+// readMetadata reads the metadata of every table of the run with
 // dataverse.Client.EntityDefinitions. When that fails (a server that
 // refuses the collection form, a network error), each table reads its
 // own with EntityDefinition, which says what went wrong for it; the error
 // is returned for the caller to log.
-func newRunShared(ctx context.Context, opts *Options) (*runShared, error) {
-	rs := &runShared{opts: opts, ranges: make(chan struct{}, max(1, opts.ParallelRanges))}
+func (rs *runShared) readMetadata(ctx context.Context) error {
+	opts := rs.opts
 	names := make([]string, len(opts.Tables))
 	for i, t := range opts.Tables {
 		names[i] = t.Name
@@ -50,7 +56,7 @@ func newRunShared(ctx context.Context, opts *Options) (*runShared, error) {
 	}
 	md, err := opts.Client.EntityDefinitions(ctx, names, known)
 	if err != nil {
-		return rs, err
+		return err
 	}
 	rs.meta = md
 	if md.Version != "" && (known == nil || known.Version != md.Version || !known.Covers(names) || len(known.Entities) < len(md.Entities)) {
@@ -58,7 +64,7 @@ func newRunShared(ctx context.Context, opts *Options) (*runShared, error) {
 			log.Warn("metadata cache not written; the next process reads the metadata again", "error", err)
 		}
 	}
-	return rs, nil
+	return nil
 }
 
 // entity returns a table's definition, from the run's read or on its own.
@@ -71,10 +77,10 @@ func (rs *runShared) entity(ctx context.Context, name string) (*dataverse.Entity
 	return rs.opts.Client.EntityDefinition(ctx, name)
 }
 
-// estimate returns a table's row count for progress, -1 if unknown. The
-// first call asks for every table of the run in one request; a server
-// without RetrieveTotalRecordCount gets one request per table.
-func (rs *runShared) estimate(ctx context.Context, name string) int64 {
+// readCounts asks for the row counts of every table of the run in one
+// request, once: the first caller sends it, the others wait for it. It
+// returns nil if the server could not say.
+func (rs *runShared) readCounts(ctx context.Context) map[string]int64 {
 	rs.countOnce.Do(func() {
 		names := make([]string, len(rs.opts.Tables))
 		for i, t := range rs.opts.Tables {
@@ -87,7 +93,14 @@ func (rs *runShared) estimate(ctx context.Context, name string) int64 {
 		}
 		rs.counts = counts
 	})
-	if n, ok := rs.counts[name]; ok {
+	return rs.counts
+}
+
+// estimate returns a table's row count for progress, -1 if unknown. The
+// first call asks for every table of the run in one request (readCounts);
+// a server without RetrieveTotalRecordCount gets one request per table.
+func (rs *runShared) estimate(ctx context.Context, name string) int64 {
+	if n, ok := rs.readCounts(ctx)[name]; ok {
 		return n
 	}
 	n, err := rs.opts.Client.RecordCount(ctx, name)

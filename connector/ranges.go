@@ -105,13 +105,23 @@ func (ts *tableSync) ranged(ctx context.Context, mode string, sel []string, tota
 	if _, err := ts.newGeneration(ctx, mode, sel); err != nil {
 		return err
 	}
-	began := time.Now().UTC()
-	// the walk's first page and the createdon bounds at once; the walk
-	// then waits for the following syncs, so that its pages do not compete
-	// with the ranges' at the source
-	w := ts.startWalk(ctx, dataverse.Query{EntitySet: ts.entity.EntitySetName, Select: sel, TrackChanges: true})
+	// the walk's first page and the createdon bounds at once (sent
+	// before the landing tables were made, on a load from the start); the
+	// walk then waits for the following syncs, so that its pages do not
+	// compete with the ranges' at the source
+	began, w, bc := ts.head.takeWalk()
+	if w == nil {
+		began, w = ts.startWalkNow(ctx, sel)
+		bc = ts.startBounds(ctx)
+	}
 	defer func() { w.cancel() }()
-	lo, hi, err := ts.createdBounds(ctx)
+	var b bounds
+	select {
+	case b = <-bc:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	lo, hi, err := b.lo, b.hi, b.err
 	if err := errors.Join(err, w.first(ctx)); err != nil {
 		return err
 	}
@@ -378,6 +388,30 @@ func refusedNote(reconciled string) string {
 		note += " " + counts // (n keys, m deleted)
 	}
 	return note
+}
+
+// bounds are a table's oldest and newest createdon, or why they could not
+// be read.
+type bounds struct {
+	lo, hi time.Time
+	err    error
+}
+
+// startBounds reads the createdon bounds in the background.
+func (ts *tableSync) startBounds(ctx context.Context) <-chan bounds {
+	c := make(chan bounds, 1)
+	go func() {
+		lo, hi, err := ts.createdBounds(ctx)
+		c <- bounds{lo, hi, err}
+	}()
+	return c
+}
+
+// startWalkNow starts a load's walk (the tracked read for its delta link)
+// and returns when it began.
+func (ts *tableSync) startWalkNow(ctx context.Context, sel []string) (time.Time, *walk) {
+	began := time.Now().UTC()
+	return began, ts.startWalk(ctx, dataverse.Query{EntitySet: ts.entity.EntitySetName, Select: sel, TrackChanges: true})
 }
 
 // createdBounds reads the oldest and newest createdon of the table (two

@@ -68,6 +68,7 @@
 package connector
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -195,17 +196,11 @@ func Sync(ctx context.Context, opts Options) ([]TableResult, error) {
 	results := make([]TableResult, len(opts.Tables))
 	// the metadata read (its cache in the warehouse, then one request)
 	// goes beside the warehouse reads of readSyncStart
-	type sharedRead struct {
-		rs  *runShared
-		err error
-	}
+	shared := newRunShared(&opts)
 	mdCtx, mdCancel := context.WithCancel(ctx)
 	defer mdCancel()
-	mdRead := make(chan sharedRead, 1)
-	go func() {
-		rs, err := newRunShared(mdCtx, &opts)
-		mdRead <- sharedRead{rs, err}
-	}()
+	mdRead := make(chan error, 1)
+	go func() { mdRead <- shared.readMetadata(mdCtx) }()
 	// one read of sync_state and of the landing tables' columns for all
 	// tables: each table changes only its own rows and tables, so both stay
 	// right for the whole run
@@ -232,8 +227,19 @@ func Sync(ctx context.Context, opts Options) ([]TableResult, error) {
 	}
 	early := startEarlyDeltas(ctx, &opts, stored)
 	defer early.discard()
-	md := <-mdRead
-	shared, mdErr := md.rs, md.err
+	// a run with loads asks for the row counts (which size the loads'
+	// ranges and order them) beside the metadata, not a round trip after
+	loads := make([]bool, len(opts.Tables))
+	anyLoad := false
+	for i, t := range opts.Tables {
+		st, ok := stored[t.Name]
+		loads[i] = opts.Full || !ok || (st.Mode != ModeDelta && st.Mode != ModeTracking && st.Mode != ModeWatermark)
+		anyLoad = anyLoad || loads[i]
+	}
+	if anyLoad {
+		go shared.readCounts(mdCtx) // mdCtx ends with the run
+	}
+	mdErr := <-mdRead
 	if check != nil {
 		if err := <-check; err != nil {
 			return nil, &CheckError{Err: err}
@@ -244,27 +250,42 @@ func Sync(ctx context.Context, opts Options) ([]TableResult, error) {
 	}
 	sem := make(chan struct{}, opts.ParallelTables)
 	var wg sync.WaitGroup
-	for i, t := range opts.Tables {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+	run := func(i int, slot *tableSlot) {
+		defer wg.Done()
+		defer slot.release()
+		t := opts.Tables[i]
+		st, ok := stored[t.Name]
+		results[i] = syncTable(ctx, &opts, t, st, ok, cat, states, shared, slot, early.take(t.Name))
+		opts.Progress.TableDone(results[i])
+	}
+	// a table that reads only its changes holds little memory and mostly
+	// waits for one round trip: it takes no slot, so that a delta of every
+	// table costs one round of requests, not one per ParallelTables
+	// tables; it takes one if it turns into a load
+	for i := range opts.Tables {
+		if !loads[i] {
+			wg.Add(1)
+			go run(i, &tableSlot{sem: sem})
+		}
+	}
+	// loads take the slots largest first: the largest table's chain of
+	// pages is the run's longest, and started last it would end the run
+	// alone
+	var counts map[string]int64
+	if anyLoad {
+		counts = shared.readCounts(ctx)
+	}
+	for _, i := range loadOrder(opts.Tables, loads, counts) {
+		slot := &tableSlot{sem: sem}
+		if err := slot.take(ctx); err != nil {
+			t := opts.Tables[i]
 			st, ok := stored[t.Name]
-			// a table that reads only its changes holds little memory and
-			// mostly waits for one round trip: it takes no slot, so that a
-			// delta of every table costs one round of requests, not one per
-			// ParallelTables tables; it takes one if it turns into a load
-			slot := &tableSlot{sem: sem}
-			if opts.Full || !ok || (st.Mode != ModeDelta && st.Mode != ModeTracking && st.Mode != ModeWatermark) {
-				if err := slot.take(ctx); err != nil {
-					results[i] = TableResult{RunID: opts.RunID, Environment: opts.Environment, Table: t.Name, Mode: plannedMode(opts.Full, st, ok),
-						Started: time.Now(), Finished: time.Now(), Status: StatusCanceled, Err: err}
-					return
-				}
-			}
-			defer slot.release()
-			results[i] = syncTable(ctx, &opts, t, st, ok, cat, states, shared, slot, early.take(t.Name))
-			opts.Progress.TableDone(results[i])
-		}()
+			results[i] = TableResult{RunID: opts.RunID, Environment: opts.Environment, Table: t.Name, Mode: plannedMode(opts.Full, st, ok),
+				Started: time.Now(), Finished: time.Now(), Status: StatusCanceled, Err: err}
+			continue
+		}
+		wg.Add(1)
+		go run(i, slot)
 	}
 	wg.Wait()
 	recErr := recordRuns(ctx, opts.Store, results)
@@ -276,6 +297,32 @@ func Sync(ctx context.Context, opts Options) ([]TableResult, error) {
 		errs = append(errs, recErr)
 	}
 	return results, errors.Join(errs...)
+}
+
+// loadOrder returns the indexes of the tables that load (loads[i]), the
+// largest by counts first; tables without a count keep their order,
+// after the counted ones.
+func loadOrder(tables []Table, loads []bool, counts map[string]int64) []int {
+	var order []int
+	for i := range tables {
+		if loads[i] {
+			order = append(order, i)
+		}
+	}
+	slices.SortStableFunc(order, func(a, b int) int {
+		na, oka := counts[tables[a].Name]
+		nb, okb := counts[tables[b].Name]
+		switch {
+		case oka && okb:
+			return cmp.Compare(nb, na)
+		case oka:
+			return -1
+		case okb:
+			return 1
+		}
+		return 0
+	})
+	return order
 }
 
 // tableSync is the work on one table in one run.
@@ -310,6 +357,9 @@ type tableSync struct {
 	// early is the table's delta read sent beside the metadata read, until
 	// applyDelta uses it or another read discards it (early.go)
 	early *earlyDelta
+	// head is the first round trip of a load from the start, sent before
+	// the landing tables are made (early.go)
+	head *headStart
 }
 
 // tableSlot is one of the Options.ParallelTables slots of a run, which
@@ -407,11 +457,16 @@ func (ts *tableSync) run(ctx context.Context, t Table, st state, haveState bool,
 		return err
 	}
 	ts.mapping = m
+	sel := m.Select()
+	if ent.ChangeTrackingEnabled && (opts.Full || !haveState) {
+		// a load from the start: its first round trip goes out while the
+		// landing tables are made and its generation is saved
+		ts.head = ts.startHead(ctx, sel)
+		defer ts.head.close()
+	}
 	if err := ts.ensureLanding(ctx, cat); err != nil {
 		return err
 	}
-
-	sel := m.Select()
 	sameCols := haveState && slices.Equal(st.Columns, sel)
 
 	var back *errVersionsBack

@@ -4,11 +4,10 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -326,31 +325,6 @@ func TestSyncKeepsOldBoolSpelling(t *testing.T) {
 	require.Equal(t, want, got, "donotemail as 0 and 1, as the simulator holds it")
 }
 
-// deltaBarrier holds every delta request ($deltatoken) until n of them are
-// in flight at once: a sync whose deltas do not all start together never
-// gets past it.
-type deltaBarrier struct {
-	base     http.RoundTripper
-	n        int32
-	inFlight atomic.Int32
-	all      chan struct{}
-	once     sync.Once
-}
-
-func (d *deltaBarrier) RoundTrip(req *http.Request) (*http.Response, error) {
-	if q, _ := url.QueryUnescape(req.URL.RawQuery); strings.Contains(q, "$deltatoken") {
-		if d.inFlight.Add(1) >= d.n {
-			d.once.Do(func() { close(d.all) })
-		}
-		select {
-		case <-d.all:
-		case <-req.Context().Done():
-			return nil, req.Context().Err()
-		}
-	}
-	return d.base.RoundTrip(req)
-}
-
 // TestSyncDeltasTakeNoSlot: tables that read only their changes do not
 // wait for one of the parallel_tables slots the loads share: with 2
 // slots, the deltas of 5 tables are in flight at once. On both engines.
@@ -362,7 +336,7 @@ func TestSyncDeltasTakeNoSlot(t *testing.T) {
 			require.NoError(t, err)
 			t.Cleanup(func() { sim.Close() })
 			tables := []connector.Table{{Name: "lead"}, {Name: "contact"}, {Name: "account"}, {Name: "opportunity"}, {Name: "incident"}}
-			barrier := &deltaBarrier{base: sim.Client().Transport, n: int32(len(tables)), all: make(chan struct{})}
+			barrier := newTogether(sim.Client().Transport, len(tables), isDeltaRequest)
 			client := viaClient(t, sim, barrier, 0)
 			sync := func() []connector.TableResult {
 				// a bound, should the deltas wait for one another for ever
@@ -383,4 +357,53 @@ func TestSyncDeltasTakeNoSlot(t *testing.T) {
 			require.Equal(t, simVersions(t, sim, "lead", "leadid"), viewVersions(t, st, "lead", "leadid", "prod"))
 		})
 	}
+}
+
+// TestColdSyncFirstRoundTrip: a first sync (no metadata anywhere) sends
+// the metadata read, the option sets of every table and the row counts at
+// once — one round trip before the first page, not three — and the tables
+// still land equal to the source. On both engines.
+func TestColdSyncFirstRoundTrip(t *testing.T) {
+	for _, cfg := range warehousetest.All(t) {
+		t.Run(cfg.Driver, func(t *testing.T) {
+			st := openMigrated(t, cfg)
+			sim := startSim(t, dvsim.Options{Seed: 74, Scale: 150})
+			tables := tableList()
+			held := newTogether(sim.Client().Transport, len(tables)+2, func(req *http.Request) bool {
+				return strings.Contains(req.URL.Path, "/EntityDefinitions") || strings.Contains(req.URL.Path, "/RetrieveTotalRecordCount")
+			})
+			// a bound, should the requests wait for each other for ever
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			res, err := connector.Sync(ctx, connector.Options{Store: st, Client: viaClient(t, sim, held, 0), Environment: "prod", Tables: tables, RunID: "cold"})
+			require.NoError(t, err)
+			for _, r := range res {
+				require.Equal(t, connector.StatusOK, r.Status, "%s: %v", r.Table, r.Err)
+			}
+			require.Equal(t, int32(len(tables)+2), held.count.Load(), "one metadata read, one option-set read per table, one count")
+			requireViewsEqualSim(t, st, sim, tables, "prod", "first sync")
+		})
+	}
+}
+
+// TestLoadsLargestFirst: the loads of a first sync take the
+// parallel_tables slots in the order of their row counts, largest first
+// (started last, the largest table's chain of pages would end the run
+// alone). With one slot the tables load one after another in that order.
+func TestLoadsLargestFirst(t *testing.T) {
+	cfg := warehousetest.Embedded(t)
+	st := openMigrated(t, cfg)
+	sim := startSim(t, dvsim.Options{Seed: 75, Scale: 300})
+	tables := tableList()
+	res, err := connector.Sync(context.Background(), connector.Options{Store: st, Client: simClient(t, sim), Environment: "prod", Tables: tables,
+		RunID: "order", ParallelTables: 1})
+	require.NoError(t, err)
+	byStart := slices.Clone(res)
+	slices.SortFunc(byStart, func(a, b connector.TableResult) int { return a.Started.Compare(b.Started) })
+	for i := 1; i < len(byStart); i++ {
+		a, b := byStart[i-1], byStart[i]
+		require.GreaterOrEqual(t, len(sim.Records(a.Table)), len(sim.Records(b.Table)), "%s (%d rows) loaded before %s (%d rows)",
+			a.Table, len(sim.Records(a.Table)), b.Table, len(sim.Records(b.Table)))
+	}
+	require.NotEqual(t, tables[0].Name, byStart[0].Table, "the configured order is not the count order here")
 }

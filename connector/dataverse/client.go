@@ -46,7 +46,7 @@ type Config struct {
 	CAFile string
 	// MaxConcurrency caps requests in flight to this environment. Default
 	// DefaultMaxConcurrency (52, Dataverse's limit per user). Below the
-	// cap the client adapts: it starts at 16 requests, doubles per round
+	// cap the client adapts: it starts at 24 requests, doubles per round
 	// trip until the first 429, then grows by one per round trip and halves
 	// on a 429; the x-ms-ratelimit-burst-remaining-xrm-requests header
 	// lowers it when few requests remain in the window (see limiter.go).

@@ -85,9 +85,13 @@ func (r *rawEntity) entity() *Entity {
 // Otherwise one request reads the tables with all their attributes
 // ($expand=Attributes: each attribute comes as its derived type, with
 // lookup targets, date-time behaviour and precision), and one request per
-// table that has choices reads their option sets (the
-// EnumAttributeMetadata cast with $expand=OptionSet,GlobalOptionSet). A
-// cold read of n tables thus costs 1 + at most n requests.
+// table reads their option sets (the EnumAttributeMetadata cast with
+// $expand=OptionSet,GlobalOptionSet). A cold read of n tables thus costs
+// 1 + n requests. Without a snapshot (a first sync) the option sets are
+// asked for at once, beside the attributes: one round trip, not two; a
+// table without choices costs one request for nothing then. With a
+// snapshot at another version, only the tables with choices are asked,
+// after the attributes.
 //
 // The attributes are expanded only for the configured tables, never for
 // all of an organisation's (which exhausts memory, airbytehq/airbyte#52678).
@@ -142,6 +146,17 @@ func (c *Client) EntityDefinitions(ctx context.Context, names []string, known *M
 			}
 		}
 	}
+	// with no snapshot to check against (a first sync), the option sets
+	// are asked for beside the attributes, not a round trip after them
+	var early map[string]*optionSetRead
+	earlyCtx, cancelEarly := context.WithCancel(ctx)
+	defer cancelEarly() // the reads of tables that were not returned
+	if known == nil || !known.Covers(names) {
+		early = make(map[string]*optionSetRead, len(names))
+		for _, n := range names {
+			early[n] = c.startOptionSets(earlyCtx, n)
+		}
+	}
 	q.Expand = "Attributes"
 	top.Value, top.MetadataVersion = nil, ""
 	if err := c.getJSON(ctx, c.base+"EntityDefinitions?"+q.Encode(), "", &top, strongWithVersion); err != nil {
@@ -167,6 +182,9 @@ func (c *Client) EntityDefinitions(ctx context.Context, names []string, known *M
 			wanted = wanted || present[t]
 		}
 		wg.Go(func() {
+			if wanted && early[e.LogicalName].apply(e, index) {
+				wanted = false
+			}
 			if wanted {
 				if err := c.optionSets(ctx, e, index); err != nil {
 					errs[i] = err
@@ -216,6 +234,55 @@ func addAttributes(e *Entity, raw []rawAttr) (map[string]int, map[string]bool) {
 	return index, present
 }
 
+// optionSetRead is the one-request read of a table's option sets (the
+// optionSetCast form), sent before the table's attributes are known.
+type optionSetRead struct {
+	done  chan struct{}
+	attrs []rawAttr
+	err   error
+}
+
+// startOptionSets asks for the option sets of the table name in one
+// request, in the background.
+func (c *Client) startOptionSets(ctx context.Context, name string) *optionSetRead {
+	r := &optionSetRead{done: make(chan struct{})}
+	go func() {
+		defer close(r.done)
+		q := odata.Query{Select: []string{"LogicalName"}, Expand: "OptionSet,GlobalOptionSet"}
+		var details struct{ Value []rawAttr }
+		r.err = c.getJSON(ctx, c.base+"EntityDefinitions(LogicalName='"+name+"')/Attributes/Microsoft.Dynamics.CRM."+optionSetCast+"?"+q.Encode(), name, &details, strong)
+		r.attrs = details.Value
+	}()
+	return r
+}
+
+// apply waits for the read and merges its option sets into e's
+// attributes. It reports false when there is nothing to apply (no read
+// was sent, or it failed: the caller asks again with optionSets, which
+// falls back to the per-type casts and says what went wrong).
+func (r *optionSetRead) apply(e *Entity, index map[string]int) bool {
+	if r == nil {
+		return false
+	}
+	<-r.done
+	if r.err != nil {
+		return false
+	}
+	mergeOptionSets(e, index, r.attrs)
+	return true
+}
+
+// mergeOptionSets merges the option sets of a cast answer into e's
+// attributes (a cast answer must not change an attribute's type).
+func mergeOptionSets(e *Entity, index map[string]int, attrs []rawAttr) {
+	for _, r := range attrs {
+		if j, ok := index[r.LogicalName]; ok {
+			r.AttributeType = ""
+			r.merge(&e.Attributes[j])
+		}
+	}
+}
+
 // optionSets reads the option sets of e's choice attributes in one
 // request, or with the per-type casts if the server refuses that one.
 func (c *Client) optionSets(ctx context.Context, e *Entity, index map[string]int) error {
@@ -238,12 +305,7 @@ func (c *Client) optionSets(ctx context.Context, e *Entity, index map[string]int
 		if err != nil {
 			return fmt.Errorf("option sets of %s: %w", e.LogicalName, err)
 		}
-		for _, r := range details.Value {
-			if j, ok := index[r.LogicalName]; ok {
-				r.AttributeType = "" // a cast answer must not change the type
-				r.merge(&e.Attributes[j])
-			}
-		}
+		mergeOptionSets(e, index, details.Value)
 	}
 	return nil
 }

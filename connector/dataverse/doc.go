@@ -86,10 +86,10 @@
 //
 // EntityDefinitions reads the tables of a sync together: one request for
 // the tables with their attributes (EntityDefinitions?$filter=LogicalName
-// eq 'a' or …&$expand=Attributes), one per table with choices for the
-// option sets (the EnumAttributeMetadata cast with
-// $expand=OptionSet,GlobalOptionSet; the per-type casts where a server
-// refuses it), and with a snapshot read before (Metadata, which the
+// eq 'a' or …&$expand=Attributes), one per table for the option sets (the
+// EnumAttributeMetadata cast with $expand=OptionSet,GlobalOptionSet; the
+// per-type casts where a server refuses it; without a snapshot sent at
+// once beside the attributes, one round trip), and with a snapshot read before (Metadata, which the
 // connector caches in the warehouse) only one request when the global
 // metadata version is unchanged.
 //

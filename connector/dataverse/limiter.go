@@ -19,12 +19,14 @@ const (
 	DefaultMaxConcurrency = 52
 	// initialConcurrency is where the adaptive limit starts; it doubles
 	// per round of successful requests up to the cap until the first 429.
-	// 16, a third of Dataverse's 52, lets a new process (a one-shot `ampel
-	// sync` from cron) send the delta of each of the 14 default tables, the
-	// metadata check and WhoAmI in one round trip; from 4 they went out 4,
-	// 8 and 4 at a time, three round trips (BenchmarkRemoteOneShot's fresh
-	// figure).
-	initialConcurrency = 16
+	// 24, under half of Dataverse's 52, lets a new process (a one-shot
+	// `ampel sync` from cron) send the delta of each of the 14 default
+	// tables, the metadata check and WhoAmI in one round trip (from 4 they
+	// went out 4, 8 and 4 at a time, three round trips:
+	// BenchmarkRemoteOneShot's fresh figure), and a first sync its
+	// metadata, the 14 tables' option sets, WhoAmI and the row counts (17
+	// requests; at 16 the counts waited a round trip).
+	initialConcurrency = 24
 )
 
 // Rate-limit headers Dataverse sends with every answer (documented for
