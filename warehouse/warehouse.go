@@ -101,7 +101,8 @@ type Store interface {
 	// placeholders; see Bind. The caller must Close the Rows.
 	Query(ctx context.Context, query string, args ...any) (Rows, error)
 	// PrepareInsert starts a batch that Send writes to table as one INSERT
-	// naming columns. The table must exist.
+	// naming columns, run with the settings of InsertSettings(ctx). The
+	// table must exist.
 	PrepareInsert(ctx context.Context, table string, columns []string) (Batch, error)
 	// Dialect reports the engine version and the SQL forms it allows.
 	Dialect() Dialect
