@@ -10,7 +10,8 @@
 // suite in warehouse/storetest.
 //
 // This package is the driver contract (Store, Batch, Rows, Dialect,
-// Config, errors, value types, Bind, SplitStatements, the catalog read)
+// Config, errors, value types, Bind, SplitStatements, the catalog read,
+// the settings of a batch's INSERT: WithInsertSettings)
 // and imports nothing of Ampel. What Ampel keeps in the warehouse is
 // elsewhere: the landing layer in warehouse/landing, the migrations in
 // warehouse/migrate, the SQL text in sql/.
