@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
+	"runtime/metrics"
 	"runtime/pprof"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -34,7 +37,9 @@ import (
 //
 //   - decode: reading and decoding every page, nothing else;
 //   - insert: writing the same rows, already read, into landing tables
-//     (the sync's mapping, row shape and batch size);
+//     (the sync's mapping, row shape and batch size) as a plain script
+//     would, with the engine's default settings (the sync's INSERTs carry
+//     landing.InsertSettings);
 //   - sync:   the full sync end to end, into a new warehouse with a new
 //     client (it reads all metadata, as a first sync does);
 //   - delta:  a delta sync after a 1 % mutate (median of five).
@@ -55,6 +60,14 @@ import (
 // insert, sync; goroutines it starts inherit it): with -cpuprofile,
 // `go tool pprof -tagfocus phase=sync` shows one phase's Go side (the
 // engine's threads carry no labels).
+//
+// Each round also logs, per phase, the engine's events over it
+// (system.events, counted for the whole process: statements, INSERTs,
+// parts written, merges, the CPU time of the engine's threads that count
+// it; engineEvents) and the Go runtime's GC CPU estimate and cycles; with
+// AMPEL_BENCH_ALL_EVENTS set, every engine event that moved. They say
+// where a phase's CPU went on the engine's side, which the profile does
+// not show.
 func BenchmarkSync(b *testing.B) {
 	scale := benchLeads(b, 100_000, 5_000)
 	rounds := 3
@@ -99,6 +112,8 @@ func BenchmarkSync(b *testing.B) {
 			keep(p)
 		}
 	}
+	// the engine's events are the process's: any store of it reads them
+	probe := openStore(b)
 	labeled := func(phase string, fn func()) {
 		pprof.Do(ctx, pprof.Labels("phase", phase), func(context.Context) { fn() })
 	}
@@ -107,15 +122,19 @@ func BenchmarkSync(b *testing.B) {
 	type phase struct {
 		wall, cpu time.Duration
 		rows      int64
+		counts    counters // the engine's events and the Go runtime's, over the phase
 	}
 	// (a) decode only: fetch and decode every page, and release it as the sync does
 	decode := func() phase {
+		c0 := readCounters(b, probe)
 		start, cpu0 := time.Now(), cpuTime()
 		var n atomic.Int64
 		labeled("decode", func() {
 			forTables(len(tables), par, func(k int) { n.Add(int64(read(k, (*dataverse.Page).Release))) })
 		})
-		return phase{wall: time.Since(start), cpu: cpuTime() - cpu0, rows: n.Load()}
+		p := phase{wall: time.Since(start), cpu: cpuTime() - cpu0, rows: n.Load()}
+		p.counts = readCounters(b, probe).minus(c0)
+		return p
 	}
 	// (b) insert only: the same rows, read beforehand (not timed)
 	insert := func() phase {
@@ -123,6 +142,7 @@ func BenchmarkSync(b *testing.B) {
 		forTables(len(tables), par, func(k int) { read(k, func(p *dataverse.Page) { pages[k] = append(pages[k], p) }) })
 		st := openStore(b)
 		settle(b, st)
+		c0 := readCounters(b, probe)
 		start, cpu0 := time.Now(), cpuTime()
 		var n atomic.Int64
 		labeled("insert", func() {
@@ -130,7 +150,8 @@ func BenchmarkSync(b *testing.B) {
 		})
 		wall := time.Since(start)
 		settle(b, st)
-		return phase{wall: wall, cpu: cpuTime() - cpu0, rows: n.Load()}
+		cpu := cpuTime() - cpu0
+		return phase{wall: wall, cpu: cpu, rows: n.Load(), counts: readCounters(b, probe).minus(c0)}
 	}
 	// (c) the full sync end to end, into a new database, with a new
 	// client: a first sync reads every table's metadata (the baselines'
@@ -141,6 +162,7 @@ func BenchmarkSync(b *testing.B) {
 		st = openStore(b)
 		settle(b, st)
 		syncClient = newClient()
+		c0 := readCounters(b, probe)
 		start, cpu0 := time.Now(), cpuTime()
 		var res []connector.TableResult
 		var err error
@@ -151,12 +173,13 @@ func BenchmarkSync(b *testing.B) {
 		wall := time.Since(start)
 		settle(b, st)
 		cpu := cpuTime() - cpu0
+		counts := readCounters(b, probe).minus(c0)
 		var n int64
 		for _, r := range res {
 			require.Equal(b, connector.StatusOK, r.Status, r.Table)
 			n += int64(r.Upserted)
 		}
-		return phase{wall: wall, cpu: cpu, rows: n}
+		return phase{wall: wall, cpu: cpu, rows: n, counts: counts}
 	}
 	median := func(xs []float64) float64 {
 		s := slices.Clone(xs)
@@ -191,6 +214,12 @@ func BenchmarkSync(b *testing.B) {
 			b.Logf("round %d: %d rows; CPU s per 1M rows: decode %.2f, insert %.2f, sync %.2f: %.3fx (CPU s: decode %.1f wall %.1f, insert %.1f wall %.1f, sync %.1f wall %.1f)",
 				round, s.rows, perM(d), perM(in), perM(s), ratios[len(ratios)-1],
 				d.cpu.Seconds(), d.wall.Seconds(), in.cpu.Seconds(), in.wall.Seconds(), s.cpu.Seconds(), s.wall.Seconds())
+			for _, p := range []struct {
+				name string
+				ph   phase
+			}{{"decode", d}, {"insert", in}, {"sync", s}} {
+				b.Logf("round %d %s: %s", round, p.name, p.ph.counts)
+			}
 		}
 
 		// delta after a 1 % mutate, five times, on the last sync's
@@ -221,6 +250,77 @@ func BenchmarkSync(b *testing.B) {
 		b.ReportMetric(float64(s.rows), "rows")
 		b.Logf("deltas after a 1 %% mutate: %.2f s (median of %v)", median(deltas), deltas)
 	}
+}
+
+// engineEvents are the engine's events (system.events, counted for the
+// whole process) each phase reports: statements, what its INSERTs wrote,
+// the merges, and the CPU time of the engine's threads that count it.
+var engineEvents = []string{"Query", "InsertQuery", "SelectQuery", "InsertedRows", "MergeTreeDataWriterBlocks",
+	"Merge", "MergeSourceParts", "MergedRows", "MergeTotalMilliseconds", "UserTimeMicroseconds", "SystemTimeMicroseconds"}
+
+// goMetrics are the Go runtime's figures each phase reports: the GC's CPU
+// time (an estimate the runtime updates at the end of each GC cycle, so a
+// phase of few cycles gets some of its neighbours'), the GC cycles and
+// the bytes allocated.
+var goMetrics = []string{"/cpu/classes/gc/total:cpu-seconds", "/gc/cycles/total:gc-cycles", "/gc/heap/allocs:bytes"}
+
+// counters are engineEvents and goMetrics at one moment, or their
+// differences over a phase.
+type counters struct {
+	engine         map[string]uint64
+	gc             float64 // CPU seconds
+	cycles, allocs uint64
+}
+
+// readCounters reads the engine's events (through st) and the Go
+// runtime's metrics.
+func readCounters(tb testing.TB, st warehouse.Store) counters {
+	tb.Helper()
+	c := counters{engine: map[string]uint64{}}
+	rows, err := st.Query(context.Background(), "SELECT event, value FROM system.events")
+	require.NoError(tb, err)
+	for rows.Next() {
+		var name string
+		var v uint64
+		require.NoError(tb, rows.Scan(&name, &v))
+		c.engine[name] = v
+	}
+	require.NoError(tb, rows.Err())
+	rows.Close()
+	samples := make([]metrics.Sample, len(goMetrics))
+	for i, n := range goMetrics {
+		samples[i].Name = n
+	}
+	metrics.Read(samples)
+	c.gc = samples[0].Value.Float64()
+	c.cycles, c.allocs = samples[1].Value.Uint64(), samples[2].Value.Uint64()
+	return c
+}
+
+// minus is c less an earlier reading.
+func (c counters) minus(o counters) counters {
+	d := counters{engine: map[string]uint64{}, gc: c.gc - o.gc, cycles: c.cycles - o.cycles, allocs: c.allocs - o.allocs}
+	for k, v := range c.engine {
+		d.engine[k] = v - o.engine[k]
+	}
+	return d
+}
+
+func (c counters) String() string {
+	var b strings.Builder
+	for _, n := range engineEvents {
+		fmt.Fprintf(&b, "%s %d, ", n, c.engine[n])
+	}
+	if os.Getenv("AMPEL_BENCH_ALL_EVENTS") != "" {
+		names := slices.Sorted(maps.Keys(c.engine))
+		for _, n := range names {
+			if !slices.Contains(engineEvents, n) && c.engine[n] != 0 {
+				fmt.Fprintf(&b, "%s %d, ", n, c.engine[n])
+			}
+		}
+	}
+	fmt.Fprintf(&b, "Go: GC %.2f CPU-s, %d GC cycles, %d MB allocated", c.gc, c.cycles, c.allocs>>20)
+	return b.String()
 }
 
 // settle waits until the engine runs no merges: the background merges a

@@ -343,6 +343,8 @@ func (w *batchWriter) begin(ctx context.Context) error {
 	if w.batch != nil {
 		return nil
 	}
+	// the landing table's own insert settings (no collapsing of keys at insert)
+	ctx = warehouse.WithInsertSettings(ctx, landing.InsertSettings(w.ts.opts.Store.Dialect())...)
 	b, err := w.ts.opts.Store.PrepareInsert(ctx, w.ts.landing.Table(), w.ts.rows.Columns())
 	if err != nil {
 		return err

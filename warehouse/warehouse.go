@@ -10,7 +10,8 @@
 // suite in warehouse/storetest.
 //
 // This package is the driver contract (Store, Batch, Rows, Dialect,
-// Config, errors, value types, Bind, SplitStatements, the catalog read)
+// Config, errors, value types, Bind, SplitStatements, the catalog read,
+// the settings of a batch's INSERT: WithInsertSettings)
 // and imports nothing of Ampel. What Ampel keeps in the warehouse is
 // elsewhere: the landing layer in warehouse/landing, the migrations in
 // warehouse/migrate, the SQL text in sql/.
@@ -101,7 +102,8 @@ type Store interface {
 	// placeholders; see Bind. The caller must Close the Rows.
 	Query(ctx context.Context, query string, args ...any) (Rows, error)
 	// PrepareInsert starts a batch that Send writes to table as one INSERT
-	// naming columns. The table must exist.
+	// naming columns, run with the settings of InsertSettings(ctx). The
+	// table must exist.
 	PrepareInsert(ctx context.Context, table string, columns []string) (Batch, error)
 	// Dialect reports the engine version and the SQL forms it allows.
 	Dialect() Dialect

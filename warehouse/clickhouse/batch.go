@@ -34,7 +34,9 @@ type batch struct {
 	done   bool
 }
 
-// PrepareInsert starts a batch for INSERT INTO database.table (columns).
+// PrepareInsert starts a batch for INSERT INTO database.table (columns),
+// sent with the settings of warehouse.InsertSettings(ctx) beside the
+// driver's own.
 func (s *Store) PrepareInsert(ctx context.Context, table string, columns []string) (warehouse.Batch, error) {
 	if s.closed.Load() {
 		return nil, warehouse.ErrClosed
@@ -58,7 +60,14 @@ func (s *Store) PrepareInsert(ctx context.Context, table string, columns []strin
 	query := fmt.Sprintf("INSERT INTO %s.%s (%s)", warehouse.QuoteIdentifier(s.db), warehouse.QuoteIdentifier(table), strings.Join(quoted, ", "))
 
 	bctx := context.WithoutCancel(ctx)
-	if set := s.settings(ctx, true); len(set) > 0 {
+	set := s.settings(ctx, true)
+	for _, is := range warehouse.InsertSettings(ctx) {
+		if !warehouse.ValidIdentifier(is.Name) {
+			return nil, fmt.Errorf("clickhouse: insert into %s: setting %q: use letters, digits and underscores only", table, is.Name)
+		}
+		set[is.Name] = is.Value
+	}
+	if len(set) > 0 {
 		bctx = ch.Context(bctx, ch.WithSettings(set))
 	}
 	bctx, cancel := context.WithCancel(bctx)

@@ -32,7 +32,9 @@ func (s *Store) firstBuffer(query string) []byte {
 }
 
 // PrepareInsert starts a batch for table; Append encodes each row into
-// RowBinary at once, so a batch holds bytes, not Go values.
+// RowBinary at once, so a batch holds bytes, not Go values. The INSERT
+// carries the settings of warehouse.InsertSettings(ctx) in its SETTINGS
+// clause.
 func (s *Store) PrepareInsert(ctx context.Context, table string, columns []string) (warehouse.Batch, error) {
 	if warehouse.IsReadOnly(ctx) {
 		return nil, &warehouse.RefusedError{What: "INSERT", Reason: "INSERT writes data", Query: "INSERT INTO " + table}
@@ -54,6 +56,11 @@ func (s *Store) PrepareInsert(ctx context.Context, table string, columns []strin
 		quoted[i] = warehouse.QuoteIdentifier(c)
 	}
 	b.query = "INSERT INTO " + warehouse.QuoteIdentifier(db) + "." + warehouse.QuoteIdentifier(name) + " (" + strings.Join(quoted, ", ") + ")"
+	settings, err := warehouse.SettingsClause(warehouse.InsertSettings(ctx))
+	if err != nil {
+		return nil, fmt.Errorf("embedded warehouse: insert into %s: %w", table, err)
+	}
+	b.query += settings
 	if len(have) == 0 {
 		return nil, &warehouse.Error{Code: warehouse.CodeUnknownTable, Message: fmt.Sprintf("table %s.%s does not exist", db, name), Query: b.query}
 	}

@@ -137,7 +137,9 @@
 //
 // Batches encode each appended row into RowBinary at once, after
 // warehouse.Coerce, in 8 MiB buffers; Send streams the buffers into one
-// "INSERT INTO db.t (cols…)" with chdb_stream_insert_n. The batch holds
+// "INSERT INTO db.t (cols…)" with chdb_stream_insert_n (followed by a
+// SETTINGS clause when the context of PrepareInsert carries
+// warehouse.InsertSettings). The batch holds
 // bytes, not Go values, and nothing is copied into a query string.
 //
 // # Cancellation and timeouts

@@ -274,3 +274,47 @@ func TestSnapshot(t *testing.T) {
 		assert.Empty(t, cat["snap_lead"])
 	})
 }
+
+// TestInsertSettings writes several versions of keys and a tombstone in
+// one INSERT with the landing table's insert settings, on both drivers:
+// the part keeps what it was given (on the embedded engine, uncollapsed),
+// and the view and the statements on the table still see each key's
+// newest version only, before and after the merge.
+func TestInsertSettings(t *testing.T) {
+	onBoth(t, func(t *testing.T, st warehouse.Store) {
+		ctx := ctxT(t)
+		l := table("account", "accountid", "accountid UUID", "name Nullable(String)")
+		_, err := landing.Ensure(ctx, st, l, nil)
+		require.NoError(t, err)
+		set := landing.InsertSettings(st.Dialect())
+		if st.Dialect().ModernSQL() {
+			assert.Equal(t, []warehouse.InsertSetting{{Name: "optimize_on_insert", Value: 0}}, set)
+		} else {
+			assert.Empty(t, set, "an engine before 21.9 may not know optimize_on_insert")
+		}
+		a, c := uuid.New(), uuid.New()
+		synced := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+		b, err := st.PrepareInsert(warehouse.WithInsertSettings(ctx, set...), l.Table(), []string{"_environment", "accountid", "name", "_version", "_deleted", "_synced_at"})
+		require.NoError(t, err)
+		for _, r := range [][]any{
+			{"e", a, "old", 1, 0, synced}, {"e", a, "new", 2, 0, synced}, {"e", a, "older", 0, 0, synced},
+			{"e", c, "gone", 5, 0, synced}, {"e", c, nil, 6, 1, synced},
+		} {
+			require.NoError(t, b.Append(r...))
+		}
+		require.NoError(t, b.Send(ctx))
+		if st.Dialect().ModernSQL() {
+			assert.Equal(t, uint64(5), queryOne(t, st, "SELECT count() FROM "+l.Table()), "the INSERT's rows are not collapsed")
+		}
+		check := func() {
+			t.Helper()
+			assert.Equal(t, [][]any{{"new"}}, queryAll(t, st, "SELECT assumeNotNull(name) FROM "+l.Name))
+			versions, err := l.StoredVersions(ctx, st, "e", []uuid.UUID{a, c})
+			require.NoError(t, err)
+			assert.Equal(t, map[uuid.UUID]uint64{a: 2, c: 6}, versions)
+		}
+		check()
+		exec(t, st, "OPTIMIZE TABLE "+l.Table()+" FINAL")
+		check()
+	})
+}

@@ -50,6 +50,7 @@ func Run(t *testing.T, open Open) {
 		{"DDL", testDDL},
 		{"Types", testTypes},
 		{"AppendChecks", testAppendChecks},
+		{"InsertSettings", testInsertSettings},
 		{"LargeBatch", testLargeBatch},
 		{"ConcurrentReadWrite", testConcurrent},
 		{"Errors", testErrors},
@@ -351,6 +352,43 @@ func testAppendChecks(t *testing.T, open Open) {
 	require.NoError(t, b2.Abort())
 	assert.Error(t, b2.Send(ctx), "Send after Abort")
 	assert.Equal(t, uint64(2), queryOne(t, st, "SELECT count() FROM ac_t"), "an aborted batch writes nothing")
+}
+
+// testInsertSettings checks that a batch's INSERT runs with the settings
+// of warehouse.WithInsertSettings: an unknown one is refused, and on
+// engines that collapse a ReplacingMergeTree's rows on insert
+// (ModernSQL), optimize_on_insert = 0 keeps both rows of a key.
+func testInsertSettings(t *testing.T, open Open) {
+	st := open(t)
+	ctx := ctxT(t)
+	exec(t, st, "CREATE TABLE is_t (id UInt64, v UInt64) ENGINE = ReplacingMergeTree(v) ORDER BY id")
+	insert := func(ctx context.Context) error {
+		b, err := st.PrepareInsert(ctx, "is_t", []string{"id", "v"})
+		if err != nil {
+			return err
+		}
+		for v := 1; v <= 2; v++ {
+			if err := b.Append(7, v); err != nil {
+				_ = b.Abort()
+				return err
+			}
+		}
+		return b.Send(ctx)
+	}
+	err := insert(warehouse.WithInsertSettings(ctx, warehouse.InsertSetting{Name: "no_such_setting_of_ampel", Value: 1}))
+	require.Error(t, err, "an unknown setting reaches the engine, which refuses it")
+	assert.Contains(t, err.Error(), "no_such_setting_of_ampel")
+	assert.Error(t, insert(warehouse.WithInsertSettings(ctx, warehouse.InsertSetting{Name: "a = 1, b", Value: 1})), "a name that is not an identifier")
+	assert.Equal(t, uint64(0), queryOne(t, st, "SELECT count() FROM is_t"), "a refused INSERT writes nothing")
+
+	require.NoError(t, insert(ctx))
+	if !st.Dialect().ModernSQL() {
+		return
+	}
+	assert.Equal(t, uint64(1), queryOne(t, st, "SELECT count() FROM is_t"), "the engine collapses a key's rows on insert by default")
+	require.NoError(t, insert(warehouse.WithInsertSettings(ctx, warehouse.InsertSetting{Name: "optimize_on_insert", Value: 0})))
+	assert.Equal(t, uint64(3), queryOne(t, st, "SELECT count() FROM is_t"), "optimize_on_insert = 0 keeps both rows of the INSERT")
+	assert.Equal(t, uint64(2), queryOne(t, st, "SELECT v FROM is_t FINAL"))
 }
 
 func testLargeBatch(t *testing.T, open Open) {
