@@ -275,7 +275,20 @@ func Sync(ctx context.Context, opts Options) ([]TableResult, error) {
 	if anyLoad {
 		counts = shared.readCounts(ctx)
 	}
-	for _, i := range loadOrder(opts.Tables, loads, counts) {
+	// so does a load of one page by the counts (a table not larger than a
+	// page holds one, as a delta does): it starts at once, not after the
+	// large tables' loads
+	order := loadOrder(opts.Tables, loads, counts)
+	for len(order) > 0 {
+		last := order[len(order)-1]
+		if n, ok := counts[opts.Tables[last].Name]; !ok || n > int64(opts.Client.PageSize()) {
+			break
+		}
+		order = order[:len(order)-1]
+		wg.Add(1)
+		go run(last, &tableSlot{sem: sem, small: true})
+	}
+	for _, i := range order {
 		slot := &tableSlot{sem: sem}
 		if err := slot.take(ctx); err != nil {
 			t := opts.Tables[i]
@@ -369,11 +382,15 @@ type tableSync struct {
 type tableSlot struct {
 	sem  chan struct{}
 	held bool
+	// small: the table's row count fits in one page, and its load takes
+	// no slot (the count is a snapshot Dataverse updates now and then: a
+	// table grown since loads without one, its pages one after another)
+	small bool
 }
 
-// take waits for a slot unless the table holds one.
+// take waits for a slot unless the table holds one or needs none.
 func (s *tableSlot) take(ctx context.Context) error {
-	if s.held {
+	if s.held || s.small {
 		return nil
 	}
 	select {

@@ -389,21 +389,38 @@ func TestColdSyncFirstRoundTrip(t *testing.T) {
 // TestLoadsLargestFirst: the loads of a first sync take the
 // parallel_tables slots in the order of their row counts, largest first
 // (started last, the largest table's chain of pages would end the run
-// alone). With one slot the tables load one after another in that order.
+// alone), and a table that fits in one page takes none. With one slot the
+// larger tables load one after another in that order, and the one-page
+// tables start before the first of them is done.
 func TestLoadsLargestFirst(t *testing.T) {
 	cfg := warehousetest.Embedded(t)
 	st := openMigrated(t, cfg)
 	sim := startSim(t, dvsim.Options{Seed: 75, Scale: 300})
+	const page = 20
 	tables := tableList()
-	res, err := connector.Sync(context.Background(), connector.Options{Store: st, Client: simClient(t, sim), Environment: "prod", Tables: tables,
+	res, err := connector.Sync(context.Background(), connector.Options{Store: st, Client: pagedClient(t, sim, page), Environment: "prod", Tables: tables,
 		RunID: "order", ParallelTables: 1})
 	require.NoError(t, err)
-	byStart := slices.Clone(res)
-	slices.SortFunc(byStart, func(a, b connector.TableResult) int { return a.Started.Compare(b.Started) })
-	for i := 1; i < len(byStart); i++ {
-		a, b := byStart[i-1], byStart[i]
+	var large, small []connector.TableResult
+	for _, r := range res {
+		require.Equal(t, connector.StatusOK, r.Status, "%s: %v", r.Table, r.Err)
+		if len(sim.Records(r.Table)) > page {
+			large = append(large, r)
+		} else {
+			small = append(small, r)
+		}
+	}
+	require.NotEmpty(t, small, "tables of one page")
+	require.Greater(t, len(large), 3)
+	slices.SortFunc(large, func(a, b connector.TableResult) int { return a.Started.Compare(b.Started) })
+	for i := 1; i < len(large); i++ {
+		a, b := large[i-1], large[i]
 		require.GreaterOrEqual(t, len(sim.Records(a.Table)), len(sim.Records(b.Table)), "%s (%d rows) loaded before %s (%d rows)",
 			a.Table, len(sim.Records(a.Table)), b.Table, len(sim.Records(b.Table)))
+		require.False(t, b.Started.Before(a.Finished), "%s waited for the one slot", b.Table)
 	}
-	require.NotEqual(t, tables[0].Name, byStart[0].Table, "the configured order is not the count order here")
+	require.NotEqual(t, tables[0].Name, large[0].Table, "the configured order is not the count order here")
+	for _, r := range small {
+		require.True(t, r.Started.Before(large[0].Finished), "%s (%d rows) did not wait for the slot", r.Table, len(sim.Records(r.Table)))
+	}
 }
