@@ -39,8 +39,11 @@ type compiler struct {
 	viewKinds map[string]kind
 	// viewStrings are the lead view's String columns.
 	viewStrings map[string]bool
-	aggs        []string // activity aggregates; aggs[i] is __a<i>
-	types       []string // activity types read
+	// lowCard are the String columns of few distinct values, which the
+	// normalized form lower-cases through LowCardinality.
+	lowCard map[string]bool
+	aggs    []string // activity aggregates; aggs[i] is __a<i>
+	types   []string // activity types read
 	// asOf is the SQL of the moment a score is computed for: a DateTime
 	// literal, or the column decided_at in the backtest; asOfConst is the
 	// run's as-of literal.
@@ -144,11 +147,9 @@ func (c *compiler) normalized(cf colForm) string {
 		if cf.form == formTrimmed {
 			return trimmed
 		}
-		if c.dialect.ModernSQL() {
-			// lowerUTF8 (ICU on the embedded engine) costs more than
-			// reading the column; on a LowCardinality column it and
-			// trimBoth run once per distinct value, and the columns equals
-			// and in read (titles, countries, cities, sources) have few
+		if c.dialect.ModernSQL() && c.viewStrings[cf.name] && c.lowCard[cf.name] {
+			// a column of few distinct values: lowerUTF8 and trimBoth
+			// run once per value of its dictionary (see lowCardinality)
 			return fmt.Sprintf("lowerUTF8(trimBoth(toLowCardinality(%s)))", id)
 		}
 		return "lowerUTF8(" + trimmed + ")"
@@ -539,7 +540,7 @@ type query struct {
 // points.
 func scoredSQL(m *Model, v views, q query) string {
 	lit, _ := warehouse.Literal(q.asOf.UTC().Truncate(time.Second))
-	c := &compiler{dialect: v.dialect, hasOpp: v.hasOpp, viewKinds: v.lead, viewStrings: v.strings, kinds: map[string]kind{}, asOf: lit, asOfConst: lit}
+	c := &compiler{dialect: v.dialect, hasOpp: v.hasOpp, viewKinds: v.lead, viewStrings: v.strings, lowCard: v.lowCard, kinds: map[string]kind{}, asOf: lit, asOfConst: lit}
 	windowStart, _ := warehouse.Literal(q.from.UTC().Truncate(time.Second))
 	if q.backtest {
 		c.asOf = "decided_at"
