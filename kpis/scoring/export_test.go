@@ -7,10 +7,10 @@ import (
 	"github.com/ampel/ampel/warehouse"
 )
 
-// SetBefore makes Run score as main did at 521095d, before the last
-// performance change (on: the statements without scoreSettings), or as
-// it does (off), for BenchmarkScoring's before figure; it returns the
-// previous setting.
+// SetBefore makes Run score as main did at 3248e2b, before the last
+// performance change (on: no LowCardinality lower-casing), or as it does
+// (off), for BenchmarkScoring's before figure; it returns the previous
+// setting.
 func SetBefore(on bool) bool {
 	was := before
 	before = on

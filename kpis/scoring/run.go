@@ -593,7 +593,7 @@ const lowCardSample = 65536
 // ModernSQL; on a failing sample the rules lower-case every value, as
 // before, and the run goes on.
 func lowCardinality(ctx context.Context, s warehouse.Store, v views, models []*Model, log *slog.Logger) map[string]bool {
-	if !v.dialect.ModernSQL() {
+	if !v.dialect.ModernSQL() || before {
 		return nil
 	}
 	var cols []string
