@@ -39,8 +39,11 @@ type compiler struct {
 	viewKinds map[string]kind
 	// viewStrings are the lead view's String columns.
 	viewStrings map[string]bool
-	aggs        []string // activity aggregates; aggs[i] is __a<i>
-	types       []string // activity types read
+	// lowCard are the String columns of few distinct values, which the
+	// normalized form lower-cases through LowCardinality.
+	lowCard map[string]bool
+	aggs    []string // activity aggregates; aggs[i] is __a<i>
+	types   []string // activity types read
 	// asOf is the SQL of the moment a score is computed for: a DateTime
 	// literal, or the column decided_at in the backtest; asOfConst is the
 	// run's as-of literal.
@@ -143,6 +146,11 @@ func (c *compiler) normalized(cf colForm) string {
 		}
 		if cf.form == formTrimmed {
 			return trimmed
+		}
+		if c.dialect.ModernSQL() && c.viewStrings[cf.name] && c.lowCard[cf.name] {
+			// a column of few distinct values: lowerUTF8 and trimBoth
+			// run once per value of its dictionary (see lowCardinality)
+			return fmt.Sprintf("lowerUTF8(trimBoth(toLowCardinality(%s)))", id)
 		}
 		return "lowerUTF8(" + trimmed + ")"
 	case kindBool:
@@ -487,9 +495,9 @@ func (c *compiler) activitySide(backtest bool, windowStart string) string {
 }
 
 // before makes Run score as it did before this package's last
-// performance change (main at 521095d: the same statements without
-// scoreSettings), which BenchmarkScoring measures beside it in the same
-// run (set in tests only).
+// performance change (main at 3248e2b: every equals/in column lower-cased
+// value by value, no lowCardinality sample), which BenchmarkScoring
+// measures beside it in the same run (set in tests only).
 var before bool
 
 // scoreSettings is the SETTINGS clause of the scoring and backtest
@@ -503,7 +511,7 @@ var before bool
 // compilation, of them 0.18 compiling, and 2.38 without). The 18.16
 // server's statements stay as they were, without a clause.
 func scoreSettings(d warehouse.Dialect) string {
-	if !d.ModernSQL() || before {
+	if !d.ModernSQL() {
 		return ""
 	}
 	return " SETTINGS compile_expressions = 0"
@@ -532,7 +540,7 @@ type query struct {
 // points.
 func scoredSQL(m *Model, v views, q query) string {
 	lit, _ := warehouse.Literal(q.asOf.UTC().Truncate(time.Second))
-	c := &compiler{dialect: v.dialect, hasOpp: v.hasOpp, viewKinds: v.lead, viewStrings: v.strings, kinds: map[string]kind{}, asOf: lit, asOfConst: lit}
+	c := &compiler{dialect: v.dialect, hasOpp: v.hasOpp, viewKinds: v.lead, viewStrings: v.strings, lowCard: v.lowCard, kinds: map[string]kind{}, asOf: lit, asOfConst: lit}
 	windowStart, _ := warehouse.Literal(q.from.UTC().Truncate(time.Second))
 	if q.backtest {
 		c.asOf = "decided_at"

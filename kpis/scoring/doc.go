@@ -89,7 +89,14 @@
 // present and blank read it trimmed, contains searches it
 // case-insensitively as it is (trimmed when the searched text begins or
 // ends with a space), with the same outcome. On engines with
-// LowCardinality the statement selects environment, grade, stage and the
+// LowCardinality a column that equals and in compare and that has at most
+// one distinct value in four among the first 65536 leads (a title, a
+// country, a city, a source) is lower-cased through toLowCardinality, so
+// lowerUTF8 and trimBoth run once per distinct value rather than per
+// lead: the embedded engine's lowerUTF8 (ICU) costs more than reading the
+// column, while making a column of mostly distinct values LowCardinality
+// costs more than it saves (figures in run.go, lowCardinality).
+// There the statement also selects environment, grade, stage and the
 // rule names in lead_scores' LowCardinality types: the rule names are one
 // constant dictionary, so the explanation of a lead copies a byte per rule
 // rather than the rule's name, and the texts are encoded by the query's

@@ -24,7 +24,10 @@ import (
 // normalized text (lower-cased, spaces around removed). The compiler
 // lower-cases a column only for equals and in, reads it trimmed for
 // present and blank and searches contains case-insensitively in the raw
-// or trimmed value: the outcome must be the same.
+// or trimmed value: the outcome must be the same. On the embedded engine
+// a column of few distinct values (jobtitle) is lower-cased through
+// LowCardinality and one of distinct values (fullname) as it is: both
+// forms are checked.
 func TestTextRuleForms(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -45,6 +48,7 @@ rules:
   - {name: phone, column: telephone1, present: true, points: 16}
   - {name: cfo, column: jobtitle, in: [CFO, Geschäftsführer], points: 32}
   - {name: oest, column: subject, contains: Öst, points: 64}
+  - {name: named, column: fullname, in: [name 3, NAME 12, Ölaf 7], points: 128}
 `
 	require.NoError(t, os.MkdirAll(filepath.Join(dir, "forms"), 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "forms", "v1.yaml"), []byte(model), 0o644))
@@ -72,7 +76,11 @@ rules:
 		for j := range phones {
 			id := fmt.Sprintf("00000000-0000-4000-8000-%012d", i*len(phones)+j)
 			c, s, p, ti := companies[i], subjects[(i+j)%len(subjects)], phones[j], titles[(i+2*j)%len(titles)]
-			rows = append(rows, []any{kpistest.Env, id, int32(0), modified, c, s, p, ti})
+			n := i*len(phones) + j
+			// every lead's own name, in odd case and spaces
+			name := []string{" Name %d", "NAME %d  ", "ÖLAF %d", "name %d"}[n%4]
+			name = fmt.Sprintf(name, n)
+			rows = append(rows, []any{kpistest.Env, id, int32(0), modified, c, s, p, ti, name})
 			var score float64
 			if contains(c, " AG") {
 				score++
@@ -94,6 +102,9 @@ rules:
 			if contains(s, "Öst") {
 				score += 64
 			}
+			if ns, _ := norm(name); ns == "name 3" || ns == "name 12" || ns == "ölaf 7" {
+				score += 128
+			}
 			want[id] = score
 		}
 	}
@@ -102,9 +113,16 @@ rules:
 			st := kpistest.OpenMigrated(t, cfg)
 			require.NoError(t, st.Exec(ctx, "CREATE TABLE lead (_environment String, leadid UUID, statecode Nullable(Int32), "+
 				"modifiedon Nullable(DateTime('UTC')), companyname Nullable(String), subject Nullable(String), "+
-				"telephone1 Nullable(String), jobtitle Nullable(String)) ENGINE = MergeTree ORDER BY (_environment, leadid)"))
+				"telephone1 Nullable(String), jobtitle Nullable(String), fullname Nullable(String)) ENGINE = MergeTree ORDER BY (_environment, leadid)"))
 			require.NoError(t, warehouse.InsertRows(ctx, st, "lead", []string{"_environment", "leadid", "statecode", "modifiedon",
-				"companyname", "subject", "telephone1", "jobtitle"}, rows))
+				"companyname", "subject", "telephone1", "jobtitle", "fullname"}, rows))
+			low, err := scoring.LowCardinality(ctx, st, models, "forms")
+			require.NoError(t, err)
+			if st.Dialect().ModernSQL() {
+				require.Equal(t, map[string]bool{"jobtitle": true}, low)
+			} else {
+				require.Empty(t, low)
+			}
 			rep, err := scoring.Run(ctx, scoring.Options{Store: st, Models: models, Refs: []string{"forms"}, RunID: "f1"})
 			require.NoError(t, err)
 			require.Empty(t, rep.Failed)
