@@ -394,7 +394,8 @@ func (c *Client) fetchPage(ctx context.Context, q Query, link string, delta bool
 		hold.n.Store(got)
 		return err
 	}
-	body, path, status, err := c.getBody(ctx, call{method: http.MethodGet, url: link, table: table, prefer: c.prefer(q), refused: refused, sizeHint: hint, reserve: reserve}, c.free.get(hint+hint/8))
+	body, path, status, err := c.getBody(ctx, call{method: http.MethodGet, url: link, table: table, prefer: c.prefer(q), refused: refused, sizeHint: hint, reserve: reserve,
+		buffer: func() []byte { return c.free.get(hint + hint/8) }}, nil)
 	if err != nil {
 		hold.give()
 		return nil, fmt.Errorf("read %s page %d: %w", table, n, err)
@@ -463,6 +464,10 @@ func (c *Client) getBody(ctx context.Context, cl call, buf []byte) (body []byte,
 			if err := cl.reserve(ctx, resp.ContentLength); err != nil {
 				_ = resp.Body.Close()
 				return nil, path, status, err
+			}
+			if buf == nil && cl.buffer != nil {
+				// within the budget now, not while waiting for it
+				buf = cl.buffer()
 			}
 		}
 		body, err := readBody(resp, buf, cl.sizeHint)

@@ -42,6 +42,9 @@ type call struct {
 	// before its body is read, with its Content-Length (-1: unknown): a
 	// page's share of the memory budget (budget.go)
 	reserve func(ctx context.Context, contentLength int64) error
+	// buffer, if set, gives the buffer to read the body into, once
+	// reserve has taken the budget
+	buffer func() []byte
 }
 
 // retryState is the Dataverse retry policy for one call: retry 429 after
