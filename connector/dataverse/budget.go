@@ -40,10 +40,11 @@ import (
 // was underestimated; the next page of the read is expected at the size
 // of this one.
 
-// DefaultMemoryBudget is the default of Config.MemoryBudget: about four
-// full pages of a wide table (a lead page of 5000 rows is 15–20 MB of
-// body and records), which keeps two cores busy decoding and inserting
-// (BenchmarkSyncPeakRSS in cmd/ampel has the figures).
+// DefaultMemoryBudget is the default of Config.MemoryBudget: two full
+// pages of a wide table (a simulated lead page of 5000 rows is 16 MB of
+// body and 18 MB of decoded fields), three or four of the others' — more
+// than two cores decode and insert at once (BenchmarkSyncPeakRSS in
+// cmd/ampel, and README "Performance", have the figures).
 const DefaultMemoryBudget = 64 << 20
 
 // firstPageGuess is what a table's first page is expected to take before
