@@ -55,6 +55,7 @@
 //	  overlap: 5m               # watermark overlap for tables without change tracking
 //	  parallel_tables: 6        # tables synced at once (round trips overlap; each costs memory: README)
 //	  parallel_ranges: 8        # a large table's first load reads up to this many createdon ranges at once; 1: one read
+//	  memory_budget_mb: 64      # pages (bodies and decoded rows) all reads of an environment hold at once; reads wait beyond it
 //	  checkpoint_every: 10s     # a long full load saves where it stands this often
 //	  reconcile:                # deletes of tables without change tracking: read every key, tombstone the gone
 //	    every: 0s               # tables under large_keys keys at most this often; 0s: every sync
@@ -185,6 +186,11 @@ type Sync struct {
 	// ParallelRanges caps the createdon ranges a large table's first load
 	// reads at once (default 8; 1 reads it in one tracked read).
 	ParallelRanges int `yaml:"parallel_ranges"`
+	// MemoryBudgetMB bounds the megabytes of pages (response bodies and
+	// their decoded rows) the reads of one environment hold at once
+	// (default 64, dataverse.DefaultMemoryBudget): more tables or ranges
+	// at once wait for it instead of adding pages.
+	MemoryBudgetMB int `yaml:"memory_budget_mb"`
 	// CheckpointEvery is how often a long full load saves where it stands.
 	CheckpointEvery Duration `yaml:"checkpoint_every"`
 	// Reconcile says how often tables without change tracking have their
@@ -473,6 +479,9 @@ func (c *Config) setDefaults() {
 	if s.ParallelRanges == 0 {
 		s.ParallelRanges = 8
 	}
+	if s.MemoryBudgetMB == 0 {
+		s.MemoryBudgetMB = 64
+	}
 	if s.CheckpointEvery == 0 {
 		s.CheckpointEvery = Duration(10 * time.Second)
 	}
@@ -664,6 +673,9 @@ func (c *Config) validate() error {
 	}
 	if c.Sync.ParallelRanges < 1 {
 		add("sync.parallel_ranges", "must be at least 1 (1 reads a table's first load in one read)")
+	}
+	if m := c.Sync.MemoryBudgetMB; m < 16 || m > 1<<20 {
+		add("sync.memory_budget_mb", "must be between 16 and 1048576 megabytes (a full page of a wide table takes 15–35 MB)")
 	}
 	if rc := c.Sync.Reconcile; rc.LargeKeys < 1 {
 		add("sync.reconcile.large_keys", "must be at least 1 (a number of keys)")

@@ -132,6 +132,7 @@ func TestLoadBad(t *testing.T) {
 		"other_tenant":    `other_tenant.bad.yaml:5: environments[0].authority: "https://login.microsoftonline.com/99999999-8888-7777-6666-555555555555" names tenant "99999999-8888-7777-6666-555555555555" but tenant_id is "11111111-2222-3333-4444-555555555555": name one tenant (or leave tenant_id out)`,
 		"reconcile_every": `reconcile_every.bad.yaml:4: sync.reconcile.large_every: 24h0m0s is more often than sync.reconcile.every (48h0m0s): large tables are reconciled at most as often as small ones`,
 		"reconcile_keys":  `reconcile_keys.bad.yaml:3: sync.reconcile.large_keys: must be at least 1 (a number of keys)`,
+		"memory_budget":   `memory_budget.bad.yaml:2: sync.memory_budget_mb: must be between 16 and 1048576 megabytes (a full page of a wide table takes 15–35 MB)`,
 		"short_lease":     `short_lease.bad.yaml:4: schedules[0].lease: 1s is shorter than 3s: give a lease such as 2m`,
 	}
 	secrets := map[string]string{"AMPEL_TEST_SECRET": "Xy7~qR2sT9uVwZ4aB6cD"}

@@ -378,6 +378,9 @@ func (w *batchWriter) upsert(ctx context.Context, rec *dataverse.Record) error {
 	if err := w.batch.Append(row...); err != nil {
 		return fmt.Errorf("%s row: %w", ts.entity.EntitySetName, err)
 	}
+	// the batch holds copies; the values point into the page's body,
+	// which must not stay alive past the page through w.row
+	clear(row)
 	w.upserts++
 	return nil
 }

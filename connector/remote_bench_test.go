@@ -203,6 +203,9 @@ func peerSync(tb testing.TB, r *remoteSim, st warehouse.Store, sets []string) (r
 //   - limits: a cold sync at 250 ms with 1000-row pages under a request
 //     limit (60 per 20 s, 52 concurrent), beside the least time the
 //     limit allows for its requests; 0 failed tables.
+//
+// With AMPEL_BENCH_COLD_ONLY set it stops after the cold sync (peer and
+// cold only): what a change to the first load's speed needs.
 func BenchmarkRemoteSync(b *testing.B) {
 	scale := benchLeads(b, 20_000, 2_000)
 	ctx := context.Background()
@@ -248,6 +251,10 @@ func BenchmarkRemoteSync(b *testing.B) {
 		b.ReportMetric(float64(peerRows)/peerTime.Seconds(), "peer_rows/s")
 		b.ReportMetric(float64(coldRows)/coldTime.Seconds(), "cold_rows/s")
 		b.ReportMetric(peerTime.Seconds()/coldTime.Seconds(), "cold_speedup_vs_peer")
+		if os.Getenv("AMPEL_BENCH_COLD_ONLY") != "" {
+			b.Logf("scale %d leads: peer %d rows in %.1fs; cold %d rows in %.1fs", scale, peerRows, peerTime.Seconds(), coldRows, coldTime.Seconds())
+			continue
+		}
 
 		sim.control(b, http.MethodPost, fmt.Sprintf("/_sim/mutate?creates=%d&updates=%d&deletes=%d", scale/300, scale/300, scale/300), nil)
 		before := sim.stats(b)

@@ -101,6 +101,7 @@ func clientConfig(cfg *config.Config, env config.Environment, log *slog.Logger) 
 		MaxConcurrency:  env.MaxConcurrency,
 		MaxWait:         cfg.Sync.MaxWait.D(),
 		PageSize:        cfg.Sync.PageSize,
+		MemoryBudget:    int64(cfg.Sync.MemoryBudgetMB) << 20,
 		Logger:          log.With("environment", env.Name),
 	}
 }

@@ -375,6 +375,8 @@ func decodePage(body []byte, p *Page) (err error) {
 	if !sawValue {
 		return &syntaxError{off: 0, msg: `no "value" array`}
 	}
+	p.decoded = int64(cap(d.fields))*int64(unsafe.Sizeof(Field{})) + int64(cap(p.Records))*int64(unsafe.Sizeof(Record{})) +
+		int64(cap(p.Deleted))*int64(unsafe.Sizeof(Deleted{}))
 	return nil
 }
 

@@ -70,15 +70,19 @@
 // Read returns a Reader that yields pages. It follows @odata.nextLink
 // verbatim (refusing links to another host, which would carry the token
 // away) and fetches at most one page ahead, when one of the client's
-// Config.ReadAhead slots (DefaultReadAhead) is free: the reads of a client
-// hold at most one page each plus ReadAhead, whatever the table sizes and
+// Config.ReadAhead slots (DefaultReadAhead) is free. The pages of all
+// reads of a client share one byte budget (Config.MemoryBudget,
+// DefaultMemoryBudget; budget.go): a read waits for its page's share,
+// after the answer's headers and before reading its body, so the bytes
+// held in pages stay near the budget whatever the table sizes and
 // however many tables and ranges load at once. The last page of a
 // change-tracking read carries the @odata.deltaLink; a delta read yields
 // changed rows as Records and $deletedEntity entries (and the OData 4.01
 // @removed form) as Deleted. Record strings point into the response body,
-// without copies; a caller done with a page calls Page.Release so the next
-// page reuses the body's buffer. A body's buffer is sized from the page
-// before (pages come without a Content-Length). See decode.go for the decoder and BenchmarkDecode for its
+// without copies; a caller done with a page calls Page.Release so that a
+// later page reuses the body's buffer and the page's budget. A body's
+// buffer is sized from the page before (pages come without a
+// Content-Length). See decode.go for the decoder and BenchmarkDecode for its
 // throughput.
 // Tables without change tracking are read with WatermarkQuery.
 //

@@ -66,45 +66,99 @@ type Page struct {
 	// Decode is the time spent decoding the body.
 	Decode time.Duration
 
-	body []byte // what Records and Deleted point into
+	body    []byte      // what Records and Deleted point into
+	free    *freeBodies // where body goes when released
+	decoded int64       // bytes of the storage of Records and Deleted
+	hold    *pageHold   // the page's share of the memory budget
 }
 
 // Release hands the page's memory back for a later page: the strings in
 // Records and Deleted point into the response body, which the next page
-// can then reuse. Call it when done with the page; after it, Records and
-// Deleted must not be used (NextLink, DeltaLink and Context stay valid).
-// A page never released is garbage collected as usual.
+// can then reuse, and the page's share of the client's memory budget
+// (Config.MemoryBudget) serves the next page of any read. Call it when
+// done with the page; after it, Records and Deleted must not be used
+// (NextLink, DeltaLink and Context stay valid). A page never released is
+// garbage collected as usual; its budget goes back at the read's next
+// Next or at Close.
 func (p *Page) Release() {
+	p.hold.give()
 	if p.body == nil {
 		return
 	}
 	p.Records, p.Deleted = nil, nil
-	putBody(p.body)
+	p.free.put(p.body)
 	p.body = nil
 }
 
-// bodyPool keeps response buffers for reuse. Page bodies run to
-// megabytes; reading each into a new buffer costs the allocation, its
-// zeroing, the growth copies, and memory the GC gives back only later.
-// A sync.Pool lets idle buffers go after two garbage collections. (Tried
-// and left out, 2026-11-30: keeping each read's released body and
+// freeBodies keeps released response buffers for later pages of the
+// client's reads. Page bodies run to megabytes; reading each into a new
+// buffer costs the allocation, its zeroing, the growth copies, and memory
+// the GC gives back only later. The list holds at most max bytes (a
+// quarter of the memory budget): a sync.Pool, used before, kept every
+// buffer released since the last two garbage collections, up to 70 MB
+// beside the pages at 100k leads (heap profile, BenchmarkSyncPeakRSS).
+// (Tried and left out, 2026-11-30: keeping each read's released body and
 // decoded records' storage for its own next page, which saved their
 // allocation but kept about 200 MB more of the sync's Go heap alive at
-// 100k leads, BenchmarkSyncPeakRSS.)
-var bodyPool sync.Pool // of *[]byte
-
-func pooledBody() []byte {
-	if b, ok := bodyPool.Get().(*[]byte); ok {
-		return (*b)[:0]
-	}
-	return nil
+// 100k leads.)
+type freeBodies struct {
+	mu    sync.Mutex
+	list  [][]byte
+	bytes int64
+	max   int64
 }
 
-func putBody(b []byte) {
-	if cap(b) == 0 {
+// get returns the smallest free buffer of at least want bytes; nil if
+// there is none, or want is 0 (a size not known: a buffer too large
+// would hold budget for nothing).
+func (f *freeBodies) get(want int) []byte {
+	if want <= 0 {
+		return nil
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	best := -1
+	for i, b := range f.list {
+		if cap(b) >= want && (best < 0 || cap(b) < cap(f.list[best])) {
+			best = i
+		}
+	}
+	if best < 0 {
+		return nil
+	}
+	b := f.list[best]
+	f.list[best] = f.list[len(f.list)-1]
+	f.list[len(f.list)-1] = nil
+	f.list = f.list[:len(f.list)-1]
+	f.bytes -= int64(cap(b))
+	return b[:0]
+}
+
+// put keeps b for a later page if there is room, else drops the
+// smallest buffers that make room, or b.
+func (f *freeBodies) put(b []byte) {
+	if f == nil || cap(b) == 0 || int64(cap(b)) > f.max {
 		return
 	}
-	bodyPool.Put(&b)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for f.bytes+int64(cap(b)) > f.max {
+		small := 0
+		for i, x := range f.list {
+			if cap(x) < cap(f.list[small]) {
+				small = i
+			}
+		}
+		if len(f.list) == 0 || cap(f.list[small]) >= cap(b) {
+			return // b is the smallest
+		}
+		f.bytes -= int64(cap(f.list[small]))
+		f.list[small] = f.list[len(f.list)-1]
+		f.list[len(f.list)-1] = nil
+		f.list = f.list[:len(f.list)-1]
+	}
+	f.list = append(f.list, b)
+	f.bytes += int64(cap(b))
 }
 
 // Last reports whether no page follows.
@@ -114,10 +168,13 @@ func (p *Page) Last() bool { return p.NextLink == "" }
 // the Reader already fetches and decodes the next one — one page ahead, no
 // more, so memory stays at two pages whatever the table size — when one
 // of the client's Config.ReadAhead slots is free; else it fetches the
-// next page when the caller asks for it. The slots bound the pages in
-// memory of all reads at once (a sync reads many tables, and large tables
-// in several ranges): at most one per read plus ReadAhead. A Reader is
-// for one goroutine; Close it when done.
+// next page when the caller asks for it. Every page, fetched ahead or
+// not, waits for its share of the client's memory budget before its body
+// is read (budget.go): the budget bounds the bytes in pages of all reads
+// at once (a sync reads many tables, and large tables in several
+// ranges). The share of the page Next returned goes back at Release, at
+// the next Next or at Close. A Reader is for one goroutine; Close it
+// when done.
 type Reader struct {
 	ch     chan pageResult
 	want   chan struct{} // Next asks for a page (room for one)
@@ -127,6 +184,9 @@ type Reader struct {
 	// stopped is why the prefetch ended early (the context's error); set
 	// before ch is closed, so that Next does not take it for the end
 	stopped error
+	// cur is the page Next returned last: its share of the memory budget
+	// goes back at the next Next or at Close, if Release did not give it
+	cur *Page
 }
 
 type pageResult struct {
@@ -167,7 +227,8 @@ func (r *Reader) run(ctx context.Context, c *Client, q Query) {
 			q.EntitySet = path.Base(u.Path)
 		}
 	}
-	last := 0 // the size of the page before: the next one's is about the same
+	last := 0      // the size of the page before: the next one's is about the same
+	var held int64 // what the page before held of the budget, likewise
 	for n := 1; ; n++ {
 		ahead := false
 		if n > 1 {
@@ -182,11 +243,18 @@ func (r *Reader) run(ctx context.Context, c *Client, q Query) {
 				return
 			}
 		}
-		p, err := c.fetchPage(ctx, q, link, delta, n, last)
+		p, err := c.fetchPage(ctx, q, link, delta, n, last, held)
+		if err == nil {
+			// before the caller may release it
+			last, held = p.Bytes, p.hold.n.Load()
+		}
 		select {
 		case r.ch <- pageResult{p, err}:
 		case <-ctx.Done():
 			r.stopped = ctx.Err()
+			if p != nil {
+				p.hold.give() // not delivered
+			}
 		}
 		if ahead {
 			<-c.ahead
@@ -203,7 +271,7 @@ func (r *Reader) run(ctx context.Context, c *Client, q Query) {
 		if err != nil || p.NextLink == "" {
 			return
 		}
-		link, last = p.NextLink, p.Bytes
+		link = p.NextLink
 	}
 }
 
@@ -213,6 +281,12 @@ func (r *Reader) run(ctx context.Context, c *Client, q Query) {
 func (r *Reader) Next(ctx context.Context) (*Page, error) {
 	if r.err != nil {
 		return nil, r.err
+	}
+	if r.cur != nil {
+		// the caller is done with the page before: its budget can serve
+		// the next one (its memory stays the caller's until Release)
+		r.cur.hold.give()
+		r.cur = nil
 	}
 	select {
 	case r.want <- struct{}{}:
@@ -230,6 +304,7 @@ func (r *Reader) Next(ctx context.Context) (*Page, error) {
 		if res.err != nil {
 			r.err = res.err
 		}
+		r.cur = res.p
 		return res.p, res.err
 	case <-ctx.Done():
 		return nil, ctx.Err()
@@ -240,6 +315,10 @@ func (r *Reader) Next(ctx context.Context) (*Page, error) {
 func (r *Reader) Close() error {
 	r.cancel()
 	<-r.done
+	if r.cur != nil {
+		r.cur.hold.give()
+		r.cur = nil
+	}
 	if r.err == nil {
 		r.err = errors.New("dataverse: reader closed")
 	}
@@ -274,8 +353,10 @@ func (c *Client) prefer(q Query) string {
 const maxBody = 1 << 30
 
 // fetchPage gets and decodes one page; hint is the size of the page
-// before (0: none), which the body's buffer is sized from.
-func (c *Client) fetchPage(ctx context.Context, q Query, link string, delta bool, n, hint int) (*Page, error) {
+// before (0: none), which the body's buffer is sized from, and held what
+// that page held of the memory budget (0: none), which this one is
+// expected to take.
+func (c *Client) fetchPage(ctx context.Context, q Query, link string, delta bool, n, hint int, held int64) (*Page, error) {
 	table := q.EntitySet
 	t0 := time.Now()
 	var refused error
@@ -285,19 +366,88 @@ func (c *Client) fetchPage(ctx context.Context, q Query, link string, delta bool
 	case n == 1 && q.NextLink != "":
 		refused = ErrLinkRefused
 	}
-	body, path, status, err := c.getBody(ctx, call{method: http.MethodGet, url: link, table: table, prefer: c.prefer(q), refused: refused, sizeHint: hint}, pooledBody())
+	hold := &pageHold{b: c.budget}
+	key := pageKind{table: table, columns: len(q.Select)}
+	var seen pageSize
+	if v, ok := c.pageSizes.Load(key); ok {
+		seen = v.(pageSize)
+	}
+	if hint <= 0 {
+		hint = seen.body
+	}
+	reserve := func(ctx context.Context, contentLength int64) error {
+		if c.budget == nil || hold.n.Load() > 0 {
+			return nil // taken on an attempt before
+		}
+		want := held
+		switch {
+		case want > 0:
+		case seen.held > 0:
+			want = seen.held
+		case len(q.Select) > 0:
+			// no page of the kind read yet: a full page of the columns
+			want = int64(c.cfg.PageSize) * int64(len(q.Select)) * bytesPerField
+		default:
+			want = max(contentLength, firstPageGuess)
+		}
+		got, err := c.budget.take(ctx, want)
+		hold.n.Store(got)
+		return err
+	}
+	body, path, status, err := c.getBody(ctx, call{method: http.MethodGet, url: link, table: table, prefer: c.prefer(q), refused: refused, sizeHint: hint, reserve: reserve,
+		buffer: func() []byte { return c.free.get(hint + hint/8) }}, nil)
 	if err != nil {
+		hold.give()
 		return nil, fmt.Errorf("read %s page %d: %w", table, n, err)
 	}
-	p := &Page{Number: n, Bytes: len(body), Fetch: time.Since(t0), body: body}
+	p := &Page{Number: n, Bytes: len(body), Fetch: time.Since(t0), body: body, hold: hold, free: c.free}
 	t1 := time.Now()
 	if err := decodePage(body, p); err != nil {
+		hold.give()
 		return nil, fmt.Errorf("read %s page %d: %w", table, n, &APIError{Kind: ErrMalformed, Method: http.MethodGet,
 			Path: path, Table: table, Status: status, Message: "invalid page JSON: " + err.Error()})
 	}
 	p.Decode = time.Since(t1)
+	if c.budget != nil {
+		// what the page really holds: more is charged (it is in memory
+		// already), less given back
+		size := int64(cap(body)) + p.decoded
+		if d := size - hold.n.Load(); d > 0 {
+			c.budget.charge(d)
+			hold.n.Add(d)
+		} else if d < 0 {
+			hold.n.Add(d)
+			c.budget.give(-d)
+		}
+		if size > seen.held {
+			// the largest page of the kind: a read's last page is often
+			// small, the next read's first one full
+			c.pageSizes.Store(key, pageSize{held: size, body: len(body)})
+		}
+	}
 	return p, nil
 }
+
+// pageKind is what a page's size is remembered by, for the first page of
+// the next read of the same kind: a table, read with that many columns.
+type pageKind struct {
+	table   string
+	columns int
+}
+
+// pageSize is what the largest page of a kind held of the budget, and its
+// body's length (for the buffer of the next read's first page).
+type pageSize struct {
+	held int64
+	body int
+}
+
+// bytesPerField is what one selected column of a row is expected to take
+// in a page before a page of its table was read: its JSON (name, value,
+// annotations) and its decoded Fields. A simulated lead page, 5000 rows
+// of 36 columns, is 16 MB of body and 18 MB of Fields: 190 bytes a
+// column; other tables 130–190.
+const bytesPerField = 200
 
 // getBody sends cl and reads the whole answer into buf (which may be nil).
 // A body cut off while it is read (reset, EOF, HTTP/2 stream error) is
@@ -310,6 +460,16 @@ func (c *Client) getBody(ctx context.Context, cl call, buf []byte) (body []byte,
 			return nil, "", 0, err
 		}
 		path, status = resp.Request.URL.Path, resp.StatusCode
+		if cl.reserve != nil {
+			if err := cl.reserve(ctx, resp.ContentLength); err != nil {
+				_ = resp.Body.Close()
+				return nil, path, status, err
+			}
+			if buf == nil && cl.buffer != nil {
+				// within the budget now, not while waiting for it
+				buf = cl.buffer()
+			}
+		}
 		body, err := readBody(resp, buf, cl.sizeHint)
 		if err == nil {
 			return body, path, status, nil

@@ -38,6 +38,13 @@ type call struct {
 	extra   http.Header
 	// sizeHint is the expected body size (0: unknown), see readBody
 	sizeHint int
+	// reserve, if set, is called once the answer's headers are in and
+	// before its body is read, with its Content-Length (-1: unknown): a
+	// page's share of the memory budget (budget.go)
+	reserve func(ctx context.Context, contentLength int64) error
+	// buffer, if set, gives the buffer to read the body into, once
+	// reserve has taken the budget
+	buffer func() []byte
 }
 
 // retryState is the Dataverse retry policy for one call: retry 429 after
