@@ -99,12 +99,14 @@ const (
 	// remote Dataverse is mostly round trips (100–500 ms each), which
 	// overlap. Tables that read only their changes (delta, tracking,
 	// watermark) take no slot, so a delta of the 14 default tables is one
-	// round of delta requests. Not all 14 loads at once: every table in
-	// a full load holds a batch and pages in memory, and at 14 the sync's
-	// own peak RSS was 1.8–2x that at 4, at 8 1.2–1.7x, at 6 1.1–1.3x
-	// (BenchmarkSyncPeakRSS in cmd/ampel, 10k and 100k leads; the README
-	// has the figures). Requests in flight stay capped and adapt in the
-	// client (dataverse.Config.MaxConcurrency).
+	// round of delta requests; nor does a load of one page by the row
+	// counts. Not all 14 loads at once: every table in a full load holds
+	// a batch in memory (its pages are within the client's memory budget,
+	// dataverse.Config.MemoryBudget, since; before it, at 14 the sync's
+	// own peak RSS was 1.8–2x that at 4, at 8 1.2–1.7x, at 6 1.1–1.3x:
+	// BenchmarkSyncPeakRSS in cmd/ampel, the README has the figures).
+	// Requests in flight stay capped and adapt in the client
+	// (dataverse.Config.MaxConcurrency).
 	DefaultParallelTables = 6
 	// DefaultBatchRows rows go into one INSERT.
 	DefaultBatchRows = 20000
