@@ -147,7 +147,7 @@ func (c *compiler) normalized(cf colForm) string {
 		if cf.form == formTrimmed {
 			return trimmed
 		}
-		if c.dialect.ModernSQL() && c.viewStrings[cf.name] && c.lowCard[cf.name] {
+		if c.lowCard[cf.name] { // String columns, on ModernSQL engines only
 			// a column of few distinct values: lowerUTF8 and trimBoth
 			// run once per value of its dictionary (see lowCardinality)
 			return fmt.Sprintf("lowerUTF8(trimBoth(toLowCardinality(%s)))", id)

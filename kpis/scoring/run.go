@@ -230,6 +230,26 @@ func (m *Model) check(v views) error {
 	return nil
 }
 
+// eachModel calls fn for each of models and the models they combine,
+// each once.
+func eachModel(models []*Model, fn func(*Model)) {
+	seen := map[*Model]bool{}
+	var visit func(m *Model)
+	visit = func(m *Model) {
+		if seen[m] {
+			return
+		}
+		seen[m] = true
+		fn(m)
+		for _, c := range m.components {
+			visit(c)
+		}
+	}
+	for _, m := range models {
+		visit(m)
+	}
+}
+
 // allRules lists the model's rules, ungrouped first.
 func (m *Model) allRules() []*Rule {
 	var out []*Rule
@@ -510,22 +530,10 @@ func writeBacktests(ctx context.Context, o Options, m *Model, bts []Backtest) er
 
 func writeModels(ctx context.Context, s warehouse.Store, models []*Model, at time.Time) error {
 	var rows [][]any
-	seen := map[*Model]bool{}
-	var add func(m *Model)
-	add = func(m *Model) {
-		if seen[m] {
-			return
-		}
-		seen[m] = true
+	eachModel(models, func(m *Model) {
 		rows = append(rows, []any{m.ID, uint64(m.Version), m.File.Checksum, b2u(m.File.Released), m.Title, m.Description, m.Owner,
 			m.Source, m.GradeNames(), uint64(m.RuleCount()), m.File.Path, m.File.Text, at})
-		for _, c := range m.components {
-			add(c)
-		}
-	}
-	for _, m := range models {
-		add(m)
-	}
+	})
 	err := warehouse.InsertRows(ctx, s, "score_models", []string{"model", "version", "checksum", "released", "title", "description",
 		"owner", "source", "grades", "rules", "path", "text", "loaded_at"}, rows)
 	if err != nil {
@@ -597,20 +605,13 @@ func lowCardinality(ctx context.Context, s warehouse.Store, v views, models []*M
 		return nil
 	}
 	var cols []string
-	var add func(m *Model)
-	add = func(m *Model) {
+	eachModel(models, func(m *Model) {
 		for _, r := range m.allRules() {
 			if (r.op == "equals" || r.op == "in") && v.strings[r.Column] && !slices.Contains(cols, r.Column) {
 				cols = append(cols, r.Column)
 			}
 		}
-		for _, c := range m.components {
-			add(c)
-		}
-	}
-	for _, m := range models {
-		add(m)
-	}
+	})
 	if len(cols) == 0 {
 		return nil
 	}
