@@ -80,7 +80,7 @@ zk_ready() {
 	local out
 	why="the process is not running"
 	alive zookeeper || return 1
-	out="$( (exec 3<>"/dev/tcp/127.0.0.1/$zk_port" && printf srvr >&3 && cat <&3) 2>/dev/null)" || true
+	out="$( (exec 3<>"/dev/tcp/127.0.0.1/$zk_port" && printf srvr >&3 && timeout 5 cat <&3) 2>/dev/null)" || true
 	why="srvr on port $zk_port returned: ${out:0:300}"
 	[[ "$out" == *"Mode: standalone"* ]]
 }
@@ -92,7 +92,7 @@ zk_ready() {
 # long, and SYSTEM SYNC REPLICA on them returns before they caught up.
 released() {
 	local out
-	out="$( (exec 3<>"/dev/tcp/127.0.0.1/$zk_port" && printf dump >&3 && cat <&3) 2>/dev/null)" || return 1
+	out="$( (exec 3<>"/dev/tcp/127.0.0.1/$zk_port" && printf dump >&3 && timeout 5 cat <&3) 2>/dev/null)" || return 1
 	[[ "$out" == *"ephemeral nodes dump"* ]] || return 1
 	[[ "$out" != *"/replicas/$1/is_active"* ]]
 }
