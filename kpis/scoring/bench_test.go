@@ -30,10 +30,9 @@ import (
 // process (the engine runs in it) for the scan and the whole run (score,
 // backtest and their writes), steadier than wall time on a shared machine.
 // Beside them, before_score/scan: scoring as the package did it before
-// its last performance change (scoring.SetBefore: main at 3248e2b, every
-// equals/in column lower-cased value by value rather than through
-// LowCardinality for the columns of few distinct values), in the same
-// run. Each iteration runs the model four times,
+// its last performance change (scoring.SetBefore: main at 1c99f44, the
+// scoring INSERT with one sink rather than max_insert_threads = 2), in
+// the same run. Each iteration runs the model four times,
 // new, old, old, new, so that neither gets the other's warm caches more,
 // with a scan before, between and after them; the figures are the means
 // per run, and the median_ ones the medians of each run's ratio to the

@@ -106,6 +106,9 @@
 // expressions (compile_expressions = 0): the embedded engine compiled the
 // rules anew for many statements, on one thread before reading a row,
 // and the compiled rules ran no faster than its vectorized functions.
+// The scoring INSERT there writes through two sinks (max_insert_threads
+// = 2), so that sorting, compressing and writing lead_scores' rows is not
+// one thread's work at the statement's end (see insertSettings).
 //
 // # Tables
 //

@@ -7,8 +7,8 @@ import (
 	"github.com/ampel/ampel/warehouse"
 )
 
-// SetBefore makes Run score as main did at 3248e2b, before the last
-// performance change (on: no LowCardinality lower-casing), or as it does
+// SetBefore makes Run score as main did at 1c99f44, before the last
+// performance change (on: the INSERT with one sink), or as it does
 // (off), for BenchmarkScoring's before figure; it returns the previous
 // setting.
 func SetBefore(on bool) bool {

@@ -362,7 +362,7 @@ func scoreModel(ctx context.Context, o Options, v views, m *Model, started time.
 		head := fmt.Sprintf("SELECT ?, ?, ?, environment, leadid, %s, %d, %s, %d, score, grade, stage, rules, points FROM (%s)",
 			quote(m.ID), m.Version, quote(m.File.Checksum), b2u(!m.File.Released), scoredSQL(m, v, sq))
 		q, err := warehouse.Bind("INSERT INTO lead_scores (run_id, scored_at, as_of, environment, leadid, model, version, checksum, draft, "+
-			"score, grade, stage, rules, points) "+head+scoreSettings(v.dialect), meta...)
+			"score, grade, stage, rules, points) "+head+scoreSettings(v.dialect)+insertSettings(v.dialect), meta...)
 		if err != nil {
 			return nil, err
 		}
@@ -601,7 +601,7 @@ const lowCardSample = 65536
 // ModernSQL; on a failing sample the rules lower-case every value, as
 // before, and the run goes on.
 func lowCardinality(ctx context.Context, s warehouse.Store, v views, models []*Model, log *slog.Logger) map[string]bool {
-	if !v.dialect.ModernSQL() || before {
+	if !v.dialect.ModernSQL() {
 		return nil
 	}
 	var cols []string
