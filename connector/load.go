@@ -354,32 +354,45 @@ func (w *batchWriter) begin(ctx context.Context) error {
 }
 
 func (w *batchWriter) upsert(ctx context.Context, rec *dataverse.Record) error {
-	ts := w.ts
-	if err := w.begin(ctx); err != nil {
+	row, version, err := w.ts.liveRow(rec, w.row[:0], w.syncedAt)
+	w.row = row
+	if err != nil {
 		return err
 	}
-	row, err := ts.mapping.Row(rec, w.row[:0])
+	return w.append(ctx, row, version)
+}
+
+// liveRow maps rec into buf as a landing row of ts's generation, synced
+// at syncedAt, and returns it with its landing version.
+func (ts *tableSync) liveRow(rec *dataverse.Record, buf []any, syncedAt time.Time) ([]any, uint64, error) {
+	row, err := ts.mapping.Row(rec, buf)
 	if err != nil {
-		return fmt.Errorf("%s: %w", ts.entity.EntitySetName, err)
+		return row, 0, fmt.Errorf("%s: %w", ts.entity.EntitySetName, err)
 	}
 	version, _ := rec.Version()
 	if version > landing.MaxSourceVersion {
-		return fmt.Errorf("%s: versionnumber %d is above %d, the most _version holds beside the load generation", ts.entity.EntitySetName, version, uint64(landing.MaxSourceVersion))
+		return row, 0, fmt.Errorf("%s: versionnumber %d is above %d, the most _version holds beside the load generation", ts.entity.EntitySetName, version, uint64(landing.MaxSourceVersion))
 	}
 	ts.sourceMax = max(ts.sourceMax, version)
 	version = landing.Version(ts.gen, version)
+	return ts.rows.Live(row, version, syncedAt), version, nil
+}
+
+// append adds a row liveRow made to the open batch, and clears it.
+func (w *batchWriter) append(ctx context.Context, row []any, version uint64) error {
+	if err := w.begin(ctx); err != nil {
+		return err
+	}
 	w.maxVersion = max(w.maxVersion, version)
 	if w.pending != nil {
 		// the key is the row's first value, parsed by Row
 		w.pending[row[0].(uuid.UUID)] = struct{}{}
 	}
-	row = ts.rows.Live(row, version, w.syncedAt)
-	w.row = row
 	if err := w.batch.Append(row...); err != nil {
-		return fmt.Errorf("%s row: %w", ts.entity.EntitySetName, err)
+		return fmt.Errorf("%s row: %w", w.ts.entity.EntitySetName, err)
 	}
 	// the batch holds copies; the values point into the page's body,
-	// which must not stay alive past the page through w.row
+	// which must not stay alive past the page through the row
 	clear(row)
 	w.upserts++
 	return nil

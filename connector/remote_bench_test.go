@@ -74,6 +74,7 @@ func serveSimChild(spec string) int {
 type remoteSim struct {
 	info simChildInfo
 	http *http.Client
+	pid  int
 }
 
 // startRemoteSim starts the child and waits for its info line.
@@ -95,7 +96,7 @@ func startRemoteSim(tb testing.TB, o simChildOptions) *remoteSim {
 	})
 	line, err := bufio.NewReader(stdout).ReadBytes('\n')
 	require.NoError(tb, err, "the simulator process said nothing")
-	r := &remoteSim{}
+	r := &remoteSim{pid: cmd.Process.Pid}
 	require.NoError(tb, json.Unmarshal(line, &r.info))
 	pool := x509.NewCertPool()
 	require.True(tb, pool.AppendCertsFromPEM(r.info.CAPEM))
@@ -125,6 +126,24 @@ func (r *remoteSim) control(tb testing.TB, method, path string, v any) {
 	if v != nil {
 		require.NoError(tb, json.Unmarshal(body, v), string(body))
 	}
+}
+
+// cpu is the simulator process's user+system CPU time so far (its
+// /proc/<pid>/stat, in clock ticks of 1/100 s: what Linux reports).
+func (r *remoteSim) cpu(tb testing.TB) time.Duration {
+	tb.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", r.pid))
+	require.NoError(tb, err)
+	// the fields after the command's name in parentheses; utime and
+	// stime are the 14th and 15th of the line
+	_, rest, ok := strings.Cut(string(b), ") ")
+	require.True(tb, ok, "unexpected /proc stat line %q", b)
+	f := strings.Fields(rest)
+	require.Greater(tb, len(f), 12)
+	var ut, st int64
+	_, err = fmt.Sscan(f[11]+" "+f[12], &ut, &st)
+	require.NoError(tb, err)
+	return time.Duration(ut+st) * 10 * time.Millisecond
 }
 
 func (r *remoteSim) stats(tb testing.TB) dvsim.Stats {
@@ -350,22 +369,34 @@ func BenchmarkRangedLoad(b *testing.B) {
 		_, err := fmt.Sscan(s, &page)
 		require.NoError(b, err)
 	}
+	// AMPEL_BENCH_RANGES_ONLY=1: the ranged loads alone, without the
+	// one-shot syncs after them (for profiles)
+	rangesOnly := os.Getenv("AMPEL_BENCH_RANGES_ONLY") != ""
 	ctx := context.Background()
 	sim := startRemoteSim(b, simChildOptions{Seed: 5, Scale: scale, Faults: dvsim.Faults{Latency: 250 * time.Millisecond}})
 	tables := []connector.Table{{Name: "lead"}}
 	type run struct {
-		load, delta, cpu time.Duration
-		rows             uint64
-		note             string
-		deltaRequests    int64
+		load, delta, cpu, simCPU time.Duration
+		rows                     uint64
+		note                     string
+		deltaRequests            int64
+		engine                   counters
 	}
 	once := func(ranges int) run {
 		st := openStore(b)
 		r := connector.NewRunner(connector.RunnerConfig{Store: st, Environments: []connector.Environment{sim.environment("bench", page)}, ParallelRanges: ranges})
-		cpu0, start := cpuTime(), time.Now()
+		c0 := readCounters(b, st)
+		cpu0, sim0, start := cpuTime(), sim.cpu(b), time.Now()
 		res, err := r.Sync(ctx, connector.Request{Tables: tables})
 		require.NoError(b, err)
-		out := run{load: time.Since(start), cpu: cpuTime() - cpu0, rows: res[0].Upserted, note: res[0].Note}
+		out := run{load: time.Since(start), rows: res[0].Upserted, note: res[0].Note}
+		// the merges the load started are its CPU too
+		settle(b, st)
+		out.cpu, out.simCPU = cpuTime()-cpu0, sim.cpu(b)-sim0
+		out.engine = readCounters(b, st).minus(c0)
+		if rangesOnly {
+			return out
+		}
 		sim.control(b, http.MethodPost, fmt.Sprintf("/_sim/mutate?creates=%d&updates=%d&deletes=%d", scale/300, scale/300, scale/300), nil)
 		before := sim.stats(b)
 		start = time.Now()
@@ -382,26 +413,34 @@ func BenchmarkRangedLoad(b *testing.B) {
 		return s[len(s)/2]
 	}
 	for i := 0; i < b.N; i++ {
-		var oneLoad, oneDelta, oneCPU, manyLoad, manyDelta, manyCPU []time.Duration
+		var oneLoad, oneDelta, oneCPU, manyLoad, manyDelta, manyCPU, manySim []time.Duration
 		var rows uint64
 		for round := 0; round < 3; round++ {
-			one := once(1)
+			var one run
+			if !rangesOnly {
+				one = once(1)
+			}
 			many := once(connector.DefaultParallelRanges)
 			require.Contains(b, many.note, "createdon ranges")
-			b.Logf("round %d: one read %d rows in %.2fs (cpu %.2fs), one-shot after it %.2fs (%d requests); ranges %d rows in %.2fs (cpu %.2fs), one-shot after it %.2fs (%d requests); %s",
-				round, one.rows, one.load.Seconds(), one.cpu.Seconds(), one.delta.Seconds(), one.deltaRequests,
-				many.rows, many.load.Seconds(), many.cpu.Seconds(), many.delta.Seconds(), many.deltaRequests, many.note)
+			b.Logf("round %d: one read %d rows in %.2fs (cpu %.2fs, simulator %.2fs), one-shot after it %.2fs (%d requests); ranges %d rows in %.2fs (cpu %.2fs, simulator %.2fs), one-shot after it %.2fs (%d requests); %s",
+				round, one.rows, one.load.Seconds(), one.cpu.Seconds(), one.simCPU.Seconds(), one.delta.Seconds(), one.deltaRequests,
+				many.rows, many.load.Seconds(), many.cpu.Seconds(), many.simCPU.Seconds(), many.delta.Seconds(), many.deltaRequests, many.note)
+			b.Logf("round %d: ranged load's engine and Go runtime: %s", round, many.engine)
 			oneLoad, oneDelta, oneCPU = append(oneLoad, one.load), append(oneDelta, one.delta), append(oneCPU, one.cpu)
-			manyLoad, manyDelta, manyCPU = append(manyLoad, many.load), append(manyDelta, many.delta), append(manyCPU, many.cpu)
+			manyLoad, manyDelta, manyCPU, manySim = append(manyLoad, many.load), append(manyDelta, many.delta), append(manyCPU, many.cpu), append(manySim, many.simCPU)
 			rows = many.rows
 		}
-		b.ReportMetric(median(oneLoad).Seconds(), "one_read_s")
 		b.ReportMetric(median(manyLoad).Seconds(), "ranges_s")
+		b.ReportMetric(median(manyCPU).Seconds()/float64(rows)*1e6, "ranges_cpu_s/1M_rows")
+		b.ReportMetric(median(manySim).Seconds()/float64(rows)*1e6, "ranges_sim_cpu_s/1M_rows")
+		b.ReportMetric(median(manyDelta).Seconds()/median(manyLoad).Seconds(), "oneshot/ranged_load")
+		if rangesOnly {
+			continue
+		}
+		b.ReportMetric(median(oneLoad).Seconds(), "one_read_s")
 		b.ReportMetric(median(oneLoad).Seconds()/median(manyLoad).Seconds(), "ranges_speedup")
 		b.ReportMetric(median(oneDelta).Seconds()/median(oneLoad).Seconds(), "oneshot/one_read_load")
-		b.ReportMetric(median(manyDelta).Seconds()/median(manyLoad).Seconds(), "oneshot/ranged_load")
 		b.ReportMetric(median(oneCPU).Seconds()/float64(rows)*1e6, "one_read_cpu_s/1M_rows")
-		b.ReportMetric(median(manyCPU).Seconds()/float64(rows)*1e6, "ranges_cpu_s/1M_rows")
 	}
 }
 
