@@ -205,8 +205,8 @@ func TestFreeBodiesWithinBudget(t *testing.T) {
 	ctx := context.Background()
 	b := newBudget(100)
 	f := &freeBodies{b: b, max: 40}
-	f.put(make([]byte, 0, 30))
-	f.put(make([]byte, 0, 8))
+	f.put(make([]byte, 0, 30), nil)
+	f.put(make([]byte, 0, 8), nil)
 	require.EqualValues(t, 38, f.bytes)
 
 	// pages take 50: room for both still
@@ -223,23 +223,39 @@ func TestFreeBodiesWithinBudget(t *testing.T) {
 	require.Empty(t, f.list)
 
 	// a buffer released now is kept only if it fits beside the pages
-	f.put(make([]byte, 0, 25))
+	f.put(make([]byte, 0, 25), nil)
 	require.Zero(t, f.bytes)
-	f.put(make([]byte, 0, 15))
+	f.put(make([]byte, 0, 15), nil)
 	require.EqualValues(t, 15, f.bytes)
 
 	// the pages give the budget back: kept up to max, the smallest
 	// dropped for a larger one
 	b.give(80)
-	f.put(make([]byte, 0, 30))
+	f.put(make([]byte, 0, 30), nil)
 	require.EqualValues(t, 30, f.bytes)
 	require.GreaterOrEqual(t, cap(f.get(20)), 20)
 	require.Zero(t, f.bytes)
 
+	// the pages fill the budget: a page's body is kept on the share it
+	// gives back with it, for the page that share lets in
+	f.put(make([]byte, 0, 8), nil)
+	_, err = b.take(ctx, 100)
+	require.NoError(t, err)
+	f.shrink()
+	require.Zero(t, f.bytes)
+	h := &pageHold{b: b}
+	h.n.Store(60)
+	f.put(make([]byte, 0, 30), h)
+	require.EqualValues(t, 30, f.bytes)
+	require.EqualValues(t, 40, b.inUse(), "the page's share is back")
+	f.put(make([]byte, 0, 30), &pageHold{b: b})
+	require.EqualValues(t, 30, f.bytes, "at most max (40): the smaller one stays")
+	b.give(40)
+
 	// without a budget, max alone bounds it
 	nf := &freeBodies{max: 40}
-	nf.put(make([]byte, 0, 30))
-	nf.put(make([]byte, 0, 20))
+	nf.put(make([]byte, 0, 30), nil)
+	nf.put(make([]byte, 0, 20), nil)
 	require.EqualValues(t, 30, nf.bytes)
 	nf.shrink()
 	require.EqualValues(t, 30, nf.bytes)

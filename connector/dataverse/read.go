@@ -81,13 +81,14 @@ type Page struct {
 // garbage collected as usual; its budget goes back at the read's next
 // Next or at Close.
 func (p *Page) Release() {
-	p.hold.give()
-	if p.body == nil {
-		return
+	body := p.body
+	if body != nil {
+		p.Records, p.Deleted = nil, nil
+		p.body = nil
 	}
-	p.Records, p.Deleted = nil, nil
-	p.free.put(p.body)
-	p.body = nil
+	// the body is kept (or not) with the page's share still counted, then
+	// the share goes back: the next page it lets in finds the body
+	p.free.put(body, p.hold)
 }
 
 // freeBodies keeps released response buffers for later pages of the
@@ -116,12 +117,13 @@ type freeBodies struct {
 }
 
 // limit is what the list may hold now: max, and no more than the budget
-// has room for beside the pages it holds.
-func (f *freeBodies) limit() int64 {
+// has room for beside the pages it holds, of which freeing bytes are
+// about to be given back.
+func (f *freeBodies) limit(freeing int64) int64 {
 	if f.b == nil {
 		return f.max
 	}
-	return max(min(f.max, f.b.size-f.b.inUse()), 0)
+	return max(min(f.max, f.b.size-f.b.inUse()+freeing), 0)
 }
 
 // trim drops buffers, the smallest first, until the list is within its
@@ -154,7 +156,7 @@ func (f *freeBodies) shrink() {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.trim(f.limit())
+	f.trim(f.limit(0))
 }
 
 // get returns the smallest free buffer of at least want bytes; nil if
@@ -181,14 +183,19 @@ func (f *freeBodies) get(want int) []byte {
 }
 
 // put keeps b for a later page if there is room (limit), else drops the
-// smallest buffers that make room, or b.
-func (f *freeBodies) put(b []byte) {
+// smallest buffers that make room, or b; then gives back h, the share of
+// the budget the page b was read for holds. What h holds counts as room
+// for b: when the pages fill the budget, the page h's share lets in
+// reuses b rather than allocating its own.
+func (f *freeBodies) put(b []byte, h *pageHold) {
 	if f == nil || cap(b) == 0 {
+		h.give()
 		return
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	limit := f.limit()
+	defer h.give() // under f.mu: b and the share are never both counted
+	limit := f.limit(h.held())
 	f.trim(limit)
 	if int64(cap(b)) > limit {
 		return
