@@ -99,9 +99,11 @@ func (p *Page) Release() {
 // beside the pages: the pages held and the free buffers together stay
 // within the budget, so when the pages fill it (a large sync, many reads
 // at once) the list gives its buffers up rather than adding up to a
-// quarter more (at 1M leads it was 16 MB of the sync's 65 MB of live
-// heap beside the pages' 50; heap profiles, BenchmarkSyncPeakRSS), and
-// when they do not (a small sync) it keeps them for reuse. A sync.Pool,
+// quarter more (heap profiles through a sync at 100k leads showed 30–65
+// MB of bodies beside 0–22 MB of decoded fields; BenchmarkSyncPeakRSS),
+// and when they do not (a small sync) it keeps them for reuse. A body
+// released while the pages fill the budget is kept on its page's share
+// (put), for the page that share lets in. A sync.Pool,
 // used before, kept every buffer released since the last two garbage
 // collections, up to 70 MB beside the pages at 100k leads. (Tried and
 // left out, 2026-11-30: keeping each read's released body and decoded
