@@ -20,7 +20,8 @@ import (
 // it all back when released (Page.Release, the caller's next
 // Reader.Next, or Reader.Close). So more tables or ranges at once wait
 // for budget instead of adding pages, and the memory of pages stays near
-// the budget whatever the data's size.
+// the budget whatever the data's size. The released bodies kept for later
+// pages (freeBodies, read.go) only fill what the pages leave of it.
 //
 // The wait comes after the response's headers: the round trip's latency
 // (most of a remote read's time) overlaps whatever the budget holds; only
@@ -156,6 +157,14 @@ func (b *budget) inUse() int64 {
 type pageHold struct {
 	b *budget
 	n atomic.Int64
+}
+
+// held is what the page holds now.
+func (h *pageHold) held() int64 {
+	if h == nil {
+		return 0
+	}
+	return h.n.Load()
 }
 
 func (h *pageHold) give() {

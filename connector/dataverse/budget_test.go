@@ -35,8 +35,14 @@ func TestBudgetBoundsPagesInFlight(t *testing.T) {
 	budgetBytes := 3 * page
 	c := f.client(t, func(cfg *Config) { cfg.PageSize = size; cfg.MemoryBudget = budgetBytes })
 	var peak atomic.Int64
+	// the pages held and the released buffers kept for later pages
+	held := func() int64 {
+		c.free.mu.Lock()
+		defer c.free.mu.Unlock()
+		return c.budget.inUse() + c.free.bytes
+	}
 	watch := func() {
-		for u := c.budget.inUse(); ; u = c.budget.inUse() {
+		for u := held(); ; u = held() {
 			if old := peak.Load(); u <= old || peak.CompareAndSwap(old, u) {
 				return
 			}
@@ -84,8 +90,9 @@ func TestBudgetBoundsPagesInFlight(t *testing.T) {
 	require.Positive(t, peak.Load())
 	// eight reads each holding a page and fetching one ahead would hold
 	// 8–16 pages; the budget lets in three, and a page read larger than
-	// expected is charged without waiting
-	require.LessOrEqual(t, peak.Load(), budgetBytes+page, "pages held at once: %.1f", float64(peak.Load())/float64(page))
+	// expected is charged without waiting; the free buffers only fill
+	// what the pages leave of it
+	require.LessOrEqual(t, peak.Load(), budgetBytes+page, "pages and free buffers held at once: %.1f pages", float64(peak.Load())/float64(page))
 	require.Zero(t, c.budget.inUse(), "every page's share given back")
 }
 
@@ -187,4 +194,69 @@ func TestBudgetOrderAndCancel(t *testing.T) {
 	got, err = b.take(ctx, 1000)
 	require.NoError(t, err)
 	require.EqualValues(t, 100, got)
+}
+
+// TestFreeBodiesWithinBudget: the released buffers kept for later pages
+// hold at most what the budget has room for beside the pages (and a
+// quarter of it): they are dropped, the smallest first, as pages take
+// the budget, and kept again when the pages give it back.
+func TestFreeBodiesWithinBudget(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := newBudget(100)
+	f := &freeBodies{b: b, max: 40}
+	f.put(make([]byte, 0, 30), nil)
+	f.put(make([]byte, 0, 8), nil)
+	require.EqualValues(t, 38, f.bytes)
+
+	// pages take 50: room for both still
+	_, err := b.take(ctx, 50)
+	require.NoError(t, err)
+	f.shrink()
+	require.EqualValues(t, 38, f.bytes)
+
+	// 30 more: room for 20, the smallest goes first, then the next
+	_, err = b.take(ctx, 30)
+	require.NoError(t, err)
+	f.shrink()
+	require.Zero(t, f.bytes)
+	require.Empty(t, f.list)
+
+	// a buffer released now is kept only if it fits beside the pages
+	f.put(make([]byte, 0, 25), nil)
+	require.Zero(t, f.bytes)
+	f.put(make([]byte, 0, 15), nil)
+	require.EqualValues(t, 15, f.bytes)
+
+	// the pages give the budget back: kept up to max, the smallest
+	// dropped for a larger one
+	b.give(80)
+	f.put(make([]byte, 0, 30), nil)
+	require.EqualValues(t, 30, f.bytes)
+	require.GreaterOrEqual(t, cap(f.get(20)), 20)
+	require.Zero(t, f.bytes)
+
+	// the pages fill the budget: a page's body is kept on the share it
+	// gives back with it, for the page that share lets in
+	f.put(make([]byte, 0, 8), nil)
+	_, err = b.take(ctx, 100)
+	require.NoError(t, err)
+	f.shrink()
+	require.Zero(t, f.bytes)
+	h := &pageHold{b: b}
+	h.n.Store(60)
+	f.put(make([]byte, 0, 30), h)
+	require.EqualValues(t, 30, f.bytes)
+	require.EqualValues(t, 40, b.inUse(), "the page's share is back")
+	f.put(make([]byte, 0, 30), &pageHold{b: b})
+	require.EqualValues(t, 30, f.bytes, "at most max (40): the smaller one stays")
+	b.give(40)
+
+	// without a budget, max alone bounds it
+	nf := &freeBodies{max: 40}
+	nf.put(make([]byte, 0, 30), nil)
+	nf.put(make([]byte, 0, 20), nil)
+	require.EqualValues(t, 30, nf.bytes)
+	nf.shrink()
+	require.EqualValues(t, 30, nf.bytes)
 }

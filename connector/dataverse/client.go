@@ -161,7 +161,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	c.free = &freeBodies{max: DefaultMemoryBudget / 4}
 	if cfg.MemoryBudget > 0 {
 		c.budget = newBudget(cfg.MemoryBudget)
-		c.free.max = cfg.MemoryBudget / 4
+		c.free.b, c.free.max = c.budget, cfg.MemoryBudget/4
 	}
 	c.base = c.origin + APIPath
 	c.env = limitsFor(fmt.Sprintf("%s %s %d", c.origin, cfg.ClientID, cfg.MaxConcurrency), cfg.MaxConcurrency)

@@ -81,31 +81,84 @@ type Page struct {
 // garbage collected as usual; its budget goes back at the read's next
 // Next or at Close.
 func (p *Page) Release() {
-	p.hold.give()
-	if p.body == nil {
-		return
+	body := p.body
+	if body != nil {
+		p.Records, p.Deleted = nil, nil
+		p.body = nil
 	}
-	p.Records, p.Deleted = nil, nil
-	p.free.put(p.body)
-	p.body = nil
+	// the body is kept (or not) with the page's share still counted, then
+	// the share goes back: the next page it lets in finds the body
+	p.free.put(body, p.hold)
 }
 
 // freeBodies keeps released response buffers for later pages of the
 // client's reads. Page bodies run to megabytes; reading each into a new
 // buffer costs the allocation, its zeroing, the growth copies, and memory
 // the GC gives back only later. The list holds at most max bytes (a
-// quarter of the memory budget): a sync.Pool, used before, kept every
-// buffer released since the last two garbage collections, up to 70 MB
-// beside the pages at 100k leads (heap profile, BenchmarkSyncPeakRSS).
-// (Tried and left out, 2026-11-30: keeping each read's released body and
-// decoded records' storage for its own next page, which saved their
-// allocation but kept about 200 MB more of the sync's Go heap alive at
-// 100k leads.)
+// quarter of the memory budget), and only what the budget has room for
+// beside the pages: the pages held and the free buffers together stay
+// within the budget, so when the pages fill it (a large sync, many reads
+// at once) the list gives its buffers up rather than adding up to a
+// quarter more (heap profiles through a sync at 100k leads showed 30–65
+// MB of bodies beside 0–22 MB of decoded fields; BenchmarkSyncPeakRSS),
+// and when they do not (a small sync) it keeps them for reuse. A body
+// released while the pages fill the budget is kept on its page's share
+// (put), for the page that share lets in. A sync.Pool,
+// used before, kept every buffer released since the last two garbage
+// collections, up to 70 MB beside the pages at 100k leads. (Tried and
+// left out, 2026-11-30: keeping each read's released body and decoded
+// records' storage for its own next page, which saved their allocation
+// but kept about 200 MB more of the sync's Go heap alive at 100k leads.)
 type freeBodies struct {
+	b *budget // the client's memory budget; nil: none, max alone bounds
+
 	mu    sync.Mutex
 	list  [][]byte
 	bytes int64
 	max   int64
+}
+
+// limit is what the list may hold now: max, and no more than the budget
+// has room for beside the pages it holds, of which freeing bytes are
+// about to be given back.
+func (f *freeBodies) limit(freeing int64) int64 {
+	if f.b == nil {
+		return f.max
+	}
+	return max(min(f.max, f.b.size-f.b.inUse()+freeing), 0)
+}
+
+// trim drops buffers, the smallest first, until the list is within its
+// limit again: the pages' share of the budget grew. f.mu is held.
+func (f *freeBodies) trim(limit int64) {
+	for f.bytes > limit && len(f.list) > 0 {
+		small := 0
+		for i, x := range f.list {
+			if cap(x) < cap(f.list[small]) {
+				small = i
+			}
+		}
+		f.drop(small)
+	}
+}
+
+// drop removes the buffer at i; f.mu is held.
+func (f *freeBodies) drop(i int) {
+	f.bytes -= int64(cap(f.list[i]))
+	f.list[i] = f.list[len(f.list)-1]
+	f.list[len(f.list)-1] = nil
+	f.list = f.list[:len(f.list)-1]
+}
+
+// shrink drops what the list holds past its limit: called when a page
+// took more of the budget.
+func (f *freeBodies) shrink() {
+	if f == nil {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.trim(f.limit(0))
 }
 
 // get returns the smallest free buffer of at least want bytes; nil if
@@ -127,35 +180,39 @@ func (f *freeBodies) get(want int) []byte {
 		return nil
 	}
 	b := f.list[best]
-	f.list[best] = f.list[len(f.list)-1]
-	f.list[len(f.list)-1] = nil
-	f.list = f.list[:len(f.list)-1]
-	f.bytes -= int64(cap(b))
+	f.drop(best)
 	return b[:0]
 }
 
-// put keeps b for a later page if there is room, else drops the
-// smallest buffers that make room, or b.
-func (f *freeBodies) put(b []byte) {
-	if f == nil || cap(b) == 0 || int64(cap(b)) > f.max {
+// put keeps b for a later page if there is room (limit), else drops the
+// smallest buffers that make room, or b; then gives back h, the share of
+// the budget the page b was read for holds. What h holds counts as room
+// for b: when the pages fill the budget, the page h's share lets in
+// reuses b rather than allocating its own.
+func (f *freeBodies) put(b []byte, h *pageHold) {
+	if f == nil || cap(b) == 0 {
+		h.give()
 		return
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for f.bytes+int64(cap(b)) > f.max {
+	defer h.give() // under f.mu: b and the share are never both counted
+	limit := f.limit(h.held())
+	f.trim(limit)
+	if int64(cap(b)) > limit {
+		return
+	}
+	for f.bytes+int64(cap(b)) > limit {
 		small := 0
 		for i, x := range f.list {
 			if cap(x) < cap(f.list[small]) {
 				small = i
 			}
 		}
-		if len(f.list) == 0 || cap(f.list[small]) >= cap(b) {
+		if cap(f.list[small]) >= cap(b) {
 			return // b is the smallest
 		}
-		f.bytes -= int64(cap(f.list[small]))
-		f.list[small] = f.list[len(f.list)-1]
-		f.list[len(f.list)-1] = nil
-		f.list = f.list[:len(f.list)-1]
+		f.drop(small)
 	}
 	f.list = append(f.list, b)
 	f.bytes += int64(cap(b))
@@ -395,7 +452,13 @@ func (c *Client) fetchPage(ctx context.Context, q Query, link string, delta bool
 		return err
 	}
 	body, path, status, err := c.getBody(ctx, call{method: http.MethodGet, url: link, table: table, prefer: c.prefer(q), refused: refused, sizeHint: hint, reserve: reserve,
-		buffer: func() []byte { return c.free.get(hint + hint/8) }}, nil)
+		buffer: func() []byte {
+			b := c.free.get(hint + hint/8)
+			// the page took its share: the free buffers give up what the
+			// budget has no room for now (after get, which may reuse one)
+			c.free.shrink()
+			return b
+		}}, nil)
 	if err != nil {
 		hold.give()
 		return nil, fmt.Errorf("read %s page %d: %w", table, n, err)
@@ -415,6 +478,7 @@ func (c *Client) fetchPage(ctx context.Context, q Query, link string, delta bool
 		if d := size - hold.n.Load(); d > 0 {
 			c.budget.charge(d)
 			hold.n.Add(d)
+			c.free.shrink()
 		} else if d < 0 {
 			hold.n.Add(d)
 			c.budget.give(-d)
