@@ -134,6 +134,8 @@ type Options struct {
 	// ParallelRanges caps the createdon ranges a large table's first load
 	// reads at once (ranges.go); 0 or 1 reads it in one tracked read. The
 	// binary's default (sync.parallel_ranges) is DefaultParallelRanges.
+	// The ranges of all tables of a run share the cap; while another table
+	// may still load in ranges, one holds at most half (rangeslots.go).
 	ParallelRanges int
 	// Overlap is how far back a modifiedon watermark reads again, for rows
 	// committed late. Default 5m.
