@@ -85,80 +85,15 @@ func BenchmarkSync(b *testing.B) {
 		require.NoError(b, err)
 		return c
 	}
-	client := newClient()
-	tables := tableList()
-	// the baselines read and write tables with the same parallelism as
-	// the sync, so that the three figures compare the same shape of work
-	par := connector.DefaultParallelTables
-	entities := make([]*dataverse.Entity, len(tables))
-	for k, t := range tables {
-		ent, err := client.EntityDefinition(ctx, t.Name)
-		require.NoError(b, err)
-		entities[k] = ent
-	}
-	read := func(k int, keep func(*dataverse.Page)) int {
-		m, err := schema.New(entities[k], warehouse.Dialect{Driver: "embedded"}, nil)
-		require.NoError(b, err)
-		r := client.Read(ctx, dataverse.Query{EntitySet: entities[k].EntitySetName, Select: m.Select(), TrackChanges: true})
-		defer r.Close()
-		n := 0
-		for {
-			p, err := r.Next(ctx)
-			if errors.Is(err, io.EOF) {
-				return n
-			}
-			require.NoError(b, err)
-			n += len(p.Records)
-			keep(p)
-		}
-	}
-	// the engine's events are the process's: any store of it reads them
-	probe := openStore(b)
-	labeled := func(phase string, fn func()) {
-		pprof.Do(ctx, pprof.Labels("phase", phase), func(context.Context) { fn() })
-	}
-
-	// one phase's figures
-	type phase struct {
-		wall, cpu time.Duration
-		rows      int64
-		counts    counters // the engine's events and the Go runtime's, over the phase
-	}
-	// (a) decode only: fetch and decode every page, and release it as the sync does
-	decode := func() phase {
-		c0 := readCounters(b, probe)
-		start, cpu0 := time.Now(), cpuTime()
-		var n atomic.Int64
-		labeled("decode", func() {
-			forTables(len(tables), par, func(k int) { n.Add(int64(read(k, (*dataverse.Page).Release))) })
-		})
-		p := phase{wall: time.Since(start), cpu: cpuTime() - cpu0, rows: n.Load()}
-		p.counts = readCounters(b, probe).minus(c0)
-		return p
-	}
-	// (b) insert only: the same rows, read beforehand (not timed)
-	insert := func() phase {
-		pages := make([][]*dataverse.Page, len(tables))
-		forTables(len(tables), par, func(k int) { read(k, func(p *dataverse.Page) { pages[k] = append(pages[k], p) }) })
-		st := openStore(b)
-		settle(b, st)
-		c0 := readCounters(b, probe)
-		start, cpu0 := time.Now(), cpuTime()
-		var n atomic.Int64
-		labeled("insert", func() {
-			forTables(len(tables), par, func(k int) { n.Add(int64(insertPages(b, st, entities[k], pages[k]))) })
-		})
-		wall := time.Since(start)
-		settle(b, st)
-		cpu := cpuTime() - cpu0
-		return phase{wall: wall, cpu: cpu, rows: n.Load(), counts: readCounters(b, probe).minus(c0)}
-	}
+	// (a) decode only and (b) insert only: baselines
+	bl := newBaselines(b, sim)
+	tables, probe := bl.tables, bl.probe
 	// (c) the full sync end to end, into a new database, with a new
 	// client: a first sync reads every table's metadata (the baselines'
 	// client holds it)
 	var st warehouse.Store
 	var syncClient *dataverse.Client
-	full := func() phase {
+	full := func() benchPhase {
 		st = openStore(b)
 		settle(b, st)
 		syncClient = newClient()
@@ -179,19 +114,18 @@ func BenchmarkSync(b *testing.B) {
 			require.Equal(b, connector.StatusOK, r.Status, r.Table)
 			n += int64(r.Upserted)
 		}
-		return phase{wall: wall, cpu: cpu, rows: n, counts: counts}
+		return benchPhase{wall: wall, cpu: cpu, rows: n, counts: counts}
 	}
 	median := func(xs []float64) float64 {
 		s := slices.Clone(xs)
 		slices.Sort(s)
 		return s[len(s)/2]
 	}
-	perM := func(p phase) float64 { return p.cpu.Seconds() / float64(p.rows) * 1e6 }
-	rate := func(p phase) float64 { return float64(p.rows) / p.wall.Seconds() }
+	perM := func(p benchPhase) float64 { return p.cpu.Seconds() / float64(p.rows) * 1e6 }
 
 	for i := 0; i < b.N; i++ {
 		var dCPU, iCPU, sCPU, ratios, dRate, iRate, sRate []float64
-		var d, in, s phase
+		var d, in, s benchPhase
 		// each round in another order, so that no phase always runs first
 		// (warm caches, the other helpers' load at the start of a run)
 		orders := [][]int{{0, 1, 2}, {2, 1, 0}, {1, 2, 0}, {0, 2, 1}, {2, 0, 1}, {1, 0, 2}}
@@ -199,9 +133,9 @@ func BenchmarkSync(b *testing.B) {
 			for _, ph := range orders[round%len(orders)] {
 				switch ph {
 				case 0:
-					d = decode()
+					d = bl.decode()
 				case 1:
-					in = insert()
+					in = bl.insert()
 				case 2:
 					s = full()
 				}
@@ -210,13 +144,13 @@ func BenchmarkSync(b *testing.B) {
 			require.Equal(b, d.rows, s.rows, "the sync wrote another number of rows than decode read")
 			dCPU, iCPU, sCPU = append(dCPU, perM(d)), append(iCPU, perM(in)), append(sCPU, perM(s))
 			ratios = append(ratios, perM(s)/(perM(d)+perM(in)))
-			dRate, iRate, sRate = append(dRate, rate(d)), append(iRate, rate(in)), append(sRate, rate(s))
+			dRate, iRate, sRate = append(dRate, d.rate()), append(iRate, in.rate()), append(sRate, s.rate())
 			b.Logf("round %d: %d rows; CPU s per 1M rows: decode %.2f, insert %.2f, sync %.2f: %.3fx (CPU s: decode %.1f wall %.1f, insert %.1f wall %.1f, sync %.1f wall %.1f)",
 				round, s.rows, perM(d), perM(in), perM(s), ratios[len(ratios)-1],
 				d.cpu.Seconds(), d.wall.Seconds(), in.cpu.Seconds(), in.wall.Seconds(), s.cpu.Seconds(), s.wall.Seconds())
 			for _, p := range []struct {
 				name string
-				ph   phase
+				ph   benchPhase
 			}{{"decode", d}, {"insert", in}, {"sync", s}} {
 				b.Logf("round %d %s: %s", round, p.name, p.ph.counts)
 			}
@@ -250,6 +184,106 @@ func BenchmarkSync(b *testing.B) {
 		b.ReportMetric(float64(s.rows), "rows")
 		b.Logf("deltas after a 1 %% mutate: %.2f s (median of %v)", median(deltas), deltas)
 	}
+}
+
+// benchPhase is one phase's figures: its wall and CPU time, the rows it
+// handled, and the engine's and the Go runtime's events over it.
+type benchPhase struct {
+	wall, cpu time.Duration
+	rows      int64
+	counts    counters
+}
+
+// rate is the phase's rows per second of wall time.
+func (p benchPhase) rate() float64 { return float64(p.rows) / p.wall.Seconds() }
+
+// baselines are BenchmarkSync's decode-only and insert-only phases on a
+// simulator's pages (every table of tableList, as many tables at once as
+// the sync loads): what a sync of the same pages is compared with, here
+// and in BenchmarkRemoteSync. Read the simulator without latency: the
+// phases measure the machine, not round trips.
+type baselines struct {
+	b        *testing.B
+	client   *dataverse.Client
+	tables   []connector.Table
+	entities []*dataverse.Entity
+	probe    warehouse.Store // the engine's events are the process's: any store of it reads them
+	par      int
+}
+
+func newBaselines(b *testing.B, sim *remoteSim) *baselines {
+	b.Helper()
+	ctx := context.Background()
+	client, err := dataverse.New(ctx, sim.environment("bench", 0).Client)
+	require.NoError(b, err)
+	bl := &baselines{b: b, client: client, tables: tableList(), probe: openStore(b),
+		// the baselines read and write tables with the same parallelism
+		// as the sync, so that the figures compare the same shape of work
+		par: connector.DefaultParallelTables}
+	bl.entities = make([]*dataverse.Entity, len(bl.tables))
+	for k, t := range bl.tables {
+		ent, err := client.EntityDefinition(ctx, t.Name)
+		require.NoError(b, err)
+		bl.entities[k] = ent
+	}
+	return bl
+}
+
+// read reads every page of table k and hands it to keep.
+func (bl *baselines) read(k int, keep func(*dataverse.Page)) int {
+	ctx := context.Background()
+	m, err := schema.New(bl.entities[k], warehouse.Dialect{Driver: "embedded"}, nil)
+	require.NoError(bl.b, err)
+	r := bl.client.Read(ctx, dataverse.Query{EntitySet: bl.entities[k].EntitySetName, Select: m.Select(), TrackChanges: true})
+	defer r.Close()
+	n := 0
+	for {
+		p, err := r.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			return n
+		}
+		require.NoError(bl.b, err)
+		n += len(p.Records)
+		keep(p)
+	}
+}
+
+// labeled runs fn under the pprof label phase.
+func labeled(phase string, fn func()) {
+	pprof.Do(context.Background(), pprof.Labels("phase", phase), func(context.Context) { fn() })
+}
+
+// decode fetches and decodes every page, and releases it as the sync does.
+func (bl *baselines) decode() benchPhase {
+	c0 := readCounters(bl.b, bl.probe)
+	start, cpu0 := time.Now(), cpuTime()
+	var n atomic.Int64
+	labeled("decode", func() {
+		forTables(len(bl.tables), bl.par, func(k int) { n.Add(int64(bl.read(k, (*dataverse.Page).Release))) })
+	})
+	p := benchPhase{wall: time.Since(start), cpu: cpuTime() - cpu0, rows: n.Load()}
+	p.counts = readCounters(bl.b, bl.probe).minus(c0)
+	return p
+}
+
+// insert writes the same rows, read beforehand (not timed), into a new
+// warehouse's landing tables; its CPU time runs until the merges its
+// INSERTs started are done.
+func (bl *baselines) insert() benchPhase {
+	pages := make([][]*dataverse.Page, len(bl.tables))
+	forTables(len(bl.tables), bl.par, func(k int) { bl.read(k, func(p *dataverse.Page) { pages[k] = append(pages[k], p) }) })
+	st := openStore(bl.b)
+	settle(bl.b, st)
+	c0 := readCounters(bl.b, bl.probe)
+	start, cpu0 := time.Now(), cpuTime()
+	var n atomic.Int64
+	labeled("insert", func() {
+		forTables(len(bl.tables), bl.par, func(k int) { n.Add(int64(insertPages(bl.b, st, bl.entities[k], pages[k]))) })
+	})
+	wall := time.Since(start)
+	settle(bl.b, st)
+	cpu := cpuTime() - cpu0
+	return benchPhase{wall: wall, cpu: cpu, rows: n.Load(), counts: readCounters(bl.b, bl.probe).minus(c0)}
 }
 
 // engineEvents are the engine's events (system.events, counted for the

@@ -23,14 +23,15 @@ type runShared struct {
 	counts    map[string]int64
 
 	// ranges holds a slot per range being read in the run, of all
-	// tables: at most Options.ParallelRanges at once (ranges.go)
-	ranges chan struct{}
+	// tables: at most Options.ParallelRanges at once (ranges.go,
+	// rangeslots.go)
+	ranges *rangeSlots
 }
 
 // newRunShared returns what the tables of a run share, before anything
 // is read.
 func newRunShared(opts *Options) *runShared {
-	return &runShared{opts: opts, ranges: make(chan struct{}, max(1, opts.ParallelRanges))}
+	return &runShared{opts: opts, ranges: newRangeSlots(opts.ParallelRanges)}
 }
 
 // readMetadata reads the metadata of every table of the run with

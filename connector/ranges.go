@@ -182,6 +182,7 @@ func (ts *tableSync) readRanges(ctx context.Context, ranges []loadRange, sel []s
 	nexts := make([]string, len(ranges)) // the link after each range's last page handled
 	rw := ts.newRangeWriter()
 	defer rw.abort()
+	held := 0 // the run's range slots this table's ranges hold (rangeSlots)
 	var wg sync.WaitGroup
 	for i, rg := range ranges {
 		if rg.done {
@@ -192,14 +193,13 @@ func (ts *tableSync) readRanges(ctx context.Context, ranges []loadRange, sel []s
 			defer wg.Done()
 			// ranges of every table in the run share ParallelRanges slots:
 			// each holds its pages, and several tables loading in ranges
-			// at once must not multiply the memory
-			select {
-			case ts.shared.ranges <- struct{}{}:
-			case <-ctx.Done():
-				errs[i] = ctx.Err()
+			// at once must not multiply the memory; while another table
+			// may still load in ranges, one holds at most half of them
+			if err := ts.shared.ranges.take(ctx, &held); err != nil {
+				errs[i] = err
 				return
 			}
-			defer func() { <-ts.shared.ranges }()
+			defer ts.shared.ranges.give(&held)
 			sub := *ts
 			sub.res = &TableResult{}
 			defer func() { subs[i], maxes[i] = sub.res, sub.sourceMax }()

@@ -216,19 +216,30 @@ func peerSync(tb testing.TB, r *remoteSim, st warehouse.Store, sets []string) (r
 //     after the syncs that end every table's tracked read, and one more
 //     1 % mutate;
 //   - latency100: a cold sync at 100 ms;
-//   - latency500: a cold sync at 500 ms, beside the bound of the
-//     requests that can be in flight (max_concurrency ÷ latency × rows
-//     per page) — a bound only parallel ranges of one table could reach;
+//   - latency500: a cold sync at 500 ms beside issue 17's bound
+//     (latencyBound): the lesser of the requests that can be in flight
+//     (max_concurrency ÷ latency × rows per page) and the slower of
+//     decode-only and insert-only of the same pages in the same run;
 //   - limits: a cold sync at 250 ms with 1000-row pages under a request
 //     limit (60 per 20 s, 52 concurrent), beside the least time the
 //     limit allows for its requests; 0 failed tables.
 //
 // With AMPEL_BENCH_COLD_ONLY set it stops after the cold sync (peer and
-// cold only): what a change to the first load's speed needs.
+// cold only): what a change to the first load's speed needs; with
+// AMPEL_BENCH_LATENCY_ONLY set it measures latency500 alone. With
+// AMPEL_BENCH_TIMELINE=<file> the cold sync writes its timeline there
+// (timeline_bench_test.go): where it waits.
 func BenchmarkRemoteSync(b *testing.B) {
 	scale := benchLeads(b, 20_000, 2_000)
 	ctx := context.Background()
 	for i := 0; i < b.N; i++ {
+		if os.Getenv("AMPEL_BENCH_LATENCY_ONLY") != "" {
+			t500, rows500, bound := latencyBound(b, scale)
+			b.Logf("scale %d leads: 500 ms: %d rows in %.1fs, %.0f rows/s: %.2f of the bound %.0f rows/s (in flight %.0f, decode-only %.0f, insert-only %.0f)",
+				scale, rows500, t500.Seconds(), float64(rows500)/t500.Seconds(), float64(rows500)/t500.Seconds()/bound.rate(),
+				bound.rate(), bound.requests, bound.decode.rate(), bound.insert.rate())
+			continue
+		}
 		lat := 250 * time.Millisecond
 		sim := startRemoteSim(b, simChildOptions{Seed: 3, Scale: scale, Faults: dvsim.Faults{Latency: lat}})
 		// the peer knows the entity sets beforehand (not timed)
@@ -257,6 +268,32 @@ func BenchmarkRemoteSync(b *testing.B) {
 			require.NoError(b, err)
 			return time.Since(start), res
 		}
+		cold := func(st warehouse.Store, env connector.Environment) (time.Duration, []connector.TableResult) {
+			path := os.Getenv("AMPEL_BENCH_TIMELINE")
+			if path == "" {
+				return sync(st, env)
+			}
+			// the cold sync with every request, INSERT and statement
+			// recorded, and both processes' CPU sampled
+			tl := newTimeline()
+			hc := *env.Client.HTTPClient
+			hc.Transport = tl.transport(hc.Transport)
+			env.Client.HTTPClient = &hc
+			stop := make(chan struct{})
+			sampled := make(chan struct{})
+			go func() { defer close(sampled); tl.sampleCPU(b, sim, stop) }()
+			r := connector.NewRunner(connector.RunnerConfig{Store: timedStore{Store: st, t: tl}, Environments: []connector.Environment{env},
+				ParallelRanges: connector.DefaultParallelRanges})
+			start := time.Now()
+			res, err := r.Sync(ctx, connector.Request{Tables: tableList(), Progress: timelineProgress{t: tl}})
+			took := time.Since(start)
+			close(stop)
+			<-sampled
+			require.NoError(b, err)
+			tl.add(time.Now(), "end", "", "", took)
+			tl.write(b, path)
+			return took, res
+		}
 		rowsOf := func(res []connector.TableResult) (n uint64) {
 			for _, x := range res {
 				require.Equal(b, connector.StatusOK, x.Status, x.Table)
@@ -265,7 +302,7 @@ func BenchmarkRemoteSync(b *testing.B) {
 			return n
 		}
 		st = openStore(b)
-		coldTime, res := sync(st, sim.environment("bench", 0))
+		coldTime, res := cold(st, sim.environment("bench", 0))
 		coldRows := rowsOf(res)
 		b.ReportMetric(float64(peerRows)/peerTime.Seconds(), "peer_rows/s")
 		b.ReportMetric(float64(coldRows)/coldTime.Seconds(), "cold_rows/s")
@@ -307,13 +344,7 @@ func BenchmarkRemoteSync(b *testing.B) {
 		t100, res := sync(openStore(b), fast.environment("bench", 0))
 		b.ReportMetric(float64(rowsOf(res))/t100.Seconds(), "latency100_rows/s")
 
-		lat = 500 * time.Millisecond
-		slow := startRemoteSim(b, simChildOptions{Seed: 3, Scale: scale, Faults: dvsim.Faults{Latency: lat}})
-		t500, res := sync(openStore(b), slow.environment("bench", 0))
-		rows500 := rowsOf(res)
-		bound := float64(dataverse.DefaultMaxConcurrency) / lat.Seconds() * 5000
-		b.ReportMetric(float64(rows500)/t500.Seconds(), "latency500_rows/s")
-		b.ReportMetric(float64(rows500)/t500.Seconds()/bound, "latency500/bound")
+		t500, rows500, bound := latencyBound(b, scale)
 
 		const limReq, limWindow, page = 60, 20 * time.Second, 1000
 		limited := startRemoteSim(b, simChildOptions{Seed: 3, Scale: scale, Faults: dvsim.Faults{Latency: 250 * time.Millisecond},
@@ -331,9 +362,53 @@ func BenchmarkRemoteSync(b *testing.B) {
 		if boundTime > 0 {
 			b.ReportMetric(boundTime/tl.Seconds(), "limits/bound")
 		}
-		b.Logf("100 ms: %.1fs; 500 ms: %d rows in %.1fs (bound %.0f rows/s); limits %d/%s: %d rows in %.1fs, %d requests, %d answered 429, peak %d in flight (bound time %.1fs)",
-			t100.Seconds(), rows500, t500.Seconds(), bound, limReq, limWindow, rowsL, tl.Seconds(), ls.Requests, ls.Throttled, ls.PeakInFlight, boundTime)
+		b.Logf("100 ms: %.1fs; 500 ms: %d rows in %.1fs (bound %.0f rows/s, in flight %.0f, decode %.0f, insert %.0f); limits %d/%s: %d rows in %.1fs, %d requests, %d answered 429, peak %d in flight (bound time %.1fs)",
+			t100.Seconds(), rows500, t500.Seconds(), bound.rate(), bound.requests, bound.decode.rate(), bound.insert.rate(), limReq, limWindow, rowsL, tl.Seconds(), ls.Requests, ls.Throttled, ls.PeakInFlight, boundTime)
 	}
+}
+
+// syncBound is issue 17's bound of a cold sync when latency binds: the
+// lesser of the rows the requests in flight can bring (requests, rows/s)
+// and the slower of decode-only and insert-only of the same pages.
+type syncBound struct {
+	requests       float64
+	decode, insert benchPhase
+}
+
+func (sb syncBound) rate() float64 { return min(sb.requests, sb.decode.rate(), sb.insert.rate()) }
+
+// latencyBound syncs every table of tableList at scale leads from a
+// simulator in its own process that answers in 500 ms, as the binary
+// does (parallel_ranges 8), into a new warehouse; then it measures the
+// bound in the same run: decode-only and insert-only (BenchmarkSync's
+// baselines) of the same pages from a simulator without latency. It
+// reports latency500_rows/s, the bound's parts and latency500/bound (the
+// issue's target: at least 0.8).
+func latencyBound(b *testing.B, scale int) (time.Duration, uint64, syncBound) {
+	b.Helper()
+	const lat = 500 * time.Millisecond
+	slow := startRemoteSim(b, simChildOptions{Seed: 3, Scale: scale, Faults: dvsim.Faults{Latency: lat}})
+	r := connector.NewRunner(connector.RunnerConfig{Store: openStore(b), Environments: []connector.Environment{slow.environment("bench", 0)},
+		ParallelRanges: connector.DefaultParallelRanges})
+	start := time.Now()
+	res, err := r.Sync(context.Background(), connector.Request{Tables: tableList()})
+	took := time.Since(start)
+	require.NoError(b, err)
+	var rows uint64
+	for _, x := range res {
+		require.Equal(b, connector.StatusOK, x.Status, x.Table)
+		rows += x.Upserted
+	}
+	bl := newBaselines(b, startRemoteSim(b, simChildOptions{Seed: 3, Scale: scale}))
+	bound := syncBound{requests: float64(dataverse.DefaultMaxConcurrency) / lat.Seconds() * 5000, decode: bl.decode(), insert: bl.insert()}
+	require.EqualValues(b, rows, bound.decode.rows, "the sync and decode-only read other rows")
+	rate := float64(rows) / took.Seconds()
+	b.ReportMetric(rate, "latency500_rows/s")
+	b.ReportMetric(bound.decode.rate(), "latency500_decode_rows/s")
+	b.ReportMetric(bound.insert.rate(), "latency500_insert_rows/s")
+	b.ReportMetric(rate/bound.requests, "latency500/requests_bound")
+	b.ReportMetric(rate/bound.rate(), "latency500/bound")
+	return took, rows, bound
 }
 
 func diffKinds(before, after dvsim.Stats) map[string]int64 {

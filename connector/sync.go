@@ -134,6 +134,8 @@ type Options struct {
 	// ParallelRanges caps the createdon ranges a large table's first load
 	// reads at once (ranges.go); 0 or 1 reads it in one tracked read. The
 	// binary's default (sync.parallel_ranges) is DefaultParallelRanges.
+	// The ranges of all tables of a run share the cap; while another table
+	// may still load in ranges, one holds at most half (rangeslots.go).
 	ParallelRanges int
 	// Overlap is how far back a modifiedon watermark reads again, for rows
 	// committed late. Default 5m.
@@ -252,9 +254,16 @@ func Sync(ctx context.Context, opts Options) ([]TableResult, error) {
 	}
 	sem := make(chan struct{}, opts.ParallelTables)
 	var wg sync.WaitGroup
+	// the loads that may read in ranges (over a page by the counts): while
+	// more than one is not done, one table holds at most half of the
+	// range slots (rangeslots.go)
+	ranged := make([]bool, len(opts.Tables))
 	run := func(i int, slot *tableSlot) {
 		defer wg.Done()
 		defer slot.release()
+		if ranged[i] {
+			defer shared.ranges.tableDone()
+		}
 		t := opts.Tables[i]
 		st, ok := stored[t.Name]
 		results[i] = syncTable(ctx, &opts, t, st, ok, cat, states, shared, slot, early.take(t.Name))
@@ -276,6 +285,14 @@ func Sync(ctx context.Context, opts Options) ([]TableResult, error) {
 	var counts map[string]int64
 	if anyLoad {
 		counts = shared.readCounts(ctx)
+		pending := 0
+		for i, t := range opts.Tables {
+			if n, ok := counts[t.Name]; loads[i] && ok && n > int64(opts.Client.PageSize()*minRangePages) && opts.ParallelRanges > 1 {
+				ranged[i] = true
+				pending++
+			}
+		}
+		shared.ranges.setPending(pending)
 	}
 	// so does a load of one page by the counts (a table not larger than a
 	// page holds one, as a delta does): it starts at once, not after the
