@@ -284,7 +284,7 @@ func (ts *tableSync) copyPages(ctx context.Context, r *dataverse.Reader, checkpo
 		// the batch holds copies of the values (Batch.Append), and the
 		// deleted ids are parsed: the page's memory can serve the next one
 		page.Release()
-		if w.rows() >= ts.opts.BatchRows {
+		if w.full() {
 			if err := w.flush(wctx); err != nil {
 				return "", time.Time{}, err
 			}
@@ -309,7 +309,9 @@ func (ts *tableSync) copyPages(ctx context.Context, r *dataverse.Reader, checkpo
 // batchWriter turns records into landing rows and deletes into
 // tombstones, and inserts them in batches. One batch at a time is sent in
 // the background while the next one fills, so that reading and decoding
-// go on during an INSERT.
+// go on during an INSERT. A batch ends at the first page boundary where
+// it holds Options.BatchRows rows or Options.BatchBytes bytes, so that a
+// writer holds at most two batches of BatchBytes and a page.
 type batchWriter struct {
 	ts       *tableSync
 	batch    warehouse.Batch
@@ -333,6 +335,22 @@ type sent struct {
 	err             error
 	rows            int
 	upserts, stones uint64
+}
+
+// batchBytesShare: a batch's byte bound (Options.BatchBytes) is this
+// share of the client's memory budget (dataverse.Config.MemoryBudget,
+// sync.memory_budget_mb).
+const batchBytesShare = 16
+
+// defaultBatchBytes is Options.BatchBytes's default for client: a
+// share of its memory budget, or of dataverse.DefaultMemoryBudget when
+// the budget is off.
+func defaultBatchBytes(c *dataverse.Client) int {
+	b := int64(dataverse.DefaultMemoryBudget)
+	if c != nil && c.MemoryBudget() > 0 {
+		b = c.MemoryBudget()
+	}
+	return int(b / batchBytesShare)
 }
 
 func newBatchWriter(ts *tableSync) *batchWriter {
@@ -404,6 +422,15 @@ func (w *batchWriter) rows() int {
 		return 0
 	}
 	return w.batch.Rows()
+}
+
+// full says the open batch is to be sent: it holds Options.BatchRows rows
+// or Options.BatchBytes bytes.
+func (w *batchWriter) full() bool {
+	if w.batch == nil {
+		return false
+	}
+	return w.batch.Rows() >= w.ts.opts.BatchRows || (w.ts.opts.BatchBytes > 0 && w.batch.Bytes() >= w.ts.opts.BatchBytes)
 }
 
 // delete queues tombstones for the deleted ids; they are written with the

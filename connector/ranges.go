@@ -320,7 +320,7 @@ func (rw *rangeWriter) pageDone(ctx context.Context) (batch, flushed uint64, err
 		return 0, 0, rw.err
 	}
 	batch = rw.open
-	if rw.w.rows() >= rw.ts.opts.BatchRows {
+	if rw.w.full() {
 		if rw.err = rw.w.flush(ctx); rw.err != nil {
 			return 0, 0, rw.err
 		}
