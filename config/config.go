@@ -189,7 +189,8 @@ type Sync struct {
 	// MemoryBudgetMB bounds the megabytes of pages (response bodies and
 	// their decoded rows) the reads of one environment hold at once
 	// (default 64, dataverse.DefaultMemoryBudget): more tables or ranges
-	// at once wait for it instead of adding pages.
+	// at once wait for it instead of adding pages. A sixteenth of it
+	// bounds each INSERT's batch in bytes (connector.Options.BatchBytes).
 	MemoryBudgetMB int `yaml:"memory_budget_mb"`
 	// CheckpointEvery is how often a long full load saves where it stands.
 	CheckpointEvery Duration `yaml:"checkpoint_every"`

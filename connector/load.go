@@ -284,7 +284,7 @@ func (ts *tableSync) copyPages(ctx context.Context, r *dataverse.Reader, checkpo
 		// the batch holds copies of the values (Batch.Append), and the
 		// deleted ids are parsed: the page's memory can serve the next one
 		page.Release()
-		if w.rows() >= ts.opts.BatchRows {
+		if w.full() {
 			if err := w.flush(wctx); err != nil {
 				return "", time.Time{}, err
 			}
@@ -309,7 +309,9 @@ func (ts *tableSync) copyPages(ctx context.Context, r *dataverse.Reader, checkpo
 // batchWriter turns records into landing rows and deletes into
 // tombstones, and inserts them in batches. One batch at a time is sent in
 // the background while the next one fills, so that reading and decoding
-// go on during an INSERT.
+// go on during an INSERT. A batch ends at the first page boundary where
+// it holds Options.BatchRows rows or Options.BatchBytes bytes, so that a
+// writer holds at most two batches of BatchBytes and a page.
 type batchWriter struct {
 	ts       *tableSync
 	batch    warehouse.Batch
@@ -333,6 +335,46 @@ type sent struct {
 	err             error
 	rows            int
 	upserts, stones uint64
+}
+
+// batchBytesShare: a batch's byte bound (Options.BatchBytes) is this
+// share of the client's memory budget (dataverse.Config.MemoryBudget,
+// sync.memory_budget_mb): 4 MB at the default 64 MB. A lead row is about
+// 590 bytes of RowBinary, a page of 5000 about 3 MB: a batch of lead rows
+// ends after two pages (10,000 rows) where BatchRows alone let it grow to
+// 20,000 rows, 12 MB, in buffers of up to 20 MB (the embedded batch
+// starts another buffer at 8 MB), and a writer holds two. Measured
+// (BenchmarkSyncPeakRSS, defaults, alternated with main, 2026-12-01,
+// load average 7–14): the sync's largest Go heap at 1M leads 209 MB
+// (median of five) against main's 242, 1.71x the 10k figure against
+// 1.83x. A thirty-second (2 MB, about a page per INSERT) gave 184 and
+// 190 MB, within this share's spread (187–239): not taken.
+//
+// The bound applies to every batch writer, one read's too: measured, it
+// costs no CPU there either (BenchmarkSync, 100k leads, every table in
+// one read: 77 INSERTs instead of 61, the sync's CPU 0.74x and 0.80x of
+// decode plus insert against main's 0.86x and 0.85x in the same runs;
+// BenchmarkRangedLoad at 200k: 30 INSERTs instead of 19, no more CPU in
+// ranges nor in one read; README "Performance" has the figures), and one
+// rule keeps every writer within the budget's share, large tables read in
+// one read (sync.parallel_ranges 1, activitypointer) included.
+//
+// A fixed share rather than batches counted in the page budget: counted
+// there, a read would wait for budget a filling batch holds, and that
+// batch is only sent once more pages come; the batch would have to be
+// sent when reads wait, which is a bound again, with the client and the
+// writer tied together. Not tried, for that reason.
+const batchBytesShare = 16
+
+// defaultBatchBytes is Options.BatchBytes's default for client: a
+// share of its memory budget, or of dataverse.DefaultMemoryBudget when
+// the budget is off.
+func defaultBatchBytes(c *dataverse.Client) int {
+	b := int64(dataverse.DefaultMemoryBudget)
+	if c != nil && c.MemoryBudget() > 0 {
+		b = c.MemoryBudget()
+	}
+	return int(b / batchBytesShare)
 }
 
 func newBatchWriter(ts *tableSync) *batchWriter {
@@ -404,6 +446,15 @@ func (w *batchWriter) rows() int {
 		return 0
 	}
 	return w.batch.Rows()
+}
+
+// full says the open batch is to be sent: it holds Options.BatchRows rows
+// or Options.BatchBytes bytes.
+func (w *batchWriter) full() bool {
+	if w.batch == nil {
+		return false
+	}
+	return w.batch.Rows() >= w.ts.opts.BatchRows || (w.ts.opts.BatchBytes > 0 && w.batch.Bytes() >= w.ts.opts.BatchBytes)
 }
 
 // delete queues tombstones for the deleted ids; they are written with the

@@ -273,17 +273,20 @@ func (ts *tableSync) readRanges(ctx context.Context, ranges []loadRange, sel []s
 }
 
 // rangeWriter is the one batch writer the ranges of a ranged load share:
-// their rows go into INSERTs of Options.BatchRows, as one read's do, not
-// into one writer per range with a share of that each. Measured with
-// BenchmarkRangedLoad (200k leads, 2026-12-01): per-range writers sent
-// 64 INSERTs of about 3500 rows, whose small parts the engine then merged
-// (310k rows merged for 223k inserted); one writer sends 12 and merges
-// fewer. It holds one batch filling and one in flight, as one read does,
-// where each range's own writer sent its rows after every page: at 1M
-// leads the sync's largest Go heap went from 167–193 MB to 229–255 MB
-// (BenchmarkSyncPeakRSS, 2026-12-01); a batch bounded in bytes within the
-// memory budget would take that back. Each range maps its records into
-// rows itself; only the append to the batch is under the lock.
+// their rows go into INSERTs of Options.BatchRows or Options.BatchBytes,
+// as one read's do, not into one writer per range with a share of that
+// each. Measured with BenchmarkRangedLoad (200k leads, 2026-12-01):
+// per-range writers sent 64 INSERTs of about 3500 rows, whose small parts
+// the engine then merged (310k rows merged for 223k inserted); one writer
+// sends 12 and merges fewer. It holds one batch filling and one in
+// flight, as one read does, where each range's own writer sent its rows
+// after every page: with batches of 20,000 lead rows (12 MB of RowBinary
+// each, in buffers of up to 20 MB) the sync's largest Go heap at 1M leads
+// went from 167–193 MB to 229–255 MB (BenchmarkSyncPeakRSS); the byte
+// bound (batchBytesShare in load.go) takes about 30 MB of it back. A batch ends at the first page boundary past a bound, so it can
+// pass the byte bound by the pages of the other ranges appended meanwhile
+// (one each at most). Each range maps its records into rows itself; only
+// the append to the batch is under the lock.
 type rangeWriter struct {
 	ts *tableSync // the writer's own copy: its res counts the rows stored
 
@@ -320,7 +323,7 @@ func (rw *rangeWriter) pageDone(ctx context.Context) (batch, flushed uint64, err
 		return 0, 0, rw.err
 	}
 	batch = rw.open
-	if rw.w.rows() >= rw.ts.opts.BatchRows {
+	if rw.w.full() {
 		if rw.err = rw.w.flush(ctx); rw.err != nil {
 			return 0, 0, rw.err
 		}

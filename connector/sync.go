@@ -142,6 +142,11 @@ type Options struct {
 	Overlap time.Duration
 	// BatchRows is the number of rows per INSERT. Default DefaultBatchRows.
 	BatchRows int
+	// BatchBytes bounds an INSERT in bytes as well (warehouse.Batch.Bytes):
+	// a batch is sent at the first page boundary where it holds BatchRows
+	// rows or BatchBytes bytes. Default: a share of the client's memory
+	// budget (batchBytesShare in load.go).
+	BatchBytes int
 	// Reconcile says how often a table without change tracking has its
 	// keys reconciled to find deletes (reconcile.go); the zero value is
 	// the default policy.
@@ -182,6 +187,9 @@ func Sync(ctx context.Context, opts Options) ([]TableResult, error) {
 	}
 	if opts.BatchRows <= 0 {
 		opts.BatchRows = DefaultBatchRows
+	}
+	if opts.BatchBytes <= 0 {
+		opts.BatchBytes = defaultBatchBytes(opts.Client)
 	}
 	if opts.CheckpointEvery <= 0 {
 		opts.CheckpointEvery = DefaultCheckpointEvery

@@ -120,6 +120,10 @@ type Batch interface {
 	Append(values ...any) error
 	// Rows is how many rows were appended so far.
 	Rows() int
+	// Bytes is about how many bytes the appended rows take in the batch
+	// (the embedded engine's RowBinary; the server's driver columns,
+	// estimated from the values): cheap, for bounding a batch's memory.
+	Bytes() int
 	// Send writes every appended row as one INSERT and releases the batch.
 	Send(ctx context.Context) error
 	// Abort drops the batch without writing. It is safe after Send.

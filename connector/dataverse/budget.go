@@ -48,6 +48,16 @@ import (
 // cmd/ampel, and README "Performance", have the figures).
 const DefaultMemoryBudget = 64 << 20
 
+// MemoryBudget is the bytes the pages of the client's reads may hold at
+// once (Config.MemoryBudget after its default), or 0 when they are not
+// bounded.
+func (c *Client) MemoryBudget() int64 {
+	if c.budget == nil {
+		return 0
+	}
+	return c.budget.size
+}
+
 // firstPageGuess is what a table's first page is expected to take before
 // any page of the table was read: small, since most tables' first pages
 // are; a larger page is charged when it is read, and the table's next

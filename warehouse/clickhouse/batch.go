@@ -32,6 +32,7 @@ type batch struct {
 	cancel context.CancelFunc
 	err    error // a failed Append leaves the block unusable
 	done   bool
+	bytes  int // about what the appended rows take (valueBytes)
 }
 
 // PrepareInsert starts a batch for INSERT INTO database.table (columns),
@@ -137,11 +138,13 @@ func (b *batch) Append(values ...any) error {
 	if len(values) != len(b.types) {
 		return fmt.Errorf("clickhouse: append: %d values for %d columns", len(values), len(b.types))
 	}
+	n := 0
 	for i, v := range values {
 		cv, err := warehouse.Coerce(b.types[i], v)
 		if err != nil {
 			return fmt.Errorf("column %s: %w", b.columns[i], err)
 		}
+		n += valueBytes(cv)
 		b.row[i] = b.conv[i](cv)
 	}
 	if err := b.b.Append(b.row...); err != nil {
@@ -149,10 +152,45 @@ func (b *batch) Append(values ...any) error {
 		b.err = fmt.Errorf("clickhouse: append: %w", err)
 		return b.err
 	}
+	b.bytes += n
 	return nil
 }
 
 func (b *batch) Rows() int { return b.b.Rows() }
+
+// Bytes is an estimate from the values appended (valueBytes): the driver's
+// columns do not report their size.
+func (b *batch) Bytes() int { return b.bytes }
+
+// valueBytes is about what a canonical value (warehouse.Coerce) takes in
+// a column of the native format: a string its bytes and a length, an
+// array its elements and an offset, a fixed-size value 8 bytes (16 for a
+// UUID or a Decimal), a NULL one.
+func valueBytes(v any) int {
+	switch x := v.(type) {
+	case nil:
+		return 1
+	case string:
+		return len(x) + 1
+	case []string:
+		n := 8
+		for _, s := range x {
+			n += len(s) + 1
+		}
+		return n
+	case []any:
+		n := 8
+		for _, e := range x {
+			n += valueBytes(e)
+		}
+		return n
+	default:
+		if reflect.TypeOf(v).Size() > 8 {
+			return 16 // uuid.UUID, decimal.Decimal, time.Time
+		}
+		return 8
+	}
+}
 
 func (b *batch) Send(ctx context.Context) error {
 	if b.done {

@@ -131,6 +131,9 @@ func (b *batch) Append(values ...any) error {
 
 func (b *batch) Rows() int { return b.rows }
 
+// Bytes is the RowBinary encoded so far.
+func (b *batch) Bytes() int { return b.bytes }
+
 // Send streams the buffers into one INSERT … FORMAT RowBinary.
 func (b *batch) Send(ctx context.Context) (err error) {
 	if b.done {
