@@ -283,8 +283,9 @@ func (ts *tableSync) readRanges(ctx context.Context, ranges []loadRange, sel []s
 // after every page: with batches of 20,000 lead rows (12 MB of RowBinary
 // each, in buffers of up to 20 MB) the sync's largest Go heap at 1M leads
 // went from 167–193 MB to 229–255 MB (BenchmarkSyncPeakRSS); the byte
-// bound (batchBytesShare in load.go) takes about 30 MB of it back. A batch ends at the first page boundary past a bound, so it can
-// pass the byte bound by the pages of the other ranges appended meanwhile
+// bound (batchBytesShare in load.go) takes about 30 MB of it back. A
+// batch ends at the first page boundary past a bound, so it can pass the
+// byte bound by the pages of the other ranges appended meanwhile
 // (one each at most). Each range maps its records into rows itself; only
 // the append to the batch is under the lock.
 type rangeWriter struct {
@@ -302,56 +303,51 @@ func (ts *tableSync) newRangeWriter() *rangeWriter {
 	return &rangeWriter{ts: &own, w: newBatchWriter(&own)}
 }
 
-// add appends one row, made by the range's liveRow.
-func (rw *rangeWriter) add(ctx context.Context, row []any, version uint64) error {
+// do runs f on the writer under the lock, unless a write failed before:
+// the first error stays, and every range stops on it.
+func (rw *rangeWriter) do(f func(w *batchWriter) error) error {
 	rw.mu.Lock()
 	defer rw.mu.Unlock()
-	if rw.err != nil {
-		return rw.err
+	if rw.err == nil {
+		rw.err = f(rw.w)
 	}
-	rw.err = rw.w.append(ctx, row, version)
 	return rw.err
+}
+
+// add appends one row, made by the range's liveRow.
+func (rw *rangeWriter) add(ctx context.Context, row []any, version uint64) error {
+	return rw.do(func(w *batchWriter) error { return w.append(ctx, row, version) })
 }
 
 // pageDone is called after a range appended a page's rows: it flushes
 // the batch when full, and returns the number of the batch that holds
 // the page's rows and the batches flushed so far.
 func (rw *rangeWriter) pageDone(ctx context.Context) (batch, flushed uint64, err error) {
-	rw.mu.Lock()
-	defer rw.mu.Unlock()
-	if rw.err != nil {
-		return 0, 0, rw.err
-	}
-	batch = rw.open
-	if rw.w.full() {
-		if rw.err = rw.w.flush(ctx); rw.err != nil {
-			return 0, 0, rw.err
+	err = rw.do(func(w *batchWriter) error {
+		batch = rw.open
+		if w.full() {
+			if err := w.flush(ctx); err != nil {
+				return err
+			}
+			rw.open++
 		}
-		rw.open++
+		flushed = rw.open
+		return nil
+	})
+	if err != nil {
+		return 0, 0, err
 	}
-	return batch, rw.open, nil
+	return batch, flushed, nil
 }
 
 // stored waits until every batch flushed so far is stored.
 func (rw *rangeWriter) stored() error {
-	rw.mu.Lock()
-	defer rw.mu.Unlock()
-	if rw.err != nil {
-		return rw.err
-	}
-	rw.err = rw.w.wait()
-	return rw.err
+	return rw.do((*batchWriter).wait)
 }
 
 // finish writes everything collected and waits until it is stored.
 func (rw *rangeWriter) finish(ctx context.Context) error {
-	rw.mu.Lock()
-	defer rw.mu.Unlock()
-	if rw.err != nil {
-		return rw.err
-	}
-	rw.err = rw.w.finish(ctx)
-	return rw.err
+	return rw.do(func(w *batchWriter) error { return w.finish(ctx) })
 }
 
 // abort drops what is not written yet (after finish: nothing).
