@@ -355,7 +355,7 @@ type sent struct {
 // one read: 77 INSERTs instead of 61, the sync's CPU 0.74x and 0.80x of
 // decode plus insert against main's 0.86x and 0.85x in the same runs;
 // BenchmarkRangedLoad at 200k: 30 INSERTs instead of 19, no more CPU in
-// ranges nor in one read; README "Performance" has the figures), and one
+// ranges nor in one read; docs/performance.md has the figures), and one
 // rule keeps every writer within the budget's share, large tables read in
 // one read (sync.parallel_ranges 1, activitypointer) included.
 //

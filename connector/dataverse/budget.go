@@ -45,7 +45,7 @@ import (
 // pages of a wide table (a simulated lead page of 5000 rows is 16 MB of
 // body and 18 MB of decoded fields), three or four of the others' — more
 // than two cores decode and insert at once (BenchmarkSyncPeakRSS in
-// cmd/ampel, and README "Performance", have the figures).
+// cmd/ampel, and docs/performance.md, have the figures).
 const DefaultMemoryBudget = 64 << 20
 
 // MemoryBudget is the bytes the pages of the client's reads may hold at

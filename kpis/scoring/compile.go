@@ -578,7 +578,7 @@ func scoredSQL(m *Model, v views, q query) string {
 		// other (hash, parallel_hash, grace_hash, partial_merge,
 		// full_sorting_merge), no ALL strictness and no single GROUP BY
 		// over lead and activity rows in place of the join took less
-		// CPU (README, Performance)
+		// CPU (docs/performance.md)
 		on := "_environment, leadid"
 		if c.env != "" {
 			on = "leadid"
