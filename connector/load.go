@@ -348,7 +348,8 @@ type sent struct {
 // load average 7–14): the sync's largest Go heap at 1M leads 209 MB
 // (median of five) against main's 242, 1.71x the 10k figure against
 // 1.83x. A thirty-second (2 MB, about a page per INSERT) gave 184 and
-// 190 MB, within this share's spread (187–239): not taken.
+// 190 MB, within this share's spread (187–239), and on a quiet machine
+// 226 and 223 MB against this share's 209–221: not taken.
 //
 // The bound applies to every batch writer, one read's too: measured, it
 // costs no CPU there either (BenchmarkSync, 100k leads, every table in
