@@ -441,14 +441,6 @@ func (w *batchWriter) append(ctx context.Context, row []any, version uint64) err
 	return nil
 }
 
-// rows is how many rows and tombstones wait in the open batch.
-func (w *batchWriter) rows() int {
-	if w.batch == nil {
-		return 0
-	}
-	return w.batch.Rows()
-}
-
 // full says the open batch is to be sent: it holds Options.BatchRows rows
 // or Options.BatchBytes bytes.
 func (w *batchWriter) full() bool {

@@ -96,8 +96,15 @@ func (ts *tableSync) rangeCount(total int64, sel []string) int {
 	if ts.single || ts.opts.ParallelRanges <= 1 || total <= 0 || !slices.Contains(sel, "createdon") || !slices.Contains(sel, "modifiedon") {
 		return 1
 	}
-	n := total / int64(ts.opts.Client.PageSize()*minRangePages)
-	return int(max(1, min(n, int64(ts.opts.ParallelRanges))))
+	return rangesFor(total, ts.opts.Client.PageSize(), ts.opts.ParallelRanges)
+}
+
+// rangesFor is the number of ranges total rows are worth, at pageSize rows
+// a page and at most parallel at once, by the row count alone: rangeCount
+// for a load, and Sync for the tables that may load in ranges.
+func rangesFor(total int64, pageSize, parallel int) int {
+	n := total / int64(pageSize*minRangePages)
+	return int(max(1, min(n, int64(parallel))))
 }
 
 // ranged loads a change-tracked table in n createdon ranges at once while

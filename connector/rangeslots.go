@@ -24,7 +24,7 @@ type rangeSlots struct {
 	size int // Options.ParallelRanges, at least 1
 	used int
 	// pending counts the run's tables that may still load in ranges
-	// (their row counts are over a page); 0 or 1: no share applies
+	// (by their row counts, rangesFor); 0 or 1: no share applies
 	pending int
 	// changed is closed, and replaced, when a slot is freed or pending
 	// drops: a waiting range looks again

@@ -262,7 +262,7 @@ func Sync(ctx context.Context, opts Options) ([]TableResult, error) {
 	}
 	sem := make(chan struct{}, opts.ParallelTables)
 	var wg sync.WaitGroup
-	// the loads that may read in ranges (over a page by the counts): while
+	// the loads that may read in ranges (by the counts, rangesFor): while
 	// more than one is not done, one table holds at most half of the
 	// range slots (rangeslots.go)
 	ranged := make([]bool, len(opts.Tables))
@@ -295,7 +295,7 @@ func Sync(ctx context.Context, opts Options) ([]TableResult, error) {
 		counts = shared.readCounts(ctx)
 		pending := 0
 		for i, t := range opts.Tables {
-			if n, ok := counts[t.Name]; loads[i] && ok && n > int64(opts.Client.PageSize()*minRangePages) && opts.ParallelRanges > 1 {
+			if n, ok := counts[t.Name]; loads[i] && ok && rangesFor(n, opts.Client.PageSize(), opts.ParallelRanges) > 1 {
 				ranged[i] = true
 				pending++
 			}
