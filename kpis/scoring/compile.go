@@ -519,13 +519,14 @@ func scoreSettings(d warehouse.Dialect) string {
 
 // insertSettings are the settings the scoring INSERT adds to
 // scoreSettings' on engines with ModernSQL: two sinks (max_insert_threads
-// = 2). With one, the INSERT squashes the query's streams into blocks of
-// up to a million rows that one thread sorts by lead_scores' key,
-// compresses and writes, while the query's other thread, its leads done,
-// waits; writing is about a fifth of the statement's CPU (0.09–0.10 of
-// 0.46–0.52 CPU-s at 200k leads). Two sinks write the two halves of the
-// rows at once, at the cost of a second part per statement (merged in the
-// background).
+// = 2). The embedded engine squashes the query's streams into one
+// sequence of blocks of up to a million rows before the sinks, so at 1M
+// leads the two write parts of about 1.05M and 66k rows (system.parts,
+// 2026-12-01): one thread still sorts, compresses and writes nearly every
+// row after the query's last. Blocks of half the rows
+// (min_insert_block_size_rows) made the statement alone 18 % faster but
+// not BenchmarkScoring, with 6 % more CPU in the whole run; see
+// docs/performance.md.
 func insertSettings(d warehouse.Dialect) string {
 	if !d.ModernSQL() || before {
 		return ""
