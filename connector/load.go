@@ -340,10 +340,12 @@ type sent struct {
 // batchBytesShare: a batch's byte bound (Options.BatchBytes) is this
 // share of the client's memory budget (dataverse.Config.MemoryBudget,
 // sync.memory_budget_mb): 4 MB at the default 64 MB. A lead row is about
-// 590 bytes of RowBinary, a page of 5000 about 3 MB: a batch of lead rows
-// ends after two pages (10,000 rows) where BatchRows alone let it grow to
-// 20,000 rows, 12 MB, in buffers of up to 20 MB (the embedded batch
-// starts another buffer at 8 MB), and a writer holds two. Measured
+// 590 bytes of RowBinary (the embedded batch's Native columns, since
+// session 10, take some 7 % more: a NULL holds its type's zero), a page of
+// 5000 about 3 MB: a batch of lead rows ends after two pages (10,000
+// rows) where BatchRows alone let it grow to 20,000 rows, 12 MB, in
+// buffers of up to 20 MB (the embedded batch starts another block at
+// 8 MB), and a writer holds two. Measured
 // (BenchmarkSyncPeakRSS, defaults, alternated with main, 2026-12-01,
 // load average 7–14): the sync's largest Go heap at 1M leads 209 MB
 // (median of five) against main's 242, 1.71x the 10k figure against

@@ -121,7 +121,7 @@ type Batch interface {
 	// Rows is how many rows were appended so far.
 	Rows() int
 	// Bytes is about how many bytes the appended rows take in the batch
-	// (the embedded engine's RowBinary; the server's driver columns,
+	// (the embedded engine's Native columns; the server's driver columns,
 	// estimated from the values): cheap, for bounding a batch's memory.
 	Bytes() int
 	// Send writes every appended row as one INSERT and releases the batch.

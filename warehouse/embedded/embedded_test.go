@@ -571,3 +571,41 @@ func TestBatchesSizedFromTheLast(t *testing.T) {
 	got := all(t, st, "SELECT intDiv(k, 6000) AS batch, count(), countIf(s = concat(repeat(char(97 + batch), 4000), toString(k % 6000))) FROM reuse GROUP BY batch ORDER BY batch")
 	require.Equal(t, [][]any{{uint64(0), uint64(rows), uint64(rows)}, {uint64(1), uint64(10), uint64(10)}, {uint64(3), uint64(rows), uint64(rows)}}, got)
 }
+
+// TestAppendRefusedRowLeavesNoTrace: a row refused by a later column, or
+// by an element in the middle of an array (a Date before 1970, refused by
+// the encoder after the elements before it were written), leaves nothing
+// in the columns already written (each column of a Native block has its
+// own buffers), over two blocks.
+func TestAppendRefusedRowLeavesNoTrace(t *testing.T) {
+	st := open(t)
+	ctx := ctxT(t)
+	require.NoError(t, st.Exec(ctx, "CREATE TABLE undo_t (k UInt64, tags Array(Nullable(String)), ns Nullable(String), lc LowCardinality(Nullable(String)), id Nullable(UUID), n Int32, pad String, days Array(Date)) ENGINE = MergeTree ORDER BY k"))
+	b, err := st.PrepareInsert(ctx, "undo_t", []string{"k", "tags", "ns", "lc", "id", "n", "pad", "days"})
+	require.NoError(t, err)
+	id := uuid.MustParse("0b5f6b2e-8f1a-4c8e-9d39-3c1f0b7a9e11")
+	pad := strings.Repeat("p", 3000) // 3000 rows of it end a block
+	const rows = 4000
+	for k := range rows {
+		var tags []any
+		if k%2 == 0 {
+			tags = []any{"a", nil, fmt.Sprint(k)}
+		}
+		var ns, lc, uid any
+		if k%3 != 0 {
+			ns, lc, uid = fmt.Sprint("s", k), "lc", id
+		}
+		day := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+		require.NoError(t, b.Append(uint64(k), tags, ns, lc, uid, int32(k), pad, []time.Time{day}))
+		assert.Error(t, b.Append(uint64(k), []any{"x", "y"}, "z", "lc", id, "not a number", pad, []time.Time{day}), "row %d", k)
+		assert.Error(t, b.Append(uint64(k), []any{"x", 7, "y"}, "z", "lc", id, 1, pad, []time.Time{day}), "row %d", k)
+		assert.Error(t, b.Append(uint64(k), []any{"x"}, "z", "lc", id, 1, pad, []time.Time{day, day.AddDate(-60, 0, 0), day}), "row %d", k)
+	}
+	require.Equal(t, rows, b.Rows())
+	require.NoError(t, b.Send(ctx))
+	got := all(t, st, `SELECT count(), sum(k), countIf(empty(tags)), countIf(tags = ['a', NULL, toString(k)]),
+		countIf(ns IS NULL AND lc IS NULL AND id IS NULL), countIf(ns = concat('s', toString(k)) AND lc = 'lc' AND id = toUUID('0b5f6b2e-8f1a-4c8e-9d39-3c1f0b7a9e11')),
+		countIf(n = k), countIf(pad = repeat('p', 3000)), countIf(days = [toDate('2024-01-01')]) FROM undo_t`)
+	assert.Equal(t, [][]any{{uint64(rows), uint64(rows * (rows - 1) / 2), uint64(rows / 2), uint64(rows / 2),
+		uint64((rows + 2) / 3), uint64(rows - (rows+2)/3), uint64(rows), uint64(rows), uint64(rows)}}, got)
+}

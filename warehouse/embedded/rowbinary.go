@@ -159,7 +159,7 @@ func newEncoder(t *warehouse.Type) (encoder, error) {
 	return nil, fmt.Errorf("cannot write values of type %s", t.Name)
 }
 
-var pow10 = [...]int64{1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9}
+var pow10 = [...]int64{1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18}
 
 func floorDiv(a, b int64) int64 {
 	q := a / b

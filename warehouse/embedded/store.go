@@ -49,8 +49,9 @@ type Store struct {
 	seq atomic.Uint64 // statement markers for KILL QUERY
 
 	schemas schemas // column types for PrepareInsert
-	// batchSizes holds the RowBinary size of the last batch sent per
-	// INSERT statement (int), for the next one's first buffer
+	// batchSizes holds the sizes of the buffers of the last batch of one
+	// block sent per INSERT statement ([]int, nativeColumn.sizes), for
+	// the next one's first buffers
 	batchSizes sync.Map
 }
 
