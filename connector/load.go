@@ -343,7 +343,7 @@ type sent struct {
 // 590 bytes of RowBinary, a page of 5000 about 3 MB: a batch of lead rows
 // ends after two pages (10,000 rows) where BatchRows alone let it grow to
 // 20,000 rows, 12 MB, in buffers of up to 20 MB (the embedded batch
-// starts another buffer at 8 MB), and a writer holds two. Measured
+// then started another at 8 MB), and a writer holds two. Measured
 // (BenchmarkSyncPeakRSS, defaults, alternated with main, 2026-12-01,
 // load average 7–14): the sync's largest Go heap at 1M leads 209 MB
 // (median of five) against main's 242, 1.71x the 10k figure against

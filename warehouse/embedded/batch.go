@@ -16,8 +16,15 @@ import (
 )
 
 // chunkSize is how many bytes of RowBinary a batch collects before it
-// starts another buffer; Send hands the engine one buffer at a time.
-const chunkSize = 8 << 20
+// starts another buffer; Send hands the engine one buffer at a time (the
+// engine copies it) and lets it go. Small chunks keep a filling batch at
+// about what it holds: a batch of 8 MB chunks had its first buffer sized
+// for the whole batch before a row was in it (a lead batch of a large
+// sync 6–7 MB, in each of the tables loading at once), so the batch
+// writers held 26–34 MB of the sync's Go heap at its largest at 1M leads
+// against 13 MB at 10k (heap profiles, BenchmarkSyncPeakRSS in
+// cmd/ampel; docs/performance.md has the figures).
+const chunkSize = 1 << 20
 
 // A batch's first buffer is sized from the last batch sent into the same
 // columns of the same table (Store.batchSizes; a sync writes one batch of

@@ -550,7 +550,7 @@ func TestBatchesSizedFromTheLast(t *testing.T) {
 	st := open(t)
 	ctx := ctxT(t)
 	require.NoError(t, st.Exec(ctx, "CREATE TABLE reuse (k UInt64, s String) ENGINE = MergeTree ORDER BY k"))
-	const rows = 6000 // of 4 KB: three chunks
+	const rows = 6000 // of 4 KB: 24 chunks
 	text := func(batch, k int) string { return strings.Repeat(string(rune('a'+batch)), 4000) + fmt.Sprint(k) }
 	for batch := range 4 {
 		b, err := st.PrepareInsert(ctx, "reuse", []string{"k", "s"})
