@@ -190,7 +190,9 @@ type Sync struct {
 	// their decoded rows) the reads of one environment hold at once
 	// (default 64, dataverse.DefaultMemoryBudget): more tables or ranges
 	// at once wait for it instead of adding pages. A sixteenth of it
-	// bounds each INSERT's batch in bytes (connector.Options.BatchBytes).
+	// bounds each INSERT's batch in bytes (connector.Options.BatchBytes),
+	// and `ampel sync` sets the Go memory limit from it (twice it and
+	// 32 MB) unless GOMEMLIMIT sets one.
 	MemoryBudgetMB int `yaml:"memory_budget_mb"`
 	// CheckpointEvery is how often a long full load saves where it stands.
 	CheckpointEvery Duration `yaml:"checkpoint_every"`

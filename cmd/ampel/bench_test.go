@@ -31,7 +31,8 @@ import (
 // Most of it is pages — response bodies and their decoded rows — which
 // the reads of an environment hold within sync.memory_budget_mb
 // (dataverse.DefaultMemoryBudget); the Go heap at a collection's start is
-// about twice what is live. Each scale syncs the same simulator three
+// about twice what is live, and at most about the memory limit the sync
+// sets from that budget (syncMemoryLimit). Each scale syncs the same simulator three
 // times, into new warehouses: with the defaults, with
 // sync.parallel_tables at 4, and with sync.parallel_ranges at 1 (large
 // tables' first loads in one read), so that what syncing every table at

@@ -24,6 +24,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 )
 
@@ -49,6 +50,10 @@ type env struct {
 	// warehouse, for another process (local.go): it uses that process's
 	// config and Store.
 	held *held
+	// setMemoryLimit is debug.SetMemoryLimit in the process's own main;
+	// nil where the command shares a process (tests, commands the
+	// running process runs for another): the limit is the process's.
+	setMemoryLimit func(int64) int64
 }
 
 // command is one subcommand.
@@ -88,6 +93,8 @@ func main() {
 		stderr:     os.Stderr,
 		getenv:     os.LookupEnv,
 		isTerminal: isTerminal(os.Stderr),
+
+		setMemoryLimit: debug.SetMemoryLimit,
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := e.main(ctx, os.Args[1:])
