@@ -158,6 +158,15 @@ func TestSyncSummaryAndRefusals(t *testing.T) {
 		require.Equal(t, "failed", r["status"], table)
 	}
 
+	// the Go memory limit: from sync.memory_budget_mb (twice the default
+	// 64 MB and 32 MB), unless GOMEMLIMIT sets one; the sync says which
+	// limit is in force, read back from the runtime
+	_, stderr, _ = ampelWith(t, nil, "sync", "--config", bad.config, "--log-level", "debug")
+	require.Regexp(t, `go memory limit.*mb=160\b`, stderr)
+	_, stderr, _ = ampelWith(t, []string{"GOMEMLIMIT=300MiB"}, "sync", "--config", bad.config, "--log-level", "debug")
+	require.Regexp(t, `go memory limit.*mb=300\b`, stderr)
+	x.markRuns()
+
 	// an exclude_columns typo: lead is refused before anything of it is
 	// written; the other tables sync
 	_, stderr, code = typo.exec("sync", "--full", "--log-level", "warn")

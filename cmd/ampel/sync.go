@@ -48,6 +48,10 @@ func runSync(ctx context.Context, e *env, args []string) error {
 		e.setMemoryLimit(syncMemoryLimit(cfg.Sync.MemoryBudgetMB))
 	}
 	log := e.logger(cfg.Log)
+	if e.setMemoryLimit != nil {
+		// -1 reads the limit in force, the config's or GOMEMLIMIT's
+		log.Debug("go memory limit", "mb", e.setMemoryLimit(-1)>>20)
+	}
 	s, err := openMigrated(ctx, cfg, log)
 	if err != nil {
 		return err
