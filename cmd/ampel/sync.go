@@ -71,8 +71,9 @@ func runSync(ctx context.Context, e *env, args []string) error {
 // memory, and the batches are a share of it. The collector (GOGC 100)
 // lets the heap grow to twice what is live, so a moment when pages,
 // batches and HTTP/2 buffers peak together (115–140 MB live at 1M
-// leads, against 70–90 most of the time) sets the heap's largest size: 217 MB at 1M against 128 at 10k, 1.70x
-// (BenchmarkSyncPeakRSS; docs/performance.md). Under the limit the
+// leads, against 70–90 most of the time) sets the heap's largest size:
+// 217 MB at 1M against 128 at 10k, 1.70x (BenchmarkSyncPeakRSS;
+// docs/performance.md). Under the limit the
 // collector runs earlier at such moments instead, and as usual the rest
 // of the time: 157–160 MB at 1M against 116 at 10k, 1.37x, where the
 // same code without the limit gave 205 and 125 MB, with the sync's CPU

@@ -104,6 +104,16 @@ type nativeBlock struct {
 	bytes int
 }
 
+// sizes are the lengths of the block's column buffers, for the next
+// block's (nativeColumn.sizes, reserve).
+func (blk *nativeBlock) sizes() []int {
+	var out []int
+	for _, c := range blk.cols {
+		out = c.sizes(out)
+	}
+	return out
+}
+
 func (b *batch) newBlock(sizes []int) (nativeBlock, error) {
 	blk := nativeBlock{cols: make([]*nativeColumn, len(b.types))}
 	for i, t := range b.types {
@@ -134,21 +144,14 @@ func (b *batch) Append(values ...any) error {
 			}
 			return fmt.Errorf("column %s: %w", b.columns[i], err)
 		}
-		added += len(c.nulls) - c.markNulls + len(c.data) - c.markData
-		if c.elem != nil {
-			added += c.arrayAdded()
-		}
+		added += c.added()
 	}
 	b.rows++
 	b.cur.rows++
 	b.bytes += added
 	b.cur.bytes += added
 	if b.cur.bytes >= chunkSize {
-		var sizes []int
-		for _, c := range b.cur.cols {
-			sizes = c.sizes(sizes)
-		}
-		next, err := b.newBlock(sizes)
+		next, err := b.newBlock(b.cur.sizes())
 		if err != nil {
 			return err
 		}
@@ -205,10 +208,7 @@ func (b *batch) Send(ctx context.Context) (err error) {
 	if e := ins.error(); e != "" {
 		return engineError(e, b.query, nil)
 	}
-	var sizes []int
-	for _, c := range b.cur.cols {
-		sizes = c.sizes(sizes)
-	}
+	sizes := b.cur.sizes()
 	if b.cur.rows > 0 {
 		b.full = append(b.full, b.cur)
 		b.cur = nativeBlock{}
