@@ -35,10 +35,11 @@ import (
 //
 // The walk's first page is answered before any range reads a row: every
 // change after a range read a row is after the walk's start, so the delta
-// link covers it. Then the walk pauses, so that its pages do not compete
-// with the ranges' at the source. The table's load is done when the ranges
-// are; the walk does not gate it. It goes on from its saved link in the
-// next sync (mode "tracking"), which reads the table's changes by the
+// link covers it. Then the walk stops, so that its pages do not compete
+// with the ranges' at the source (its rows are not decoded: LinksOnly).
+// The table's load is done when the ranges are; the walk does not gate
+// it. It goes on from its saved link in the next sync (mode "tracking"),
+// which reads the table's changes by the
 // modifiedon watermark (from before the walk began, minus the overlap)
 // while the walk reads on to its end, and then applies the first delta of
 // the link the walk ended with — in the same sync. That link is from the
@@ -497,7 +498,7 @@ func (ts *tableSync) tracking(ctx context.Context, st state, sel []string) error
 	q := dataverse.Query{EntitySet: ts.entity.EntitySetName, Select: sel, TrackChanges: true}
 	resumed := q
 	resumed.NextLink = st.NextLink
-	w := ts.startWalk(ctx, resumed)
+	w := ts.startWalk(ctx, resumed, 0)
 	defer func() { w.cancel() }()
 	rq := dataverse.WatermarkQuery(ts.entity.EntitySetName, ts.entity.PrimaryIDAttribute, sel, st.Watermark.Add(-ts.opts.Overlap))
 	r := ts.opts.Client.Read(ctx, rq)
@@ -518,7 +519,7 @@ func (ts *tableSync) tracking(ctx context.Context, st state, sel []string) error
 	if errors.Is(werr, dataverse.ErrLinkRefused) {
 		_, _, _ = w.stop()
 		ts.log.Warn("the tracked read cannot go on from its saved link; it starts over", "error", werr)
-		w = ts.startWalk(ctx, q)
+		w = ts.startWalk(ctx, q, 0)
 		if err := w.first(ctx); err != nil {
 			return err
 		}
@@ -589,7 +590,7 @@ func (ts *tableSync) startBounds(ctx context.Context) <-chan bounds {
 // and returns when it began.
 func (ts *tableSync) startWalkNow(ctx context.Context, sel []string) (time.Time, *walk) {
 	began := time.Now().UTC()
-	return began, ts.startWalk(ctx, dataverse.Query{EntitySet: ts.entity.EntitySetName, Select: sel, TrackChanges: true})
+	return began, ts.startWalk(ctx, dataverse.Query{EntitySet: ts.entity.EntitySetName, Select: sel, TrackChanges: true}, 1)
 }
 
 // createdBounds reads the oldest and newest createdon of the table (two
@@ -661,7 +662,13 @@ func rangeFilters(lo, hi time.Time, n int) []string {
 }
 
 // walk is a tracked read in the background whose pages are only counted:
-// it is there for the delta link of its last page.
+// it is there for the delta link of its last page. Its rows are not
+// decoded (LinksOnly): a ranged load's walk reads a full first page of
+// every column, and the tracking sync after the load reads the rest of
+// the table, one page a round trip. Its pages are as large as any read's:
+// a smaller first page (one row) would be cheaper, but Dataverse wants
+// the same odata.maxpagesize on every page of a read (its paging cookie
+// counts pages), and the walk goes on from that page's link.
 type walk struct {
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -673,7 +680,12 @@ type walk struct {
 	err        error
 }
 
-func (ts *tableSync) startWalk(ctx context.Context, q dataverse.Query) *walk {
+// startWalk starts a walk of q that reads at most pages pages (0: to the
+// end). A load's walk reads its first page only: the load needs its start
+// and the link of the page after it, and more pages would compete with
+// the ranges' at the source. A tracking sync's walk reads to the end.
+func (ts *tableSync) startWalk(ctx context.Context, q dataverse.Query, pages int) *walk {
+	q.LinksOnly, q.MaxPages = true, pages
 	ctx, cancel := context.WithCancel(ctx)
 	w := &walk{cancel: cancel, done: make(chan struct{}), firstc: make(chan struct{})}
 	r := ts.opts.Client.Read(ctx, q)

@@ -295,7 +295,7 @@ func (d *scanner) skip() {
 			return
 		}
 		for {
-			d.str()
+			d.skipStr()
 			d.expect(':')
 			d.skip()
 			if !d.more('}') {
@@ -314,8 +314,41 @@ func (d *scanner) skip() {
 				return
 			}
 		}
+	case '"':
+		d.skipStr()
 	default:
 		d.value()
+	}
+}
+
+// skipStr passes over a string, checking it as str does, without making
+// it (no copy for escapes).
+func (d *scanner) skipStr() {
+	d.expect('"')
+	for {
+		i := specialIndex(d.s, d.i)
+		if i >= len(d.s) {
+			d.fail("unterminated string")
+		}
+		d.i = i
+		switch c := d.s[i]; {
+		case c == '"':
+			d.i++
+			return
+		case c < 0x20:
+			d.fail("control character in string")
+		case i+1 >= len(d.s):
+			d.fail("unterminated string")
+		}
+		switch d.s[i+1] {
+		case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			d.i += 2
+		case 'u':
+			d.i += 2
+			d.hex4()
+		default:
+			d.fail("bad string escape")
+		}
 	}
 }
 
@@ -327,8 +360,9 @@ type pageDecoder struct {
 	sized  bool
 }
 
-// decodePage scans a whole response body into p.
-func decodePage(body []byte, p *Page) (err error) {
+// decodePage scans a whole response body into p; linksOnly skips the
+// rows (checking their syntax) and keeps the links.
+func decodePage(body []byte, p *Page, linksOnly bool) (err error) {
 	if len(body) == 0 {
 		return &syntaxError{msg: "empty body"}
 	}
@@ -353,7 +387,14 @@ func decodePage(body []byte, p *Page) (err error) {
 			switch key {
 			case "value":
 				sawValue = true
-				d.records()
+				if linksOnly {
+					if d.peek() != '[' {
+						d.fail("expected '[', found %q", d.s[d.i])
+					}
+					d.skip()
+				} else {
+					d.records()
+				}
 			case odata.KeyNextLink:
 				p.NextLink = strings.Clone(d.str()) // kept after Release
 			case odata.KeyDeltaLink:
@@ -514,7 +555,7 @@ func (d *pageDecoder) record() {
 // tools that hold raw pages. The page keeps body: do not modify it.
 func DecodePage(body []byte) (*Page, error) {
 	p := &Page{Number: 1, Bytes: len(body)}
-	if err := decodePage(body, p); err != nil {
+	if err := decodePage(body, p, false); err != nil {
 		return nil, err
 	}
 	return p, nil

@@ -39,7 +39,7 @@ const samplePage = `{
 func TestDecodePage(t *testing.T) {
 	t.Parallel()
 	var p Page
-	require.NoError(t, decodePage([]byte(samplePage), &p))
+	require.NoError(t, decodePage([]byte(samplePage), &p, false))
 	require.Len(t, p.Records, 2)
 	require.Empty(t, p.Deleted)
 	require.Contains(t, p.NextLink, "$skiptoken=%3Ccookie%20pagenumber=%222%22%20pagingcookie=%22%253ccookie")
@@ -84,7 +84,7 @@ func TestDecodeDeltaPage(t *testing.T) {
 	 {"@removed":{"reason":"changed"},"@id":"https://org/api/data/v9.2/accounts(3e451703-c686-e711-80e5-00155db19e6d)"}
 	]}`
 	var p Page
-	require.NoError(t, decodePage([]byte(body), &p))
+	require.NoError(t, decodePage([]byte(body), &p, false))
 	require.True(t, IsDeltaContext(p.Context))
 	require.Len(t, p.Records, 1)
 	require.Equal(t, "Monte Orton", p.Records[0].Field("name").Value.Text)
@@ -109,16 +109,36 @@ func TestDecodeMalformed(t *testing.T) {
 	}
 	for name, body := range cases {
 		var p Page
-		err := decodePage([]byte(body), &p)
+		err := decodePage([]byte(body), &p, false)
 		require.Error(t, err, name)
 		t.Log(name, err)
+		if name != "deleted no id" { // a row's content is not looked at
+			require.Error(t, decodePage([]byte(body), &p, true), name+", links only")
+		}
 	}
+}
+
+// TestDecodeLinksOnly: a walk's page keeps its links and drops its rows.
+func TestDecodeLinksOnly(t *testing.T) {
+	t.Parallel()
+	body := string(leadPage(3))
+	body = body[:len(body)-1] + `,"@odata.nextLink":"https://x/api/data/v9.2/leads?$skiptoken=n","@odata.deltaLink":"d"}`
+	var p Page
+	require.NoError(t, decodePage([]byte(body), &p, true))
+	require.Empty(t, p.Records)
+	require.Zero(t, p.decoded)
+	require.Equal(t, "https://x/api/data/v9.2/leads?$skiptoken=n", p.NextLink)
+	require.Equal(t, "d", p.DeltaLink)
+	var full Page
+	require.NoError(t, decodePage([]byte(body), &full, false))
+	require.Len(t, full.Records, 3)
+	require.Equal(t, full.NextLink, p.NextLink)
 }
 
 func TestDecodeEmpty(t *testing.T) {
 	t.Parallel()
 	var p Page
-	require.NoError(t, decodePage([]byte(`{"@odata.context":"x/$delta","value":[],"@odata.deltaLink":"d"}`), &p))
+	require.NoError(t, decodePage([]byte(`{"@odata.context":"x/$delta","value":[],"@odata.deltaLink":"d"}`), &p, false))
 	require.Empty(t, p.Records)
 	require.Equal(t, "d", p.DeltaLink)
 }
@@ -158,7 +178,7 @@ func TestLeadPageDecodes(t *testing.T) {
 	t.Parallel()
 	body := leadPage(10)
 	var p Page
-	require.NoError(t, decodePage(body, &p))
+	require.NoError(t, decodePage(body, &p, false))
 	require.Len(t, p.Records, 10)
 	var generic struct{ Value []map[string]any }
 	require.NoError(t, json.Unmarshal(body, &generic))
@@ -182,7 +202,18 @@ func BenchmarkDecode(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			var p Page
-			if err := decodePage(body, &p); err != nil {
+			if err := decodePage(body, &p, false); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(5000*b.N)/b.Elapsed().Seconds(), "rows/s")
+	})
+	b.Run("links_only", func(b *testing.B) {
+		b.SetBytes(int64(len(body)))
+		b.ReportAllocs()
+		for b.Loop() {
+			var p Page
+			if err := decodePage(body, &p, true); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -211,10 +242,17 @@ func FuzzDecodePage(f *testing.F) {
 	f.Add([]byte(`{"value":[{"@odata.context":"$deletedEntity","id":"x","reason":"deleted"}]}`))
 	f.Add([]byte(`{"value":[{"a\u0041":"\ud83d\ude00"}]}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		var p Page
-		err := decodePage(body, &p)
+		var p, links Page
+		err := decodePage(body, &p, false)
 		if err == nil && !json.Valid(body) {
 			t.Fatalf("accepted invalid JSON %q", body)
+		}
+		lerr := decodePage(body, &links, true)
+		if lerr == nil && !json.Valid(body) {
+			t.Fatalf("accepted invalid JSON %q, links only", body)
+		}
+		if err == nil && (lerr != nil || links.NextLink != p.NextLink || links.DeltaLink != p.DeltaLink) {
+			t.Fatalf("links only: %v, links %q %q against %q %q", lerr, links.NextLink, links.DeltaLink, p.NextLink, p.DeltaLink)
 		}
 		if err != nil {
 			return
@@ -252,7 +290,7 @@ func TestDecodeAnnotationsFarFromProperty(t *testing.T) {
 	t.Parallel()
 	var p Page
 	body := `{"value":[{"x@OData.Community.Display.V1.FormattedValue":"X!","a":1,"b":2,"c":3,"d":4,"x":5,"y":6,"x@Microsoft.Dynamics.CRM.lookuplogicalname":"t"}]}`
-	require.NoError(t, decodePage([]byte(body), &p))
+	require.NoError(t, decodePage([]byte(body), &p, false))
 	r := p.Records[0]
 	require.Len(t, r.Fields, 6)
 	x := r.Field("x")

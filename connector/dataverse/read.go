@@ -42,6 +42,13 @@ type Query struct {
 	// Top is $top: at most that many rows, in one page; 0 leaves it out.
 	// Dataverse refuses it with TrackChanges.
 	Top int
+	// LinksOnly reads the pages for their links alone: their rows are
+	// checked as JSON but not decoded, and Records and Deleted stay empty
+	// (a load's walk, which drops its rows and keeps its links).
+	LinksOnly bool
+	// MaxPages ends the read after that many pages (0: at the last): the
+	// last page read still says where to go on (Page.NextLink).
+	MaxPages int
 }
 
 // Page is one page of a read.
@@ -325,7 +332,7 @@ func (r *Reader) run(ctx context.Context, c *Client, q Query) {
 		case <-r.want:
 		default:
 		}
-		if err != nil || p.NextLink == "" {
+		if err != nil || p.NextLink == "" || n == q.MaxPages {
 			return
 		}
 		link = p.NextLink
@@ -424,7 +431,7 @@ func (c *Client) fetchPage(ctx context.Context, q Query, link string, delta bool
 		refused = ErrLinkRefused
 	}
 	hold := &pageHold{b: c.budget}
-	key := pageKind{table: table, columns: len(q.Select)}
+	key := pageKind{table: table, columns: len(q.Select), linksOnly: q.LinksOnly}
 	var seen pageSize
 	if v, ok := c.pageSizes.Load(key); ok {
 		seen = v.(pageSize)
@@ -465,7 +472,7 @@ func (c *Client) fetchPage(ctx context.Context, q Query, link string, delta bool
 	}
 	p := &Page{Number: n, Bytes: len(body), Fetch: time.Since(t0), body: body, hold: hold, free: c.free}
 	t1 := time.Now()
-	if err := decodePage(body, p); err != nil {
+	if err := decodePage(body, p, q.LinksOnly); err != nil {
 		hold.give()
 		return nil, fmt.Errorf("read %s page %d: %w", table, n, &APIError{Kind: ErrMalformed, Method: http.MethodGet,
 			Path: path, Table: table, Status: status, Message: "invalid page JSON: " + err.Error()})
@@ -493,10 +500,12 @@ func (c *Client) fetchPage(ctx context.Context, q Query, link string, delta bool
 }
 
 // pageKind is what a page's size is remembered by, for the first page of
-// the next read of the same kind: a table, read with that many columns.
+// the next read of the same kind: a table, read with that many columns,
+// its rows decoded or not (LinksOnly).
 type pageKind struct {
-	table   string
-	columns int
+	table     string
+	columns   int
+	linksOnly bool
 }
 
 // pageSize is what the largest page of a kind held of the budget, and its

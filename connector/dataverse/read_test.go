@@ -110,6 +110,44 @@ func TestReadPagesAndDelta(t *testing.T) {
 	require.Equal(t, io.EOF, err)
 }
 
+// TestReadMaxPagesLinksOnly: a walk's read ends after MaxPages pages,
+// without asking for the next, and its pages carry their links but no
+// rows; the read goes on from the last page's link to the delta link.
+func TestReadMaxPagesLinksOnly(t *testing.T) {
+	t.Parallel()
+	var served atomic.Int64
+	f := newFakeEnv(t, pagedHandler(t, 25, 10, &served))
+	c := f.client(t, func(cfg *Config) { cfg.PageSize = 10 })
+	ctx := context.Background()
+	q := Query{EntitySet: "leads", Select: []string{"leadid", "subject"}, TrackChanges: true, LinksOnly: true, MaxPages: 2}
+	r := c.Read(ctx, q)
+	var pages []*Page
+	for {
+		p, err := r.Next(ctx)
+		if err == io.EOF {
+			break
+		}
+		require.NoError(t, err)
+		require.Empty(t, p.Records, "page %d", p.Number)
+		pages = append(pages, p)
+	}
+	require.NoError(t, r.Close())
+	require.Len(t, pages, 2)
+	require.NotEmpty(t, pages[1].NextLink)
+	require.Empty(t, pages[1].DeltaLink)
+	require.EqualValues(t, 2, served.Load(), "no page asked for beyond MaxPages")
+
+	q.NextLink, q.MaxPages = pages[1].NextLink, 0
+	r = c.Read(ctx, q)
+	defer r.Close()
+	p, err := r.Next(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, p.Number)
+	require.Contains(t, p.DeltaLink, "$deltatoken=")
+	_, err = r.Next(ctx)
+	require.Equal(t, io.EOF, err)
+}
+
 func TestReadExpiredDelta(t *testing.T) {
 	t.Parallel()
 	var served atomic.Int64
@@ -230,7 +268,7 @@ func TestWatermarkQuery(t *testing.T) {
 	require.Error(t, err)
 
 	var p Page
-	require.NoError(t, decodePage([]byte(`{"value":[{"modifiedon":"2024-05-02T00:00:00Z"},{"modifiedon":"2024-05-03T00:00:01Z"},{"modifiedon":null}]}`), &p))
+	require.NoError(t, decodePage([]byte(`{"value":[{"modifiedon":"2024-05-02T00:00:00Z"},{"modifiedon":"2024-05-03T00:00:01Z"},{"modifiedon":null}]}`), &p, false))
 	require.Equal(t, time.Date(2024, 5, 3, 0, 0, 1, 0, time.UTC), Watermark(&p, time.Time{}))
 }
 
