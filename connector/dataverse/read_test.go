@@ -315,8 +315,10 @@ func TestReadCanceledIsNotEOF(t *testing.T) {
 
 // TestReadBodySizes: a body is read whole whatever its size beside the
 // buffer and the hint: without a Content-Length smaller than, exactly as
-// large as and larger than the buffer (the end found by a probe, the
-// buffer grown), with one, and in small reads.
+// large as and larger than the buffer (the end found by a probe, the rest
+// read into chunks joined once), with one, and in small reads. A body read
+// on past its buffer ends in one of its size and an eighth, which the
+// next page of its kind (sized from it) can take from the free buffers.
 func TestReadBodySizes(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct {
@@ -329,6 +331,8 @@ func TestReadBodySizes(t *testing.T) {
 		{name: "smaller than the buffer", size: 1000, buf: 4096, wantBufferReused: true},
 		{name: "exactly the buffer", size: 4096, buf: 4096, wantBufferReused: true},
 		{name: "larger than the buffer", size: 100_000, buf: 4096},
+		{name: "one byte more than the buffer", size: 4097, buf: 4096},
+		{name: "from nothing, many chunks", size: 3_000_000},
 		{name: "sized from the hint", size: 100_000, hint: 99_000},
 		{name: "content length", size: 100_000, buf: 10, contentLength: true},
 		{name: "small reads", size: 5000, hint: 100, oneByteAtATime: true},
@@ -350,6 +354,9 @@ func TestReadBodySizes(t *testing.T) {
 			require.Equal(t, want, got)
 			if c.wantBufferReused {
 				require.Equal(t, unsafe.SliceData(buf), unsafe.SliceData(got[:cap(got)]))
+			}
+			if !c.contentLength && c.size > max(c.buf, c.hint+c.hint/8) {
+				require.Equal(t, c.size+c.size/8, cap(got), "read on past its buffer")
 			}
 		})
 	}
