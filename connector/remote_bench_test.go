@@ -257,7 +257,8 @@ func BenchmarkRemoteSync(b *testing.B) {
 
 		st := openStore(b)
 		start := time.Now()
-		peerRows := peerSync(b, sim, st, sets)
+		var peerRows int
+		labeled("peer", func() { peerRows = peerSync(b, sim, st, sets) })
 		peerTime := time.Since(start)
 
 		sync := func(st warehouse.Store, env connector.Environment) (time.Duration, []connector.TableResult) {
@@ -302,7 +303,10 @@ func BenchmarkRemoteSync(b *testing.B) {
 			return n
 		}
 		st = openStore(b)
-		coldTime, res := cold(st, sim.environment("bench", 0))
+		var coldTime time.Duration
+		var res []connector.TableResult
+		// pprof label phase=cold (-cpuprofile, go tool pprof -tagfocus)
+		labeled("cold", func() { coldTime, res = cold(st, sim.environment("bench", 0)) })
 		coldRows := rowsOf(res)
 		b.ReportMetric(float64(peerRows)/peerTime.Seconds(), "peer_rows/s")
 		b.ReportMetric(float64(coldRows)/coldTime.Seconds(), "cold_rows/s")

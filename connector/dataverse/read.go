@@ -439,6 +439,17 @@ func (c *Client) fetchPage(ctx context.Context, q Query, link string, delta bool
 	if hint <= 0 {
 		hint = seen.body
 	}
+	if hint <= 0 {
+		// a walk's page (links only) and a decoded page of the same
+		// columns are the same JSON: a ranged load's ranges, which start
+		// once their walk's first page is in, size their first pages
+		// from it
+		other := key
+		other.linksOnly = !other.linksOnly
+		if v, ok := c.pageSizes.Load(other); ok {
+			hint = v.(pageSize).body
+		}
+	}
 	reserve := func(ctx context.Context, contentLength int64) error {
 		if c.budget == nil || hold.n.Load() > 0 {
 			return nil // taken on an attempt before
