@@ -104,9 +104,15 @@ type Client struct {
 	ahead    chan struct{} // a slot per page fetched ahead (Config.ReadAhead)
 	budget   *budget       // Config.MemoryBudget; nil: no bound
 	free     *freeBodies   // released page bodies for later pages
-	// pageSizes is what the largest page of each kind held (pageKind →
-	// pageSize): the first page of a read is expected to take as much
+	// pageSizes is what the largest page of each kind held of the budget
+	// (pageKind → int64): the first page of a read is expected to take
+	// as much
 	pageSizes sync.Map
+	// bodySizes is the largest body of each table and column count
+	// (pageKind without linksOnly → int), which sizes the buffer of a
+	// read's first page: a ranged load's ranges, which start once their
+	// walk's first page (links only) is in, size theirs from it
+	bodySizes sync.Map
 }
 
 // DefaultReadAhead is the default of Config.ReadAhead: pages of all reads

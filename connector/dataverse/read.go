@@ -432,22 +432,14 @@ func (c *Client) fetchPage(ctx context.Context, q Query, link string, delta bool
 	}
 	hold := &pageHold{b: c.budget}
 	key := pageKind{table: table, columns: len(q.Select), linksOnly: q.LinksOnly}
-	var seen pageSize
+	var seen int64 // what the largest page of the kind held
 	if v, ok := c.pageSizes.Load(key); ok {
-		seen = v.(pageSize)
+		seen = v.(int64)
 	}
+	bodyKey := pageKind{table: table, columns: len(q.Select)}
 	if hint <= 0 {
-		hint = seen.body
-	}
-	if hint <= 0 {
-		// a walk's page (links only) and a decoded page of the same
-		// columns are the same JSON: a ranged load's ranges, which start
-		// once their walk's first page is in, size their first pages
-		// from it
-		other := key
-		other.linksOnly = !other.linksOnly
-		if v, ok := c.pageSizes.Load(other); ok {
-			hint = v.(pageSize).body
+		if v, ok := c.bodySizes.Load(bodyKey); ok {
+			hint = v.(int)
 		}
 	}
 	reserve := func(ctx context.Context, contentLength int64) error {
@@ -457,8 +449,8 @@ func (c *Client) fetchPage(ctx context.Context, q Query, link string, delta bool
 		want := held
 		switch {
 		case want > 0:
-		case seen.held > 0:
-			want = seen.held
+		case seen > 0:
+			want = seen
 		case len(q.Select) > 0:
 			// no page of the kind read yet: a full page of the columns
 			want = int64(c.cfg.PageSize) * int64(len(q.Select)) * bytesPerField
@@ -501,10 +493,13 @@ func (c *Client) fetchPage(ctx context.Context, q Query, link string, delta bool
 			hold.n.Add(d)
 			c.budget.give(-d)
 		}
-		if size > seen.held {
-			// the largest page of the kind: a read's last page is often
-			// small, the next read's first one full
-			c.pageSizes.Store(key, pageSize{held: size, body: len(body)})
+		// the largest page of the kind: a read's last page is often
+		// small, the next read's first one full
+		if size > seen {
+			c.pageSizes.Store(key, size)
+		}
+		if v, ok := c.bodySizes.Load(bodyKey); !ok || len(body) > v.(int) {
+			c.bodySizes.Store(bodyKey, len(body))
 		}
 	}
 	return p, nil
@@ -512,18 +507,14 @@ func (c *Client) fetchPage(ctx context.Context, q Query, link string, delta bool
 
 // pageKind is what a page's size is remembered by, for the first page of
 // the next read of the same kind: a table, read with that many columns,
-// its rows decoded or not (LinksOnly).
+// its rows decoded or not (LinksOnly). What a page holds of the budget
+// depends on all three; its body's length on the first two only (a walk's
+// page and a range's are the same JSON), so Client.bodySizes is keyed
+// with linksOnly false.
 type pageKind struct {
 	table     string
 	columns   int
 	linksOnly bool
-}
-
-// pageSize is what the largest page of a kind held of the budget, and its
-// body's length (for the buffer of the next read's first page).
-type pageSize struct {
-	held int64
-	body int
 }
 
 // bytesPerField is what one selected column of a row is expected to take
