@@ -400,9 +400,10 @@ func forTables(n, par int, fn func(k int)) {
 
 // insertPages writes the rows of pages to the table's landing table the way
 // the sync does (same mapping, batch size and metadata columns) and returns
-// how many it wrote.
+// how many it wrote. Its batches tell the store where they end, as the
+// sync's do (warehouse.WithBatchBound).
 func insertPages(b *testing.B, st warehouse.Store, ent *dataverse.Entity, pages []*dataverse.Page) int {
-	ctx := context.Background()
+	ctx := warehouse.WithBatchBound(context.Background(), warehouse.BatchBound{Rows: connector.DefaultBatchRows})
 	m, err := schema.New(ent, st.Dialect(), nil)
 	require.NoError(b, err)
 	l := m.Landing()

@@ -390,6 +390,7 @@ func (w *batchWriter) begin(ctx context.Context) error {
 	}
 	// the landing table's own insert settings (no collapsing of keys at insert)
 	ctx = warehouse.WithInsertSettings(ctx, landing.InsertSettings(w.ts.opts.Store.Dialect())...)
+	ctx = warehouse.WithBatchBound(ctx, warehouse.BatchBound{Rows: w.ts.opts.BatchRows, Bytes: w.ts.opts.BatchBytes})
 	b, err := w.ts.opts.Store.PrepareInsert(ctx, w.ts.landing.Table(), w.ts.rows.Columns())
 	if err != nil {
 		return err

@@ -48,7 +48,7 @@ func (s *Store) PrepareInsert(ctx context.Context, table string, columns []strin
 		return nil, err
 	}
 	quoted := make([]string, len(columns))
-	b := &batch{s: s, types: make([]*warehouse.Type, len(columns)), columns: columns}
+	b := &batch{s: s, types: make([]*warehouse.Type, len(columns)), columns: columns, bound: warehouse.BatchBoundFrom(ctx)}
 	for i, c := range columns {
 		quoted[i] = warehouse.QuoteIdentifier(c)
 	}
@@ -96,6 +96,7 @@ type batch struct {
 	rows    int
 	bytes   int // in all blocks
 	done    bool
+	bound   warehouse.BatchBound // where the writer means to send the batch
 }
 
 type nativeBlock struct {
@@ -150,6 +151,11 @@ func (b *batch) Append(values ...any) error {
 	b.cur.rows++
 	b.bytes += added
 	b.cur.bytes += added
+	if b.cur.rows == probeRows && len(b.full) == 0 {
+		if n := b.expectedRows(); n > probeRows {
+			b.cur.expect(n, probeRows)
+		}
+	}
 	if b.cur.bytes >= chunkSize {
 		next, err := b.newBlock(b.cur.sizes())
 		if err != nil {
@@ -159,6 +165,45 @@ func (b *batch) Append(values ...any) error {
 		b.cur = next
 	}
 	return nil
+}
+
+// probeRows: at this many rows, a batch's first block sizes its buffers
+// for the rows it is expected to hold (expectedRows), from the bytes each
+// buffer took per row so far. Without it, a batch whose buffers were not
+// sized from the batch before (each table's first batch in a process,
+// and every range of a ranged load, which start at once) grew each of
+// its buffers by append from nothing, at a quarter at a time past a few
+// hundred bytes. Measured (BenchmarkSync, 50k leads, one process): 25,141
+// growths of 614 MB in 154 INSERTs, 11,268 of them in a cold sync's 17
+// first batches; runtime.growslice 0.71 s of the sync's Go CPU.
+const probeRows = 256
+
+// expectedRows is how many rows the first block is expected to hold,
+// from the bytes per row of its first probeRows rows: where the batch's
+// bound (warehouse.BatchBound) ends it, a quarter more where the bound is
+// in bytes (a writer ends a batch at the first page past the bound), or
+// where the block ends (chunkSize); 0 without a bound.
+func (b *batch) expectedRows() int {
+	if b.bound.Rows <= 0 && b.bound.Bytes <= 0 {
+		return 0
+	}
+	per := max(b.cur.bytes/b.cur.rows, 1)
+	n := chunkSize/per + 1
+	if b.bound.Rows > 0 {
+		n = min(n, b.bound.Rows)
+	}
+	if b.bound.Bytes > 0 {
+		n = min(n, b.bound.Bytes/per*5/4)
+	}
+	return n
+}
+
+// expect sizes the block's buffers for rows rows, from what they hold
+// for the block's probe rows (probe).
+func (blk *nativeBlock) expect(rows, probe int) {
+	for _, c := range blk.cols {
+		c.expect(rows, probe)
+	}
 }
 
 func (b *batch) Rows() int { return b.rows }

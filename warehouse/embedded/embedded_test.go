@@ -572,6 +572,62 @@ func TestBatchesSizedFromTheLast(t *testing.T) {
 	require.Equal(t, [][]any{{uint64(0), uint64(rows), uint64(rows)}, {uint64(1), uint64(10), uint64(10)}, {uint64(3), uint64(rows), uint64(rows)}}, got)
 }
 
+// TestBatchSizedFromItsBound: a batch told where it ends
+// (warehouse.WithBatchBound, in rows or in bytes) sizes its buffers at
+// ProbeRows rows and does not grow them again up to that end, in every
+// kind of buffer (null map, fixed and variable values, array offsets and
+// elements); every row stored is the one appended. Without a bound the
+// buffers grow on.
+func TestBatchSizedFromItsBound(t *testing.T) {
+	st := open(t)
+	ctx := ctxT(t)
+	id := uuid.MustParse("0b5f6b2e-8f1a-4c8e-9d39-3c1f0b7a9e11")
+	row := func(k int) []any {
+		var s any
+		if k%3 != 0 {
+			s = fmt.Sprintf("text %06d", k)
+		}
+		return []any{uint64(k), s, id, []string{"a", fmt.Sprint(k % 7)}}
+	}
+	const rows = 5000
+	// a row is about 45 bytes (k 8, s 1 + 12 or 1, id 16, tags 8 + 4): a
+	// bound of rows·45 bytes, with its quarter more, holds the rows
+	const perRow = 45
+	for _, c := range []struct {
+		name  string
+		bound warehouse.BatchBound
+		grows bool
+	}{
+		{"rows", warehouse.BatchBound{Rows: rows}, false},
+		{"bytes", warehouse.BatchBound{Bytes: rows * perRow}, false},
+		{"none", warehouse.BatchBound{}, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			// a table of its own: a batch into a table written before
+			// is sized from the batch before (Store.batchSizes)
+			table := "bound_" + c.name
+			require.NoError(t, st.Exec(ctx, "CREATE TABLE "+table+" (k UInt64, s Nullable(String), id UUID, tags Array(String)) ENGINE = MergeTree ORDER BY k"))
+			b, err := st.PrepareInsert(warehouse.WithBatchBound(ctx, c.bound), table, []string{"k", "s", "id", "tags"})
+			require.NoError(t, err)
+			var sized int
+			for k := range rows {
+				require.NoError(t, b.Append(row(k)...))
+				if k+1 == embedded.ProbeRows {
+					sized = embedded.BatchCapacity(b)
+				}
+			}
+			if c.grows {
+				assert.Greater(t, embedded.BatchCapacity(b), sized)
+			} else {
+				assert.Equal(t, sized, embedded.BatchCapacity(b), "the buffers grew after the probe")
+			}
+			require.NoError(t, b.Send(ctx))
+			got := all(t, st, "SELECT count(), countIf(s IS NULL), countIf(s = concat('text ', leftPad(toString(k), 6, '0'))), countIf(id = toUUID('0b5f6b2e-8f1a-4c8e-9d39-3c1f0b7a9e11')), countIf(tags = ['a', toString(k % 7)]) FROM "+table)
+			require.Equal(t, [][]any{{uint64(rows), uint64(rows+2) / 3, uint64(rows - (rows+2)/3), uint64(rows), uint64(rows)}}, got)
+		})
+	}
+}
+
 // TestAppendRefusedRowLeavesNoTrace: a row refused by a later column, or
 // by an element in the middle of an array (a Date before 1970, refused by
 // the encoder after the elements before it were written), leaves nothing

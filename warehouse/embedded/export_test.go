@@ -39,3 +39,22 @@ func ExplainAST(ctx context.Context, st warehouse.Store, q string) (string, erro
 	s.release(c, true, broken)
 	return tree, err
 }
+
+// BatchCapacity is the room of the buffers of b's open block, in bytes.
+func BatchCapacity(b warehouse.Batch) int {
+	n := 0
+	var add func(c *nativeColumn)
+	add = func(c *nativeColumn) {
+		n += cap(c.nulls) + cap(c.data) + cap(c.offsets)
+		if c.elem != nil {
+			add(c.elem)
+		}
+	}
+	for _, c := range b.(*batch).cur.cols {
+		add(c)
+	}
+	return n
+}
+
+// ProbeRows is probeRows.
+const ProbeRows = probeRows

@@ -239,6 +239,25 @@ func (c *nativeColumn) reserve(sizes []int) []int {
 	return sizes
 }
 
+// expect grows c's buffers, where they are smaller, to hold what they
+// hold now (for probe rows) times rows/probe, and an eighth more.
+func (c *nativeColumn) expect(rows, probe int) {
+	grow := func(buf []byte) []byte {
+		n := len(buf) * rows / probe
+		n += n / 8
+		if cap(buf) >= n {
+			return buf
+		}
+		out := make([]byte, len(buf), n)
+		copy(out, buf)
+		return out
+	}
+	c.nulls, c.data, c.offsets = grow(c.nulls), grow(c.data), grow(c.offsets)
+	if c.elem != nil {
+		c.elem.expect(rows, probe)
+	}
+}
+
 // nativeHeader is a block's start: the column and row counts.
 func nativeHeader(b []byte, columns, rows int) []byte {
 	return binary.AppendUvarint(binary.AppendUvarint(b, uint64(columns)), uint64(rows))
