@@ -225,13 +225,7 @@ func (c *nativeColumn) reserve(sizes []int) []int {
 	if len(sizes) < 3 {
 		return nil
 	}
-	grow := func(n int) []byte {
-		if n == 0 {
-			return nil
-		}
-		return make([]byte, 0, n+n/8)
-	}
-	c.nulls, c.data, c.offsets = grow(sizes[0]), grow(sizes[1]), grow(sizes[2])
+	c.nulls, c.data, c.offsets = withRoom(c.nulls, sizes[0]), withRoom(c.data, sizes[1]), withRoom(c.offsets, sizes[2])
 	sizes = sizes[3:]
 	if c.elem != nil {
 		sizes = c.elem.reserve(sizes)
@@ -242,20 +236,23 @@ func (c *nativeColumn) reserve(sizes []int) []int {
 // expect grows c's buffers, where they are smaller, to hold what they
 // hold now (for probe rows) times rows/probe, and an eighth more.
 func (c *nativeColumn) expect(rows, probe int) {
-	grow := func(buf []byte) []byte {
-		n := len(buf) * rows / probe
-		n += n / 8
-		if cap(buf) >= n {
-			return buf
-		}
-		out := make([]byte, len(buf), n)
-		copy(out, buf)
-		return out
-	}
+	grow := func(buf []byte) []byte { return withRoom(buf, len(buf)*rows/probe) }
 	c.nulls, c.data, c.offsets = grow(c.nulls), grow(c.data), grow(c.offsets)
 	if c.elem != nil {
 		c.elem.expect(rows, probe)
 	}
+}
+
+// withRoom returns buf, or a copy of it, with room for n bytes and an
+// eighth more: the slack of every sized buffer of a batch.
+func withRoom(buf []byte, n int) []byte {
+	n += n / 8
+	if cap(buf) >= n {
+		return buf
+	}
+	out := make([]byte, len(buf), n)
+	copy(out, buf)
+	return out
 }
 
 // nativeHeader is a block's start: the column and row counts.
