@@ -262,6 +262,13 @@ func scoreShow(ctx context.Context, e *env, args []string) error {
 
 func printExplanation(w io.Writer, x *scoring.Explanation) {
 	state := map[int]string{0: "open", 1: "qualified", 2: "disqualified"}[x.State]
+	if x.Gone {
+		fmt.Fprintf(w, "lead %s: no longer in the lead view (deleted from the source); its last scores:\n", x.LeadID)
+		for _, h := range x.History {
+			fmt.Fprintf(w, "  %s: %s %s %s\n", h.Model, h.ScoredAt.Format("2006-01-02 15:04"), scoreText(h.Score), h.Grade)
+		}
+		return
+	}
 	fmt.Fprintf(w, "lead %s: %s (%s), %s\n", x.LeadID, x.Name, x.Environment, state)
 	if len(x.Current) == 0 {
 		fmt.Fprintln(w, "no score yet: run ampel score run")

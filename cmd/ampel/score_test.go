@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -68,6 +69,11 @@ func TestScoreCommand(t *testing.T) {
 			for _, r := range truth.Scoring.Leads[id].Rules {
 				require.Contains(t, out, "    "+r+" ")
 			}
+			// a lead the warehouse does not have: one line that says so
+			_, errOut, err := x.run(context.Background(), "score", "show", "00000000-0000-0000-0000-00000000abcd")
+			require.Error(t, err)
+			require.Equal(t, "ampel score: no lead 00000000-0000-0000-0000-00000000abcd in the warehouse and no score of it: "+
+				"check the id, or sync the lead table first (ampel sync)\n", errOut)
 
 			// a user's model directory: a draft that runs, then a wrong one
 			dir := filepath.Join(filepath.Dir(x.config), "my-models")

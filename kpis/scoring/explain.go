@@ -24,6 +24,9 @@ type Explanation struct {
 	Current     []Scored
 	History     []Scored // newest first, per model
 	AtDecision  []Scored // decided leads only; DecidedAt says when
+	// Gone says the lead view no longer has the lead (deleted from the
+	// source) while lead_scores keeps its scores.
+	Gone bool
 }
 
 // Scored is one score of one lead.
@@ -70,7 +73,9 @@ func Explain(ctx context.Context, s warehouse.Store, models *Set, lead string) (
 	if err != nil {
 		return nil, fmt.Errorf("read lead %s: %w", id, err)
 	}
+	found := false
 	for rows.Next() {
+		found = true
 		var st int64
 		if err := rows.Scan(&e.Environment, &e.Name, &st); err != nil {
 			rows.Close()
@@ -89,6 +94,13 @@ func Explain(ctx context.Context, s warehouse.Store, models *Set, lead string) (
 	if e.History, err = readScores(ctx, s, "SELECT "+cols+" FROM lead_scores WHERE leadid = toUUID(?) "+
 		"ORDER BY model, version, scored_at DESC LIMIT ? BY model, version", id, HistoryRuns); err != nil {
 		return nil, err
+	}
+	if !found {
+		if len(e.History) == 0 {
+			return nil, fmt.Errorf("no lead %s in the warehouse and no score of it: check the id, or sync the lead table first (ampel sync)", id)
+		}
+		e.Gone = true
+		return e, nil
 	}
 	if e.State == 0 || models == nil {
 		return e, nil

@@ -283,6 +283,8 @@ func explain(t *testing.T, st warehouse.Store, models *scoring.Set, truth dvsim.
 	}
 	_, err = scoring.Explain(ctx, st, models, "nobody@example.org")
 	require.ErrorContains(t, err, "no lead has the email address nobody@example.org")
+	_, err = scoring.Explain(ctx, st, models, "00000000-0000-0000-0000-00000000abcd")
+	require.ErrorContains(t, err, "no lead 00000000-0000-0000-0000-00000000abcd in the warehouse")
 }
 
 // TestScoresMatchTruth syncs a simulator into each engine, scores its
@@ -331,6 +333,26 @@ func TestScoresMatchTruth(t *testing.T) {
 			require.NoError(t, err)
 			compareScores(t, "after mutate", st, "r2", truth)
 			compareBacktest(t, "after mutate", rep, truth)
+
+			// a lead deleted in the source is explained from the scores kept
+			var gone string
+			rows, err = st.Query(ctx, "SELECT toString(leadid) FROM lead_scores WHERE run_id = 'r1' AND model = 'demo' AND leadid NOT IN (SELECT leadid FROM lead) ORDER BY leadid LIMIT 1")
+			require.NoError(t, err)
+			for rows.Next() {
+				require.NoError(t, rows.Scan(&gone))
+			}
+			require.NoError(t, rows.Err())
+			rows.Close()
+			require.NotEmpty(t, gone, "the mutate deleted a scored lead")
+			_, inTruth := truth.Scoring.Leads[gone]
+			require.False(t, inTruth, "%s is deleted in the source", gone)
+			e, err := scoring.Explain(ctx, st, models, gone)
+			require.NoError(t, err)
+			require.True(t, e.Gone, gone)
+			require.NotEmpty(t, e.History, gone)
+			for _, cur := range e.Current {
+				require.NotEqual(t, "demo@v1", cur.Model, "%s is not in demo's second run", gone)
+			}
 
 			// history is kept; the current-score view shows the latest run
 			rows, err = st.Query(ctx, "SELECT uniqExact(run_id), countIf(run_id = 'r2') FROM lead_scores WHERE model = 'demo'")
