@@ -191,6 +191,9 @@ func TestCommandLine(t *testing.T) {
 	}
 	// the embedded library missing: the line names the set-up command
 	require.Contains(t, sqlFails("lib", "warehouse:\n  driver: embedded\n  library: /nonexistent/libchdb.so\n"), "make libchdb")
-	// a dead server: no hang, and no password in the line
-	require.NotContains(t, sqlFails("dead", "warehouse:\n  driver: clickhouse\n  dsn: clickhouse://default:s3cret@127.0.0.1:1/ampel\n  dial_timeout: 2s\n"), "s3cret")
+	// a dead server: no hang, no password in the line, and what to check
+	dead := sqlFails("dead", "warehouse:\n  driver: clickhouse\n  dsn: clickhouse://default:s3cret@127.0.0.1:1/ampel\n  dial_timeout: 2s\n")
+	require.NotContains(t, dead, "s3cret")
+	require.Equal(t, "ampel sql: open clickhouse warehouse: clickhouse: open 127.0.0.1:1: nothing listens there: is the ClickHouse server running, "+
+		"and is this its native TCP port (tcp_port, 9000 by default; 9440 with secure=true)? Check warehouse.dsn: dial tcp 127.0.0.1:1: connect: connection refused\n", dead)
 }

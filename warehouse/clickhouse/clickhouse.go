@@ -81,6 +81,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -177,7 +178,7 @@ func Open(ctx context.Context, cfg warehouse.Config) (warehouse.Store, error) {
 	}
 	_ = bootConn.Close()
 	if err != nil {
-		return nil, fmt.Errorf("clickhouse: open %s: %s%w", hostList(opts), connectHint(err, opts.TLS != nil), err)
+		return nil, fmt.Errorf("clickhouse: open %s: %s%w", hostList(opts), connectHint(err, opts.TLS != nil), connectCause(err))
 	}
 	s.dialect = d
 
@@ -513,14 +514,25 @@ func wrapErr(ctx context.Context, err error, query string) error {
 	return fmt.Errorf("clickhouse: %w, in: %s", err, warehouse.ShortQuery(query))
 }
 
-// connectHint says what to fix when err is a TLS mismatch between Ampel
-// and the server, "" for other errors.
+// connectHint says what to fix when err is a failure to reach the server
+// or a TLS mismatch between Ampel and the server, "" for other errors.
 func connectHint(err error, useTLS bool) string {
 	var unknownCA x509.UnknownAuthorityError
 	var badHost x509.HostnameError
 	var invalid x509.CertificateInvalidError
 	var plain tls.RecordHeaderError
+	var dns *net.DNSError
+	var netErr net.Error
 	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "nothing listens there: is the ClickHouse server running, and is this its native TCP port (tcp_port, 9000 by default; 9440 with secure=true)? Check warehouse.dsn: "
+	case errors.As(err, &dns):
+		return "the host name does not resolve: check warehouse.dsn: "
+	case errors.As(err, &netErr) && netErr.Timeout() && strings.Contains(err.Error(), "handshake"):
+		// ClickHouse's HTTP port reads the native hello as the start of
+		// a request and waits for the rest
+		return "the server did not answer the native protocol's handshake: is this ClickHouse's native TCP port (tcp_port, 9000 by default)? " +
+			"Its HTTP port (8123 by default) does not speak it. Check warehouse.dsn: "
 	case errors.As(err, &unknownCA):
 		return "the server's TLS certificate is signed by an unknown authority: set warehouse.ca_file to the PEM of the CA that signed it: "
 	case errors.As(err, &badHost):
@@ -533,6 +545,18 @@ func connectHint(err error, useTLS bool) string {
 		return "the server dropped the connection at once; if this is its TLS port (tcp_port_secure, 9440 by default), add secure=true to the DSN: "
 	}
 	return ""
+}
+
+// connectCause is what of err a connection error shows after its hint:
+// the network's own error (what failed, where and why: "dial tcp
+// 127.0.0.1:1: connect: connection refused") without the driver's and the
+// first query's wrapping, or err when it has none.
+func connectCause(err error) error {
+	var op *net.OpError
+	if errors.As(err, &op) {
+		return op
+	}
+	return err
 }
 
 func oneLine(s string) string {

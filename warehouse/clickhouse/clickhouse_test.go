@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -25,8 +26,8 @@ func TestStore(t *testing.T) {
 // TestTLS starts a server of its own with a TLS native port. Over TLS,
 // trusting the CA that signed the server's certificate through
 // Config.CAFile, the store passes the whole contract; and each way Ampel
-// and the server can disagree about TLS gives an error that says what to
-// change.
+// and the server can disagree about TLS, and each wrong port (one nothing
+// listens on, the HTTP port), gives an error that says what to change.
 func TestTLS(t *testing.T) {
 	srv := warehousetest.StartTLSServer(t)
 	t.Run("contract", func(t *testing.T) {
@@ -39,11 +40,21 @@ func TestTLS(t *testing.T) {
 	})
 	_, tlsPort, err := net.SplitHostPort(srv.TLSAddr)
 	require.NoError(t, err)
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	closedAddr := closed.Addr().String()
+	require.NoError(t, closed.Close())
 	cases := []struct {
 		name, dsn string
 		caFile    bool
 		want      string
 	}{
+		{"nothing listens", "clickhouse://default@" + closedAddr + "/default", false,
+			"clickhouse: open " + closedAddr + ": nothing listens there: is the ClickHouse server running, and is this its native TCP port " +
+				"(tcp_port, 9000 by default; 9440 with secure=true)? Check warehouse.dsn: dial tcp " + closedAddr + ": connect: connection refused"},
+		{"the HTTP port", "clickhouse://default@" + srv.HTTPAddr + "/default", false,
+			"the server did not answer the native protocol's handshake: is this ClickHouse's native TCP port (tcp_port, 9000 by default)? " +
+				"Its HTTP port (8123 by default) does not speak it. Check warehouse.dsn: "},
 		{"CA not trusted", "clickhouse://default@" + srv.TLSAddr + "/default?secure=true", false, "set warehouse.ca_file to the PEM of the CA"},
 		{"TLS to the plain port", "clickhouse://default@" + srv.PlainAddr + "/default?secure=true", true, "the server answered without TLS: remove secure=true"},
 		{"plain to the TLS port", "clickhouse://default@" + srv.TLSAddr + "/default", false, "add secure=true to the DSN"},
@@ -52,6 +63,11 @@ func TestTLS(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := warehouse.Config{Driver: "clickhouse", DSN: tc.dsn, Database: warehousetest.UniqueName(t)}
+			if tc.dsn == "clickhouse://default@"+srv.HTTPAddr+"/default" {
+				// the HTTP port waits for the rest of a request: the
+				// handshake waits as long as the dial may take
+				cfg.DialTimeout = 2 * time.Second
+			}
 			if tc.caFile {
 				cfg.CAFile = srv.CAFile
 			}

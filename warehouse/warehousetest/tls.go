@@ -25,8 +25,9 @@ type tlsFiles struct {
 // protocol both plain and over TLS, with a certificate for 127.0.0.1 from
 // a CA made for it.
 type TLSServer struct {
-	// PlainAddr and TLSAddr are host:port of the two native ports.
-	PlainAddr, TLSAddr string
+	// PlainAddr and TLSAddr are host:port of the two native ports,
+	// HTTPAddr of the HTTP port.
+	PlainAddr, TLSAddr, HTTPAddr string
 	// CAFile is the PEM of the CA that signed the server's certificate.
 	CAFile string
 }
@@ -47,6 +48,7 @@ func StartTLSServer(tb testing.TB) TLSServer {
 	return TLSServer{
 		PlainAddr: fmt.Sprintf("127.0.0.1:%d", s.tcpPort),
 		TLSAddr:   fmt.Sprintf("127.0.0.1:%d", s.tlsPort),
+		HTTPAddr:  fmt.Sprintf("127.0.0.1:%d", s.httpPort),
 		CAFile:    certs.CA,
 	}
 }
