@@ -48,26 +48,26 @@ func TestTLS(t *testing.T) {
 		name, dsn string
 		caFile    bool
 		want      string
+		// dial bounds the dial and the handshake (0: the default)
+		dial time.Duration
 	}{
 		{"nothing listens", "clickhouse://default@" + closedAddr + "/default", false,
 			"clickhouse: open " + closedAddr + ": nothing listens there: is the ClickHouse server running, and is this its native TCP port " +
-				"(tcp_port, 9000 by default; 9440 with secure=true)? Check warehouse.dsn: dial tcp " + closedAddr + ": connect: connection refused"},
+				"(tcp_port, 9000 by default; 9440 with secure=true)? Check warehouse.dsn: dial tcp " + closedAddr + ": connect: connection refused", 0},
 		{"the HTTP port", "clickhouse://default@" + srv.HTTPAddr + "/default", false,
 			"the server did not answer the native protocol's handshake: is this ClickHouse's native TCP port (tcp_port, 9000 by default)? " +
-				"Its HTTP port (8123 by default) does not speak it. Check warehouse.dsn: "},
-		{"CA not trusted", "clickhouse://default@" + srv.TLSAddr + "/default?secure=true", false, "set warehouse.ca_file to the PEM of the CA"},
-		{"TLS to the plain port", "clickhouse://default@" + srv.PlainAddr + "/default?secure=true", true, "the server answered without TLS: remove secure=true"},
-		{"plain to the TLS port", "clickhouse://default@" + srv.TLSAddr + "/default", false, "add secure=true to the DSN"},
-		{"wrong host name", "clickhouse://default@localhost:" + tlsPort + "/default?secure=true", true, "not for this host"},
+				"Its HTTP port (8123 by default) does not speak it. Check warehouse.dsn: ",
+			// the HTTP port waits for the rest of a request: the
+			// handshake waits as long as the dial may take
+			2 * time.Second},
+		{"CA not trusted", "clickhouse://default@" + srv.TLSAddr + "/default?secure=true", false, "set warehouse.ca_file to the PEM of the CA", 0},
+		{"TLS to the plain port", "clickhouse://default@" + srv.PlainAddr + "/default?secure=true", true, "the server answered without TLS: remove secure=true", 0},
+		{"plain to the TLS port", "clickhouse://default@" + srv.TLSAddr + "/default", false, "add secure=true to the DSN", 0},
+		{"wrong host name", "clickhouse://default@localhost:" + tlsPort + "/default?secure=true", true, "not for this host", 0},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := warehouse.Config{Driver: "clickhouse", DSN: tc.dsn, Database: warehousetest.UniqueName(t)}
-			if tc.dsn == "clickhouse://default@"+srv.HTTPAddr+"/default" {
-				// the HTTP port waits for the rest of a request: the
-				// handshake waits as long as the dial may take
-				cfg.DialTimeout = 2 * time.Second
-			}
+			cfg := warehouse.Config{Driver: "clickhouse", DSN: tc.dsn, Database: warehousetest.UniqueName(t), DialTimeout: tc.dial}
 			if tc.caFile {
 				cfg.CAFile = srv.CAFile
 			}
