@@ -177,5 +177,23 @@ func localClient(socket string) *http.Client {
 	}}
 }
 
+// LocalServed reports whether a process serves the local endpoint at
+// socket: ampel run, serve or demo, which hold the warehouse until they
+// stop. A socket file left by a process that ended is not served.
+func LocalServed(ctx context.Context, socket string) bool {
+	if _, err := os.Stat(socket); err != nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "unix", socket)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
+
 // ErrNoLocal is LocalQuery's error when no process serves the socket.
 var ErrNoLocal = errors.New("no running ampel process serves this warehouse")

@@ -148,7 +148,7 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	fmt.Fprintf(e.stdout, "\ncockpit: %s (log in with the demo key)\n", cockpitURL(cfg, ln))
 	fmt.Fprintf(e.stdout, "OData feed: %s\n", url)
 	fmt.Fprintf(e.stdout, "demo key: %s (Power BI: OData feed, Basic with any user name and the key as password; or %s?%s=KEY)\n", key, url, cfg.Serve.KeyParam)
-	fmt.Fprintln(e.stdout, "serving until Ctrl-C (ampel sql, kpi, score and audit run through this process meanwhile)")
+	fmt.Fprintln(e.stdout, "serving until Ctrl-C (ampel sql, kpi, score, audit and doctor run through this process meanwhile)")
 	return serveWhile(ctx, cfg, srv, ln, nil)
 }
 

@@ -1,16 +1,20 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
 	"github.com/ampel/ampel/config"
 	"github.com/ampel/ampel/connector/dataverse"
 	"github.com/ampel/ampel/connector/schema"
+	"github.com/ampel/ampel/serve"
 	ampelsql "github.com/ampel/ampel/sql"
 	"github.com/ampel/ampel/warehouse"
 	"github.com/ampel/ampel/warehouse/migrate"
@@ -19,14 +23,24 @@ import (
 // runDoctor checks what a sync needs, one line per check: the warehouse
 // (reachable, migrations), and per environment the token, the application
 // user, and per table the metadata, read privilege, change tracking and
-// that each of its exclude_columns is a column of it.
+// that each of its exclude_columns is a column of it. With the argument
+// warehouse it checks the warehouse alone.
 // It changes nothing. Exit 1 when a check failed.
+//
+// An embedded warehouse that ampel run, serve or demo holds (the engine
+// admits one process) is checked by that process: its warehouse lines
+// come through the local endpoint (doctor warehouse, run there), and the
+// environments are checked here, with this config.
 func runDoctor(ctx context.Context, e *env, args []string) error {
-	fs := e.flagSet("doctor", "doctor --config FILE")
+	fs := e.flagSet("doctor", "doctor --config FILE [warehouse]")
 	var c commonFlags
 	c.register(fs)
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	warehouseOnly := fs.NArg() == 1
+	if warehouseOnly && fs.Arg(0) != "warehouse" {
+		return usageError{fmt.Errorf("unexpected argument %q: ampel doctor checks everything, ampel doctor warehouse the warehouse alone", fs.Arg(0))}
 	}
 	cfg, err := e.load(&c)
 	if err != nil {
@@ -43,34 +57,105 @@ func runDoctor(ctx context.Context, e *env, args []string) error {
 
 	// the warehouse
 	func() {
+		if cfg.Warehouse.Driver == "embedded" && e.held == nil && d.viaHolder(ctx, cfg) {
+			return
+		}
 		start := time.Now()
-		s, err := openStore(ctx, cfg, log)
-		if err != nil {
+		var s warehouse.Store
+		if e.held != nil {
+			s = heldStore{e.held.store}
+		} else if s, err = openStore(ctx, cfg, log); err != nil {
 			d.fail("warehouse", err)
 			return
 		}
 		defer s.Close()
-		d.ok("warehouse", fmt.Sprintf("%s driver, ClickHouse %s, database %s (%s)", cfg.Warehouse.Driver, s.Dialect().Version, cfg.Warehouse.Database, time.Since(start).Round(time.Millisecond)))
+		detail := fmt.Sprintf("%s driver, ClickHouse %s, database %s", cfg.Warehouse.Driver, s.Dialect().Version, cfg.Warehouse.Database)
+		if e.held == nil {
+			detail += fmt.Sprintf(" (%s)", time.Since(start).Round(time.Millisecond))
+		}
+		d.ok("warehouse", detail)
 		d.migrations(ctx, s)
 	}()
 
+	if warehouseOnly {
+		return d.summary(e.stdout)
+	}
 	if len(cfg.Environments) == 0 {
 		d.warn("environments", "none configured: sync and run need one (see README, Configuration)")
 	}
 	for _, env := range cfg.Environments {
 		d.environment(ctx, cfg, env, e)
 	}
+	return d.summary(e.stdout)
+}
+
+// summary ends the report: the error naming the first failed check, or
+// the line saying that all passed.
+func (d *doctor) summary(w io.Writer) error {
 	switch {
 	case d.failed == 1:
 		return fmt.Errorf("1 of %d checks failed: %s: %s", d.checks, d.first, d.firstErr)
 	case d.failed > 1:
 		return fmt.Errorf("%d of %d checks failed, the first: %s: %s", d.failed, d.checks, d.first, d.firstErr)
 	case d.warned > 0:
-		fmt.Fprintf(e.stdout, "all %d checks passed, %d with a warning\n", d.checks, d.warned)
+		fmt.Fprintf(w, "all %d checks passed, %d with a warning\n", d.checks, d.warned)
 	default:
-		fmt.Fprintf(e.stdout, "all %d checks passed\n", d.checks)
+		fmt.Fprintf(w, "all %d checks passed\n", d.checks)
 	}
 	return nil
+}
+
+// heldBy is what a warehouse line checked by the running process adds.
+const heldBy = "; held by the running ampel process, checked through its local endpoint"
+
+// checkLine is one line of doctor's report: status, check, detail.
+var checkLine = regexp.MustCompile(`^(ok|warn|FAIL) +(\S+)  +(.*)$`)
+
+// viaHolder checks the embedded warehouse through the process that holds
+// it, when one does: it runs doctor warehouse there and reports its check
+// lines as its own. It returns false when no process holds the warehouse
+// (the caller opens it).
+func (d *doctor) viaHolder(ctx context.Context, cfg *config.Config) bool {
+	var out, errs bytes.Buffer
+	code, err := serve.LocalRun(ctx, filepath.Join(cfg.Warehouse.Path, serve.LocalSocket), []string{"doctor", "warehouse"}, &out, &errs)
+	switch {
+	case errors.Is(err, serve.ErrNoLocal):
+		return false
+	case err != nil:
+		d.fail("warehouse", err)
+		return true
+	}
+	lines := 0
+	for l := range strings.Lines(out.String()) {
+		m := checkLine.FindStringSubmatch(strings.TrimRight(l, "\n"))
+		if m == nil {
+			continue // the summary
+		}
+		lines++
+		detail := m[3]
+		if m[2] == "warehouse" {
+			detail += heldBy
+		}
+		switch m[1] {
+		case "ok":
+			d.ok(m[2], detail)
+		case "warn":
+			d.warn(m[2], detail)
+		default:
+			d.fail(m[2], errors.New(detail))
+		}
+	}
+	if lines == 0 || code != exitOK && d.failed == 0 {
+		// a process that runs no doctor for others (an older Ampel) or
+		// failed before it checked
+		all := strings.Split(strings.TrimSpace(errs.String()), "\n")
+		msg := strings.TrimSpace(all[len(all)-1])
+		if msg == "" {
+			msg = fmt.Sprintf("exit code %d", code)
+		}
+		d.fail("warehouse", fmt.Errorf("the running ampel process holds it and could not check it: %s", msg))
+	}
+	return true
 }
 
 // migrations checks the warehouse's migrations and says what the state

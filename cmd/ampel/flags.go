@@ -46,7 +46,7 @@ func (e *env) flagSet(name, usage string) *flag.FlagSet {
 // argsTaken is how many arguments a command takes after its flags, by
 // command name; a command not listed takes none, and -1 leaves the check
 // to the command.
-var argsTaken = map[string]int{"sql": -1, "kpi": -1, "kpi show": -1, "kpi release": -1, "score": -1, "score show": -1, "score release": -1, "audit review": -1, "audit release": -1}
+var argsTaken = map[string]int{"sql": -1, "kpi": -1, "kpi show": -1, "kpi release": -1, "score": -1, "score show": -1, "score release": -1, "audit review": -1, "audit release": -1, "doctor": 1}
 
 // parse parses args; --help prints usage and returns errHelp. An argument
 // the command does not take is a usage error: Go's flag package stops at

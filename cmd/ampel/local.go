@@ -25,7 +25,8 @@ import (
 // them in-process, on its own config and Store, and their output and exit
 // code come back as they would have been. The writes (KPI results,
 // findings, review marks, scores) so happen in the one process allowed to
-// write.
+// write. ampel doctor sends its warehouse checks alone (doctor warehouse)
+// and checks the environments itself.
 //
 // The serving process runs only the command lines of localAllowed: the
 // subcommands that read or write the warehouse or list the definitions,
@@ -43,6 +44,9 @@ var localAllowed = map[string]map[string][]string{
 	"kpi":   {"run": {"kpi", "fail-on", "as-of"}, "list": nil, "show": nil},
 	"audit": {"": {"rule", "format", "as-of"}, "run": {"rule", "format", "as-of"}, "review": {"mark", "comment", "by"}, "list": nil},
 	"score": {"run": {"model", "as-of"}, "list": nil, "show": nil},
+	// the warehouse checks of ampel doctor, which checks the environments
+	// itself, with its own config
+	"doctor": {"warehouse": nil},
 }
 
 // localPositional is how many arguments after the subcommand a command
@@ -69,7 +73,7 @@ func splitLocal(args []string) (localLine, error) {
 	l.command = args[0]
 	subs, ok := localAllowed[l.command]
 	if !ok {
-		return l, notLocal{fmt.Errorf("%q is not run for other processes: only kpi, audit and score are", l.command)}
+		return l, notLocal{fmt.Errorf("%q is not run for other processes: only kpi, audit, score and doctor warehouse are", l.command)}
 	}
 	l.flags = map[string]string{}
 	var names []string

@@ -105,6 +105,38 @@ func TestCommandsThroughRunningProcess(t *testing.T) {
 	// they ran in the serving process, not here
 	require.Equal(t, len(commands), d.count(msgIs("local command", "")), d.log())
 
+	// ampel doctor checks the warehouse through the serving process (it
+	// would wait for the engine's lock and fail) and the environments
+	// itself: the same checks as on the twin alone
+	out, errOut, code := runAmpel(t, "doctor", "--config", twin)
+	require.Equal(t, 0, code, errOut)
+	aloneChecks, aloneSummary := doctorChecks(t, out)
+	out, errOut, code = runAmpel(t, "doctor", "--config", x.config)
+	require.Equal(t, 0, code, errOut)
+	throughChecks, throughSummary := doctorChecks(t, out)
+	require.Equal(t, aloneSummary, throughSummary)
+	require.ElementsMatch(t, keys(aloneChecks), keys(throughChecks), out)
+	for name, c := range throughChecks {
+		require.Equal(t, aloneChecks[name][0], c[0], "%s: %s", name, c[1])
+		if name == "warehouse" {
+			require.True(t, strings.HasSuffix(c[1], heldBy), c[1])
+			require.True(t, strings.HasPrefix(aloneChecks[name][1], strings.TrimSuffix(c[1], heldBy)+" ("), "%s against %s", c[1], aloneChecks[name][1])
+			continue
+		}
+		require.Equal(t, aloneChecks[name][1], c[1], name)
+	}
+	require.Equal(t, len(commands)+1, d.count(msgIs("local command", "")), d.log())
+
+	// a command that needs the warehouse to itself is refused at once,
+	// with what to do, not after waiting for the engine's lock (whose
+	// error says "waited 10s")
+	for _, cmd := range []string{"migrate", "sync"} {
+		_, errOut, code = runAmpel(t, cmd, "--config", x.config)
+		require.Equal(t, 1, code, errOut)
+		requireOneLine(t, cmd, lastLine(errOut)+"\n", "open embedded warehouse: the warehouse is in use by another process: a running ampel run, serve or demo holds "+
+			filepath.Join(dir, "warehouse")+"; stop it first (ampel sql, kpi, audit, score and doctor run through it meanwhile)")
+	}
+
 	// a flag the running process does not take is refused with one line
 	_, errOut, code = runAmpel(t, "audit", "--config", x.config, "--out", filepath.Join(t.TempDir(), "f.csv"))
 	require.Equal(t, exitUsage, code)
@@ -119,6 +151,8 @@ func TestCommandsThroughRunningProcess(t *testing.T) {
 		{"audit", "import-rules", "--dir", "/tmp"},
 		{"score", "run", "--data", "/tmp"},
 		{"migrate"},
+		{"doctor"},
+		{"doctor", "warehouse", "--config", "/etc/other.yaml"},
 	} {
 		var out, errs bytes.Buffer
 		code, err := serve.LocalRun(context.Background(), socket, args, &out, &errs)

@@ -158,7 +158,7 @@ func baseURL(cfg *config.Config, ln net.Listener) string {
 }
 
 // serveWhile serves the feed on ln (nil: no feed) and, for an embedded
-// warehouse, the local endpoint ampel sql, kpi, audit and score use while
+// warehouse, the local endpoint ampel sql, kpi, audit, score and doctor use while
 // this process holds the warehouse (serve.ServeLocal, local.go), while run(ctx) runs — or, with run
 // nil, until ctx ends. Whichever stops first with an error stops the
 // others.

@@ -5,18 +5,30 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 
 	"github.com/ampel/ampel/config"
+	"github.com/ampel/ampel/serve"
 	ampelsql "github.com/ampel/ampel/sql"
 	"github.com/ampel/ampel/warehouse"
 	"github.com/ampel/ampel/warehouse/migrate"
 )
 
-// openStore opens the configured warehouse.
+// openStore opens the configured warehouse. An embedded warehouse that
+// ampel run, serve or demo holds (its local endpoint answers) is refused
+// at once, not after waiting for the engine's lock: they hold it until
+// they stop.
 func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (warehouse.Store, error) {
 	wc := cfg.WarehouseConfig()
 	wc.Logger = log
+	if wc.Driver == "embedded" && serve.LocalServed(ctx, filepath.Join(wc.Path, serve.LocalSocket)) {
+		return nil, fmt.Errorf("open embedded warehouse: %w: a running ampel run, serve or demo holds %s; stop it first "+
+			"(ampel sql, kpi, audit, score and doctor run through it meanwhile)", warehouse.ErrInUse, wc.Path)
+	}
 	s, err := warehouse.Open(ctx, wc)
+	if errors.Is(err, warehouse.ErrInUse) {
+		return nil, fmt.Errorf("open %s warehouse: %w: wait for the ampel command that holds it to end", wc.Driver, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open %s warehouse: %w", wc.Driver, err)
 	}
