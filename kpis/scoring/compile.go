@@ -495,9 +495,9 @@ func (c *compiler) activitySide(backtest bool, windowStart string) string {
 }
 
 // before makes Run score as it did before this package's last
-// performance change (main at 1c99f44: the INSERT's one sink, no
-// max_insert_threads), which BenchmarkScoring measures beside it in the
-// same run (set in tests only).
+// performance change (main at bc6aca0: the INSERT's blocks squashed to
+// the engine's default of about a million rows), which BenchmarkScoring
+// measures beside it in the same run (set in tests only).
 var before bool
 
 // scoreSettings is the SETTINGS clause of the scoring and backtest
@@ -517,21 +517,32 @@ func scoreSettings(d warehouse.Dialect) string {
 	return " SETTINGS compile_expressions = 0"
 }
 
+// insertBlockRows is the most rows the scoring INSERT squashes into one
+// block (min_insert_block_size_rows; the engine's default is 1,048,449).
+const insertBlockRows = 524288
+
 // insertSettings are the settings the scoring INSERT adds to
 // scoreSettings' on engines with ModernSQL: two sinks (max_insert_threads
-// = 2). The embedded engine squashes the query's streams into one
-// sequence of blocks of up to a million rows before the sinks, so at 1M
-// leads the two write parts of about 1.05M and 66k rows (system.parts,
-// 2026-12-01): one thread still sorts, compresses and writes nearly every
-// row after the query's last. Blocks of half the rows
-// (min_insert_block_size_rows) made the statement alone 18 % faster but
-// not BenchmarkScoring, with 6 % more CPU in the whole run; see
-// docs/performance.md.
+// = 2), and blocks of at most insertBlockRows rows. Squashing the
+// query's blocks into blocks of a million rows took more than the
+// writing: at 1M leads on the embedded engine (2026-12-02, medians of
+// five alternated rounds, process CPU-s) the INSERT into a Null table
+// took 1.76–2.18 s and 3.0–3.9 CPU-s with the default, 1.08–1.11 s and
+// 2.05–2.08 with blocks of 262,144 rows or none squashed, against 1.07 s
+// and 2.0 for the SELECT alone; into a copy of lead_scores 2.76 s and
+// 4.39 CPU-s against 1.71 s and 3.09 with blocks of 524,288, where both
+// sinks write: three parts instead of two, whose merge into one took 1.0
+// CPU-s against 0.65 (OPTIMIZE … FINAL), so the statement and the merge
+// together take less CPU too. Session 14's blocks of 131,072 rows wrote
+// nine parts, whose merges cost more than they saved.
 func insertSettings(d warehouse.Dialect) string {
-	if !d.ModernSQL() || before {
+	if !d.ModernSQL() {
 		return ""
 	}
-	return ", max_insert_threads = 2"
+	if before {
+		return ", max_insert_threads = 2"
+	}
+	return fmt.Sprintf(", max_insert_threads = 2, min_insert_block_size_rows = %d", insertBlockRows)
 }
 
 // query says what scoredSQL selects.

@@ -7,10 +7,10 @@ import (
 	"github.com/ampel/ampel/warehouse"
 )
 
-// SetBefore makes Run score as main did at 1c99f44, before the last
-// performance change (on: the INSERT with one sink), or as it does
-// (off), for BenchmarkScoring's before figure; it returns the previous
-// setting.
+// SetBefore makes Run score as main did at bc6aca0, before the last
+// performance change (on: the INSERT's blocks squashed to the engine's
+// default size), or as it does (off), for BenchmarkScoring's before
+// figure; it returns the previous setting.
 func SetBefore(on bool) bool {
 	was := before
 	before = on
